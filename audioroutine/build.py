@@ -1,0 +1,187 @@
+"""Build: the whole pipeline for one script — script → timeline → speech → audio → MP3 + tags.
+
+All levels are compiled, synthesized and laid out before any file is written, so a script
+whose speech cannot fit leaves `output/` untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .audio import render
+from .cache import PhraseCache
+from .compiler import build_timeline, compile_level
+from .engines import VoiceOptions, get_engine
+from .files import atomic_path
+from .mp3 import DEFAULT_BITRATE, encode_mp3
+from .script import Routine
+from .speech import Speech, SpeechStats
+from .tags import ChapterTag, SessionTags, read_tags, write_tags
+from .timeline import Program, Timeline
+
+DEFAULT_ENGINE = "piper"
+SESSION_RATE = 22050
+
+Progress = Callable[[int, int, str], None]   # (done, total, phrase)
+
+
+@dataclass
+class BuildOptions:
+    out_dir: Path = Path("output")
+    engine: str | None = None          # overrides the script's voice.engine
+    voice: str | None = None
+    levels: tuple[str, ...] = ()       # empty: every level
+    cache_dir: Path | None = None
+    bitrate: str = DEFAULT_BITRATE
+    sample_rate: int = SESSION_RATE
+    id3_version: int = 3
+    force: bool = False                # rewrite files even when up to date
+
+
+@dataclass
+class SessionResult:
+    level: str
+    path: Path
+    samples: int
+    sample_rate: int
+    written: bool                      # False when the file on disk was already up to date
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / self.sample_rate
+
+
+@dataclass
+class BuildResult:
+    sessions: list[SessionResult] = field(default_factory=list)
+    stats: SpeechStats = field(default_factory=SpeechStats)
+    phrases: int = 0
+
+
+def output_path(routine: Routine, level: str, out_dir: Path) -> Path:
+    return out_dir / f"{routine.id}-{level}.mp3"
+
+
+def engine_name(routine: Routine, options: BuildOptions) -> str:
+    return options.engine or routine.voice.engine or DEFAULT_ENGINE
+
+
+def speech_for(routine: Routine, program: Program, options: BuildOptions, stats: SpeechStats) -> Speech:
+    voice = VoiceOptions(voice=options.voice or routine.voice.voice, language=routine.language, rate=program.rate)
+    engine = get_engine(engine_name(routine, options), voice)
+    return Speech(engine, PhraseCache(options.cache_dir), options.sample_rate, stats)
+
+
+def plan(routine: Routine, level: str, options: BuildOptions, exact: bool = False) -> Timeline:
+    """The timeline of one level. Phrases not in the cache are estimated (and counted as
+    such in `timeline.estimated`) unless `exact`, which synthesizes them."""
+    program = compile_level(routine, level)
+    speech = speech_for(routine, program, options, SpeechStats())
+    if exact:
+        return build_timeline(program, speech.measure, options.sample_rate)
+    estimated: set[str] = set()
+
+    def measure(text: str) -> int:
+        samples, guessed = speech.measure_or_estimate(text)
+        if guessed:
+            estimated.add(text)
+        return samples
+
+    timeline = build_timeline(program, measure, options.sample_rate)
+    timeline.estimated = len(estimated)
+    return timeline
+
+
+def build(routine: Routine, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
+    """Build every requested level of `routine` into tagged MP3s in `options.out_dir`."""
+    levels = options.levels or tuple(level.id for level in routine.levels)
+    for level in levels:
+        routine.level(level)   # unknown level: ScriptError before any work
+    result = BuildResult()
+    jobs = []
+    for level in levels:
+        program = compile_level(routine, level)
+        jobs.append((program, speech_for(routine, program, options, result.stats)))
+    result.phrases = sum(len(program.texts()) for program, _ in jobs)
+
+    done = 0
+    for program, speech in jobs:
+        def tick(text: str) -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, result.phrases, text)
+        speech.prepare(program.texts(), tick)
+    timelines = [build_timeline(program, speech.measure, options.sample_rate) for program, speech in jobs]
+
+    for track, ((program, speech), timeline) in enumerate(zip(jobs, timelines), 1):
+        path = output_path(routine, program.level, options.out_dir)
+        tags = session_tags(routine, program.level, timeline, track, len(jobs), speech, options)
+        written = options.force or not _up_to_date(path, tags.provenance)
+        if written:
+            session = render(timeline, speech)
+            with atomic_path(path) as tmp:
+                encode_mp3(session, tmp, options.bitrate)
+                write_tags(tmp, tags, options.id3_version)
+        result.sessions.append(SessionResult(program.level, path, timeline.total, timeline.sample_rate, written))
+    return result
+
+
+def session_tags(
+    routine: Routine, level: str, timeline: Timeline, track: int, total: int, speech: Speech, options: BuildOptions
+) -> SessionTags:
+    level_title = routine.level(level).title
+    rate = timeline.sample_rate
+    comment = " ".join(filter(None, [routine.description, *routine.safety]))
+    return SessionTags(
+        title=f"{routine.title} — {level_title}",
+        artist=routine.clinic or routine.author or "audioroutine",
+        album=routine.title,
+        track=track,
+        track_total=total,
+        year=_year(),
+        comment=comment,
+        language=_iso639_2(routine.language),
+        chapters=[ChapterTag(c.title, c.start * 1000 // rate, c.end * 1000 // rate) for c in timeline.chapters],
+        provenance={
+            "tool": f"audioroutine {__version__}",
+            "script_sha256": routine.sha256,
+            "level": level,
+            "engine": speech.engine.identity(),
+            "timeline": _timeline_hash(timeline),
+            "bitrate": options.bitrate,
+            "id3": options.id3_version,
+        },
+    )
+
+
+def _timeline_hash(timeline: Timeline) -> str:
+    blob = json.dumps([(e.start, e.length, e.kind, e.text) for e in timeline.events]).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _up_to_date(path: Path, provenance: dict[str, object]) -> bool:
+    if not path.exists():
+        return False
+    try:
+        return read_tags(path).get("provenance") == json.loads(json.dumps(provenance))
+    except Exception:   # unreadable file: rebuild it
+        return False
+
+
+def _year() -> str:
+    # SOURCE_DATE_EPOCH pins the year for reproducible builds.
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return time.strftime("%Y", time.gmtime(int(epoch) if epoch else None))
+
+
+def _iso639_2(language: str) -> str:
+    return {"en": "eng", "es": "spa", "de": "deu", "fr": "fra", "it": "ita", "pt": "por", "nl": "nld"}.get(
+        language.split("-")[0].lower(), "und")

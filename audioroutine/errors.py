@@ -1,0 +1,55 @@
+"""Errors a user can cause. Each carries one line of text; the CLI prints it and exits."""
+
+from __future__ import annotations
+
+
+class AudioRoutineError(Exception):
+    """Base class: `str(err)` is the one line shown to the user."""
+
+    exit_code = 1
+
+
+class ScriptError(AudioRoutineError):
+    """A script (or settings file) is invalid: bad YAML, unknown key, bad value, speech that cannot fit."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+        exercise: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.key = key
+        self.exercise = exercise
+        self.hint = hint
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = self.file or "<script>"
+        if self.line is not None:
+            where += f":{self.line}"
+        parts = [f"{where}: "]
+        if self.exercise:
+            parts.append(f"exercise '{self.exercise}': ")
+        if self.key:
+            parts.append(f"{self.key}: ")
+        parts.append(self.message)
+        if self.hint:
+            parts.append(f" ({self.hint})")
+        return "".join(parts)
+
+
+class EngineError(AudioRoutineError):
+    """A speech engine is missing, unreachable or failed on a phrase."""
+
+
+class BuildError(AudioRoutineError):
+    """Rendering or writing a session failed."""

@@ -1,0 +1,38 @@
+"""MP3: encode a session with ffmpeg's LAME (gapless header included) and decode it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydub import AudioSegment
+
+from .ffmpeg import run_ffmpeg
+
+DEFAULT_BITRATE = "64k"   # mono speech: about 0.48 MB per minute
+
+
+def encode_mp3(session: AudioSegment, path: Path, bitrate: str = DEFAULT_BITRATE) -> None:
+    """Write `session` to `path` as CBR MP3. The Xing/LAME header records encoder delay and
+    padding, so decoders that honour it return exactly the samples that went in."""
+    run_ffmpeg([
+        "-f", "s16le", "-ar", str(session.frame_rate), "-ac", "1", "-i", "pipe:0",
+        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+        "-codec:a", "libmp3lame", "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "1",
+        "-f", "mp3", "-y", str(path),
+    ], data=session.raw_data)
+
+
+def decode_mp3(path: Path, sample_rate: int | None = None) -> AudioSegment:
+    """Decode to int16 mono PCM (at `sample_rate` if given) with ffmpeg; no ffprobe needed."""
+    args = ["-i", str(path), "-f", "s16le", "-ac", "1"]
+    if sample_rate:
+        args += ["-ar", str(sample_rate)]
+    pcm = run_ffmpeg(args + ["pipe:1"])
+    rate = sample_rate or _probe_rate(path)
+    return AudioSegment(data=pcm, sample_width=2, frame_rate=rate, channels=1)
+
+
+def _probe_rate(path: Path) -> int:
+    from mutagen.mp3 import MP3
+
+    return int(MP3(str(path)).info.sample_rate)

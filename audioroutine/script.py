@@ -1,0 +1,437 @@
+"""Script: a routine in YAML → a validated `Routine`. Strict: unknown keys are errors.
+
+Every error names the file, the line, the key path and, where it applies, the exercise.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .durations import parse_duration_ms
+from .errors import ScriptError
+from .phrases import PHRASE_KEYS
+
+DEFAULT_LEVELS = ("beginner", "progressed")
+SIDES = ("none", "each", "alternating")
+
+
+@dataclass(frozen=True)
+class Breath:
+    """Breath pacing: each rep is one breath in then one breath out."""
+
+    inhale_ms: int
+    exhale_ms: int
+
+
+@dataclass(frozen=True)
+class Dosage:
+    """How much of an exercise one level does."""
+
+    reps: int = 1
+    sets: int = 1
+    hold_ms: int = 0
+    rest_ms: int = 0              # between reps (and between sides)
+    set_rest_ms: int = 30000      # between sets
+    rep_ms: int = 0               # a rep without hold or breath lasts this long
+    sides: str = "none"           # none | each | alternating
+    breath: Breath | None = None
+    countdown: int = 0            # speak the last N seconds of each hold
+    variant: str | None = None
+    skip: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Cues:
+    """What is said for an exercise (or for one variant of it)."""
+
+    name: str
+    setup: tuple[str, ...] = ()
+    movement: tuple[str, ...] = ()
+    hold: str | None = None       # said at the start of each hold, after the rep count
+    release: str | None = None    # said when a hold ends
+    rep: str | None = None        # said at the start of each rep without a hold
+    inhale: str | None = None
+    exhale: str | None = None
+    caution: str | None = None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    cues: Cues
+    variants: dict[str, Cues]
+    dosage: dict[str, Dosage]
+    line: int
+
+    def cues_for(self, level: str) -> Cues:
+        variant = self.dosage[level].variant
+        return self.variants[variant] if variant else self.cues
+
+
+@dataclass(frozen=True)
+class Level:
+    id: str
+    title: str
+    rate: float = 1.0             # speaking rate for this level (1.0 = the voice's own)
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    engine: str | None = None
+    voice: str | None = None
+    rate: float = 1.0
+
+
+@dataclass(frozen=True)
+class Routine:
+    id: str
+    title: str
+    description: str
+    language: str
+    author: str | None
+    clinic: str | None
+    safety: tuple[str, ...]
+    warmup: str | None
+    intro: str | None
+    outro: str | None
+    voice: VoiceSettings
+    levels: tuple[Level, ...]
+    exercises: tuple[Exercise, ...]
+    phrases: dict[str, str] = field(default_factory=dict)
+    get_ready_ms: int = 3000
+    gap_ms: int = 600             # pause after free-standing speech (intro, setup lines)
+    path: str = "<script>"
+    sha256: str = ""
+
+    def level(self, level_id: str) -> Level:
+        for level in self.levels:
+            if level.id == level_id:
+                return level
+        raise ScriptError(
+            f"no level '{level_id}' in this routine",
+            file=self.path,
+            hint=f"levels: {', '.join(level.id for level in self.levels)}",
+        )
+
+
+# --- loading -----------------------------------------------------------------------------
+
+class _Reader:
+    """Walks composed YAML nodes, so every value keeps its line number."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.exercise: str | None = None
+
+    def fail(self, node: yaml.Node | None, key: str, message: str, hint: str | None = None) -> ScriptError:
+        line = node.start_mark.line + 1 if node is not None else None
+        return ScriptError(message, file=self.path, line=line, key=key, exercise=self.exercise, hint=hint)
+
+    def mapping(self, node: yaml.Node, key: str, allowed: tuple[str, ...] | None) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key, "expected a mapping of keys to values")
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(name, str):
+                raise self.fail(key_node, key, "keys must be plain names")
+            path = f"{key}.{name}" if key else name
+            if allowed is not None and name not in allowed:
+                close = difflib.get_close_matches(name, allowed, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+                raise self.fail(key_node, path, f"unknown key '{name}'", hint)
+            if name in out:
+                raise self.fail(key_node, path, f"key '{name}' appears twice")
+            out[name] = value_node
+        return out
+
+    def scalar(self, node: yaml.Node, key: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, key, "expected a single value")
+        return yaml.safe_load(yaml.serialize(node))
+
+    def text(self, node: yaml.Node, key: str) -> str:
+        value = self.scalar(node, key)
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or not str(value).strip():
+            raise self.fail(node, key, "expected some text")
+        return " ".join(str(value).split())
+
+    def texts(self, node: yaml.Node, key: str) -> tuple[str, ...]:
+        if isinstance(node, yaml.ScalarNode):
+            return (self.text(node, key),)
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, key, "expected a line of text or a list of lines")
+        return tuple(self.text(item, f"{key}[{i}]") for i, item in enumerate(node.value))
+
+    def integer(self, node: yaml.Node, key: str, minimum: int) -> int:
+        value = self.scalar(node, key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(node, key, f"expected a whole number, got {value!r}")
+        if value < minimum:
+            raise self.fail(node, key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, node: yaml.Node, key: str, low: float, high: float) -> float:
+        value = self.scalar(node, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise self.fail(node, key, f"expected a number from {low} to {high}, got {value!r}")
+        return float(value)
+
+    def duration(self, node: yaml.Node, key: str) -> int:
+        try:
+            return parse_duration_ms(self.scalar(node, key))
+        except ValueError as err:
+            raise self.fail(node, key, str(err)) from None
+
+    def choice(self, node: yaml.Node, key: str, options: tuple[str, ...]) -> str:
+        value = self.scalar(node, key)
+        if value not in options:
+            raise self.fail(node, key, f"expected one of {', '.join(options)}, got {value!r}")
+        return str(value)
+
+    def boolean(self, node: yaml.Node, key: str) -> bool:
+        value = self.scalar(node, key)
+        if not isinstance(value, bool):
+            raise self.fail(node, key, f"expected true or false, got {value!r}")
+        return value
+
+    def identifier(self, node: yaml.Node, key: str) -> str:
+        value = self.text(node, key)
+        if not value.replace("_", "").replace("-", "").isalnum():
+            raise self.fail(node, key, f"use letters, digits, '-' and '_' only, got {value!r}")
+        return value
+
+
+ROUTINE_KEYS = (
+    "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
+    "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
+)
+EXERCISE_CUE_KEYS = ("name", "setup", "movement", "hold", "release", "rep", "inhale", "exhale", "caution")
+EXERCISE_KEYS = ("id",) + EXERCISE_CUE_KEYS + ("variants", "dosage")
+DOSAGE_KEYS = (
+    "reps", "sets", "hold", "rest", "set_rest", "rep_time", "sides", "breath", "countdown",
+    "variant", "skip",
+)
+
+
+def load_script(path: str | Path) -> Routine:
+    """Read and validate a script file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ScriptError("file not found", file=str(path), hint="check the path") from None
+    except OSError as err:
+        raise ScriptError(f"cannot read: {err.strerror}", file=str(path)) from None
+    return parse_script(raw.decode("utf-8", errors="replace"), str(path), hashlib.sha256(raw).hexdigest())
+
+
+def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine:
+    """Validate a script given as text."""
+    reader = _Reader(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context or "invalid YAML"
+        raise ScriptError(
+            f"YAML syntax error: {problem}",
+            file=path,
+            line=mark.line + 1 if mark else None,
+            hint="check indentation and quoting",
+        ) from None
+    if root is None:
+        raise ScriptError("the script is empty", file=path, hint="run 'audioroutine example' for a template")
+    top = reader.mapping(root, "", ROUTINE_KEYS)
+    for required in ("id", "title", "exercises"):
+        if required not in top:
+            raise reader.fail(root, required, "missing required key")
+
+    levels = _levels(reader, top.get("levels"))
+    level_ids = tuple(level.id for level in levels)
+    phrases = {}
+    if "phrases" in top:
+        for name, node in reader.mapping(top["phrases"], "phrases", PHRASE_KEYS).items():
+            phrases[name] = reader.text(node, f"phrases.{name}")
+
+    ex_node = top["exercises"]
+    if not isinstance(ex_node, yaml.SequenceNode) or not ex_node.value:
+        raise reader.fail(ex_node, "exercises", "expected a list with at least one exercise")
+    exercises = []
+    seen: set[str] = set()
+    for index, node in enumerate(ex_node.value):
+        exercise = _exercise(reader, node, f"exercises[{index}]", level_ids)
+        if exercise.id in seen:
+            raise reader.fail(node, f"exercises[{index}].id", f"duplicate exercise id '{exercise.id}'")
+        seen.add(exercise.id)
+        exercises.append(exercise)
+    reader.exercise = None
+
+    def opt(key: str, conv: Callable[[yaml.Node, str], Any], default: Any = None) -> Any:
+        return conv(top[key], key) if key in top else default
+
+    return Routine(
+        id=reader.identifier(top["id"], "id"),
+        title=reader.text(top["title"], "title"),
+        description=opt("description", reader.text, ""),
+        language=opt("language", reader.identifier, "en"),
+        author=opt("author", reader.text),
+        clinic=opt("clinic", reader.text),
+        safety=opt("safety", reader.texts, ()),
+        warmup=opt("warmup", reader.text),
+        intro=opt("intro", reader.text),
+        outro=opt("outro", reader.text),
+        voice=_voice(reader, top["voice"]) if "voice" in top else VoiceSettings(),
+        levels=levels,
+        exercises=tuple(exercises),
+        phrases=phrases,
+        get_ready_ms=opt("get_ready", reader.duration, 3000),
+        gap_ms=opt("gap", reader.duration, 600),
+        path=path,
+        sha256=sha256 or hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def _voice(reader: _Reader, node: yaml.Node) -> VoiceSettings:
+    keys = reader.mapping(node, "voice", ("engine", "voice", "rate"))
+    return VoiceSettings(
+        engine=reader.identifier(keys["engine"], "voice.engine") if "engine" in keys else None,
+        voice=reader.text(keys["voice"], "voice.voice") if "voice" in keys else None,
+        rate=reader.number(keys["rate"], "voice.rate", 0.5, 2.0) if "rate" in keys else 1.0,
+    )
+
+
+def _levels(reader: _Reader, node: yaml.Node | None) -> tuple[Level, ...]:
+    if node is None:
+        return tuple(Level(id=name, title=name.capitalize()) for name in DEFAULT_LEVELS)
+    if isinstance(node, yaml.SequenceNode):
+        names = [reader.identifier(item, f"levels[{i}]") for i, item in enumerate(node.value)]
+        entries = [(name, None, item) for name, item in zip(names, node.value)]
+    else:
+        entries = [(name, value, value) for name, value in reader.mapping(node, "levels", None).items()]
+    levels = []
+    for name, value, at in entries:
+        key = f"levels.{name}"
+        reader.identifier(at, key) if value is None else None
+        if name in DOSAGE_KEYS:
+            raise reader.fail(at, key, f"'{name}' is a dosage key and cannot name a level")
+        title, rate = name.capitalize(), 1.0
+        if value is not None and not (isinstance(value, yaml.ScalarNode) and value.value in ("", "~", "null")):
+            fields = reader.mapping(value, key, ("title", "rate"))
+            title = reader.text(fields["title"], f"{key}.title") if "title" in fields else title
+            rate = reader.number(fields["rate"], f"{key}.rate", 0.5, 2.0) if "rate" in fields else rate
+        levels.append(Level(id=name, title=title, rate=rate))
+    if not levels:
+        raise reader.fail(node, "levels", "name at least one level")
+    if len({level.id for level in levels}) != len(levels):
+        raise reader.fail(node, "levels", "level names must be unique")
+    return tuple(levels)
+
+
+def _cues(reader: _Reader, keys: dict[str, yaml.Node], key: str, base: Cues | None) -> Cues:
+    def get(name: str, conv: Callable[[yaml.Node, str], Any]) -> Any:
+        if name in keys:
+            return conv(keys[name], f"{key}.{name}")
+        return getattr(base, name) if base else (() if name in ("setup", "movement") else None)
+
+    if base is None and "name" not in keys:
+        raise reader.fail(None, f"{key}.name", "missing required key")
+    return Cues(
+        name=get("name", reader.text),
+        setup=get("setup", reader.texts),
+        movement=get("movement", reader.texts),
+        hold=get("hold", reader.text),
+        release=get("release", reader.text),
+        rep=get("rep", reader.text),
+        inhale=get("inhale", reader.text),
+        exhale=get("exhale", reader.text),
+        caution=get("caution", reader.text),
+    )
+
+
+def _exercise(reader: _Reader, node: yaml.Node, key: str, level_ids: tuple[str, ...]) -> Exercise:
+    reader.exercise = None
+    keys = reader.mapping(node, key, EXERCISE_KEYS)
+    if "name" in keys:
+        reader.exercise = reader.text(keys["name"], f"{key}.name")
+    if "name" not in keys:
+        raise reader.fail(node, f"{key}.name", "missing required key")
+    if "dosage" not in keys:
+        raise reader.fail(node, f"{key}.dosage", "missing required key", "give reps, hold, sets... per level")
+    ex_id = reader.identifier(keys["id"], f"{key}.id") if "id" in keys else _slug(reader.exercise or "")
+    cues = _cues(reader, keys, key, None)
+    variants: dict[str, Cues] = {}
+    if "variants" in keys:
+        for name, vnode in reader.mapping(keys["variants"], f"{key}.variants", None).items():
+            vkey = f"{key}.variants.{name}"
+            variants[name] = _cues(reader, reader.mapping(vnode, vkey, EXERCISE_CUE_KEYS), vkey, cues)
+    dosage = _dosage_per_level(reader, keys["dosage"], f"{key}.dosage", level_ids, variants)
+    return Exercise(id=ex_id, cues=cues, variants=variants, dosage=dosage, line=node.start_mark.line + 1)
+
+
+def _dosage_per_level(
+    reader: _Reader, node: yaml.Node, key: str, level_ids: tuple[str, ...], variants: dict[str, Cues]
+) -> dict[str, Dosage]:
+    fields = reader.mapping(node, key, DOSAGE_KEYS + level_ids)
+    common = {name: value for name, value in fields.items() if name in DOSAGE_KEYS}
+    out = {}
+    for level in level_ids:
+        merged = dict(common)
+        if level in fields:
+            merged.update(reader.mapping(fields[level], f"{key}.{level}", DOSAGE_KEYS))
+        at = fields.get(level, node)
+        out[level] = _dosage(reader, merged, f"{key}.{level}" if level in fields else key, at, variants)
+    return out
+
+
+def _dosage(
+    reader: _Reader, f: dict[str, yaml.Node], key: str, at: yaml.Node, variants: dict[str, Cues]
+) -> Dosage:
+    def k(name: str) -> str:
+        return f"{key}.{name}"
+
+    breath = None
+    if "breath" in f:
+        b = reader.mapping(f["breath"], k("breath"), ("in", "out"))
+        for part in ("in", "out"):
+            if part not in b:
+                raise reader.fail(f["breath"], f"{k('breath')}.{part}", "missing required key")
+        breath = Breath(reader.duration(b["in"], k("breath.in")), reader.duration(b["out"], k("breath.out")))
+        if not breath.inhale_ms or not breath.exhale_ms:
+            raise reader.fail(f["breath"], k("breath"), "breaths must last longer than zero")
+    variant = reader.text(f["variant"], k("variant")) if "variant" in f else None
+    if variant is not None and variant not in variants:
+        known = ", ".join(variants) or "none defined"
+        raise reader.fail(f["variant"], k("variant"), f"unknown variant '{variant}'", f"variants: {known}")
+    dosage = Dosage(
+        reps=reader.integer(f["reps"], k("reps"), 1) if "reps" in f else 1,
+        sets=reader.integer(f["sets"], k("sets"), 1) if "sets" in f else 1,
+        hold_ms=reader.duration(f["hold"], k("hold")) if "hold" in f else 0,
+        rest_ms=reader.duration(f["rest"], k("rest")) if "rest" in f else 0,
+        set_rest_ms=reader.duration(f["set_rest"], k("set_rest")) if "set_rest" in f else 30000,
+        rep_ms=reader.duration(f["rep_time"], k("rep_time")) if "rep_time" in f else 0,
+        sides=reader.choice(f["sides"], k("sides"), SIDES) if "sides" in f else "none",
+        breath=breath,
+        countdown=reader.integer(f["countdown"], k("countdown"), 0) if "countdown" in f else 0,
+        variant=variant,
+        skip=reader.boolean(f["skip"], k("skip")) if "skip" in f else False,
+        line=at.start_mark.line + 1,
+    )
+    if dosage.breath and dosage.hold_ms:
+        raise reader.fail(at, key, "give either 'breath' or 'hold', not both")
+    if not dosage.skip and not (dosage.hold_ms or dosage.breath or dosage.rep_ms):
+        raise reader.fail(at, key, "say how long a rep lasts", "give 'hold', 'breath' or 'rep_time'")
+    if dosage.countdown and dosage.countdown * 1000 >= dosage.hold_ms:
+        raise reader.fail(f["countdown"], k("countdown"), "the countdown must be shorter than the hold")
+    return dosage
+
+
+def _slug(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split()) or "exercise"

@@ -1,0 +1,81 @@
+"""Speech: every phrase of a timeline as PCM at the session rate, from the cache or the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from pydub import AudioSegment
+
+from .cache import PhraseCache, phrase_key
+from .engines import Clip, Engine
+
+# Calibrated on the bundled Piper voice at rate 1.0 (about 0.25 s of edges + 48 ms per character).
+EST_BASE_S = 0.25
+EST_PER_CHAR_S = 0.048
+
+
+def estimate_samples(text: str, sample_rate: int, rate: float = 1.0) -> int:
+    """A rough length for a phrase not yet synthesized."""
+    return int((EST_BASE_S + EST_PER_CHAR_S * len(text)) / rate * sample_rate)
+
+
+@dataclass
+class SpeechStats:
+    synthesized: int = 0
+    cached: int = 0
+
+
+class Speech:
+    """Phrases for one engine identity, resampled once to the session rate."""
+
+    def __init__(self, engine: Engine, cache: PhraseCache, sample_rate: int, stats: SpeechStats | None = None):
+        self.engine = engine
+        self.cache = cache
+        self.sample_rate = sample_rate
+        self.stats = stats or SpeechStats()
+        self._identity = engine.identity()
+        self._pcm: dict[str, bytes] = {}
+
+    def key(self, text: str) -> str:
+        return phrase_key(self._identity, text)
+
+    def is_cached(self, text: str) -> bool:
+        return text in self._pcm or self.cache.path(self.key(text)).exists()
+
+    def pcm(self, text: str) -> bytes:
+        """The phrase as int16 mono PCM at the session rate."""
+        if text not in self._pcm:
+            key = self.key(text)
+            clip = self.cache.get(key)
+            if clip is None:
+                clip = self.engine.synthesize(text)
+                self.cache.put(key, clip)
+                self.stats.synthesized += 1
+            else:
+                self.stats.cached += 1
+            self._pcm[text] = self._to_session_rate(clip)
+        return self._pcm[text]
+
+    def measure(self, text: str) -> int:
+        return len(self.pcm(text)) // 2
+
+    def measure_or_estimate(self, text: str) -> tuple[int, bool]:
+        """(samples, estimated): the real length if the phrase is cached, else an estimate."""
+        if self.is_cached(text):
+            return self.measure(text), False
+        options = getattr(self.engine, "options", None)
+        return estimate_samples(text, self.sample_rate, getattr(options, "rate", 1.0)), True
+
+    def prepare(self, texts: Iterable[str], progress: Callable[[str], None] | None = None) -> None:
+        """Make sure every phrase is available, calling `progress` once per phrase."""
+        for text in texts:
+            self.pcm(text)
+            if progress:
+                progress(text)
+
+    def _to_session_rate(self, clip: Clip) -> bytes:
+        if clip.sample_rate == self.sample_rate:
+            return clip.pcm
+        segment = AudioSegment(data=clip.pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1)
+        return segment.set_frame_rate(self.sample_rate).raw_data

@@ -1,0 +1,238 @@
+"""Timeline: plain typed data that says what sounds when, in samples. No audio here.
+
+A compiled `Program` is a list of steps per chapter (say this, pause that long, fill this
+window exactly). `layout()` turns it into a `Timeline` once speech lengths are known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from .durations import format_ms
+
+# --- program: what the compiler emits ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Say:
+    """Speech that lasts as long as the voice takes."""
+
+    text: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Silence of a fixed length."""
+
+    ms: int
+    role: str = "gap"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of exactly `ms`: its cues are spoken from its start, one after another, and
+    each timed cue starts exactly `offset_ms` in; silence fills the rest."""
+
+    ms: int
+    role: str                                   # hold, rest, set_rest, breath_in, get_ready...
+    cues: tuple[Say, ...] = ()
+    timed: tuple[tuple[int, Say], ...] = ()     # (offset_ms, cue), e.g. a countdown
+
+
+Step = Say | Pause | Window
+
+
+@dataclass(frozen=True)
+class ChapterPlan:
+    title: str
+    steps: tuple[Step, ...]
+    exercise: str | None = None                 # exercise name, for error messages
+    line: int | None = None                     # script line of the dosage behind the windows
+
+
+@dataclass(frozen=True)
+class Program:
+    routine_id: str
+    level: str
+    rate: float                                 # speaking rate for this level
+    chapters: tuple[ChapterPlan, ...]
+    path: str = "<script>"
+
+    def texts(self) -> list[str]:
+        """Every distinct phrase, in order of first use."""
+        seen: dict[str, None] = {}
+        for chapter in self.chapters:
+            for step in chapter.steps:
+                if isinstance(step, Say):
+                    seen.setdefault(step.text)
+                elif isinstance(step, Window):
+                    for cue in (*step.cues, *(cue for _, cue in step.timed)):
+                        seen.setdefault(cue.text)
+        return list(seen)
+
+
+# --- timeline: what the renderer plays -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    start: int                                  # samples from the session start
+    length: int                                 # samples
+    kind: Literal["speech", "silence"]
+    role: str
+    text: str = ""
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass(frozen=True)
+class Span:
+    """A timed window as laid out: exactly `length` samples from `start`."""
+
+    start: int
+    length: int
+    role: str
+    chapter: int
+
+
+@dataclass(frozen=True)
+class Chapter:
+    title: str
+    start: int
+    end: int
+
+
+@dataclass
+class Timeline:
+    routine_id: str
+    level: str
+    sample_rate: int
+    events: list[Event] = field(default_factory=list)
+    chapters: list[Chapter] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    estimated: int = 0                          # phrases whose length was estimated, not measured
+
+    @property
+    def total(self) -> int:
+        return self.events[-1].end if self.events else 0
+
+    def ms(self, samples: int) -> int:
+        return samples * 1000 // self.sample_rate
+
+    def cue_sheet(self) -> list[dict[str, object]]:
+        """One row per event, for `plan` and `plan --json`."""
+        rows: list[dict[str, object]] = []
+        chapter_index = 0
+        for event in self.events:
+            while chapter_index + 1 < len(self.chapters) and event.start >= self.chapters[chapter_index + 1].start:
+                chapter_index += 1
+            rows.append({
+                "start": event.start / self.sample_rate,
+                "start_sample": event.start,
+                "length_sample": event.length,
+                "chapter": self.chapters[chapter_index].title if self.chapters else "",
+                "kind": event.kind,
+                "role": event.role,
+                "text": event.text,
+            })
+        return rows
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "routine": self.routine_id,
+            "level": self.level,
+            "sample_rate": self.sample_rate,
+            "total_samples": self.total,
+            "total_seconds": self.total / self.sample_rate,
+            "estimated_phrases": self.estimated,
+            "chapters": [
+                {"title": c.title, "start": c.start / self.sample_rate, "start_sample": c.start,
+                 "end_sample": c.end}
+                for c in self.chapters
+            ],
+            "spans": [
+                {"role": s.role, "start_sample": s.start, "length_sample": s.length,
+                 "chapter": self.chapters[s.chapter].title}
+                for s in self.spans
+            ],
+            "events": self.cue_sheet(),
+        }
+
+    def format_sheet(self, silences: bool = False) -> str:
+        lines = []
+        for row in self.cue_sheet():
+            if row["kind"] == "silence" and not silences:
+                continue
+            start_ms = int(row["start_sample"]) * 1000 // self.sample_rate  # type: ignore[call-overload]
+            text = row["text"] or f"({int(row['length_sample']) * 1000 // self.sample_rate} ms silence)"  # type: ignore[call-overload]
+            lines.append(f"{format_ms(start_ms)}  {str(row['chapter'])[:24]:<24}  {row['role']:<10}  {text}")
+        return "\n".join(lines)
+
+
+class FitError(Exception):
+    """Speech does not fit in its window; the compiler turns this into a ScriptError."""
+
+    def __init__(self, chapter: ChapterPlan, message: str) -> None:
+        super().__init__(message)
+        self.chapter = chapter
+        self.message = message
+
+
+def ms_to_samples(ms: int, rate: int) -> int:
+    return ms * rate // 1000 if (ms * rate) % 1000 == 0 else round(ms * rate / 1000)
+
+
+def layout(program: Program, measure: Callable[[str], int], sample_rate: int) -> Timeline:
+    """Place every step at an exact sample position. `measure(text)` gives a phrase's length
+    in samples at `sample_rate`. Raises FitError where speech overruns its window."""
+    timeline = Timeline(program.routine_id, program.level, sample_rate)
+    events = timeline.events
+    cursor = 0
+
+    def speak(cue: Say) -> None:
+        nonlocal cursor
+        n = measure(cue.text)
+        events.append(Event(cursor, n, "speech", cue.role, cue.text))
+        cursor += n
+
+    def silence(n: int, role: str) -> None:
+        nonlocal cursor
+        if n > 0:
+            events.append(Event(cursor, n, "silence", role))
+            cursor += n
+
+    for index, chapter in enumerate(program.chapters):
+        chapter_start = cursor
+        for step in chapter.steps:
+            if isinstance(step, Say):
+                speak(step)
+            elif isinstance(step, Pause):
+                silence(ms_to_samples(step.ms, sample_rate), step.role)
+            else:
+                start, length = cursor, ms_to_samples(step.ms, sample_rate)
+                marks = [(ms_to_samples(off, sample_rate), cue) for off, cue in step.timed]
+                for cue in step.cues:
+                    speak(cue)
+                for offset, cue in marks:
+                    if cursor > start + offset:
+                        raise FitError(chapter, _overrun(cue, step, cursor - start - offset, sample_rate))
+                    silence(start + offset - cursor, step.role)
+                    speak(cue)
+                if cursor > start + length:
+                    last = (step.cues + tuple(c for _, c in step.timed))[-1]
+                    raise FitError(chapter, _overrun(last, step, cursor - start - length, sample_rate))
+                silence(start + length - cursor, step.role)
+                timeline.spans.append(Span(start, length, step.role, index))
+        timeline.chapters.append(Chapter(chapter.title, chapter_start, cursor))
+    return timeline
+
+
+def _overrun(cue: Say, window: Window, over: int, rate: int) -> str:
+    return (
+        f"the cue '{cue.text}' runs {over * 1000 // rate} ms past the end of its "
+        f"{window.ms / 1000:g} s {window.role.replace('_', ' ')}: shorten the cue or lengthen the {window.role.replace('_', ' ')}"
+    )
