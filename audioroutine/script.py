@@ -142,15 +142,20 @@ class _Reader:
             name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(name, str):
                 raise self.fail(key_node, key, "keys must be plain names")
-            path = f"{key}.{name}" if key else name
-            if allowed is not None and name not in allowed:
+            if name in out:
+                raise self.fail(key_node, f"{key}.{name}" if key else name, f"key '{name}' appears twice")
+            out[name] = value_node
+        if allowed is not None:
+            self.check_keys(node, key, allowed)
+        return out
+
+    def check_keys(self, node: yaml.MappingNode, key: str, allowed: tuple[str, ...]) -> None:
+        for key_node, _ in node.value:
+            name = key_node.value
+            if name not in allowed:
                 close = difflib.get_close_matches(name, allowed, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
-                raise self.fail(key_node, path, f"unknown key '{name}'", hint)
-            if name in out:
-                raise self.fail(key_node, path, f"key '{name}' appears twice")
-            out[name] = value_node
-        return out
+                raise self.fail(key_node, f"{key}.{name}" if key else name, f"unknown key '{name}'", hint)
 
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
@@ -358,9 +363,10 @@ def _cues(reader: _Reader, keys: dict[str, yaml.Node], key: str, base: Cues | No
 
 def _exercise(reader: _Reader, node: yaml.Node, key: str, level_ids: tuple[str, ...]) -> Exercise:
     reader.exercise = None
-    keys = reader.mapping(node, key, EXERCISE_KEYS)
+    keys = reader.mapping(node, key, None)
     if "name" in keys:
         reader.exercise = reader.text(keys["name"], f"{key}.name")
+    reader.check_keys(node, key, EXERCISE_KEYS)  # type: ignore[arg-type]
     if "name" not in keys:
         raise reader.fail(node, f"{key}.name", "missing required key")
     if "dosage" not in keys:
@@ -372,12 +378,14 @@ def _exercise(reader: _Reader, node: yaml.Node, key: str, level_ids: tuple[str, 
         for name, vnode in reader.mapping(keys["variants"], f"{key}.variants", None).items():
             vkey = f"{key}.variants.{name}"
             variants[name] = _cues(reader, reader.mapping(vnode, vkey, EXERCISE_CUE_KEYS), vkey, cues)
-    dosage = _dosage_per_level(reader, keys["dosage"], f"{key}.dosage", level_ids, variants)
+    dosage_key = next(k for k, _ in node.value if k.value == "dosage")  # type: ignore[attr-defined]
+    dosage = _dosage_per_level(reader, keys["dosage"], dosage_key, f"{key}.dosage", level_ids, variants)
     return Exercise(id=ex_id, cues=cues, variants=variants, dosage=dosage, line=node.start_mark.line + 1)
 
 
 def _dosage_per_level(
-    reader: _Reader, node: yaml.Node, key: str, level_ids: tuple[str, ...], variants: dict[str, Cues]
+    reader: _Reader, node: yaml.Node, key_node: yaml.Node, key: str, level_ids: tuple[str, ...],
+    variants: dict[str, Cues],
 ) -> dict[str, Dosage]:
     fields = reader.mapping(node, key, DOSAGE_KEYS + level_ids)
     common = {name: value for name, value in fields.items() if name in DOSAGE_KEYS}
@@ -386,7 +394,7 @@ def _dosage_per_level(
         merged = dict(common)
         if level in fields:
             merged.update(reader.mapping(fields[level], f"{key}.{level}", DOSAGE_KEYS))
-        at = fields.get(level, node)
+        at = fields.get(level, key_node)
         out[level] = _dosage(reader, merged, f"{key}.{level}" if level in fields else key, at, variants)
     return out
 

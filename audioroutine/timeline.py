@@ -219,7 +219,11 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
                     speak(cue)
                 for offset, cue in marks:
                     if cursor > start + offset:
-                        raise FitError(chapter, _overrun(cue, step, cursor - start - offset, sample_rate))
+                        over = (cursor - start - offset) * 1000 // sample_rate
+                        raise FitError(chapter, (
+                            f"the cue '{events[-1].text}' runs {over} ms into the timed cue '{cue.text}' "
+                            f"of its {step.ms / 1000:g} s {step.role.replace('_', ' ')}: shorten the cue "
+                            f"or the countdown"))
                     silence(start + offset - cursor, step.role)
                     speak(cue)
                 if cursor > start + length:

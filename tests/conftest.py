@@ -40,8 +40,7 @@ def write_script(tmp_path: Path):
     return write
 
 
-MINIMAL = """
-id: mini
+MINIMAL = """id: mini
 title: Mini
 voice: {engine: fake}
 exercises:
