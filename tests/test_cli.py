@@ -1,0 +1,146 @@
+"""The command line: exit codes, one-line errors, summaries, help and docs for every command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from audioroutine.cli import cli
+from audioroutine.engines import engine_names
+
+from .conftest import MINIMAL, ROOT
+
+
+def run(*args: str):
+    return CliRunner(mix_stderr=False).invoke(cli, list(args))
+
+
+@pytest.mark.parametrize("edit, line", [
+    (lambda s: s.replace("title: Mini", "title: [Mini"), "error: {p}:3: YAML syntax error: expected ',' or ']', but got ':' (check indentation and quoting)"),
+    (lambda s: s.replace("    hold: Hold.", "    hodl: Hold."), "error: {p}:6: exercise 'Press': exercises[0].hodl: unknown key 'hodl' (did you mean 'hold'?)"),
+    (lambda s: s.replace("hold: 3s", "hold: -3"), "error: {p}:9: exercise 'Press': exercises[0].dosage.hold: duration must not be negative, got -3"),
+])
+def test_broken_script_gives_one_line_exit_2_and_writes_nothing(write_script, tmp_path, edit, line):
+    path = write_script(edit(MINIMAL))
+    out = tmp_path / "out"
+    result = run("build", str(path), "--out", str(out))
+    assert result.exit_code == 2
+    assert result.stderr == line.format(p=path) + "\n"
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_missing_script_file(tmp_path):
+    result = run("build", str(tmp_path / "gone.yaml"))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {tmp_path / 'gone.yaml'}: file not found (check the path)\n"
+
+
+def test_unknown_engine_is_a_build_failure(mini_script, tmp_path):
+    result = run("build", str(mini_script), "--engine", "nope", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: unknown engine 'nope': choose one of {', '.join(engine_names())}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_real_process_prints_no_traceback(write_script, tmp_path):
+    path = write_script(MINIMAL.replace("reps: 2", "reps: lots"))
+    proc = subprocess.run([sys.executable, "-m", "audioroutine", "validate", str(path)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {path}:8: exercise 'Press': exercises[0].dosage.reps: expected a whole number, got 'lots'\n"
+
+
+def test_build_summary_counts_synthesized_and_cached_phrases(mini_script, tmp_path):
+    out = tmp_path / "out"
+    first = run("build", str(mini_script), "--out", str(out))
+    assert first.exit_code == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0].startswith(f"  {out / 'mini-beginner.mp3'}  0:") and lines[0].endswith("written")
+    assert lines[-1].startswith("2 session(s), 2 written, ")
+    assert lines[-1].endswith("phrases: 10 synthesized, 8 from cache")
+    second = run("build", str(mini_script), "--out", str(out))
+    assert second.stdout.splitlines()[-1].endswith("phrases: 0 synthesized, 18 from cache")
+    assert "2 session(s), 0 written" in second.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["mini-beginner.mp3", "mini-progressed.mp3"]
+
+
+def test_build_one_level(mini_script, tmp_path):
+    result = run("build", str(mini_script), "--level", "progressed", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["mini-progressed.mp3"]
+    bad = run("build", str(mini_script), "--level", "expert", "--out", str(tmp_path / "o"))
+    assert bad.exit_code == 2
+    assert bad.stderr == f"error: {mini_script}: no level 'expert' in this routine (levels: beginner, progressed)\n"
+
+
+def test_plan_json_matches_the_built_mp3(mini_script, tmp_path):
+    from audioroutine.mp3 import decode_mp3
+
+    estimated = json.loads(run("plan", str(mini_script), "--json").stdout)
+    assert estimated["estimated_phrases"] == 9
+    assert run("build", str(mini_script), "--out", str(tmp_path / "o")).exit_code == 0
+    exact = json.loads(run("plan", str(mini_script), "--json", "--level", "beginner").stdout)
+    assert exact["estimated_phrases"] == 0
+    audio = decode_mp3(tmp_path / "o" / "mini-beginner.mp3")
+    assert exact["total_samples"] == int(audio.frame_count())
+    assert [c["title"] for c in exact["chapters"]] == ["Introduction", "Press", "Closing"]
+    holds = [s for s in exact["spans"] if s["role"] == "hold"]
+    assert [h["length_sample"] for h in holds] == [3 * 22050, 3 * 22050]
+
+
+def test_plan_text_says_when_it_estimated(mini_script):
+    text = run("plan", str(mini_script)).stdout
+    assert "Rep 1 of 2. Hold." in text
+    assert text.splitlines()[-1].endswith("(estimated: 9 phrase(s) not synthesized yet; --exact to measure)")
+    exact = run("plan", str(mini_script), "--exact").stdout
+    assert "estimated" not in exact.splitlines()[-1]
+
+
+def test_validate_a_folder(tmp_path, write_script):
+    write_script(MINIMAL, "a.yaml")
+    write_script(MINIMAL.replace("id: mini", "id: other"), "b.yml")
+    result = run("validate", str(tmp_path))
+    assert result.exit_code == 0
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+        f"ok  {tmp_path / 'a.yaml'}", f"ok  {tmp_path / 'b.yml'}"]
+
+
+def test_validate_seed_and_example_folder():
+    result = run("validate", str(ROOT / "scripts_yaml"))
+    assert result.exit_code == 0, result.stderr
+    assert "5 exercises, levels beginner, progressed" in result.stdout
+
+
+def test_example_is_a_valid_script(tmp_path):
+    text = run("example").stdout
+    path = tmp_path / "ex.yaml"
+    path.write_text(text)
+    assert run("validate", str(path)).exit_code == 0
+    assert text.count("\n#") + text.count("  #") > 20   # it is commented
+
+
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_with_an_example_and_is_documented(name):
+    result = run(name, "--help")
+    assert result.exit_code == 0
+    assert "Example: audioroutine " + name in result.stdout
+    readme = (ROOT / "README.md").read_text()
+    assert f"audioroutine {name}" in readme, f"README does not mention 'audioroutine {name}'"
+
+
+def test_script_format_doc_lists_every_key():
+    from audioroutine.phrases import PHRASE_KEYS
+    from audioroutine.script import DOSAGE_KEYS, EXERCISE_KEYS, ROUTINE_KEYS
+
+    doc = (ROOT / "docs" / "script-format.md").read_text()
+    for key in (*ROUTINE_KEYS, *EXERCISE_KEYS, *DOSAGE_KEYS, *PHRASE_KEYS):
+        assert f"`{key}`" in doc, key
