@@ -71,6 +71,9 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
             close = difflib.get_close_matches(key, KEYS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(KEYS)}"
             raise ScriptError(f"unknown key '{key}'", file=path, line=line, key=key, hint=hint)
+        if isinstance(value, dict):
+            raise ScriptError("tables are not used here", file=path, line=line, key=key,
+                              hint='write flat lines like engine = "piper"')
         if not isinstance(value, str) or not value.strip():
             raise ScriptError("expected some text in quotes", file=path, line=line, key=key)
         values[key] = " ".join(value.split())
