@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .cover import image_mime
 from .errors import ScriptError
+from .files import read_input
 
 FILE_NAME = "audioroutine.toml"
 
@@ -47,12 +48,7 @@ def find_settings(script: Path) -> Path | None:
 
 def load_settings(path: Path) -> Settings:
     """Read and validate a settings file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScriptError("settings file not found", file=str(path), hint="check the path") from None
-    except OSError as err:
-        raise ScriptError(f"cannot read: {err.strerror}", file=str(path)) from None
+    raw = read_input(path, "settings file")
     return parse_settings(raw.decode("utf-8", errors="replace"), str(path))
 
 

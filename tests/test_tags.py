@@ -12,24 +12,13 @@ from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cover import generate_cover
 from audioroutine.script import load_script
 from audioroutine.settings import load_settings
+from conftest import MINIMAL
 from ffmeta import attached_picture, decoded_samples, ffmetadata, ffmpeg_streams
 
-SCRIPT = """
-id: mini
-title: Mini Routine
+SCRIPT = MINIMAL.replace("title: Mini\n", """title: Mini Routine
 description: A short test routine.
-language: en
 safety: Stop if it hurts.
-voice: {engine: fake}
-levels: [beginner, progressed]
-exercises:
-  - name: Press
-    hold: Hold.
-    dosage:
-      reps: 2
-      hold: 3s
-      rest: 2s
-"""
+""")
 
 SETTINGS = """
 clinic = "Riverside Physio"
@@ -153,7 +142,7 @@ def test_settings_are_spoken_and_script_values_win(built) -> None:
 
 
 def test_script_intro_beats_settings_intro(write_script, tmp_path: Path) -> None:
-    script = write_script(SCRIPT.replace("language: en", "language: en\nintro: Script intro.\nauthor: Dr Script"))
+    script = write_script(SCRIPT.replace("title: Mini Routine\n", "title: Mini Routine\nintro: Script intro.\n"))
     (tmp_path / "s.toml").write_text('intro = "Clinic intro."\noutro = "Clinic outro."\nartist = "Clinic"\n')
     options = BuildOptions(settings=load_settings(tmp_path / "s.toml"))
     timeline = plan(load_script(script), "beginner", options)
