@@ -54,7 +54,9 @@ def to_vtt(spoken: list[Line], chapter_titles: list[str] | None = None) -> str:
     out = ["WEBVTT", ""]
     for n, line in enumerate(spoken, 1):
         title = chapter_titles[line.chapter] if chapter_titles else ""
-        out += [f"{n} {title}".rstrip(), f"{vtt_time(line.start_ms)} --> {vtt_time(line.end_ms)}", line.text, ""]
+        cue_id, text = (f"{n} {title}".rstrip(), line.text)
+        out += [cue_id.replace("-->", "->"), f"{vtt_time(line.start_ms)} --> {vtt_time(line.end_ms)}",
+                text.replace("-->", "->"), ""]
     return "\n".join(out)
 
 

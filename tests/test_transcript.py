@@ -26,6 +26,7 @@ def test_vtt_and_lrc_text() -> None:
         "WEBVTT\n\n1 Introduction\n00:00:00.000 --> 00:00:01.500\nHello.\n\n"
         "2 Press\n00:00:02.000 --> 00:00:02.460\nRep 1 of 2.\n"
     )
+    assert to_vtt([Line(0, 1, "a --> b", 0)]) == "WEBVTT\n\n1\n00:00:00.000 --> 00:00:00.001\na -> b\n"
     assert to_lrc(spoken, "T", "A", "B", 65_432) == (
         "[ti:T]\n[ar:A]\n[al:B]\n[length:01:05]\n[00:00.00]Hello.\n[00:02.00]Rep 1 of 2.\n"
     )
@@ -59,8 +60,9 @@ def test_sidecars_and_sylt_match_the_timeline(mini_script: Path, tmp_path: Path)
                        for start, _, text in ms]
 
 
-def test_no_sidecars_option(mini_script: Path, tmp_path: Path) -> None:
+def test_no_sidecars_and_id3_options(mini_script: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["build", str(mini_script), "-l", "beginner", "--out", str(tmp_path / "o"),
-                                      "--no-sidecars"])
+                                      "--no-sidecars", "--id3", "2.4"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["mini-beginner.mp3", "mini.m3u8"]
+    assert (tmp_path / "o" / "mini-beginner.mp3").read_bytes()[:4] == b"ID3\x04"
