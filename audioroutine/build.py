@@ -18,13 +18,17 @@ from . import __version__
 from .audio import render
 from .cache import PhraseCache
 from .compiler import build_timeline, compile_level
+from .cover import generate_cover, image_mime
 from .engines import VoiceOptions, get_engine
 from .files import atomic_path
 from .mp3 import DEFAULT_BITRATE, encode_mp3
+from .playlist import Track
 from .script import Routine
+from .settings import Settings
 from .speech import Speech, SpeechStats
-from .tags import ChapterTag, SessionTags, read_tags, write_tags
-from .timeline import Program, Timeline
+from .tags import ChapterTag, SessionTags, read_tags, tags_digest, write_tags
+from .transcript import lines, plain_text, write_sidecars
+from .timeline import Chapter, Program, Timeline
 
 DEFAULT_ENGINE = "piper"
 SESSION_RATE = 22050
@@ -39,10 +43,13 @@ class BuildOptions:
     voice: str | None = None
     levels: tuple[str, ...] = ()       # empty: every level
     cache_dir: Path | None = None
-    bitrate: str = DEFAULT_BITRATE
+    bitrate: str | None = None         # None: the settings' bitrate, else DEFAULT_BITRATE
     sample_rate: int = SESSION_RATE
-    id3_version: int = 3
+    id3_version: int = 3               # 3 or 4
     force: bool = False                # rewrite files even when up to date
+    settings: Settings = field(default_factory=Settings)
+    sidecars: bool = True              # write .vtt and .lrc beside each MP3
+    album: str | None = None           # album tag for a programme of several scripts
 
 
 @dataclass
@@ -52,6 +59,8 @@ class SessionResult:
     samples: int
     sample_rate: int
     written: bool                      # False when the file on disk was already up to date
+    title: str = ""
+    artist: str = ""
 
     @property
     def seconds(self) -> float:
@@ -70,11 +79,16 @@ def output_path(routine: Routine, level: str, out_dir: Path) -> Path:
 
 
 def engine_name(routine: Routine, options: BuildOptions) -> str:
-    return options.engine or routine.voice.engine or DEFAULT_ENGINE
+    return options.engine or routine.voice.engine or options.settings.engine or DEFAULT_ENGINE
+
+
+def bitrate(options: BuildOptions) -> str:
+    return options.bitrate or options.settings.bitrate or DEFAULT_BITRATE
 
 
 def speech_for(routine: Routine, program: Program, options: BuildOptions, stats: SpeechStats) -> Speech:
-    voice = VoiceOptions(voice=options.voice or routine.voice.voice, language=routine.language, rate=program.rate)
+    voice = VoiceOptions(voice=options.voice or routine.voice.voice or options.settings.voice,
+                         language=routine.language, rate=program.rate)
     engine = get_engine(engine_name(routine, options), voice)
     return Speech(engine, PhraseCache(options.cache_dir), options.sample_rate, stats)
 
@@ -82,7 +96,7 @@ def speech_for(routine: Routine, program: Program, options: BuildOptions, stats:
 def plan(routine: Routine, level: str, options: BuildOptions, exact: bool = False) -> Timeline:
     """The timeline of one level. Phrases not in the cache are estimated (and counted as
     such in `timeline.estimated`) unless `exact`, which synthesizes them."""
-    program = compile_level(routine, level)
+    program = compile_level(routine, level, options.settings)
     speech = speech_for(routine, program, options, SpeechStats())
     if exact:
         return build_timeline(program, speech.measure, options.sample_rate)
@@ -99,15 +113,17 @@ def plan(routine: Routine, level: str, options: BuildOptions, exact: bool = Fals
     return timeline
 
 
-def build(routine: Routine, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
-    """Build every requested level of `routine` into tagged MP3s in `options.out_dir`."""
+def build(routine: Routine, options: BuildOptions, progress: Progress | None = None,
+          tracks: list[Track] | None = None) -> BuildResult:
+    """Build every requested level of `routine` into tagged MP3s in `options.out_dir`.
+    `tracks` numbers the sessions within a larger build (see playlist.track_order)."""
     levels = options.levels or tuple(level.id for level in routine.levels)
     for level in levels:
         routine.level(level)   # unknown level: ScriptError before any work
     result = BuildResult()
     jobs = []
     for level in levels:
-        program = compile_level(routine, level)
+        program = compile_level(routine, level, options.settings)
         jobs.append((program, speech_for(routine, program, options, result.stats)))
     result.phrases = sum(len(program.texts()) for program, _ in jobs)
 
@@ -121,16 +137,21 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
         speech.prepare(program.texts(), tick)
     timelines = [build_timeline(program, speech.measure, options.sample_rate) for program, speech in jobs]
 
+    numbers = {t.level: (t.number, t.total) for t in tracks or []}
     for track, ((program, speech), timeline) in enumerate(zip(jobs, timelines), 1):
         path = output_path(routine, program.level, options.out_dir)
-        tags = session_tags(routine, program.level, timeline, track, len(jobs), speech, options)
+        number, total = numbers.get(program.level, (track, len(jobs)))
+        tags = session_tags(routine, program.level, timeline, number, total, speech, options)
         written = options.force or not _up_to_date(path, tags.provenance)
         if written:
             session = render(timeline, speech)
             with atomic_path(path) as tmp:
-                encode_mp3(session, tmp, options.bitrate)
+                encode_mp3(session, tmp, bitrate(options))
                 write_tags(tmp, tags, options.id3_version)
-        result.sessions.append(SessionResult(program.level, path, timeline.total, timeline.sample_rate, written))
+        if options.sidecars:
+            write_sidecars(path, timeline, tags.title, tags.artist, tags.album)
+        result.sessions.append(SessionResult(program.level, path, timeline.total, timeline.sample_rate, written,
+                                             tags.title, tags.artist))
     return result
 
 
@@ -138,28 +159,60 @@ def session_tags(
     routine: Routine, level: str, timeline: Timeline, track: int, total: int, speech: Speech, options: BuildOptions
 ) -> SessionTags:
     level_title = routine.level(level).title
-    rate = timeline.sample_rate
-    comment = " ".join(filter(None, [routine.description, *routine.safety]))
-    return SessionTags(
-        title=f"{routine.title} — {level_title}",
-        artist=routine.clinic or routine.author or "audioroutine",
-        album=routine.title,
+    settings = options.settings
+    clinic = routine.clinic or settings.clinic
+    artist = routine.author or settings.artist or clinic or "audioroutine"
+    title = f"{routine.title} — {level_title}"
+    comment = " ".join(filter(None, [*routine.safety, settings.disclaimer, routine.description]))
+    spoken = lines(timeline)
+    tags = SessionTags(
+        title=title,
+        artist=artist,
+        album=settings.album or options.album or routine.title,
         track=track,
         track_total=total,
+        genre=settings.genre or "Fitness",
         year=_year(),
         comment=comment,
         language=_iso639_2(routine.language),
-        chapters=[ChapterTag(c.title, c.start * 1000 // rate, c.end * 1000 // rate) for c in timeline.chapters],
-        provenance={
-            "tool": f"audioroutine {__version__}",
-            "script_sha256": routine.sha256,
-            "level": level,
-            "engine": speech.engine.identity(),
-            "timeline": _timeline_hash(timeline),
-            "bitrate": options.bitrate,
-            "id3": options.id3_version,
-        },
+        album_artist=settings.artist or clinic or artist,
+        publisher=clinic,
+        copyright=settings.copyright,
+        lyrics=plain_text(spoken),
+        synced=[(line.text, line.start_ms) for line in spoken],
+        chapters=[ChapterTag(c.title, timeline.ms(c.start), timeline.ms(c.end), _subtitle(timeline, c))
+                  for c in timeline.chapters],
     )
+    tags.cover, tags.cover_mime = _cover(routine, level, clinic, settings)
+    tags.provenance = {
+        "tool": f"audioroutine {__version__}",
+        "script_sha256": routine.sha256,
+        "level": level,
+        "engine": speech.engine.identity(),
+        "timeline": _timeline_hash(timeline),
+        "samples": timeline.total,
+        "sample_rate": timeline.sample_rate,
+        "bitrate": bitrate(options),
+        "id3": options.id3_version,
+        "tags": tags_digest(tags),
+    }
+    return tags
+
+
+def _subtitle(timeline: Timeline, chapter: Chapter) -> str | None:
+    """The dosage sentence of an exercise chapter (its TIT3)."""
+    for event in timeline.events:
+        if chapter.start <= event.start < chapter.end and event.role == "dosage":
+            return event.text
+    return None
+
+
+def _cover(routine: Routine, level: str, clinic: str | None, settings: Settings) -> tuple[bytes, str]:
+    if settings.cover:
+        data = settings.cover.read_bytes()
+        return data, image_mime(data[:8]) or "image/png"
+    index = [lv.id for lv in routine.levels].index(level)
+    return generate_cover(routine.title, routine.level(level).title, index, clinic), "image/png"
 
 
 def _timeline_hash(timeline: Timeline) -> str:

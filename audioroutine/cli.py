@@ -16,7 +16,9 @@ from .build import BuildOptions, build, engine_name, plan
 from .durations import format_ms
 from .errors import AudioRoutineError, ScriptError
 from .ffmpeg import configure_pydub
+from .playlist import Entry, playlist_path, track_order, write_playlist
 from .script import Routine, load_script
+from .settings import Settings, find_settings, load_settings
 
 EXIT_BUILD, EXIT_INPUT = 1, 2
 
@@ -57,6 +59,16 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _settings_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--settings", "settings_file", type=click.Path(path_type=Path),
+                        help="Clinic settings file [default: audioroutine.toml beside each script].")(func)
+
+
+def _settings(script: Path, settings_file: Path | None) -> Settings:
+    found = settings_file or find_settings(script)
+    return load_settings(found) if found else Settings()
+
+
 def _levels(routine: Routine, level: str | None) -> tuple[str, ...]:
     if level in (None, "all"):
         return tuple(lv.id for lv in routine.levels)
@@ -69,23 +81,36 @@ def _levels(routine: Routine, level: str | None) -> tuple[str, ...]:
 @click.option("--level", "-l", default="all", show_default=True, help="One level, or all.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
               help="Folder for the MP3s.")
-@click.option("--bitrate", default="64k", show_default=True, help="MP3 bitrate (mono).")
+@click.option("--bitrate", default=None, help="MP3 bitrate (mono) [default: settings, else 64k].")
 @click.option("--force", is_flag=True, help="Rewrite MP3s even when they are up to date.")
+@click.option("--id3", "id3", type=click.Choice(["2.3", "2.4"]), default="2.3", show_default=True,
+              help="ID3 version: 2.3 reads everywhere (Windows, car stereos); 2.4 stores UTF-8.")
+@click.option("--no-sidecars", is_flag=True, help="Do not write the .vtt and .lrc transcripts.")
+@_settings_option
 @_common
-def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str, force: bool,
+def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, force: bool, id3: str,
+              no_sidecars: bool, settings_file: Path | None,
               engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
-    """Build one MP3 per level for each script.
+    """Build one MP3 per level for each script, their transcripts, and one M3U8 playlist.
 
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
     """
-    routines = [load_script(path) for path in _expand(scripts)]   # every script valid before any work
+    paths = _expand(scripts)
+    routines = [load_script(path) for path in paths]   # every script and setting valid before any work
+    settings = [_settings(path, settings_file) for path in paths]
+    levels = [_levels(routine, level) for routine in routines]
+    tracks = track_order(routines, levels)
+    album = (settings[0].album or "Exercise programme") if len(routines) > 1 else None
     totals = {"files": 0, "written": 0, "seconds": 0.0, "synth": 0, "cached": 0}
-    for routine in routines:
-        options = BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
-                               cache_dir=cache_dir, bitrate=bitrate, force=force)
+    entries: dict[tuple[int, str], Entry] = {}
+    for index, routine in enumerate(routines):
+        options = BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=levels[index],
+                               cache_dir=cache_dir, bitrate=bitrate, force=force, id3_version=int(id3[-1]),
+                               settings=settings[index], sidecars=not no_sidecars, album=album)
         with _ProgressBar(f"{routine.id} ({engine_name(routine, options)})") as bar:
-            result = build(routine, options, bar.update)
+            result = build(routine, options, bar.update, [t for t in tracks if t.routine == index])
         for session in result.sessions:
+            entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
             state = "written" if session.written else "up to date"
             click.echo(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
             totals["files"] += 1
@@ -93,6 +118,9 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             totals["seconds"] += session.seconds
         totals["synth"] += result.stats.synthesized
         totals["cached"] += result.stats.cached
+    playlist = playlist_path(routines, out_dir)
+    write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks])
+    click.echo(f"  {playlist}  playlist")
     click.echo(
         f"{totals['files']} session(s), {totals['written']} written, "
         f"{format_ms(int(totals['seconds'] * 1000))} of audio; phrases: "
@@ -106,8 +134,9 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @click.option("--exact", is_flag=True, help="Synthesize phrases not yet cached, so every time is exact.")
 @click.option("--silences", is_flag=True, help="List silences too.")
+@_settings_option
 @_common
-def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silences: bool,
+def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silences: bool, settings_file: Path | None,
              engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
     """Print the cue sheet of one level: time, chapter, role, text.
 
@@ -115,7 +144,7 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
     """
     routine = load_script(script)
     level = level or routine.levels[0].id
-    options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir)
+    options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir, settings=_settings(script, settings_file))
     timeline = plan(routine, level, options, exact=exact)
     if as_json:
         click.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
@@ -128,21 +157,37 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_settings_option
 @_common
-def validate_cmd(paths: tuple[Path, ...], engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+def validate_cmd(paths: tuple[Path, ...], settings_file: Path | None,
+                 engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
     """Check scripts (files or folders) without building: keys, values, and that speech fits.
 
     Example: audioroutine validate scripts_yaml/
     """
     for path in _expand(paths):
         routine = load_script(path)
-        options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir)
+        options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir, settings=_settings(path, settings_file))
         estimated = 0
         for lv in routine.levels:
             estimated += plan(routine, lv.id, options).estimated
         note = f" (fit checked with {estimated} estimated phrase length(s))" if estimated else ""
         click.echo(f"ok  {path}: {len(routine.exercises)} exercises, "
                    f"levels {', '.join(lv.id for lv in routine.levels)}{note}")
+
+
+@cli.command("inspect")
+@click.argument("mp3", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def inspect_cmd(mp3: Path, as_json: bool) -> None:
+    """Show an MP3's tags, chapters, duration, loudness and build provenance.
+
+    Example: audioroutine inspect output/upper_middle_back-beginner.mp3
+    """
+    from .probe import format_report, probe
+
+    info = probe(mp3)
+    click.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else format_report(info))
 
 
 @cli.command("example")

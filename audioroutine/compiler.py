@@ -7,11 +7,14 @@ from typing import Callable
 from .errors import ScriptError
 from .phrases import Phrases
 from .script import Cues, Dosage, Exercise, Routine
+from .settings import Settings
 from .timeline import ChapterPlan, FitError, Pause, Program, Say, Step, Timeline, Window, layout
 
 
-def compile_level(routine: Routine, level_id: str) -> Program:
-    """Turn every exercise's dosage for `level_id` into spoken cues, pauses and exact windows."""
+def compile_level(routine: Routine, level_id: str, settings: Settings | None = None) -> Program:
+    """Turn every exercise's dosage for `level_id` into spoken cues, pauses and exact windows.
+    Clinic `settings` add a disclaimer and a contact line, and an intro/outro the script lacks."""
+    settings = settings or Settings()
     level = routine.level(level_id)
     try:
         say = Phrases(routine.language, routine.phrases)
@@ -23,12 +26,14 @@ def compile_level(routine: Routine, level_id: str) -> Program:
     chapters: list[ChapterPlan] = []
 
     intro: list[Step] = [Say(say("session_intro", title=routine.title, level=level.title), "title"), gap]
-    if routine.intro:
-        intro += [Say(routine.intro, "intro"), gap]
+    if routine.intro or settings.intro:
+        intro += [Say(routine.intro or settings.intro or "", "intro"), gap]
     if routine.safety:
         intro += [Say(say("safety_intro"), "safety")]
         for note in routine.safety:
             intro += [Say(note, "safety"), gap]
+    if settings.disclaimer:
+        intro += [Say(settings.disclaimer, "disclaimer"), gap]
     if routine.warmup:
         intro += [Say(routine.warmup, "warmup"), gap]
     chapters.append(ChapterPlan("Introduction", tuple(intro)))
@@ -38,8 +43,10 @@ def compile_level(routine: Routine, level_id: str) -> Program:
         chapters.append(_exercise_chapter(routine, exercise, level_id, n, len(active), say))
 
     outro: list[Step] = []
-    if routine.outro:
-        outro += [Say(routine.outro, "outro"), gap]
+    if routine.outro or settings.outro:
+        outro += [Say(routine.outro or settings.outro or "", "outro"), gap]
+    if settings.contact:
+        outro += [Say(settings.contact, "contact"), gap]
     outro += [Say(say("session_end"), "outro"), Pause(1000, "tail")]
     chapters.append(ChapterPlan("Closing", tuple(outro)))
     return Program(routine.id, level_id, level.rate * routine.voice.rate, tuple(chapters), routine.path)

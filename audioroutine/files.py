@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .errors import ScriptError
+
 
 @contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
@@ -28,3 +30,13 @@ def write_atomic(final: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def read_input(path: Path, what: str = "file") -> bytes:
+    """The bytes of a script or settings file; a missing or unreadable one is a ScriptError."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ScriptError(f"{what} not found", file=str(path), hint="check the path") from None
+    except OSError as err:
+        raise ScriptError(f"cannot read: {err.strerror}", file=str(path)) from None

@@ -15,6 +15,7 @@ import yaml
 
 from .durations import parse_duration_ms
 from .errors import ScriptError
+from .files import read_input
 from .phrases import PHRASE_KEYS
 
 DEFAULT_LEVELS = ("beginner", "progressed")
@@ -229,12 +230,7 @@ DOSAGE_KEYS = (
 def load_script(path: str | Path) -> Routine:
     """Read and validate a script file."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScriptError("file not found", file=str(path), hint="check the path") from None
-    except OSError as err:
-        raise ScriptError(f"cannot read: {err.strerror}", file=str(path)) from None
+    raw = read_input(path)
     return parse_script(raw.decode("utf-8", errors="replace"), str(path), hashlib.sha256(raw).hexdigest())
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mutagen.id3 import (
-    CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TLAN, TPE1, TPE2, TRCK, TXXX, CTOCFlags,
-    ID3NoHeaderError,
+    APIC, CHAP, COMM, CTOC, ID3, SYLT, TALB, TCON, TCOP, TDRC, TIT2, TIT3, TLAN, TPE1, TPE2, TPOS,
+    TPUB, TRCK, TXXX, USLT, CTOCFlags, Encoding, ID3NoHeaderError, PictureType,
 )
 from mutagen.id3._tags import save_frame
 
@@ -21,6 +22,7 @@ class ChapterTag:
     title: str
     start_ms: int
     end_ms: int
+    subtitle: str | None = None       # TIT3, e.g. the dosage sentence
 
 
 @dataclass
@@ -34,6 +36,15 @@ class SessionTags:
     year: str | None = None
     comment: str = ""
     language: str = "eng"
+    album_artist: str | None = None   # default: artist
+    disc: int = 1
+    disc_total: int = 1
+    publisher: str | None = None      # TPUB: the clinic
+    copyright: str | None = None      # TCOP
+    cover: bytes | None = None        # APIC front cover, PNG or JPEG
+    cover_mime: str = "image/png"
+    lyrics: str = ""                  # USLT: the whole spoken text
+    synced: list[tuple[str, int]] = field(default_factory=list)   # SYLT: (line, start ms)
     chapters: list[ChapterTag] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -58,15 +69,27 @@ def write_tags(path: Path, tags: SessionTags, v2_version: int = 3) -> None:
     enc = 1 if v2_version == 3 else 3   # UTF-16 for v2.3 readers, UTF-8 for v2.4
     id3.add(TIT2(encoding=enc, text=tags.title))
     id3.add(TPE1(encoding=enc, text=tags.artist))
-    id3.add(TPE2(encoding=enc, text=tags.artist))
+    id3.add(TPE2(encoding=enc, text=tags.album_artist or tags.artist))
     id3.add(TALB(encoding=enc, text=tags.album))
     id3.add(TRCK(encoding=enc, text=f"{tags.track}/{tags.track_total}"))
+    id3.add(TPOS(encoding=enc, text=f"{tags.disc}/{tags.disc_total}"))
     id3.add(TCON(encoding=enc, text=tags.genre))
     id3.add(TLAN(encoding=enc, text=tags.language))
     if tags.year:
         id3.add(TDRC(encoding=enc, text=tags.year))
     if tags.comment:
         id3.add(COMM(encoding=enc, lang=tags.language, desc="", text=tags.comment))
+    if tags.publisher:
+        id3.add(TPUB(encoding=enc, text=tags.publisher))
+    if tags.copyright:
+        id3.add(TCOP(encoding=enc, text=tags.copyright))
+    if tags.cover:
+        id3.add(APIC(encoding=Encoding.LATIN1, mime=tags.cover_mime, type=PictureType.COVER_FRONT,
+                     desc="", data=tags.cover))
+    if tags.lyrics:
+        id3.add(USLT(encoding=enc, lang=tags.language, desc="", text=tags.lyrics))
+    if tags.synced:
+        id3.add(SYLT(encoding=enc, lang=tags.language, format=2, type=1, desc="", text=tags.synced))
     ids = [f"ch{i:03d}" for i in range(len(tags.chapters))]
     if ids:
         id3.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
@@ -74,11 +97,18 @@ def write_tags(path: Path, tags: SessionTags, v2_version: int = 3) -> None:
     for element_id, chapter in zip(ids, tags.chapters):
         id3.add(CHAP(element_id=element_id, start_time=chapter.start_ms, end_time=chapter.end_ms,
                      start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF,
-                     sub_frames=[TIT2(encoding=enc, text=chapter.title)]))
+                     sub_frames=_chapter_frames(chapter, enc)))
     if tags.provenance:
         id3.add(TXXX(encoding=enc, desc=PROVENANCE,
                      text=json.dumps(tags.provenance, sort_keys=True, separators=(",", ":"))))
     id3.save(str(path), v2_version=v2_version, padding=lambda info: 0)
+
+
+def _chapter_frames(chapter: ChapterTag, enc: int) -> list[Any]:
+    frames: list[Any] = [TIT2(encoding=enc, text=chapter.title)]
+    if chapter.subtitle:
+        frames.append(TIT3(encoding=enc, text=chapter.subtitle))
+    return frames
 
 
 def read_tags(path: Path) -> dict[str, Any]:
@@ -92,9 +122,17 @@ def read_tags(path: Path) -> dict[str, Any]:
         frame = id3.get(frame_id)
         return str(frame.text[0]) if frame else None
 
-    comments = id3.getall("COMM")
+    def first(frame_id: str) -> Any:
+        frames = id3.getall(frame_id)
+        return frames[0] if frames else None
+
+    def sub(chapter: CHAP, frame_id: str) -> str | None:
+        return str(chapter.sub_frames[frame_id].text[0]) if frame_id in chapter.sub_frames else None
+
+    comment, lyrics, synced, cover = first("COMM"), first("USLT"), first("SYLT"), first("APIC")
     provenance = id3.get(f"TXXX:{PROVENANCE}")
     chapters = sorted(id3.getall("CHAP"), key=lambda f: f.start_time)
+    tocs = id3.getall("CTOC")
     return {
         "version": f"2.{id3.version[1]}",
         "title": text("TIT2"),
@@ -102,14 +140,31 @@ def read_tags(path: Path) -> dict[str, Any]:
         "album_artist": text("TPE2"),
         "album": text("TALB"),
         "track": text("TRCK"),
+        "disc": text("TPOS"),
         "genre": text("TCON"),
         "year": text("TDRC"),
         "language": text("TLAN"),
-        "comment": str(comments[0].text[0]) if comments else None,
+        "publisher": text("TPUB"),
+        "copyright": text("TCOP"),
+        "comment": str(comment.text[0]) if comment else None,
+        "cover": {"mime": cover.mime, "type": int(cover.type), "bytes": len(cover.data)} if cover else None,
+        "lyrics": str(lyrics.text) if lyrics else None,
+        "synced_lines": len(synced.text) if synced else 0,
+        "toc": list(tocs[0].child_element_ids) if tocs else [],
         "chapters": [
-            {"id": c.element_id, "title": str(c.sub_frames["TIT2"].text[0]) if "TIT2" in c.sub_frames else "",
+            {"id": c.element_id, "title": sub(c, "TIT2") or "", "subtitle": sub(c, "TIT3"),
              "start_ms": c.start_time, "end_ms": c.end_time}
             for c in chapters
         ],
         "provenance": json.loads(str(provenance.text[0])) if provenance else None,
     }
+
+
+def tags_digest(tags: SessionTags) -> str:
+    """A short hash of everything written except the provenance: a settings or cover change
+    makes a file out of date even when its audio is not."""
+    blob = json.dumps({
+        name: (hashlib.sha256(value).hexdigest() if isinstance(value, bytes) else value)
+        for name, value in sorted(vars(tags).items()) if name != "provenance"
+    }, default=vars, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,94 @@
+"""Clinic settings: `audioroutine.toml` beside the scripts (or named by `--settings`).
+
+Flat `key = "text"` pairs; strict like scripts: unknown keys are errors with file:line and a
+"did you mean". A script's own values win where both give one (intro, outro, clinic, engine...).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .cover import image_mime
+from .errors import ScriptError
+from .files import read_input
+
+FILE_NAME = "audioroutine.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    clinic: str | None = None        # publisher (TPUB); artist when neither script nor settings name one
+    contact: str | None = None       # spoken at the end of the closing chapter
+    intro: str | None = None         # spoken when the script has no intro
+    outro: str | None = None         # spoken when the script has no outro
+    disclaimer: str | None = None    # spoken after the safety notes; also in the comment tag
+    artist: str | None = None
+    album: str | None = None         # album tag; default: the routine title (one script) or "Exercise programme"
+    cover: Path | None = None        # PNG or JPEG, relative to the settings file
+    copyright: str | None = None     # TCOP, e.g. "2025 Riverside Physio, CC BY-NC 4.0"
+    genre: str | None = None
+    engine: str | None = None
+    voice: str | None = None
+    bitrate: str | None = None
+    path: str | None = None          # the file these came from
+
+
+KEYS = tuple(f.name for f in fields(Settings) if f.name != "path")
+
+
+def find_settings(script: Path) -> Path | None:
+    """The settings file beside `script`, if there is one."""
+    candidate = script.parent / FILE_NAME
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a settings file."""
+    raw = read_input(path, "settings file")
+    return parse_settings(raw.decode("utf-8", errors="replace"), str(path))
+
+
+def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        match = re.search(r"\(at line (\d+)", str(err))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
+        raise ScriptError(f"TOML syntax error: {message}", file=path,
+                          line=int(match.group(1)) if match else None, hint='write key = "text"') from None
+    values: dict[str, object] = {}
+    for key, value in data.items():
+        line = _line_of(text, key)
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, KEYS, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(KEYS)}"
+            raise ScriptError(f"unknown key '{key}'", file=path, line=line, key=key, hint=hint)
+        if isinstance(value, dict):
+            raise ScriptError("tables are not used here", file=path, line=line, key=key,
+                              hint='write flat lines like engine = "piper"')
+        if not isinstance(value, str) or not value.strip():
+            raise ScriptError("expected some text in quotes", file=path, line=line, key=key)
+        values[key] = " ".join(value.split())
+    if "cover" in values:
+        cover = Path(path).parent / str(values["cover"])
+        if not cover.is_file():
+            raise ScriptError(f"cover image not found: {cover}", file=path, line=_line_of(text, "cover"),
+                              key="cover", hint="give a PNG or JPEG path relative to this file")
+        if image_mime(cover.read_bytes()[:8]) is None:
+            raise ScriptError(f"cover image is not a PNG or JPEG: {cover}", file=path,
+                              line=_line_of(text, "cover"), key="cover")
+        values["cover"] = cover
+    return Settings(**values, path=path)  # type: ignore[arg-type]
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """tomllib gives no positions: find the line that defines `key` (bare, quoted or a table)."""
+    pattern = re.compile(rf"""^\s*(?:\[+\s*)?(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*(?:=|\]|\.)""")
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return number
+    return None

@@ -1,0 +1,81 @@
+"""A built MP3 in a real browser: headless Chromium loads it through an <audio> element served on
+127.0.0.1, plays it, and reports the duration we built (within 50 ms).
+
+Needs the Debian package `chromium` (.ci/run installs it); skipped only where no Chromium is found.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from audioroutine.build import BuildOptions, build
+from audioroutine.script import load_script
+
+PAGE = """<!doctype html><html><body><div id="out">pending</div>
+<audio id="a" src="{src}" preload="auto"></audio>
+<script>
+const a = document.getElementById('a'), out = document.getElementById('out'), r = {{}};
+const show = () => {{ out.textContent = JSON.stringify(r); }};
+a.addEventListener('loadedmetadata', () => {{ r.metadata = a.duration; show(); }});
+a.addEventListener('error', () => {{ r.error = a.error && a.error.code; show(); }});
+a.addEventListener('timeupdate', () => {{ if (a.currentTime > 0) {{ r.time = a.currentTime; show(); }} }});
+a.play().then(() => {{ r.played = a.duration; show(); }}, e => {{ r.play_error = String(e); show(); }});
+</script></body></html>
+"""
+
+
+def chromium() -> str | None:
+    for name in (os.environ.get("AUDIOROUTINE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.slow
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+@pytest.mark.skipif(chromium() is None, reason="no Chromium found (apt-get install -y chromium)")
+def test_chromium_plays_the_mp3_with_our_duration(mini_script: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    result = build(load_script(mini_script), BuildOptions(out_dir=site, levels=("beginner",)))
+    session = result.sessions[0]
+    (site / "index.html").write_text(PAGE.format(src=html.escape(session.path.name)), encoding="utf-8")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        proc = subprocess.run([
+            str(chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio",
+            "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000", "--dump-dom", url,
+        ], capture_output=True, timeout=90, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    dom = proc.stdout.decode(errors="replace")
+    match = re.search(r'<div id="out">(.*?)</div>', dom)
+    assert match, f"no page output; chromium exit {proc.returncode}: {proc.stderr.decode()[-500:]}"
+    report = json.loads(html.unescape(match.group(1)))
+    assert "error" not in report and "play_error" not in report, report
+    assert abs(report["metadata"] - session.seconds) < 0.05, (report, session.seconds)
+    assert abs(report["played"] - session.seconds) < 0.05, (report, session.seconds)
+    assert report["time"] > 0          # the playhead moved: it really plays
