@@ -36,3 +36,9 @@ def _probe_rate(path: Path) -> int:
     from mutagen.mp3 import MP3
 
     return int(MP3(str(path)).info.sample_rate)
+
+
+def mp3_to_pcm(data: bytes, sample_rate: int) -> bytes:
+    """Decode MP3 bytes (e.g. an online engine's answer) to int16 mono PCM at `sample_rate`."""
+    return run_ffmpeg(["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"],
+                      data=data)
