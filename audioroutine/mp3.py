@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from pydub import AudioSegment
@@ -39,6 +40,9 @@ def _probe_rate(path: Path) -> int:
 
 
 def mp3_to_pcm(data: bytes, sample_rate: int) -> bytes:
-    """Decode MP3 bytes (e.g. an online engine's answer) to int16 mono PCM at `sample_rate`."""
-    return run_ffmpeg(["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"],
-                      data=data)
+    """Decode MP3 bytes (an online engine's answer) to int16 mono PCM at `sample_rate`.
+    Through a file, not a pipe: only then does ffmpeg trim the padding a LAME header records."""
+    with tempfile.TemporaryDirectory(prefix="audioroutine-") as tmp:
+        path = Path(tmp) / "clip.mp3"
+        path.write_bytes(data)
+        return bytes(decode_mp3(path, sample_rate).raw_data)

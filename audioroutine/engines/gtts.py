@@ -24,6 +24,7 @@ BACKOFF_S = 0.5            # first pause; doubles each try, plus up to as much a
 SLOW_RATE = 0.8
 INSTALL_HINT = "pip install gTTS"
 OFFLINE_HINT = "use --engine piper or espeak"
+NO_AUDIO = "Google's answer held no audio (unsupported language, or has the service changed?)"
 
 
 def parse_voice(voice: str | None, language: str) -> tuple[str, str]:
@@ -53,7 +54,7 @@ class GTTSEngine:
         self,
         options: VoiceOptions,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         jitter: Callable[[], float] = random.random,
         timeout: float = TIMEOUT_S,
         attempts: int = ATTEMPTS,
@@ -63,7 +64,8 @@ class GTTSEngine:
         lang, tld = parse_voice(options.voice, options.language)
         self.tld = str(extra.get("tld", tld))
         self.slow = bool(extra.get("slow", options.rate <= SLOW_RATE))
-        self.sleep, self.jitter, self.timeout, self.attempts = sleep, jitter, timeout, attempts
+        self.sleep = sleep or time.sleep
+        self.jitter, self.timeout, self.attempts = jitter, timeout, attempts
         if not installed("gtts"):
             raise EngineError(f"gTTS is not installed: {INSTALL_HINT}")
         self.lang = self._check_language(lang)
@@ -82,7 +84,7 @@ class GTTSEngine:
     def synthesize(self, text: str) -> Clip:
         mp3 = self._fetch(text)
         if not mp3:
-            raise self._error(text, "Google's answer held no audio (has the service changed?)")
+            raise self._error(text, NO_AUDIO)
         from ..mp3 import mp3_to_pcm
 
         try:
@@ -103,8 +105,10 @@ class GTTSEngine:
                 cause, transient = _diagnose(err, self.timeout)
             except AssertionError:   # gTTS's check that something is left to say
                 raise self._error(text, "nothing to say once punctuation is removed") from None
-            except Exception as err:  # noqa: BLE001 - anything below gTTS (e.g. a blocked socket)
-                cause, transient = f"network failure ({type(err).__name__}: {err})", False
+            except ValueError:       # the audio in the answer is not base64
+                raise self._error(text, NO_AUDIO) from None
+            except Exception as err:  # noqa: BLE001 - anything else below gTTS, e.g. a blocked socket
+                cause, transient = f"unexpected failure ({type(err).__name__}: {err})", False
             if not transient or attempt == self.attempts:
                 raise self._error(text, cause)
             delay = BACKOFF_S * 2 ** (attempt - 1)
@@ -145,5 +149,5 @@ def _diagnose(err: Exception, timeout: float) -> tuple[str, bool]:
     if status >= 500:
         return f"Google's service failed (HTTP {status}): try again later", True
     if status == 200:
-        return "Google's answer held no audio (unsupported language, or has the service changed?)", False
+        return NO_AUDIO, False
     return f"Google refused the request (HTTP {status}) ({OFFLINE_HINT})", False
