@@ -7,9 +7,11 @@ espeak voice name; the routine's `language` is the default. Robotic but determin
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import EngineError
 from . import Clip, EngineInfo, VoiceOptions, installed
@@ -40,15 +42,31 @@ class _Voice(ctypes.Structure):
     ]
 
 
-class _Library:
-    """The process-wide espeak-ng instance: it has one global state, so it is set up once."""
+_pcm = bytearray()
 
-    def __init__(self) -> None:
-        if not installed("espeakng_loader"):
-            raise EngineError(f"espeak-ng is not installed: {INSTALL_HINT}")
-        import espeakng_loader
 
-        lib = ctypes.CDLL(espeakng_loader.get_library_path())
+def _collect(wav: Any, samples: int, events: Any) -> int:
+    if wav and samples > 0:
+        _pcm.extend(ctypes.string_at(wav, samples * 2))
+    return 0   # 0: carry on
+
+
+_callback = _SynthCallback(_collect)   # module-level: it must outlive every library that holds it
+
+
+@contextmanager
+def _espeak() -> Iterator[tuple[Any, int]]:
+    """A freshly loaded espeak-ng and its sample rate.
+
+    Its synthesizer keeps state from one utterance to the next (the same text comes out a
+    few samples longer or shorter each time) and espeak_Terminate does not reset it;
+    unloading the library does. So each phrase gets a fresh copy: about 10 ms."""
+    if not installed("espeakng_loader"):
+        raise EngineError(f"espeak-ng is not installed: {INSTALL_HINT}")
+    import espeakng_loader
+
+    lib = ctypes.CDLL(espeakng_loader.get_library_path())
+    try:
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
@@ -57,49 +75,43 @@ class _Library:
         lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
         lib.espeak_Info.restype = ctypes.c_char_p
         lib.espeak_Info.argtypes = [ctypes.c_void_p]
-        self.sample_rate = lib.espeak_Initialize(
-            AUDIO_OUTPUT_SYNCHRONOUS, 0, str(espeakng_loader.get_data_path()).encode(), 0)
-        if self.sample_rate <= 0:
+        rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, str(espeakng_loader.get_data_path()).encode(), 0)
+        if rate <= 0:
             raise EngineError("espeak-ng could not start: its data folder is missing (reinstall espeakng-loader)")
-        self.version = (lib.espeak_Info(None) or b"").decode()
-        self._pcm = bytearray()
-        self._callback = _SynthCallback(self._collect)   # kept referenced while the library holds it
-        lib.espeak_SetSynthCallback(self._callback)
-        self.lib = lib
+        lib.espeak_SetSynthCallback(_callback)
+        yield lib, rate
+    finally:
+        lib.espeak_Terminate()
+        _ctypes.dlclose(lib._handle)
 
-    def _collect(self, wav: Any, samples: int, events: Any) -> int:
-        if wav and samples > 0:
-            self._pcm += ctypes.string_at(wav, samples * 2)
-        return 0   # 0: carry on
 
-    def voices(self) -> list[tuple[str, str]]:
-        """(language code, voice name) for every voice, in espeak's order."""
-        out = []
-        table = self.lib.espeak_ListVoices(None)
+def _synthesize(voice: str, wpm: int, text: str) -> Clip:
+    with _espeak() as (lib, rate):
+        if lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
+            raise EngineError(f"espeak: no voice '{voice}' (list them: audioroutine voices --engine espeak)")
+        lib.espeak_SetParameter(ESPEAK_RATE, wpm, 0)
+        data = text.encode()
+        _pcm.clear()
+        status = lib.espeak_Synth(data, len(data) + 1, 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
+        lib.espeak_Synchronize()
+        if status != EE_OK:
+            raise EngineError(f"espeak: could not synthesize '{text[:40]}' (error {status})")
+        return Clip(pcm=bytes(_pcm), sample_rate=rate)
+
+
+@lru_cache(maxsize=1)
+def _about() -> tuple[str, int, tuple[tuple[str, str], ...]]:
+    """(version, sample rate, (language code, voice name) for every voice)."""
+    with _espeak() as (lib, rate):
+        voices = []
+        table = lib.espeak_ListVoices(None)
         i = 0
         while table[i]:
             voice = table[i].contents
             code = ctypes.string_at(voice.languages + 1).decode()   # skip the priority byte
-            out.append((code, (voice.name or b"").decode()))
+            voices.append((code, (voice.name or b"").decode()))
             i += 1
-        return out
-
-    def synthesize(self, voice: str, wpm: int, text: str) -> bytes:
-        if self.lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
-            raise EngineError(f"espeak: no voice '{voice}' (list them: audioroutine voices --engine espeak)")
-        self.lib.espeak_SetParameter(ESPEAK_RATE, wpm, 0)
-        data = text.encode()
-        self._pcm.clear()
-        status = self.lib.espeak_Synth(data, len(data) + 1, 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
-        self.lib.espeak_Synchronize()
-        if status != EE_OK:
-            raise EngineError(f"espeak: could not synthesize '{text[:40]}' (error {status})")
-        return bytes(self._pcm)
-
-
-@lru_cache(maxsize=1)
-def _library() -> _Library:
-    return _Library()
+        return (lib.espeak_Info(None) or b"").decode(), rate, tuple(voices)
 
 
 class EspeakEngine:
@@ -115,20 +127,19 @@ class EspeakEngine:
 
     @property
     def sample_rate(self) -> int:
-        return _library().sample_rate
+        return _about()[1]
 
     def identity(self) -> dict[str, Any]:
-        return {"engine": "espeak", "voice": self.voice, "wpm": self.wpm, "version": _library().version}
+        return {"engine": "espeak", "voice": self.voice, "wpm": self.wpm, "version": _about()[0]}
 
     def synthesize(self, text: str) -> Clip:
-        lib = _library()
-        return Clip(pcm=lib.synthesize(self.voice, self.wpm, text), sample_rate=lib.sample_rate)
+        return _synthesize(self.voice, self.wpm, text)
 
     @staticmethod
     def info() -> EngineInfo:
         if not installed("espeakng_loader"):
             return EngineInfo("espeak", False, False, "espeak-ng voices", install_hint=INSTALL_HINT)
-        voices = _library().voices()
+        voices = _about()[2]
         codes = sorted({code for code, _ in voices})
         sample = [code for code in ("en", "es", "de", "fr", "it", "pt", "nl", "pl", "tr", "ar", "hi", "zh")
                   if any(c == code or c.startswith(code + "-") for c in codes)]
