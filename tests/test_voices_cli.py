@@ -115,3 +115,18 @@ def test_new_commands_have_help_with_an_example(command: str) -> None:
     result = run(command, "--help")
     assert result.exit_code == 0
     assert "Example: audioroutine " + command in result.stdout
+
+
+def test_voices_check_speaks_a_test_phrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def no_dns(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr("audioroutine.engines.gtts.time.sleep", lambda seconds: None)
+    assert run("voices", "--engine", "espeak", "--check").stdout.splitlines()[0] == \
+        "espeak  offline; installed, working"
+    assert run("voices", "--engine", "gtts", "--check").stdout.splitlines()[0] == (
+        "gtts    online: sends the text of every phrase to Google; NOT WORKING: "
+        "gtts: could not synthesize 'Test.': no network (use --engine piper or espeak)")
