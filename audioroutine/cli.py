@@ -13,11 +13,11 @@ import click
 
 from . import __version__
 from .build import DEFAULT_ENGINE, BuildOptions, build, engine_name, plan
+from .cache import wav_bytes
 from .durations import format_ms
 from .engines import ENGINES, VoiceOptions, engine_class, engine_info, engine_names, get_engine
 from .errors import AudioRoutineError, ScriptError
 from .ffmpeg import configure_pydub
-from .cache import wav_bytes
 from .files import atomic_path, write_atomic
 from .mp3 import encode_mp3
 from .script import Routine, load_script
@@ -54,12 +54,13 @@ def cli(debug: bool) -> None:
 
 
 ENGINE_HELP = "Speech engine: piper (default), espeak (both offline), gtts (online: sends text to Google), fake."
+VOICE_HELP = "Engine voice: piper .onnx path, espeak language or voice, gtts LANG[:TLD] (docs/engines.md)."
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--cache-dir", type=click.Path(path_type=Path), envvar="AUDIOROUTINE_CACHE_DIR",
                         help="Phrase cache folder [env AUDIOROUTINE_CACHE_DIR; default: user cache dir].")(func)
-    func = click.option("--voice", help="Engine voice (for piper: a path to an .onnx voice).")(func)
+    func = click.option("--voice", help=VOICE_HELP)(func)
     func = click.option("--engine", help=ENGINE_HELP)(func)
     return func
 
@@ -199,7 +200,7 @@ def _check_engine(name: str) -> str:
 @click.argument("text")
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="File to write: .wav or .mp3.")
 @click.option("--engine", default=DEFAULT_ENGINE, show_default=True, help=ENGINE_HELP)
-@click.option("--voice", help="Engine voice: piper .onnx path, espeak language or voice, gtts LANG[:TLD].")
+@click.option("--voice", help=VOICE_HELP)
 @click.option("--language", default="en", show_default=True, help="Language, when --voice is not given.")
 @click.option("--rate", type=click.FloatRange(0.5, 2.0), default=1.0, show_default=True, help="Speaking rate.")
 def say_cmd(text: str, out: Path, engine: str, voice: str | None, language: str, rate: float) -> None:

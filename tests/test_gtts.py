@@ -153,6 +153,15 @@ def test_gtts_malformed_answer_is_not_retried(tone_mp3: bytes, body, cause: str)
     assert len(responses.calls) == 1 and sleeps == []
 
 
+@pytest.mark.parametrize("text", ["", "..."])
+@responses.activate
+def test_gtts_nothing_to_say_is_one_line(text: str) -> None:
+    with pytest.raises(EngineError) as err:
+        engine([]).synthesize(text)
+    assert str(err.value) == f"gtts: could not synthesize '{text}': nothing to say once punctuation is removed"
+    assert len(responses.calls) == 0
+
+
 @responses.activate
 def test_gtts_403_is_not_retried() -> None:
     responses.post(URL, status=403)

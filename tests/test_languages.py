@@ -80,22 +80,20 @@ def test_a_spanish_routine_says_nothing_in_english(write_script) -> None:
     assert not english & set(texts)
 
 
-def test_unknown_language_is_a_validation_error(write_script) -> None:
-    path = write_script(SPANISH_MINI.replace("language: es", "language: fr"))
+@pytest.mark.parametrize(
+    ("language", "where_and_what"),
+    [
+        ("fr", "language: no coaching phrases for language 'fr'"),
+        ("fr\nphrases: {rest: Repos.}", "phrases.session_intro: no 'session_intro' phrase for language 'fr'"),
+    ],
+    ids=["no-table", "missing-phrase"],
+)
+def test_missing_phrases_are_a_validation_error(write_script, language: str, where_and_what: str) -> None:
+    path = write_script(SPANISH_MINI.replace("language: es", f"language: {language}"))
     result = CliRunner(mix_stderr=False).invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
-    assert result.stderr == (
-        f"error: {path}: language: no coaching phrases for language 'fr' "
-        "(languages with phrases: de, en, es; or give every phrase under 'phrases:')\n")
-
-
-def test_a_missing_phrase_names_the_language_and_key(write_script) -> None:
-    path = write_script(SPANISH_MINI.replace("language: es", "language: fr\nphrases: {rest: Repos.}"))
-    result = CliRunner(mix_stderr=False).invoke(cli, ["validate", str(path)])
-    assert result.exit_code == 2
-    assert result.stderr == (
-        f"error: {path}: phrases.session_intro: no 'session_intro' phrase for language 'fr' "
-        "(languages with phrases: de, en, es; or give every phrase under 'phrases:')\n")
+    assert result.stderr == (f"error: {path}: {where_and_what} "
+                             "(languages with phrases: de, en, es; or give every phrase under 'phrases:')\n")
 
 
 def test_a_language_without_a_table_works_when_the_script_gives_every_phrase(write_script) -> None:

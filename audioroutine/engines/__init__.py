@@ -54,7 +54,7 @@ class Engine(Protocol):
     """The interface every engine implements."""
 
     name: str
-    online: bool                  # True when text leaves the machine
+    online: bool                  # True when text leaves the machine; then `privacy` says where to
 
     def identity(self) -> dict[str, Any]:
         """Everything that changes the audio (engine, voice, settings), for the cache key."""

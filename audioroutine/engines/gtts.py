@@ -98,12 +98,13 @@ class GTTSEngine:
         from gtts import gTTS, gTTSError
 
         for attempt in range(1, self.attempts + 1):
-            tts = gTTS(text, tld=self.tld, lang=self.lang, slow=self.slow, lang_check=False, timeout=self.timeout)
             try:
+                tts = gTTS(text, tld=self.tld, lang=self.lang, slow=self.slow, lang_check=False,
+                           timeout=self.timeout)
                 return b"".join(tts.stream())
             except gTTSError as err:
                 cause, transient = _diagnose(err, self.timeout)
-            except AssertionError:   # gTTS's check that something is left to say
+            except AssertionError:   # gTTS's checks that there is something to say
                 raise self._error(text, "nothing to say once punctuation is removed") from None
             except ValueError:       # the audio in the answer is not base64
                 raise self._error(text, NO_AUDIO) from None
