@@ -54,10 +54,15 @@ class PhraseCache:
             return None
 
     def put(self, key: str, clip: Clip) -> None:
-        buf = io.BytesIO()
-        with wave.open(buf, "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(clip.sample_rate)
-            wav.writeframes(clip.pcm)
-        write_atomic(self.path(key), buf.getvalue())
+        write_atomic(self.path(key), wav_bytes(clip))
+
+
+def wav_bytes(clip: Clip) -> bytes:
+    """`clip` as a 16-bit mono WAV file."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(clip.sample_rate)
+        wav.writeframes(clip.pcm)
+    return buf.getvalue()

@@ -12,10 +12,14 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .build import BuildOptions, build, engine_name, plan
+from .build import DEFAULT_ENGINE, BuildOptions, build, engine_name, plan
+from .cache import wav_bytes
 from .durations import format_ms
+from .engines import ENGINES, VoiceOptions, engine_class, engine_info, engine_names, get_engine
 from .errors import AudioRoutineError, ScriptError
 from .ffmpeg import configure_pydub
+from .files import atomic_path, write_atomic
+from .mp3 import encode_mp3
 from .playlist import Entry, playlist_path, track_order, write_playlist
 from .script import Routine, load_script
 from .settings import Settings, find_settings, load_settings
@@ -51,11 +55,15 @@ def cli(debug: bool) -> None:
     configure_pydub()
 
 
+ENGINE_HELP = "Speech engine: piper (default), espeak (both offline), gtts (online: sends text to Google), fake."
+VOICE_HELP = "Engine voice: piper .onnx path, espeak language or voice, gtts LANG[:TLD] (docs/engines.md)."
+
+
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--cache-dir", type=click.Path(path_type=Path), envvar="AUDIOROUTINE_CACHE_DIR",
                         help="Phrase cache folder [env AUDIOROUTINE_CACHE_DIR; default: user cache dir].")(func)
-    func = click.option("--voice", help="Engine voice (for piper: a path to an .onnx voice).")(func)
-    func = click.option("--engine", help="Speech engine: piper (default, offline), fake.")(func)
+    func = click.option("--voice", help=VOICE_HELP)(func)
+    func = click.option("--engine", help=ENGINE_HELP)(func)
     return func
 
 
@@ -101,6 +109,8 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     levels = [_levels(routine, level) for routine in routines]
     tracks = track_order(routines, levels)
     album = (settings[0].album or "Exercise programme") if len(routines) > 1 else None
+    _warn_online({engine_name(routine, BuildOptions(engine=engine, settings=settings[index]))
+                  for index, routine in enumerate(routines)})
     totals = {"files": 0, "written": 0, "seconds": 0.0, "synth": 0, "cached": 0}
     entries: dict[tuple[int, str], Entry] = {}
     for index, routine in enumerate(routines):
@@ -197,6 +207,74 @@ def example_cmd() -> None:
     Example: audioroutine example > scripts_yaml/my_routine.yaml
     """
     click.echo(example_script(), nl=False)
+
+
+@cli.command("voices")
+@click.option("--engine", type=click.Choice(engine_names()), help="List every voice or language of one engine.")
+@click.option("--check", is_flag=True, help="Speak a test phrase with each engine (gtts: uses the network).")
+def voices_cmd(engine: str | None, check: bool) -> None:
+    """List speech engines: offline or online, installed or not, and their voices or languages.
+
+    Example: audioroutine voices --engine espeak
+    """
+    for name in [engine] if engine else list(ENGINES):   # registry order: the default first
+        info = engine_info(name)
+        where = f"online: {engine_class(name).privacy}" if info.online else "offline"
+        status = "installed" if info.installed else f"not installed: {info.install_hint}"
+        if info.installed and check:
+            status = _check_engine(name)
+        elif info.installed and info.online:
+            status += " (network not checked; --check tries it)"
+        default = " (default)" if name == DEFAULT_ENGINE else ""
+        click.echo(f"{name:7} {where}; {status}{default}\n        {info.summary}")
+        if engine:
+            for voice in info.voices:
+                click.echo(f"  {voice}")
+    if not engine:
+        click.echo("All voices of one engine: audioroutine voices --engine NAME")
+
+
+def _check_engine(name: str) -> str:
+    try:
+        get_engine(name).synthesize("Test.")
+    except AudioRoutineError as err:
+        return f"NOT WORKING: {err}"
+    return "installed, working"
+
+
+@cli.command("say")
+@click.argument("text")
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="File to write: .wav or .mp3.")
+@click.option("--engine", default=DEFAULT_ENGINE, show_default=True, help=ENGINE_HELP)
+@click.option("--voice", help=VOICE_HELP)
+@click.option("--language", default="en", show_default=True, help="Language, when --voice is not given.")
+@click.option("--rate", type=click.FloatRange(0.5, 2.0), default=1.0, show_default=True, help="Speaking rate.")
+def say_cmd(text: str, out: Path, engine: str, voice: str | None, language: str, rate: float) -> None:
+    """Speak one line into a WAV or MP3 file, to audition an engine and voice.
+
+    Example: audioroutine say "Repetición uno de diez." --engine espeak --voice es --out sample.wav
+    """
+    suffix = out.suffix.lower()
+    if suffix not in (".wav", ".mp3"):
+        raise ScriptError("the output file must end in .wav or .mp3", file=str(out))
+    _warn_online({engine})
+    clip = get_engine(engine, VoiceOptions(voice=voice, language=language, rate=rate)).synthesize(text)
+    if suffix == ".wav":
+        write_atomic(out, wav_bytes(clip))
+    else:
+        from pydub import AudioSegment
+
+        with atomic_path(out) as tmp:
+            encode_mp3(AudioSegment(data=clip.pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1), tmp)
+    click.echo(f"{out}  {format_ms(clip.samples * 1000 // clip.sample_rate)}  {engine}")
+
+
+def _warn_online(engines: set[str]) -> None:
+    """Say once, before any work, when an engine sends text off this machine."""
+    for name in sorted(engines):
+        cls = engine_class(name)
+        if cls.online:
+            click.echo(f"warning: engine '{name}' {cls.privacy}; piper and espeak stay offline", err=True)
 
 
 def example_script() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .errors import ScriptError
-from .phrases import Phrases
+from .phrases import PhraseError, Phrases
 from .script import Cues, Dosage, Exercise, Routine
 from .settings import Settings
 from .timeline import ChapterPlan, FitError, Pause, Program, Say, Step, Timeline, Window, layout
@@ -18,10 +18,8 @@ def compile_level(routine: Routine, level_id: str, settings: Settings | None = N
     level = routine.level(level_id)
     try:
         say = Phrases(routine.language, routine.phrases)
-    except KeyError:
-        raise ScriptError(
-            f"no coaching phrases for language '{routine.language}'", file=routine.path, key="language"
-        ) from None
+    except PhraseError as err:
+        raise ScriptError(err.message, file=routine.path, key=err.key or "language", hint=err.hint) from None
     gap = Pause(routine.gap_ms)
     chapters: list[ChapterPlan] = []
 
@@ -110,7 +108,7 @@ def _reps(dose: Dosage, cues: Cues, say: Phrases) -> list[Step]:
             continue
         if dose.hold_ms:
             timed = tuple(
-                (dose.hold_ms - k * 1000, Say(str(k), "countdown")) for k in range(dose.countdown, 0, -1)
+                (dose.hold_ms - k * 1000, Say(say.number(k), "countdown")) for k in range(dose.countdown, 0, -1)
             )
             steps.append(Window(dose.hold_ms, "hold", (Say(f"{count} {cues.hold or say('hold')}", "rep"),), timed))
             release = Say(cues.release or say("release"), "release")

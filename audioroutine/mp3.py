@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from pydub import AudioSegment
@@ -36,3 +37,12 @@ def _probe_rate(path: Path) -> int:
     from mutagen.mp3 import MP3
 
     return int(MP3(str(path)).info.sample_rate)
+
+
+def mp3_to_pcm(data: bytes, sample_rate: int) -> bytes:
+    """Decode MP3 bytes (an online engine's answer) to int16 mono PCM at `sample_rate`.
+    Through a file, not a pipe: only then does ffmpeg trim the padding a LAME header records."""
+    with tempfile.TemporaryDirectory(prefix="audioroutine-") as tmp:
+        path = Path(tmp) / "clip.mp3"
+        path.write_bytes(data)
+        return bytes(decode_mp3(path, sample_rate).raw_data)

@@ -1,9 +1,14 @@
 """The words the compiler adds around a script's own cues, per language.
 
-A script can replace any of them under `phrases:`; a clinic keeps its own wording that way.
+A script can replace any of them under `phrases:`; a clinic keeps its own wording that way,
+and can speak a language without a table here by giving every phrase. Numbers in the
+phrases are spelled out with num2words for every language but English (Piper and espeak
+read English digits well, and English cache keys stay as they were).
 """
 
 from __future__ import annotations
+
+from num2words import num2words
 
 ENGLISH: dict[str, str] = {
     "session_intro": "{title}. {level} session.",
@@ -38,21 +43,116 @@ ENGLISH: dict[str, str] = {
     "one_second": "one second",
 }
 
-PHRASES: dict[str, dict[str, str]] = {"en": ENGLISH}
+SPANISH: dict[str, str] = {
+    "session_intro": "{title}. Sesión: {level}.",
+    "safety_intro": "Antes de empezar, unas palabras sobre seguridad.",
+    "exercise_intro": "Ejercicio {n} de {total}: {name}.",
+    "dose_reps": "{n} repeticiones",
+    "dose_one_rep": "una repetición",
+    "dose_sets": "en {n} series",
+    "dose_hold": "manteniendo cada una {time}",
+    "dose_breath": "inspirando durante {inhale} y espirando durante {exhale}",
+    "dose_each_side": "por cada lado",
+    "dose_alternating": "alternando los lados",
+    "get_ready": "Prepárate.",
+    "rep": "Repetición {n} de {total}.",
+    "rep_side": "Repetición {n} de {total}, lado {side}.",
+    "last_rep": "La última.",
+    "last_rep_side": "La última, lado {side}.",
+    "hold": "Mantén.",
+    "release": "Y relaja.",
+    "rest": "Descansa.",
+    "set": "Serie {n} de {total}.",
+    "set_rest": "Descansa ahora. Sigue la serie {n} de {total}.",
+    "side_first": "Empieza por el lado {side}.",
+    "side_switch": "Ahora el lado {side}.",
+    "left": "izquierdo",
+    "right": "derecho",
+    "inhale": "Inspira.",
+    "exhale": "Espira.",
+    "exercise_done": "Buen trabajo.",
+    "session_end": "Aquí termina la sesión. Muy bien.",
+    "seconds": "{n} segundos",
+    "one_second": "un segundo",
+}
+
+# Sides are adverbs ("rechts", "links") so that no template has to inflect them.
+GERMAN: dict[str, str] = {
+    "session_intro": "{title}. Einheit: {level}.",
+    "safety_intro": "Bevor wir beginnen, ein Wort zur Sicherheit.",
+    "exercise_intro": "Übung {n} von {total}: {name}.",
+    "dose_reps": "{n} Wiederholungen",
+    "dose_one_rep": "eine Wiederholung",
+    "dose_sets": "in {n} Sätzen",
+    "dose_hold": "jede {time} halten",
+    "dose_breath": "{inhale} einatmen und {exhale} ausatmen",
+    "dose_each_side": "auf jeder Seite",
+    "dose_alternating": "abwechselnd rechts und links",
+    "get_ready": "Mach dich bereit.",
+    "rep": "Wiederholung {n} von {total}.",
+    "rep_side": "Wiederholung {n} von {total}, {side}.",
+    "last_rep": "Die letzte.",
+    "last_rep_side": "Die letzte, {side}.",
+    "hold": "Halten.",
+    "release": "Und entspannen.",
+    "rest": "Pause.",
+    "set": "Satz {n} von {total}.",
+    "set_rest": "Jetzt Pause. Als Nächstes Satz {n} von {total}.",
+    "side_first": "Zuerst {side}.",
+    "side_switch": "Jetzt {side}.",
+    "left": "links",
+    "right": "rechts",
+    "inhale": "Einatmen.",
+    "exhale": "Ausatmen.",
+    "exercise_done": "Gut gemacht.",
+    "session_end": "Das ist das Ende der Einheit. Gut gemacht.",
+    "seconds": "{n} Sekunden",
+    "one_second": "eine Sekunde",
+}
+
+PHRASES: dict[str, dict[str, str]] = {"en": ENGLISH, "es": SPANISH, "de": GERMAN}
 PHRASE_KEYS: tuple[str, ...] = tuple(ENGLISH)
 
 
+class PhraseError(Exception):
+    """A language lacks a phrase; `key` names it (None: the language has no table at all)."""
+
+    def __init__(self, message: str, key: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.key, self.hint = message, key, hint
+
+
+def base_language(language: str) -> str:
+    """'es-MX' → 'es'."""
+    return language.replace("_", "-").split("-")[0].lower()
+
+
 class Phrases:
-    """Fills phrase templates for one language, with a script's overrides on top."""
+    """Fills phrase templates for one language, with a script's overrides on top.
+    Every phrase must exist in that language: English is never mixed in."""
 
     def __init__(self, language: str = "en", overrides: dict[str, str] | None = None) -> None:
-        base = PHRASES.get(language.split("-")[0].lower())
-        if base is None:
-            raise KeyError(language)
-        self.table = {**base, **(overrides or {})}
+        self.language = base_language(language)
+        base = PHRASES.get(self.language)
+        hint = f"languages with phrases: {', '.join(supported_languages())}; or give every phrase under 'phrases:'"
+        if base is None and not overrides:
+            raise PhraseError(f"no coaching phrases for language '{language}'", hint=hint)
+        self.table = {**(base or {}), **(overrides or {})}
+        for key in PHRASE_KEYS:
+            if key not in self.table:
+                raise PhraseError(f"no '{key}' phrase for language '{language}'", key=f"phrases.{key}", hint=hint)
 
     def __call__(self, key: str, **values: object) -> str:
-        return self.table[key].format(**values)
+        return self.table[key].format(**{k: self.number(v) for k, v in values.items()})
+
+    def number(self, value: object) -> str:
+        """A count as this language says it: digits in English, words elsewhere."""
+        if self.language == "en" or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return str(value)
+        try:
+            return str(num2words(value, lang=self.language))
+        except NotImplementedError:   # a language num2words does not know: digits
+            return str(value)
 
     def seconds(self, ms: int) -> str:
         if ms == 1000:

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import requests  # noqa: F401  urllib3 probes IPv6 with a local socket on import: do it before sockets are blocked
 
 from audioroutine.engines.fake import FakeEngine
 from audioroutine.ffmpeg import configure_pydub

@@ -67,13 +67,15 @@ def test_build_summary_counts_synthesized_and_cached_phrases(mini_script, tmp_pa
     second = run("build", str(mini_script), "--out", str(out))
     assert second.stdout.splitlines()[-1].endswith("phrases: 0 synthesized, 18 from cache")
     assert "2 session(s), 0 written" in second.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["mini-beginner.mp3", "mini-progressed.mp3"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "mini-beginner.lrc", "mini-beginner.mp3", "mini-beginner.vtt",
+        "mini-progressed.lrc", "mini-progressed.mp3", "mini-progressed.vtt", "mini.m3u8"]
 
 
 def test_build_one_level(mini_script, tmp_path):
     result = run("build", str(mini_script), "--level", "progressed", "--out", str(tmp_path / "o"))
     assert result.exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["mini-progressed.mp3"]
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.mp3")) == ["mini-progressed.mp3"]
     bad = run("build", str(mini_script), "--level", "expert", "--out", str(tmp_path / "o"))
     assert bad.exit_code == 2
     assert bad.stderr == f"error: {mini_script}: no level 'expert' in this routine (levels: beginner, progressed)\n"

@@ -12,8 +12,8 @@ from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cover import generate_cover
 from audioroutine.script import load_script
 from audioroutine.settings import load_settings
-from conftest import MINIMAL
-from ffmeta import attached_picture, decoded_samples, ffmetadata, ffmpeg_streams
+from .conftest import MINIMAL
+from .ffmeta import attached_picture, decoded_samples, ffmetadata, ffmpeg_streams
 
 SCRIPT = MINIMAL.replace("title: Mini\n", """title: Mini Routine
 description: A short test routine.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,11 +38,23 @@ class VoiceOptions:
     extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class EngineInfo:
+    """What `audioroutine voices` shows about an engine, found without using the network."""
+
+    name: str
+    online: bool
+    installed: bool
+    summary: str                   # voices and languages in one line
+    voices: tuple[str, ...] = ()   # every voice or language, for `voices --engine NAME`
+    install_hint: str = ""         # the command that installs it
+
+
 class Engine(Protocol):
     """The interface every engine implements."""
 
     name: str
-    online: bool                  # True when text leaves the machine
+    online: bool                  # True when text leaves the machine; then `privacy` says where to
 
     def identity(self) -> dict[str, Any]:
         """Everything that changes the audio (engine, voice, settings), for the cache key."""
@@ -49,10 +62,16 @@ class Engine(Protocol):
     def synthesize(self, text: str) -> Clip:
         """Speak `text`; the same text and identity must give the same samples."""
 
+    @staticmethod
+    def info() -> EngineInfo:
+        """Status, voices and languages, found without loading a model or using the network."""
+
 
 ENGINES: dict[str, tuple[str, str]] = {
     # name: (module, class)
     "piper": ("audioroutine.engines.piper", "PiperEngine"),
+    "espeak": ("audioroutine.engines.espeak", "EspeakEngine"),
+    "gtts": ("audioroutine.engines.gtts", "GTTSEngine"),
     "fake": ("audioroutine.engines.fake", "FakeEngine"),
 }
 
@@ -61,16 +80,29 @@ def engine_names() -> list[str]:
     return sorted(ENGINES)
 
 
-def get_engine(name: str, options: VoiceOptions | None = None) -> Engine:
-    """Create engine `name`; it loads its model lazily on the first phrase."""
+def engine_class(name: str) -> Any:
+    """The class of engine `name`; importing it imports no engine library yet."""
     try:
         module_name, class_name = ENGINES[name]
     except KeyError:
         raise EngineError(
             f"unknown engine '{name}': choose one of {', '.join(engine_names())}"
         ) from None
-    module = importlib.import_module(module_name)
-    return getattr(module, class_name)(options or VoiceOptions())
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def get_engine(name: str, options: VoiceOptions | None = None) -> Engine:
+    """Create engine `name`; it loads its model lazily on the first phrase."""
+    return engine_class(name)(options or VoiceOptions())  # type: ignore[no-any-return]
+
+
+def engine_info(name: str) -> EngineInfo:
+    return engine_class(name).info()  # type: ignore[no-any-return]
+
+
+def installed(*modules: str) -> bool:
+    """True when every module can be imported (checked without importing it)."""
+    return all(importlib.util.find_spec(module) is not None for module in modules)
 
 
 def identity_hash(identity: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ import struct
 import zlib
 from typing import Any
 
-from . import Clip, VoiceOptions
+from . import Clip, EngineInfo, VoiceOptions
 
 RATE = 22050
 MS_PER_CHAR = 40
@@ -32,6 +32,10 @@ class FakeEngine:
 
     def identity(self) -> dict[str, Any]:
         return {"engine": "fake", "rate": self.sample_rate, "speed": self.options.rate}
+
+    @staticmethod
+    def info() -> EngineInfo:
+        return EngineInfo("fake", False, True, "tones of known length, for tests (not speech)")
 
     def synthesize(self, text: str) -> Clip:
         FakeEngine.calls.append(text)

