@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-from listener import Listener, decode_16k, format_report, speech_cues  # noqa: E402
+from tests.listener import Listener, decode_16k, format_report, speech_cues  # noqa: E402
 
 MAX_WER = 0.35
 

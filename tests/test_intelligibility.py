@@ -19,7 +19,7 @@ from audioroutine.compiler import compile_level
 from audioroutine.engines import Clip
 from audioroutine.speech import SpeechStats
 
-from listener import (
+from .listener import (
     MISSING_WER, Listener, decode_16k, edit_distance, format_report, normalize, speech_cues, wer,
 )
 
