@@ -92,7 +92,8 @@ class CueResult:
 
     @property
     def heard(self) -> bool:
-        return bool(self.open_hyp) and (self.closed_hyp == self.expected or self.wer <= MISSING_WER)
+        named = bool(self.expected) and self.closed_hyp == self.expected   # no known word: cannot be named
+        return bool(self.open_hyp) and (named or self.wer <= MISSING_WER)
 
 
 @dataclass
