@@ -1,0 +1,144 @@
+"""Build benchmark: how fast the seed routine turns into MP3s, cold and warm, and at what memory.
+
+    python bench/bench_build.py [--script PATH] [--levels beginner,progressed] [--json out.json]
+
+Each build runs in its own child process (so peak memory is that build's alone); the runs
+share one fresh temporary phrase cache, in this order:
+
+  cold    empty cache: every phrase synthesized with Piper, every MP3 encoded
+  warm    same cache, --force: no synthesis, every MP3 rendered and encoded again
+  no-op   nothing changed, no --force: MP3s are up to date and left alone
+  edit    a copy of the script with one cue's text changed: only that phrase is synthesized
+          (once per level, since each level has its own speaking rate)
+
+Speed is audio seconds per wall second of the build call (imports and interpreter start
+excluded; Piper's model load is inside the cold build). Figures are meant to be read as
+ratios between runs of the same invocation: the machine is shared, absolute times drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "scripts_yaml" / "upper_middle_back.yaml"
+# The one edit: a cue that is one phrase on its own in every level (not part of a rep count).
+EDIT_FROM = "Take a moment to stand up slowly and notice how your back feels."
+EDIT_TO = "Take a moment to stand up slowly and notice how your whole back feels."
+
+
+def child(spec: dict[str, object]) -> dict[str, object]:
+    """Run one build in this process; report its time, output and peak memory."""
+    from audioroutine import BuildOptions, build, load_script
+    from audioroutine.ffmpeg import configure_pydub
+
+    configure_pydub()
+    routine = load_script(Path(str(spec["script"])))
+    options = BuildOptions(
+        out_dir=Path(str(spec["out"])), cache_dir=Path(str(spec["cache"])), force=bool(spec["force"]),
+        levels=tuple(spec["levels"]),  # type: ignore[arg-type]
+    )
+    start = time.perf_counter()
+    result = build(routine, options)
+    wall = time.perf_counter() - start
+    return {
+        "wall_s": wall,
+        "audio_s": sum(s.seconds for s in result.sessions),
+        "written_audio_s": sum(s.seconds for s in result.sessions if s.written),
+        "written": sum(s.written for s in result.sessions),
+        "sessions": len(result.sessions),
+        "synthesized": result.stats.synthesized,
+        "cached": result.stats.cached,
+        # Linux reports ru_maxrss in KiB. The build process only: the ffmpeg encoder runs as
+        # its own process (RUSAGE_CHILDREN would not isolate it: a forked child's maxrss
+        # starts from the parent's size).
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_child(spec: dict[str, object]) -> dict[str, object]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, cwd=ROOT,
+    )
+    if proc.returncode:
+        sys.exit(f"build failed ({spec['name']}):\n{proc.stderr}")
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    row["process_s"] = time.perf_counter() - start
+    row["name"] = spec["name"]
+    return row
+
+
+def bench(script: Path, levels: list[str], work: Path) -> list[dict[str, object]]:
+    edited = work / "edited.yaml"
+    text = script.read_text(encoding="utf-8")
+    if EDIT_FROM not in text:
+        sys.exit(f"{script}: the edit text is not in this script; use the seed routine")
+    edited.write_text(text.replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
+    base = {"cache": str(work / "cache"), "out": str(work / "out"), "levels": levels}
+    runs = [
+        {"name": "cold", "script": str(script), "force": False},
+        {"name": "warm (--force)", "script": str(script), "force": True},
+        {"name": "no-op rerun", "script": str(script), "force": False},
+        {"name": "one edit", "script": str(edited), "force": False},
+    ]
+    rows = []
+    for run in runs:
+        print(f"  {run['name']} ...", file=sys.stderr, flush=True)
+        rows.append(run_child({**base, **run}))
+    return rows
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    cold = rows[0]
+    lines = [
+        f"{'run':<15} {'audio s':>8} {'written':>7} {'synth':>5} {'cached':>6} {'build s':>8} "
+        f"{'audio s/s':>9} {'vs cold':>8} {'peak MB':>7}",
+    ]
+    for row in rows:
+        speed = float(row["written_audio_s"]) / float(row["wall_s"])  # type: ignore[arg-type]
+        lines.append(
+            f"{row['name']:<15} {row['audio_s']:>8.1f} {row['written']:>7} {row['synthesized']:>5} "
+            f"{row['cached']:>6} {row['wall_s']:>8.2f} {speed:>9.1f} "
+            f"{float(cold['wall_s']) / float(row['wall_s']):>7.1f}x "  # type: ignore[arg-type]
+            f"{row['peak_rss_mb']:>7.0f}"
+        )
+    lines.append("audio s/s: audio seconds written per wall second of build(); "
+                 "vs cold: cold build time / this build's time")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--script", type=Path, default=SEED)
+    parser.add_argument("--levels", default="", help="comma-separated; default: every level")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return
+    levels = [level for level in args.levels.split(",") if level]
+    with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
+        rows = bench(args.script.resolve(), levels, Path(tmp))
+    print(table(rows))
+    edit = rows[3]
+    levels_built = int(edit["sessions"])  # type: ignore[call-overload]
+    ok = edit["synthesized"] == levels_built and rows[2]["written"] == 0 and rows[1]["synthesized"] == 0
+    print(f"one edit re-synthesized {edit['synthesized']} clip(s) for {levels_built} level(s); "
+          f"no-op rewrote {rows[2]['written']} file(s): {'as expected' if ok else 'UNEXPECTED'}")
+    if args.json:
+        args.json.write_text(json.dumps({"script": str(args.script), "runs": rows}, indent=2) + "\n")
+    if not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
