@@ -20,7 +20,8 @@ from .cache import PhraseCache
 from .compiler import build_timeline, compile_level
 from .engines import VoiceOptions, get_engine
 from .files import atomic_path
-from .mp3 import DEFAULT_BITRATE, encode_mp3
+from .loudness import normalize
+from .mp3 import DEFAULT_BITRATE, ENCODER_GAIN_DB, encode_mp3
 from .script import Routine
 from .speech import Speech, SpeechStats
 from .tags import ChapterTag, SessionTags, read_tags, write_tags
@@ -127,6 +128,7 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
         written = options.force or not _up_to_date(path, tags.provenance)
         if written:
             session = render(timeline, speech)
+            session = session._spawn(normalize(session.raw_data, timeline.sample_rate, routine.loudness, ENCODER_GAIN_DB))
             with atomic_path(path) as tmp:
                 encode_mp3(session, tmp, options.bitrate)
                 write_tags(tmp, tags, options.id3_version)
@@ -157,6 +159,7 @@ def session_tags(
             "engine": speech.engine.identity(),
             "timeline": _timeline_hash(timeline),
             "bitrate": options.bitrate,
+            "loudness": [routine.loudness.target, routine.loudness.true_peak, routine.loudness.enabled],
             "id3": options.id3_version,
         },
     )

@@ -19,6 +19,7 @@ from .ffmpeg import configure_pydub
 from .script import Routine, load_script
 
 EXIT_BUILD, EXIT_INPUT = 1, 2
+MP3_RATES = ("16000", "22050", "24000", "32000", "44100", "48000")   # MPEG-1/2 rates LAME encodes
 
 
 class Group(click.Group):
@@ -70,9 +71,11 @@ def _levels(routine: Routine, level: str | None) -> tuple[str, ...]:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
               help="Folder for the MP3s.")
 @click.option("--bitrate", default="64k", show_default=True, help="MP3 bitrate (mono).")
+@click.option("--sample-rate", type=click.Choice(MP3_RATES), default="22050", show_default=True,
+              help="Session and MP3 sample rate in Hz.")
 @click.option("--force", is_flag=True, help="Rewrite MP3s even when they are up to date.")
 @_common
-def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str, force: bool,
+def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str, sample_rate: str, force: bool,
               engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
     """Build one MP3 per level for each script.
 
@@ -82,7 +85,7 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     totals = {"files": 0, "written": 0, "seconds": 0.0, "synth": 0, "cached": 0}
     for routine in routines:
         options = BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
-                               cache_dir=cache_dir, bitrate=bitrate, force=force)
+                               cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force)
         with _ProgressBar(f"{routine.id} ({engine_name(routine, options)})") as bar:
             result = build(routine, options, bar.update)
         for session in result.sessions:

@@ -1,0 +1,178 @@
+"""Loudness: bring a rendered session to a target integrated loudness (ITU-R BS.1770, LUFS)
+with a true-peak ceiling (dBTP), without moving a single sample boundary.
+
+Speech from Piper sits near -19 LUFS with peaks near 0 dBTP, so gain alone would clip.
+The session is measured with ffmpeg's `ebur128` filter, amplified, and passed through an
+offline look-ahead limiter that works on true (4x oversampled) peaks; then it is measured
+again and trimmed. Everything is a per-sample multiplication: silence stays digital zero,
+lengths never change, and the same input always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import BuildError
+from .ffmpeg import ffmpeg_exe
+
+DEFAULT_TARGET = -16.0        # LUFS integrated: the usual level for spoken word on phones
+DEFAULT_TRUE_PEAK = -1.0      # dBTP ceiling
+MAX_GAIN_DB = 30.0            # never amplify a near-silent session further than this
+HEADROOM_DB = 2.0             # the limiter aims this far under the ceiling: MP3 coding adds ~1.4 dB to peaks
+TOLERANCE_LU = 0.05           # stop correcting the gain once this close to the target
+MAX_PASSES = 6
+BLOCK_MS = 10                 # limiter resolution: gain ramps over one to two blocks
+OVERSAMPLE = 4
+TAPS_PER_PHASE = 16
+CHUNK_SAMPLES = 1 << 18        # oversample this many samples at a time (bounded memory)
+
+
+@dataclass(frozen=True)
+class LoudnessSettings:
+    """What a routine asks for: `enabled: false` leaves the voice at the engine's own level."""
+
+    target: float = DEFAULT_TARGET
+    true_peak: float = DEFAULT_TRUE_PEAK
+    enabled: bool = True
+
+
+def integrated(pcm: bytes, sample_rate: int, peak: bool = False) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP or nan) of int16 mono PCM, by ffmpeg's ebur128
+    filter. ffmpeg reports -70.0 LUFS for silence."""
+    options = "framelog=quiet" + (":peak=true" if peak else "")
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
+           "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
+           "-af", f"ebur128={options}", "-f", "null", "-"]
+    proc = subprocess.run(cmd, input=pcm, capture_output=True, check=False)
+    log = proc.stderr.decode(errors="replace")
+    summary = log[log.rfind("Summary:"):]
+    found = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    if proc.returncode != 0 or not found:
+        raise BuildError("ffmpeg could not measure the session's loudness (ebur128)")
+    tp = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    return float(found.group(1)), float(tp.group(1)) if tp else float("nan")
+
+
+def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = LoudnessSettings(),
+              later_gain_db: float = 0.0) -> bytes:
+    """`pcm` (int16 mono) at `settings.target` LUFS (within TOLERANCE_LU) with true peaks
+    at or under `settings.true_peak` dBTP, once a later stage has applied `later_gain_db`
+    (the MP3 encoder's own level change). Same length, same silences; deterministic."""
+    if not settings.enabled or not pcm:
+        return pcm
+    loudness, _ = integrated(pcm, sample_rate)
+    if loudness <= -70.0:                   # silence: nothing to normalize
+        return pcm
+    target = settings.target - later_gain_db
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    ceiling = 10 ** ((settings.true_peak - later_gain_db - HEADROOM_DB) / 20)
+    gain_db = min(target - loudness, MAX_GAIN_DB)
+    block = max(1, sample_rate * BLOCK_MS // 1000)
+    # Block peaks do not depend on the gain: find them once, oversampling only the blocks
+    # that could reach the ceiling with up to 12 dB more gain than this first estimate.
+    peaks = _block_true_peaks(x, block, ceiling / 10 ** ((gain_db + 12) / 20))
+    tried: list[tuple[float, float]] = []   # (gain dB, loudness LUFS)
+    out = pcm
+    for _ in range(MAX_PASSES):
+        out = _to_pcm(_apply(x, peaks, block, 10 ** (gain_db / 20), ceiling))
+        loudness, _ = integrated(out, sample_rate)
+        error = target - loudness
+        if abs(error) <= TOLERANCE_LU or gain_db >= MAX_GAIN_DB:
+            break
+        # Limiting takes loudness off the peaks, so 1 dB more gain gives less than 1 LU:
+        # step by the slope seen so far (secant), guessing 0.5 LU/dB at first.
+        slope = 0.5
+        if tried:
+            (g0, l0) = tried[-1]
+            if abs(gain_db - g0) > 1e-6 and loudness != l0:
+                slope = min(1.0, max(0.05, (loudness - l0) / (gain_db - g0)))
+        tried.append((gain_db, loudness))
+        gain_db = min(gain_db + error / slope, MAX_GAIN_DB)
+    return out
+
+
+def limit(x: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
+    """An offline look-ahead limiter: true peaks of the result stay under `ceiling`
+    (linear full scale)."""
+    block = max(1, sample_rate * BLOCK_MS // 1000)
+    return _apply(x, _block_true_peaks(x, block, ceiling / 2), block, 1.0, ceiling)
+
+
+def _apply(x: np.ndarray, peaks: np.ndarray, block: int, gain: float, ceiling: float) -> np.ndarray:
+    """`x` times `gain`, limited so that no block's true peak exceeds `ceiling`; the block
+    gains are interpolated linearly between block centres (look-ahead without delay)."""
+    need = np.minimum(gain, ceiling / np.maximum(peaks, 1e-12))
+    if need.min() >= gain:
+        return x * gain
+    # Each block's gain: the least needed within two blocks either side, then averaged
+    # over one block either side. Every value so averaged is at most what the block itself
+    # needs, so the limit holds at every sample while the gain moves smoothly (~50 ms).
+    padded = np.concatenate(([gain] * 3, need, [gain] * 3))
+    mins = np.lib.stride_tricks.sliding_window_view(padded, 5).min(axis=1)
+    gains = (mins[:-2] + mins[1:-1] + mins[2:]) / 3
+    centres = np.arange(len(peaks)) * block + (block - 1) / 2
+    return np.asarray(x * np.interp(np.arange(len(x)), centres, gains))
+
+
+def true_peak(x: np.ndarray) -> float:
+    """The 4x-oversampled peak of `x` (linear full scale)."""
+    return float(_block_true_peaks(x, 4096, 0.0).max()) if len(x) else 0.0
+
+
+def true_peak_db(pcm: bytes) -> float:
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    peak = true_peak(x)
+    return 20 * float(np.log10(peak)) if peak > 0 else float("-inf")
+
+
+def _block_true_peaks(x: np.ndarray, block: int, threshold: float) -> np.ndarray:
+    """Per block, the larger of the sample peak and the interpolated (oversampled) peak.
+    Interpolation runs only on blocks whose sample peak exceeds `threshold`; inter-sample
+    peaks of real audio stay well under twice the sample peak."""
+    n = len(x)
+    blocks = -(-n // block)
+    padded = np.zeros(blocks * block)
+    padded[:n] = np.abs(x)
+    peaks = padded.reshape(blocks, block).max(axis=1)
+    candidates = np.flatnonzero(peaks > threshold)
+    if not len(candidates):
+        return peaks
+    half = TAPS_PER_PHASE // 2
+    src = np.zeros(blocks * block + 2 * half)
+    src[half:half + n] = x
+    span = np.arange(block + 2 * half)[None, :]
+    chunk = max(1, CHUNK_SAMPLES // block)
+    for first in range(0, len(candidates), chunk):
+        part = candidates[first:first + chunk]
+        segments = src[part[:, None] * block + span]             # (blocks, block + taps)
+        windows = np.lib.stride_tricks.sliding_window_view(segments, TAPS_PER_PHASE, axis=1)[:, 1:block + 1]
+        interpolated = np.abs(windows @ _polyphase())            # (blocks, block, phases)
+        peaks[part] = np.maximum(peaks[part], interpolated.max(axis=(1, 2)))
+    return peaks
+
+
+_FILTER: np.ndarray | None = None
+
+
+def _polyphase() -> np.ndarray:
+    """(taps, phases) matrix: windowed-sinc interpolation at fractions 1/4, 2/4, 3/4 of a
+    sample (phase 0 is the sample itself, already counted)."""
+    global _FILTER
+    if _FILTER is None:
+        half = TAPS_PER_PHASE // 2
+        k = np.arange(-half + 1, half + 1)                       # tap offsets, sample before is 0
+        columns = []
+        for phase in range(1, OVERSAMPLE):
+            t = phase / OVERSAMPLE - k                           # distance from each tap
+            window = 0.5 + 0.5 * np.cos(np.pi * t / (half + 1))  # Hann
+            columns.append(np.sinc(t) * window)
+        _FILTER = np.stack(columns, axis=1)
+    return _FILTER
+
+
+def _to_pcm(y: np.ndarray) -> bytes:
+    return np.clip(np.round(y * 32768.0), -32768, 32767).astype("<i2").tobytes()
