@@ -22,10 +22,10 @@ from .ffmpeg import ffmpeg_exe
 DEFAULT_TARGET = -16.0        # LUFS integrated: the usual level for spoken word on phones
 DEFAULT_TRUE_PEAK = -1.0      # dBTP ceiling
 MAX_GAIN_DB = 30.0            # never amplify a near-silent session further than this
-HEADROOM_DB = 2.0             # the limiter aims this far under the ceiling: MP3 coding adds ~1.4 dB to peaks
+HEADROOM_DB = 0.5             # the limiter aims this far under the ceiling (estimator margin)
 TOLERANCE_LU = 0.05           # stop correcting the gain once this close to the target
 MAX_PASSES = 6
-BLOCK_MS = 10                 # limiter resolution: gain ramps over one to two blocks
+BLOCK_MS = 10                 # limiter resolution: gain moves over about 50 ms
 OVERSAMPLE = 4
 TAPS_PER_PHASE = 16
 CHUNK_SAMPLES = 1 << 18        # oversample this many samples at a time (bounded memory)
@@ -71,17 +71,18 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = Loudnes
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
     ceiling = 10 ** ((settings.true_peak - later_gain_db - HEADROOM_DB) / 20)
     gain_db = min(target - loudness, MAX_GAIN_DB)
+    most = min(gain_db + 12, MAX_GAIN_DB)  # peaks below are exact for gains up to this
     block = max(1, sample_rate * BLOCK_MS // 1000)
     # Block peaks do not depend on the gain: find them once, oversampling only the blocks
     # that could reach the ceiling with up to 12 dB more gain than this first estimate.
-    peaks = _block_true_peaks(x, block, ceiling / 10 ** ((gain_db + 12) / 20))
+    peaks = _block_true_peaks(x, block, ceiling / 10 ** (most / 20))
     tried: list[tuple[float, float]] = []   # (gain dB, loudness LUFS)
     out = pcm
     for _ in range(MAX_PASSES):
         out = _to_pcm(_apply(x, peaks, block, 10 ** (gain_db / 20), ceiling))
         loudness, _ = integrated(out, sample_rate)
         error = target - loudness
-        if abs(error) <= TOLERANCE_LU or gain_db >= MAX_GAIN_DB:
+        if abs(error) <= TOLERANCE_LU or gain_db >= most:
             break
         # Limiting takes loudness off the peaks, so 1 dB more gain gives less than 1 LU:
         # step by the slope seen so far (secant), guessing 0.5 LU/dB at first.
@@ -89,9 +90,9 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = Loudnes
         if tried:
             (g0, l0) = tried[-1]
             if abs(gain_db - g0) > 1e-6 and loudness != l0:
-                slope = min(1.0, max(0.05, (loudness - l0) / (gain_db - g0)))
+                slope = min(1.0, max(0.3, (loudness - l0) / (gain_db - g0)))
         tried.append((gain_db, loudness))
-        gain_db = min(gain_db + error / slope, MAX_GAIN_DB)
+        gain_db = min(gain_db + error / slope, most)
     return out
 
 
