@@ -20,8 +20,8 @@ from .cache import PhraseCache
 from .compiler import build_timeline, compile_level
 from .engines import VoiceOptions, get_engine
 from .files import atomic_path
-from .loudness import normalize
-from .mp3 import DEFAULT_BITRATE, ENCODER_GAIN_DB, encode_mp3
+from .loudness import encode_normalized
+from .mp3 import DEFAULT_BITRATE
 from .script import Routine
 from .speech import Speech, SpeechStats
 from .tags import ChapterTag, SessionTags, read_tags, write_tags
@@ -128,9 +128,8 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
         written = options.force or not _up_to_date(path, tags.provenance)
         if written:
             session = render(timeline, speech)
-            session = session._spawn(normalize(session.raw_data, timeline.sample_rate, routine.loudness, ENCODER_GAIN_DB))
             with atomic_path(path) as tmp:
-                encode_mp3(session, tmp, options.bitrate)
+                encode_normalized(session, tmp, options.bitrate, routine.loudness)
                 write_tags(tmp, tags, options.id3_version)
         result.sessions.append(SessionResult(program.level, path, timeline.total, timeline.sample_rate, written))
     return result

@@ -40,6 +40,23 @@ def test_normalize_hits_target_keeps_length_and_silence():
     assert 20 * np.log10(true_peak(y)) <= -1.0
 
 
+def test_mp3_meets_target_and_ceiling(tmp_path):
+    """The encoder scales by 0.95 and lifts limited peaks: both are made up for."""
+    from pydub import AudioSegment
+
+    from audioroutine.loudness import encode_normalized
+    from audioroutine.mp3 import decode_mp3
+
+    pcm = speechlike()
+    path = tmp_path / "s.mp3"
+    encode_normalized(AudioSegment(data=pcm, sample_width=2, frame_rate=RATE, channels=1), path, "64k",
+                      LoudnessSettings(target=-18, true_peak=-2))
+    decoded = decode_mp3(path, RATE).raw_data
+    assert len(decoded) == len(pcm)
+    assert abs(lufs(np.frombuffer(decoded, dtype="<i2") / 32768) - -18) <= 0.5
+    assert integrated(decoded, RATE, peak=True)[1] <= -2.0   # ffmpeg's true-peak meter
+
+
 def test_normalize_is_deterministic_and_can_be_off():
     pcm = speechlike(5)
     assert normalize(pcm, RATE) == normalize(pcm, RATE)
@@ -78,15 +95,5 @@ def test_seed_sessions_are_at_minus_16_lufs(tmp_path):
         pcm = decode_mp3(session.path, RATE).raw_data
         y = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768
         assert abs(lufs(y) - -16) <= 0.5, session.level
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="MP3 coding lifts limited peaks ~1.4 dB above the PCM's -1 dBTP; open")
-def test_seed_sessions_true_peak_after_mp3(tmp_path):
-    from tests.conftest import SEED
-
-    from audioroutine.mp3 import decode_mp3
-
-    result = build(load_script(SEED), BuildOptions(out_dir=tmp_path / "out", levels=("beginner",)))
-    _, peak = integrated(decode_mp3(result.sessions[0].path, RATE).raw_data, RATE, peak=True)
-    assert peak <= -1.0
+        _, peak = integrated(pcm, RATE, peak=True)           # ffmpeg's true-peak meter
+        assert peak <= -1.0, (session.level, peak)

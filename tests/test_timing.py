@@ -60,6 +60,13 @@ def test_mp3_sample_count_equals_timeline(built):
     assert len(x) == timeline.total
 
 
+def test_rebuild_is_byte_identical(write_script, tmp_path):
+    routine = load_script(write_script(SCRIPT))
+    first = build(routine, BuildOptions(out_dir=tmp_path / "a")).sessions[0].path.read_bytes()
+    second = build(routine, BuildOptions(out_dir=tmp_path / "b")).sessions[0].path.read_bytes()
+    assert first == second
+
+
 def test_holds_last_exactly_their_seconds_in_the_decoded_audio(built):
     timeline, x = built
     found = onsets(x)
