@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import numpy as np
 from pydub import AudioSegment
 
 from .cache import PhraseCache, phrase_key
 from .engines import Clip, Engine
+
+ONSET_LEVEL = 328          # |sample| above this (-40 dBFS) is where speech begins
+ONSET_PAD_MS = 5          # quiet kept before the onset
 
 # Calibrated on the bundled Piper voice at rate 1.0 (about 0.25 s of edges + 48 ms per character).
 EST_BASE_S = 0.25
@@ -18,6 +22,17 @@ EST_PER_CHAR_S = 0.048
 def estimate_samples(text: str, sample_rate: int, rate: float = 1.0) -> int:
     """A rough length for a phrase not yet synthesized."""
     return int((EST_BASE_S + EST_PER_CHAR_S * len(text)) / rate * sample_rate)
+
+
+def trim_lead(pcm: bytes, sample_rate: int) -> bytes:
+    """Drop the quiet an engine puts before the words (Piper: ~70 ms), keeping ONSET_PAD_MS,
+    so a cue placed on a second is heard on that second."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > ONSET_LEVEL)
+    if not len(loud):
+        return pcm
+    start = max(0, int(loud[0]) - sample_rate * ONSET_PAD_MS // 1000)
+    return pcm[2 * start:]
 
 
 @dataclass
@@ -54,7 +69,7 @@ class Speech:
                 self.stats.synthesized += 1
             else:
                 self.stats.cached += 1
-            self._pcm[text] = self._to_session_rate(clip)
+            self._pcm[text] = trim_lead(self._to_session_rate(clip), self.sample_rate)
         return self._pcm[text]
 
     def measure(self, text: str) -> int:

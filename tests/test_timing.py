@@ -147,3 +147,38 @@ def test_countdown_that_cannot_fit_names_the_exercise(write_script):
     path = write_script(SCRIPT.replace("hold: 5s", "hold: 2s").replace("countdown: true", "countdown: 1"))
     with pytest.raises(ScriptError, match=r"exercise 'Press'.*runs \d+ ms past the end of its 2 s hold"):
         plan(load_script(path), "one", BuildOptions())
+
+
+PIPER = """
+id: piper_timing
+title: Timing
+gap: 300ms
+get_ready: 2s
+exercises:
+  - name: Press
+    hold: Hold.
+    release: Relax.
+    dosage: {reps: 2, hold: 6s, rest: 3s, sides: each, countdown: 3}
+levels: [one]
+"""
+
+
+@pytest.mark.slow
+def test_real_piper_holds_and_countdown_in_the_decoded_audio(write_script, tmp_path):
+    """Piper's words have their own pauses; onsets after silence still land on the plan."""
+    routine = load_script(write_script(PIPER))
+    result = build(routine, BuildOptions(out_dir=tmp_path / "out"))
+    timeline = plan(routine, "one", BuildOptions())
+    assert timeline.estimated == 0
+    pcm = decode_mp3(result.sessions[0].path, RATE).raw_data
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768
+    assert len(x) == timeline.total
+    found = onsets(x, threshold=0.03)
+    holds = [s for s in timeline.spans if s.role == "hold"]
+    assert len(holds) == 4
+    for span in holds:
+        start = found[np.abs(found - span.start).argmin()]
+        end = found[np.abs(found - span.start - span.length).argmin()]
+        assert abs((end - start) * 1000 / RATE - 6000) <= 5, span
+        for k in (3, 2, 1):
+            assert near(found, span.start + span.length - k * RATE) <= 20, (span, k)
