@@ -24,11 +24,11 @@ from .ffmpeg import ffmpeg_exe
 DEFAULT_TARGET = -16.0        # LUFS integrated: the usual level for spoken word on phones
 DEFAULT_TRUE_PEAK = -1.0      # dBTP ceiling
 MAX_GAIN_DB = 30.0            # never amplify a near-silent session further than this
-HEADROOM_DB = 1.5             # the limiter aims this far under the ceiling: MP3 coding adds peaks
+HEADROOM_DB = 1.0             # the limiter aims this far under the ceiling: MP3 coding adds peaks
 TOLERANCE_LU = 0.1            # close enough to the target (ffmpeg reports tenths of a LU)
 MAX_PASSES = 6
 PEAK_MARGIN_DB = 0.2          # the MP3 check aims this far under the ceiling (meters differ by ~0.1 dB)
-FIX_MARGIN_DB = 0.5           # where the MP3 went over, the gain drops this much more
+FIX_MARGIN_DB = 1.0           # where the MP3 went over, the gain drops this much more
 PEAK_PASSES = 4               # encode/check rounds at most (the last one is only checked)
 BLOCK_MS = 10                 # limiter resolution: gain moves over about 50 ms
 OVERSAMPLE = 4
@@ -97,9 +97,9 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = Loudnes
                 high = middle
         gain_db = (low + high) / 2
         out = _to_pcm(_apply(x, peaks, block, 10 ** (gain_db / 20), ceiling))
-        loudness, _ = integrated(out, sample_rate)
-        if abs(target - loudness) <= TOLERANCE_LU or gain_db >= most:
-            break
+        before, (loudness, _) = loudness, integrated(out, sample_rate)
+        if abs(target - loudness) <= TOLERANCE_LU or gain_db >= most or loudness == before:
+            break                           # on target, or the limiter gives no more
         offset = loudness - _model(power, peaks, gain_db, ceiling, block, sample_rate)
     return out
 
