@@ -182,3 +182,20 @@ def test_real_piper_holds_and_countdown_in_the_decoded_audio(write_script, tmp_p
         assert abs((end - start) * 1000 / RATE - 6000) <= 5, span
         for k in (3, 2, 1):
             assert near(found, span.start + span.length - k * RATE) <= 20, (span, k)
+
+
+def test_cli_sample_rate_option(mini_script, tmp_path):
+    from click.testing import CliRunner
+
+    from audioroutine.cli import cli
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["build", str(mini_script), "--out", str(out), "--sample-rate", "16000"])
+    assert result.exit_code == 0, result.output
+    routine = load_script(mini_script)
+    timeline = plan(routine, "beginner", BuildOptions(sample_rate=16000))
+    assert timeline.estimated == 0 and timeline.sample_rate == 16000
+    decoded = decode_mp3(out / "mini-beginner.mp3", 16000)
+    assert int(decoded.frame_count()) == timeline.total
+    bad = CliRunner().invoke(cli, ["build", str(mini_script), "--sample-rate", "12345"])
+    assert bad.exit_code == 2 and "'12345' is not one of" in bad.output
