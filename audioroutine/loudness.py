@@ -1,11 +1,13 @@
 """Loudness: bring a rendered session to a target integrated loudness (ITU-R BS.1770, LUFS)
 with a true-peak ceiling (dBTP), without moving a single sample boundary.
 
-Speech from Piper sits near -19 LUFS with peaks near 0 dBTP, so gain alone would clip.
-The session is measured with ffmpeg's `ebur128` filter, amplified, and passed through an
-offline look-ahead limiter that works on true (4x oversampled) peaks; then it is measured
-again and trimmed. After MP3 encoding the decoded peaks are checked and fixed locally. Everything is a per-sample multiplication: silence stays digital zero,
-lengths never change, and the same input always gives the same bytes.
+Piper's speech has a high peak-to-loudness ratio, so gain alone would clip. Clips are
+phase-rotated first (`rotate_phase`, applied by speech.py). The session is measured with
+ffmpeg's `ebur128` filter, amplified, and passed through an offline look-ahead limiter that
+works on true (4x oversampled) peaks, then measured again and trimmed. After MP3 encoding
+the decoded peaks are checked and fixed where they went over. All of it is multiplication
+per sample: silence stays digital zero, lengths never change, the same input gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from .ffmpeg import ffmpeg_exe
 DEFAULT_TARGET = -16.0        # LUFS integrated: the usual level for spoken word on phones
 DEFAULT_TRUE_PEAK = -1.0      # dBTP ceiling
 MAX_GAIN_DB = 30.0            # never amplify a near-silent session further than this
-HEADROOM_DB = 1.0             # the limiter aims this far under the ceiling: MP3 coding adds peaks
+HEADROOM_DB = 0.5             # the limiter aims this far under the ceiling (the MP3 check does the rest)
 TOLERANCE_LU = 0.1            # close enough to the target (ffmpeg reports tenths of a LU)
 MAX_PASSES = 6
 PEAK_MARGIN_DB = 0.2          # the MP3 check aims this far under the ceiling (meters differ by ~0.1 dB)
 FIX_MARGIN_DB = 1.0           # where the MP3 went over, the gain drops this much more
 PEAK_PASSES = 4               # encode/check rounds at most (the last one is only checked)
 BLOCK_MS = 10                 # limiter resolution: gain moves over about 50 ms
+ROTATOR = ((200.0, 0.5),) * 6  # all-pass sections (Hz, Q) that even out speech peaks
 OVERSAMPLE = 4
 TAPS_PER_PHASE = 16
 CHUNK_SAMPLES = 1 << 18        # oversample this many samples at a time (bounded memory)
@@ -156,7 +159,7 @@ def encode_normalized(session: AudioSegment, path: Path, bitrate: str, settings:
     peak over the ceiling (measured: up to +1.4 dB in a few 10 ms blocks of a 7-minute
     session), so the MP3 is decoded and checked; where a block went over, the gain is
     lowered there alone and the session encoded again (checked at most PEAK_PASSES times;
-    the seed sessions need one extra encode)."""
+    each seed session needs one extra encode)."""
     from .mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3
 
     rate = int(session.frame_rate)
@@ -171,10 +174,30 @@ def encode_normalized(session: AudioSegment, path: Path, bitrate: str, settings:
         peaks = _block_true_peaks(decoded, block, ceiling / 2 ** 0.5)
         if peaks.max() <= ceiling or attempt == PEAK_PASSES - 1:
             return
-        allowed = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12) * 10 ** (-FIX_MARGIN_DB / 20))
+        allowed = np.where(peaks > ceiling, ceiling / np.maximum(peaks, 1e-12) * 10 ** (-FIX_MARGIN_DB / 20), 1.0)
         x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
         pcm = _to_pcm(x * _envelope(allowed, block, len(x), 1.0))
         encode_mp3(session._spawn(pcm), path, bitrate)
+
+
+def rotate_phase(pcm: bytes, sample_rate: int) -> bytes:
+    """`pcm` through a cascade of all-pass filters (ROTATOR): every frequency keeps its
+    level, only phases move, which evens out the lopsided peaks of a voice. Speech then
+    needs much less limiting to reach the target (seed routine: 90th-percentile gain
+    reduction 9.4 dB -> 2.4 dB). Causal, same length, deterministic."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    if not len(x):
+        return pcm
+    size = 1 << int(np.ceil(np.log2(len(x) + sample_rate // 10)))   # room for the filter's tail
+    spectrum = np.fft.rfft(x, size)
+    z = np.exp(-1j * np.linspace(0.0, np.pi, len(spectrum)))
+    for freq, q in ROTATOR:
+        k = np.tan(np.pi * freq / sample_rate)
+        norm = 1 + k / q + k * k
+        a1, a2 = 2 * (k * k - 1) / norm, (1 - k / q + k * k) / norm
+        spectrum *= (a2 + a1 * z + z * z) / (1 + a1 * z + a2 * z * z)
+    y = np.fft.irfft(spectrum, size)[:len(x)]
+    return np.clip(np.round(y), -32768, 32767).astype("<i2").tobytes()
 
 
 def true_peak(x: np.ndarray) -> float:

@@ -10,6 +10,7 @@ from pydub import AudioSegment
 
 from .cache import PhraseCache, phrase_key
 from .engines import Clip, Engine
+from .loudness import rotate_phase
 
 ONSET_LEVEL = 328          # |sample| above this (-40 dBFS) is where speech begins
 ONSET_PAD_MS = 5          # quiet kept before the onset
@@ -59,7 +60,8 @@ class Speech:
         return text in self._pcm or self.cache.path(self.key(text)).exists()
 
     def pcm(self, text: str) -> bytes:
-        """The phrase as int16 mono PCM at the session rate."""
+        """The phrase as int16 mono PCM at the session rate: lead-in quiet trimmed, phase
+        rotated (loudness.rotate_phase: same sound, lower peaks)."""
         if text not in self._pcm:
             key = self.key(text)
             clip = self.cache.get(key)
@@ -69,7 +71,8 @@ class Speech:
                 self.stats.synthesized += 1
             else:
                 self.stats.cached += 1
-            self._pcm[text] = trim_lead(self._to_session_rate(clip), self.sample_rate)
+            pcm = trim_lead(self._to_session_rate(clip), self.sample_rate)
+            self._pcm[text] = rotate_phase(pcm, self.sample_rate)
         return self._pcm[text]
 
     def measure(self, text: str) -> int:
