@@ -97,3 +97,17 @@ def test_seed_sessions_are_at_minus_16_lufs(tmp_path):
         assert abs(lufs(y) - -16) <= 0.5, session.level
         _, peak = integrated(pcm, RATE, peak=True)           # ffmpeg's true-peak meter
         assert peak <= -1.0, (session.level, peak)
+
+
+def test_phase_rotation_keeps_length_and_energy_and_lowers_lopsided_peaks():
+    from audioroutine.loudness import rotate_phase
+
+    t = np.arange(RATE) / RATE
+    pulses = sum(np.cos(2 * np.pi * 120 * k * t) / k for k in range(1, 40))   # glottal-like, peaky
+    x = np.round(pulses / np.abs(pulses).max() * 16000).astype("<i2")
+    y = np.frombuffer(rotate_phase(x.tobytes(), RATE), dtype="<i2").astype(np.float64)
+    assert len(y) == len(x)
+    steady = slice(RATE // 10, None)                        # after the filter has settled
+    energy_x, energy_y = np.sum(x[steady].astype(np.float64) ** 2), np.sum(y[steady] ** 2)
+    assert abs(10 * np.log10(energy_y / energy_x)) < 0.1    # all-pass: same level
+    assert np.abs(y[steady]).max() < 0.8 * np.abs(x[steady]).max()
