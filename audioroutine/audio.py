@@ -6,6 +6,7 @@ import numpy as np
 from pydub import AudioSegment
 
 from .errors import BuildError
+from .sounds import synthesize
 from .speech import Speech
 from .timeline import Timeline
 
@@ -31,6 +32,8 @@ def render(timeline: Timeline, speech: Speech) -> AudioSegment:
     for event in timeline.events:
         if event.kind == "speech":
             data = fade_edges(speech.pcm(event.text), rate * EDGE_FADE_MS // 1000)
+        elif event.kind == "sound":
+            data = synthesize(event.text, rate, event.length)
         else:
             data = bytes(2 * event.length)
         if len(data) != 2 * event.length:

@@ -21,7 +21,8 @@ from .compiler import build_timeline, compile_level
 from .cover import generate_cover, image_mime
 from .engines import VoiceOptions, get_engine
 from .files import atomic_path
-from .mp3 import DEFAULT_BITRATE, encode_mp3
+from .loudness import encode_normalized
+from .mp3 import DEFAULT_BITRATE
 from .playlist import Track
 from .script import Routine
 from .settings import Settings
@@ -146,7 +147,7 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
         if written:
             session = render(timeline, speech)
             with atomic_path(path) as tmp:
-                encode_mp3(session, tmp, bitrate(options))
+                encode_normalized(session, tmp, bitrate(options), routine.loudness)
                 write_tags(tmp, tags, options.id3_version)
         if options.sidecars:
             write_sidecars(path, timeline, tags.title, tags.artist, tags.album)
@@ -193,6 +194,7 @@ def session_tags(
         "samples": timeline.total,
         "sample_rate": timeline.sample_rate,
         "bitrate": bitrate(options),
+        "loudness": [routine.loudness.target, routine.loudness.true_peak, routine.loudness.enabled],
         "id3": options.id3_version,
         "tags": tags_digest(tags),
     }

@@ -25,6 +25,7 @@ from .script import Routine, load_script
 from .settings import Settings, find_settings, load_settings
 
 EXIT_BUILD, EXIT_INPUT = 1, 2
+MP3_RATES = ("16000", "22050", "24000", "32000", "44100", "48000")   # MPEG-1/2 rates LAME encodes
 
 
 class Group(click.Group):
@@ -90,14 +91,16 @@ def _levels(routine: Routine, level: str | None) -> tuple[str, ...]:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
               help="Folder for the MP3s.")
 @click.option("--bitrate", default=None, help="MP3 bitrate (mono) [default: settings, else 64k].")
+@click.option("--sample-rate", type=click.Choice(MP3_RATES), default="22050", show_default=True,
+              help="Session and MP3 sample rate in Hz.")
 @click.option("--force", is_flag=True, help="Rewrite MP3s even when they are up to date.")
 @click.option("--id3", "id3", type=click.Choice(["2.3", "2.4"]), default="2.3", show_default=True,
               help="ID3 version: 2.3 reads everywhere (Windows, car stereos); 2.4 stores UTF-8.")
 @click.option("--no-sidecars", is_flag=True, help="Do not write the .vtt and .lrc transcripts.")
 @_settings_option
 @_common
-def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, force: bool, id3: str,
-              no_sidecars: bool, settings_file: Path | None,
+def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
+              force: bool, id3: str, no_sidecars: bool, settings_file: Path | None,
               engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
     """Build one MP3 per level for each script, their transcripts, and one M3U8 playlist.
 
@@ -115,8 +118,9 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     entries: dict[tuple[int, str], Entry] = {}
     for index, routine in enumerate(routines):
         options = BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=levels[index],
-                               cache_dir=cache_dir, bitrate=bitrate, force=force, id3_version=int(id3[-1]),
-                               settings=settings[index], sidecars=not no_sidecars, album=album)
+                               cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
+                               id3_version=int(id3[-1]), settings=settings[index], sidecars=not no_sidecars,
+                               album=album)
         with _ProgressBar(f"{routine.id} ({engine_name(routine, options)})") as bar:
             result = build(routine, options, bar.update, [t for t in tracks if t.routine == index])
         for session in result.sessions:

@@ -8,7 +8,8 @@ from .errors import ScriptError
 from .phrases import PhraseError, Phrases
 from .script import Cues, Dosage, Exercise, Routine
 from .settings import Settings
-from .timeline import ChapterPlan, FitError, Pause, Program, Say, Step, Timeline, Window, layout
+from .sounds import SoundSettings, sound_ms
+from .timeline import ChapterPlan, Cue, FitError, Pause, Program, Say, Sound, Step, Timeline, Window, layout
 
 
 def compile_level(routine: Routine, level_id: str, settings: Settings | None = None) -> Program:
@@ -57,6 +58,7 @@ def _exercise_chapter(
     cues = exercise.cues_for(level_id)
     gap = Pause(routine.gap_ms)
     steps: list[Step] = [
+        *_sound(routine.sounds, "exercise"),
         Say(say("exercise_intro", n=n, total=total, name=cues.name), "announce"),
         Pause(routine.gap_ms // 2),
         Say(_describe(dose, say), "dosage"),
@@ -79,7 +81,7 @@ def _exercise_chapter(
             if dose.sets > 1:
                 ready = f"{say('set', n=set_no, total=dose.sets)} {ready}"
             steps.append(Window(routine.get_ready_ms, "get_ready", (Say(ready, "get_ready"),)))
-            steps += _reps(dose, cues, say)
+            steps += _reps(dose, cues, say, routine.sounds)
             if set_no < dose.sets:
                 steps.append(Window(dose.set_rest_ms, "set_rest",
                                     (Say(say("set_rest", n=set_no + 1, total=dose.sets), "set_rest"),)))
@@ -89,7 +91,13 @@ def _exercise_chapter(
     return ChapterPlan(cues.name, tuple(steps), exercise=cues.name, line=dose.line)
 
 
-def _reps(dose: Dosage, cues: Cues, say: Phrases) -> list[Step]:
+def _sound(sounds: SoundSettings, event: str) -> list[Sound]:
+    """The sound for `event` as a cue, or nothing when the routine has none for it."""
+    name = getattr(sounds, event)
+    return [Sound(name, sound_ms(name), f"{event}_sound")] if name else []
+
+
+def _reps(dose: Dosage, cues: Cues, say: Phrases, sounds: SoundSettings) -> list[Step]:
     steps: list[Step] = []
     for rep in range(1, dose.reps + 1):
         side = None
@@ -110,12 +118,14 @@ def _reps(dose: Dosage, cues: Cues, say: Phrases) -> list[Step]:
             timed = tuple(
                 (dose.hold_ms - k * 1000, Say(say.number(k), "countdown")) for k in range(dose.countdown, 0, -1)
             )
-            steps.append(Window(dose.hold_ms, "hold", (Say(f"{count} {cues.hold or say('hold')}", "rep"),), timed))
-            release = Say(cues.release or say("release"), "release")
+            # Sounds sit inside the windows, before the words: they never change a length.
+            start: tuple[Cue, ...] = (*_sound(sounds, "hold_start"), Say(f"{count} {cues.hold or say('hold')}", "rep"))
+            steps.append(Window(dose.hold_ms, "hold", start, timed))
+            release = (*_sound(sounds, "hold_end"), Say(cues.release or say("release"), "release"))
             if rep < dose.reps and dose.rest_ms:
-                steps.append(Window(dose.rest_ms, "rest", (release,)))
+                steps.append(Window(dose.rest_ms, "rest", release))
             else:
-                steps += [release, Pause(600)]
+                steps += [*release, Pause(600)]
         else:
             text = f"{count} {cues.rep}" if cues.rep and rep == 1 else count
             steps.append(Window(dose.rep_ms, "rep", (Say(text, "rep"),)))

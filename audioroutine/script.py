@@ -16,10 +16,15 @@ import yaml
 from .durations import parse_duration_ms
 from .errors import ScriptError
 from .files import read_input
+from .loudness import LoudnessSettings
 from .phrases import PHRASE_KEYS
+from .sounds import DEFAULTS as DEFAULT_SOUNDS
+from .sounds import EVENTS as SOUND_EVENTS
+from .sounds import SOUNDS, SoundSettings
 
 DEFAULT_LEVELS = ("beginner", "progressed")
 SIDES = ("none", "each", "alternating")
+DEFAULT_COUNTDOWN = 3         # `countdown: true` counts the last 3 seconds (fewer if the hold is short)
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class Routine:
     phrases: dict[str, str] = field(default_factory=dict)
     get_ready_ms: int = 3000
     gap_ms: int = 600             # pause after free-standing speech (intro, setup lines)
+    sounds: SoundSettings = SoundSettings()
+    loudness: LoudnessSettings = LoudnessSettings()
     path: str = "<script>"
     sha256: str = ""
 
@@ -218,6 +225,7 @@ class _Reader:
 ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
+    "sounds", "loudness",
 )
 EXERCISE_CUE_KEYS = ("name", "setup", "movement", "hold", "release", "rep", "inhale", "exhale", "caution")
 EXERCISE_KEYS = ("id",) + EXERCISE_CUE_KEYS + ("variants", "dosage")
@@ -295,6 +303,8 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
         phrases=phrases,
         get_ready_ms=opt("get_ready", reader.duration, 3000),
         gap_ms=opt("gap", reader.duration, 600),
+        sounds=_sounds(reader, top["sounds"]) if "sounds" in top else SoundSettings(),
+        loudness=_loudness(reader, top["loudness"]) if "loudness" in top else LoudnessSettings(),
         path=path,
         sha256=sha256 or hashlib.sha256(text.encode()).hexdigest(),
     )
@@ -306,6 +316,38 @@ def _voice(reader: _Reader, node: yaml.Node) -> VoiceSettings:
         engine=reader.identifier(keys["engine"], "voice.engine") if "engine" in keys else None,
         voice=reader.text(keys["voice"], "voice.voice") if "voice" in keys else None,
         rate=reader.number(keys["rate"], "voice.rate", 0.5, 2.0) if "rate" in keys else 1.0,
+    )
+
+
+def _sounds(reader: _Reader, node: yaml.Node) -> SoundSettings:
+    """`sounds: true|false`, or per event (hold_start, hold_end, exercise): a sound name or true|false."""
+    if isinstance(node, yaml.ScalarNode):
+        return SoundSettings.all_defaults() if reader.boolean(node, "sounds") else SoundSettings()
+    chosen: dict[str, str | None] = {}
+    for event, value in reader.mapping(node, "sounds", SOUND_EVENTS).items():
+        key = f"sounds.{event}"
+        raw = reader.scalar(value, key)
+        if isinstance(raw, bool):
+            chosen[event] = DEFAULT_SOUNDS[event] if raw else None
+        elif raw in SOUNDS:
+            chosen[event] = str(raw)
+        else:
+            raise reader.fail(value, key, f"expected true, false or one of {', '.join(SOUNDS)}, got {raw!r}")
+    return SoundSettings(**chosen)
+
+
+def _loudness(reader: _Reader, node: yaml.Node) -> LoudnessSettings:
+    """`loudness: false`, or `{target: LUFS, true_peak: dBTP}`."""
+    if isinstance(node, yaml.ScalarNode):
+        if reader.boolean(node, "loudness"):
+            return LoudnessSettings()
+        return LoudnessSettings(enabled=False)
+    keys = reader.mapping(node, "loudness", ("target", "true_peak"))
+    default = LoudnessSettings()
+    return LoudnessSettings(
+        target=reader.number(keys["target"], "loudness.target", -30.0, -10.0) if "target" in keys else default.target,
+        true_peak=reader.number(keys["true_peak"], "loudness.true_peak", -9.0, 0.0)
+        if "true_peak" in keys else default.true_peak,
     )
 
 
@@ -423,7 +465,7 @@ def _dosage(
         rep_ms=reader.duration(f["rep_time"], k("rep_time")) if "rep_time" in f else 0,
         sides=reader.choice(f["sides"], k("sides"), SIDES) if "sides" in f else "none",
         breath=breath,
-        countdown=reader.integer(f["countdown"], k("countdown"), 0) if "countdown" in f else 0,
+        countdown=_countdown(reader, f, k("countdown")),
         variant=variant,
         skip=reader.boolean(f["skip"], k("skip")) if "skip" in f else False,
         line=at.start_mark.line + 1,
@@ -435,6 +477,22 @@ def _dosage(
     if dosage.countdown and dosage.countdown * 1000 >= dosage.hold_ms:
         raise reader.fail(f["countdown"], k("countdown"), "the countdown must be shorter than the hold")
     return dosage
+
+
+def _countdown(reader: _Reader, f: dict[str, yaml.Node], key: str) -> int:
+    """`countdown: N` speaks the last N seconds of each hold; `true` means the last 3
+    (or, for holds of 3 s or less, every whole second but the first)."""
+    if "countdown" not in f:
+        return 0
+    node = f["countdown"]
+    if isinstance(reader.scalar(node, key), bool):
+        if not reader.boolean(node, key):
+            return 0
+        if "hold" not in f:
+            raise reader.fail(node, key, "a countdown needs a 'hold'")
+        hold_ms = reader.duration(f["hold"], key.rsplit(".", 1)[0] + ".hold")
+        return min(DEFAULT_COUNTDOWN, (hold_ms - 1) // 1000)
+    return reader.integer(node, key, 0)
 
 
 def _slug(name: str) -> str:

@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import numpy as np
 from pydub import AudioSegment
 
 from .cache import PhraseCache, phrase_key
 from .engines import Clip, Engine
+from .loudness import rotate_phase
+
+ONSET_LEVEL = 328          # |sample| above this (-40 dBFS) is where speech begins
+ONSET_PAD_MS = 5          # quiet kept before the onset
 
 # Calibrated on the bundled Piper voice at rate 1.0 (about 0.25 s of edges + 48 ms per character).
 EST_BASE_S = 0.25
@@ -18,6 +23,17 @@ EST_PER_CHAR_S = 0.048
 def estimate_samples(text: str, sample_rate: int, rate: float = 1.0) -> int:
     """A rough length for a phrase not yet synthesized."""
     return int((EST_BASE_S + EST_PER_CHAR_S * len(text)) / rate * sample_rate)
+
+
+def trim_lead(pcm: bytes, sample_rate: int) -> bytes:
+    """Drop the quiet an engine puts before the words (Piper: ~70 ms), keeping ONSET_PAD_MS,
+    so a cue placed on a second is heard on that second."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > ONSET_LEVEL)
+    if not len(loud):
+        return pcm
+    start = max(0, int(loud[0]) - sample_rate * ONSET_PAD_MS // 1000)
+    return pcm[2 * start:]
 
 
 @dataclass
@@ -44,7 +60,8 @@ class Speech:
         return text in self._pcm or self.cache.path(self.key(text)).exists()
 
     def pcm(self, text: str) -> bytes:
-        """The phrase as int16 mono PCM at the session rate."""
+        """The phrase as int16 mono PCM at the session rate: lead-in quiet trimmed, phase
+        rotated (loudness.rotate_phase: same sound, lower peaks)."""
         if text not in self._pcm:
             key = self.key(text)
             clip = self.cache.get(key)
@@ -54,7 +71,8 @@ class Speech:
                 self.stats.synthesized += 1
             else:
                 self.stats.cached += 1
-            self._pcm[text] = self._to_session_rate(clip)
+            pcm = trim_lead(self._to_session_rate(clip), self.sample_rate)
+            self._pcm[text] = rotate_phase(pcm, self.sample_rate)
         return self._pcm[text]
 
     def measure(self, text: str) -> int:

@@ -31,17 +31,33 @@ class Pause:
 
 
 @dataclass(frozen=True)
+class Sound:
+    """A synthesized tone (see sounds.py) of a fixed length; `name` picks the tone."""
+
+    name: str
+    ms: int
+    role: str
+
+    @property
+    def text(self) -> str:
+        return f"[{self.name}]"
+
+
+Cue = Say | Sound
+
+
+@dataclass(frozen=True)
 class Window:
     """A span of exactly `ms`: its cues are spoken from its start, one after another, and
     each timed cue starts exactly `offset_ms` in; silence fills the rest."""
 
     ms: int
     role: str                                   # hold, rest, set_rest, breath_in, get_ready...
-    cues: tuple[Say, ...] = ()
+    cues: tuple[Cue, ...] = ()
     timed: tuple[tuple[int, Say], ...] = ()     # (offset_ms, cue), e.g. a countdown
 
 
-Step = Say | Pause | Window
+Step = Say | Sound | Pause | Window
 
 
 @dataclass(frozen=True)
@@ -69,7 +85,8 @@ class Program:
                     seen.setdefault(step.text)
                 elif isinstance(step, Window):
                     for cue in (*step.cues, *(cue for _, cue in step.timed)):
-                        seen.setdefault(cue.text)
+                        if isinstance(cue, Say):
+                            seen.setdefault(cue.text)
         return list(seen)
 
 
@@ -80,9 +97,9 @@ class Program:
 class Event:
     start: int                                  # samples from the session start
     length: int                                 # samples
-    kind: Literal["speech", "silence"]
+    kind: Literal["speech", "silence", "sound"]
     role: str
-    text: str = ""
+    text: str = ""                              # the words, or the sound's name
 
     @property
     def end(self) -> int:
@@ -163,13 +180,31 @@ class Timeline:
         }
 
     def format_sheet(self, silences: bool = False) -> str:
+        """Cue sheet text. Each timed window gets a line of its own, `== role N.NNN s ==`,
+        with its exact length and the time it ends, before the cues it holds."""
+        def at(sample: int) -> str:
+            return format_ms(sample * 1000 // self.sample_rate)
+
+        windows: dict[int, list[Span]] = {}
+        for span in self.spans:
+            windows.setdefault(span.start, []).append(span)
         lines = []
         for row in self.cue_sheet():
+            start = int(row["start_sample"])  # type: ignore[call-overload]
+            chapter = str(row["chapter"])[:24]
+            for span in windows.pop(start, []):
+                seconds = f"{span.length / self.sample_rate:.3f} s"
+                lines.append(f"{at(start)}  {chapter:<24}  == {span.role} {seconds}, until {at(span.start + span.length)} ==")
             if row["kind"] == "silence" and not silences:
                 continue
-            start_ms = int(row["start_sample"]) * 1000 // self.sample_rate  # type: ignore[call-overload]
-            text = row["text"] or f"({int(row['length_sample']) * 1000 // self.sample_rate} ms silence)"  # type: ignore[call-overload]
-            lines.append(f"{format_ms(start_ms)}  {str(row['chapter'])[:24]:<24}  {row['role']:<10}  {text}")
+            length = int(row["length_sample"])  # type: ignore[call-overload]
+            if row["kind"] == "silence":
+                text = f"({length * 1000 // self.sample_rate} ms silence)"
+            elif row["kind"] == "sound":
+                text = f"[{row['text']} sound]"
+            else:
+                text = str(row["text"])
+            lines.append(f"{at(start)}  {chapter:<24}  {row['role']:<10}  {text}")
         return "\n".join(lines)
 
 
@@ -193,10 +228,14 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
     events = timeline.events
     cursor = 0
 
-    def speak(cue: Say) -> None:
+    def speak(cue: Cue) -> None:
         nonlocal cursor
-        n = measure(cue.text)
-        events.append(Event(cursor, n, "speech", cue.role, cue.text))
+        if isinstance(cue, Sound):
+            n = ms_to_samples(cue.ms, sample_rate)
+            events.append(Event(cursor, n, "sound", cue.role, cue.name))
+        else:
+            n = measure(cue.text)
+            events.append(Event(cursor, n, "speech", cue.role, cue.text))
         cursor += n
 
     def silence(n: int, role: str) -> None:
@@ -208,7 +247,7 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
     for index, chapter in enumerate(program.chapters):
         chapter_start = cursor
         for step in chapter.steps:
-            if isinstance(step, Say):
+            if isinstance(step, (Say, Sound)):
                 speak(step)
             elif isinstance(step, Pause):
                 silence(ms_to_samples(step.ms, sample_rate), step.role)
@@ -235,7 +274,7 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
     return timeline
 
 
-def _overrun(cue: Say, window: Window, over: int, rate: int) -> str:
+def _overrun(cue: Cue, window: Window, over: int, rate: int) -> str:
     return (
         f"the cue '{cue.text}' runs {over * 1000 // rate} ms past the end of its "
         f"{window.ms / 1000:g} s {window.role.replace('_', ' ')}: shorten the cue or lengthen the {window.role.replace('_', ' ')}"

@@ -14,9 +14,10 @@ MS_PER_CHAR = 40
 BASE_MS = 100
 
 
-def fake_samples(text: str, rate: int = RATE) -> int:
-    """The exact clip length FakeEngine gives `text`: 100 ms + 40 ms per character."""
-    return (BASE_MS + MS_PER_CHAR * len(text)) * rate // 1000
+def fake_samples(text: str, rate: int = RATE, speed: float = 1.0) -> int:
+    """The exact clip length FakeEngine gives `text`: 100 ms + 40 ms per character, divided
+    by the speaking rate (like Piper's length scale: the engine speaks slower, no stretching)."""
+    return int((BASE_MS + MS_PER_CHAR * len(text)) * rate / speed) // 1000
 
 
 class FakeEngine:
@@ -39,7 +40,7 @@ class FakeEngine:
 
     def synthesize(self, text: str) -> Clip:
         FakeEngine.calls.append(text)
-        n = fake_samples(text, self.sample_rate)
+        n = fake_samples(text, self.sample_rate, self.options.rate)
         freq = 200 + zlib.crc32(text.encode()) % 400
         step = 2 * math.pi * freq / self.sample_rate
         pcm = struct.pack(f"<{n}h", *(int(8000 * math.sin(i * step)) for i in range(n)))
