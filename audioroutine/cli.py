@@ -40,6 +40,12 @@ class Group(click.Group):
                 raise
             click.echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
+        except OSError as err:   # unwritable folder, disk full...: the user can fix these
+            if debug:
+                raise
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"error: {where}{err.strerror or err}", err=True)
+            ctx.exit(EXIT_BUILD)
         except KeyboardInterrupt:
             click.echo("interrupted: no partial files were left behind", err=True)
             ctx.exit(130)
@@ -311,6 +317,8 @@ class _ProgressBar:
         return self
 
     def update(self, done: int, total: int, text: str) -> None:
+        if not sys.stderr.isatty():   # a log or a pipe gets the summary only
+            return
         if self.bar is None:
             self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr,
                                          show_pos=True, item_show_func=lambda t: (t or "")[:30])

@@ -146,3 +146,32 @@ def test_script_format_doc_lists_every_key():
     doc = (ROOT / "docs" / "script-format.md").read_text()
     for key in (*ROUTINE_KEYS, *EXERCISE_KEYS, *DOSAGE_KEYS, *PHRASE_KEYS):
         assert f"`{key}`" in doc, key
+
+
+def test_unwritable_output_folder_is_one_line_exit_1(mini_script, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run("build", str(mini_script), "--out", str(blocker / "out"))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {blocker / 'out'}: Not a directory\n"
+
+
+def test_progress_bar_shows_on_a_terminal(mini_script, tmp_path):
+    import pty
+
+    main, secondary = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "audioroutine", "build", str(mini_script), "--out", str(tmp_path / "o")],
+                          stdin=secondary, stdout=subprocess.PIPE, stderr=secondary, env={**os.environ, "COLUMNS": "100"})
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    assert proc.returncode == 0
+    assert b"mini (fake)" in seen and b"18/18" in seen     # label and final position of the bar
