@@ -138,20 +138,24 @@ def _apply(x: np.ndarray, peaks: np.ndarray, block: int, gain: float, ceiling: f
     need = np.minimum(gain, ceiling / np.maximum(peaks, 1e-12))
     if need.min() >= gain:
         return x * gain
-    return np.asarray(x * _envelope(need, block, len(x), gain))
+    return _times_envelope(x, need, block, gain)
 
 
-def _envelope(need: np.ndarray, block: int, n: int, top: float) -> np.ndarray:
-    """A gain per sample from the gain each block may have at most (`top` elsewhere).
-    Each block gets the least allowed within two blocks either side, averaged over one
-    block either side, interpolated between block centres: every value so averaged is at
-    most what the block itself allows, so the limit holds at every sample while the gain
-    moves smoothly (over about five blocks)."""
+def _times_envelope(x: np.ndarray, need: np.ndarray, block: int, top: float) -> np.ndarray:
+    """`x` times a gain per sample made from the gain each block may have at most (`top`
+    elsewhere). Each block gets the least allowed within two blocks either side, averaged
+    over one block either side, interpolated between block centres: every value so averaged
+    is at most what the block itself allows, so the limit holds at every sample while the
+    gain moves smoothly (over about five blocks). Works in chunks: memory stays bounded."""
     padded = np.concatenate(([top] * 3, need, [top] * 3))
     mins = np.lib.stride_tricks.sliding_window_view(padded, 5).min(axis=1)
     gains = (mins[:-2] + mins[1:-1] + mins[2:]) / 3
     centres = np.arange(len(need)) * block + (block - 1) / 2
-    return np.interp(np.arange(n), centres, gains)
+    out = np.empty(len(x), dtype=x.dtype)
+    for start in range(0, len(x), CHUNK_SAMPLES):
+        end = min(start + CHUNK_SAMPLES, len(x))
+        out[start:end] = x[start:end] * np.interp(np.arange(start, end), centres, gains)
+    return out
 
 
 def encode_normalized(session: AudioSegment, path: Path, bitrate: str, settings: LoudnessSettings) -> None:
@@ -176,7 +180,7 @@ def encode_normalized(session: AudioSegment, path: Path, bitrate: str, settings:
             return
         allowed = np.where(peaks > ceiling, ceiling / np.maximum(peaks, 1e-12) * 10 ** (-FIX_MARGIN_DB / 20), 1.0)
         x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
-        pcm = _to_pcm(x * _envelope(allowed, block, len(x), 1.0))
+        pcm = _to_pcm(_times_envelope(x, allowed, block, 1.0))
         encode_mp3(session._spawn(pcm), path, bitrate)
 
 
@@ -258,4 +262,7 @@ def _polyphase() -> np.ndarray:
 
 
 def _to_pcm(y: np.ndarray) -> bytes:
-    return np.clip(np.round(y * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    scaled = y * 32768.0            # one temporary, rounded and clipped in place
+    np.round(scaled, out=scaled)
+    np.clip(scaled, -32768, 32767, out=scaled)
+    return scaled.astype("<i2").tobytes()
