@@ -52,6 +52,7 @@ class Speech:
         self.stats = stats or SpeechStats()
         self._identity = engine.identity()
         self._pcm: dict[str, bytes] = {}
+        self._rotated: dict[str, bytes] = {}
 
     def key(self, text: str) -> str:
         return phrase_key(self._identity, text)
@@ -59,9 +60,9 @@ class Speech:
     def is_cached(self, text: str) -> bool:
         return text in self._pcm or self.cache.path(self.key(text)).exists()
 
-    def pcm(self, text: str) -> bytes:
-        """The phrase as int16 mono PCM at the session rate: lead-in quiet trimmed, phase
-        rotated (loudness.rotate_phase: same sound, lower peaks)."""
+    def clip(self, text: str) -> bytes:
+        """The phrase as int16 mono PCM at the session rate, lead-in quiet trimmed: from
+        memory, else the cache, else the engine (which then fills the cache)."""
         if text not in self._pcm:
             key = self.key(text)
             clip = self.cache.get(key)
@@ -71,12 +72,18 @@ class Speech:
                 self.stats.synthesized += 1
             else:
                 self.stats.cached += 1
-            pcm = trim_lead(self._to_session_rate(clip), self.sample_rate)
-            self._pcm[text] = rotate_phase(pcm, self.sample_rate)
+            self._pcm[text] = trim_lead(self._to_session_rate(clip), self.sample_rate)
         return self._pcm[text]
 
+    def pcm(self, text: str) -> bytes:
+        """The phrase as rendered: `clip` phase-rotated (loudness.rotate_phase: same sound,
+        lower peaks; same length). Done only when rendering, so a no-op rebuild skips it."""
+        if text not in self._rotated:
+            self._rotated[text] = rotate_phase(self.clip(text), self.sample_rate)
+        return self._rotated[text]
+
     def measure(self, text: str) -> int:
-        return len(self.pcm(text)) // 2
+        return len(self.clip(text)) // 2
 
     def measure_or_estimate(self, text: str) -> tuple[int, bool]:
         """(samples, estimated): the real length if the phrase is cached, else an estimate."""
@@ -88,7 +95,7 @@ class Speech:
     def prepare(self, texts: Iterable[str], progress: Callable[[str], None] | None = None) -> None:
         """Make sure every phrase is available, calling `progress` once per phrase."""
         for text in texts:
-            self.pcm(text)
+            self.clip(text)
             if progress:
                 progress(text)
 
