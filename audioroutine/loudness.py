@@ -26,7 +26,7 @@ from .ffmpeg import ffmpeg_exe
 DEFAULT_TARGET = -16.0        # LUFS integrated: the usual level for spoken word on phones
 DEFAULT_TRUE_PEAK = -1.0      # dBTP ceiling
 MAX_GAIN_DB = 30.0            # never amplify a near-silent session further than this
-HEADROOM_DB = 0.5             # the limiter aims this far under the ceiling (the MP3 check does the rest)
+HEADROOM_DB = 1.0             # the limiter aims this far under the ceiling; the MP3 check catches the rest
 TOLERANCE_LU = 0.1            # close enough to the target (ffmpeg reports tenths of a LU)
 MAX_PASSES = 6
 PEAK_MARGIN_DB = 0.2          # the MP3 check aims this far under the ceiling (meters differ by ~0.1 dB)
@@ -163,7 +163,7 @@ def encode_normalized(session: AudioSegment, path: Path, bitrate: str, settings:
     peak over the ceiling (measured: up to +1.4 dB in a few 10 ms blocks of a 7-minute
     session), so the MP3 is decoded and checked; where a block went over, the gain is
     lowered there alone and the session encoded again (checked at most PEAK_PASSES times;
-    each seed session needs one extra encode)."""
+    with 1 dB of headroom the seed sessions pass at the first encode)."""
     from .mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3
 
     rate = int(session.frame_rate)
