@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from . import __version__
 from .audio import render
@@ -23,7 +23,7 @@ from .engines import VoiceOptions, get_engine
 from .files import atomic_path
 from .loudness import encode_normalized
 from .mp3 import DEFAULT_BITRATE
-from .playlist import Track
+from .playlist import Entry, Track, playlist_path, track_order, write_playlist
 from .script import Routine
 from .settings import Settings
 from .speech import Speech, SpeechStats
@@ -154,6 +154,36 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
         result.sessions.append(SessionResult(program.level, path, timeline.total, timeline.sample_rate, written,
                                              tags.title, tags.artist))
     return result
+
+
+@dataclass
+class ProgrammeResult:
+    """Several scripts built together: one BuildResult per script, one playlist."""
+
+    results: list[BuildResult]
+    playlist: Path
+
+
+def build_programme(
+    routines: Sequence[Routine],
+    options: Sequence[BuildOptions],
+    progress: Callable[[Routine, BuildOptions], Progress | None] | None = None,
+) -> ProgrammeResult:
+    """Build `routines[i]` with `options[i]`; number the tracks across the whole programme in
+    play order (levels outer, scripts inner) and write one M3U8 playlist in that order.
+    `progress(routine, options)` may return a per-script progress callback."""
+    levels = [opts.levels or tuple(lv.id for lv in routine.levels) for routine, opts in zip(routines, options)]
+    tracks = track_order(routines, levels)
+    results, entries = [], {}
+    for index, (routine, opts) in enumerate(zip(routines, options)):
+        callback = progress(routine, opts) if progress else None
+        result = build(routine, opts, callback, [t for t in tracks if t.routine == index])
+        for session in result.sessions:
+            entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
+        results.append(result)
+    playlist = playlist_path(routines, options[0].out_dir)
+    write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks])
+    return ProgrammeResult(results, playlist)
 
 
 def session_tags(

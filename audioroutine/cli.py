@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
@@ -12,7 +13,7 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .build import DEFAULT_ENGINE, BuildOptions, build, engine_name, plan
+from .build import DEFAULT_ENGINE, BuildOptions, build_programme, engine_name, plan
 from .cache import wav_bytes
 from .durations import format_ms
 from .engines import ENGINES, VoiceOptions, engine_class, engine_info, engine_names, get_engine
@@ -20,7 +21,6 @@ from .errors import AudioRoutineError, ScriptError
 from .ffmpeg import configure_pydub
 from .files import atomic_path, write_atomic
 from .mp3 import encode_mp3
-from .playlist import Entry, playlist_path, track_order, write_playlist
 from .script import Routine, load_script
 from .settings import Settings, find_settings, load_settings
 
@@ -115,22 +115,21 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     paths = _expand(scripts)
     routines = [load_script(path) for path in paths]   # every script and setting valid before any work
     settings = [_settings(path, settings_file) for path in paths]
-    levels = [_levels(routine, level) for routine in routines]
-    tracks = track_order(routines, levels)
     album = (settings[0].album or "Exercise programme") if len(routines) > 1 else None
-    _warn_online({engine_name(routine, BuildOptions(engine=engine, settings=settings[index]))
-                  for index, routine in enumerate(routines)})
+    options = [
+        BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
+                     cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
+                     id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars, album=album)
+        for routine, found in zip(routines, settings)
+    ]
+    _warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
+    with ExitStack() as stack:
+        def progress(routine: Routine, opts: BuildOptions) -> Any:
+            return stack.enter_context(_ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
+        programme = build_programme(routines, options, progress)
     totals = {"files": 0, "written": 0, "seconds": 0.0, "synth": 0, "cached": 0}
-    entries: dict[tuple[int, str], Entry] = {}
-    for index, routine in enumerate(routines):
-        options = BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=levels[index],
-                               cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
-                               id3_version=int(id3[-1]), settings=settings[index], sidecars=not no_sidecars,
-                               album=album)
-        with _ProgressBar(f"{routine.id} ({engine_name(routine, options)})") as bar:
-            result = build(routine, options, bar.update, [t for t in tracks if t.routine == index])
+    for result in programme.results:
         for session in result.sessions:
-            entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
             state = "written" if session.written else "up to date"
             click.echo(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
             totals["files"] += 1
@@ -138,9 +137,7 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             totals["seconds"] += session.seconds
         totals["synth"] += result.stats.synthesized
         totals["cached"] += result.stats.cached
-    playlist = playlist_path(routines, out_dir)
-    write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks])
-    click.echo(f"  {playlist}  playlist")
+    click.echo(f"  {programme.playlist}  playlist")
     click.echo(
         f"{totals['files']} session(s), {totals['written']} written, "
         f"{format_ms(int(totals['seconds'] * 1000))} of audio; phrases: "
@@ -325,10 +322,13 @@ class _ProgressBar:
             self.bar.__enter__()
         self.bar.update(done - self.done, text)
         self.done = done
+        if done >= total:              # finished: close now, the next script gets its own bar
+            self.__exit__(None, None, None)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            bar, self.bar = self.bar, None
+            bar.__exit__(*exc)
 
 
 def main() -> None:

@@ -154,3 +154,21 @@ def test_edge_fades_keep_the_length_and_silence_the_ends():
     out = np.frombuffer(fade_edges(pcm, 100), dtype="<i2")
     assert len(out) == 1000
     assert out[0] == 0 and out[-1] < 200 and out[500] == 10000
+
+
+def test_a_programme_numbers_tracks_in_play_order_and_writes_one_playlist(write_script, tmp_path):
+    from audioroutine.build import build_programme
+    from .conftest import MINIMAL
+
+    first = load_script(write_script(MINIMAL, "a.yaml"))
+    second = load_script(write_script(MINIMAL.replace("id: mini", "id: other").replace("title: Mini", "title: Other"),
+                                      "b.yaml"))
+    out = tmp_path / "out"
+    options = [BuildOptions(out_dir=out, album="Programme"), BuildOptions(out_dir=out, album="Programme")]
+    programme = build_programme([first, second], options)
+    numbers = {s.path.name: read_tags(s.path)["track"] for r in programme.results for s in r.sessions}
+    assert numbers == {"mini-beginner.mp3": "1/4", "other-beginner.mp3": "2/4",
+                       "mini-progressed.mp3": "3/4", "other-progressed.mp3": "4/4"}
+    assert programme.playlist == out / "programme.m3u8"
+    listed = [line for line in programme.playlist.read_text().splitlines() if not line.startswith("#")]
+    assert listed == ["mini-beginner.mp3", "other-beginner.mp3", "mini-progressed.mp3", "other-progressed.mp3"]
