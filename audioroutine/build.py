@@ -20,6 +20,7 @@ from .cache import PhraseCache
 from .compiler import build_timeline, compile_level
 from .cover import generate_cover, image_mime
 from .engines import VoiceOptions, get_engine
+from .errors import ScriptError
 from .files import atomic_path
 from .loudness import encode_normalized
 from .mp3 import DEFAULT_BITRATE
@@ -109,7 +110,12 @@ def plan(routine: Routine, level: str, options: BuildOptions, exact: bool = Fals
             estimated.add(text)
         return samples
 
-    timeline = build_timeline(program, measure, options.sample_rate)
+    try:
+        timeline = build_timeline(program, measure, options.sample_rate)
+    except ScriptError as err:
+        if estimated and err.hint is None:   # the overrun may be the estimate's: say so
+            raise err.with_hint("speech lengths partly estimated: 'audioroutine plan --exact' measures them") from None
+        raise
     timeline.estimated = len(estimated)
     return timeline
 

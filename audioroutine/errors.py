@@ -32,6 +32,11 @@ class ScriptError(AudioRoutineError):
         self.hint = hint
         super().__init__(self._format())
 
+    def with_hint(self, hint: str) -> "ScriptError":
+        """The same error with `hint` in brackets at the end."""
+        return ScriptError(self.message, file=self.file, line=self.line, key=self.key,
+                           exercise=self.exercise, hint=hint)
+
     def _format(self) -> str:
         where = self.file or "<script>"
         if self.line is not None:

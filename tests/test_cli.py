@@ -175,3 +175,16 @@ def test_progress_bar_shows_on_a_terminal(mini_script, tmp_path):
     os.close(main)
     assert proc.returncode == 0
     assert b"mini (fake)" in seen and b"18/18" in seen     # label and final position of the bar
+
+
+def test_validate_says_when_an_overrun_rests_on_estimated_lengths(write_script):
+    path = write_script(MINIMAL.replace("hold: 3s", "hold: 1s"))
+    result = run("validate", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {path}:7: exercise 'Press': dosage (beginner): the cue 'Rep 1 of 2. Hold.' runs 65 ms past "
+        "the end of its 1 s hold: shorten the cue or lengthen the hold (speech lengths partly estimated: "
+        "'audioroutine plan --exact' measures them)\n")
+    exact = run("plan", str(path), "--exact")    # the fake voice says it in 780 ms: it fits
+    assert exact.exit_code == 0, exact.stderr
+    assert "Rep 1 of 2. Hold." in exact.stdout
