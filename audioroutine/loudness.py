@@ -76,7 +76,7 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = Loudnes
     if loudness <= -70.0:                   # silence: nothing to normalize
         return pcm
     target = settings.target - later_gain_db
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    x = _to_float(pcm)
     ceiling = 10 ** ((settings.true_peak - later_gain_db - HEADROOM_DB) / 20)
     gain_db = min(target - loudness, MAX_GAIN_DB)
     most = min(gain_db + 12, MAX_GAIN_DB)  # peaks below are exact for gains up to this
@@ -87,7 +87,11 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = Loudnes
     # Finding the gain: a cheap model (block powers without K-weighting, gated like
     # BS.1770) predicts the loudness the limiter leaves at a given gain; ffmpeg measures
     # the result, and the model is re-anchored on each measurement. One or two passes.
-    power = np.concatenate((x ** 2, np.zeros(len(peaks) * block - len(x)))).reshape(-1, block).mean(axis=1)
+    power = np.zeros(len(peaks))
+    full = len(x) // block * block
+    power[:full // block] = np.square(x[:full]).reshape(-1, block).mean(axis=1, dtype=np.float64)
+    if full < len(x):
+        power[-1] = float(np.square(x[full:], dtype=np.float64).sum()) / block
     offset = loudness - _model(power, peaks, 0.0, np.inf, block, sample_rate)
     out = pcm
     for _ in range(MAX_PASSES):
@@ -174,13 +178,12 @@ def encode_normalized(session: AudioSegment, path: Path, bitrate: str, settings:
     ceiling = 10 ** ((settings.true_peak - PEAK_MARGIN_DB) / 20)
     block = max(1, rate * BLOCK_MS // 1000)
     for attempt in range(PEAK_PASSES):
-        decoded = np.frombuffer(decode_mp3(path, rate).raw_data, dtype="<i2").astype(np.float64) / 32768.0
+        decoded = _to_float(decode_mp3(path, rate).raw_data)
         peaks = _block_true_peaks(decoded, block, ceiling / 2 ** 0.5)
         if peaks.max() <= ceiling or attempt == PEAK_PASSES - 1:
             return
         allowed = np.where(peaks > ceiling, ceiling / np.maximum(peaks, 1e-12) * 10 ** (-FIX_MARGIN_DB / 20), 1.0)
-        x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
-        pcm = _to_pcm(_times_envelope(x, allowed, block, 1.0))
+        pcm = _to_pcm(_times_envelope(_to_float(pcm), allowed, block, 1.0))
         encode_mp3(session._spawn(pcm), path, bitrate)
 
 
@@ -222,14 +225,14 @@ def _block_true_peaks(x: np.ndarray, block: int, threshold: float) -> np.ndarray
     audio stay well within that)."""
     n = len(x)
     blocks = -(-n // block)
-    padded = np.zeros(blocks * block)
+    padded = np.zeros(blocks * block, dtype=x.dtype)
     padded[:n] = np.abs(x)
     peaks = padded.reshape(blocks, block).max(axis=1)
     candidates = np.flatnonzero(peaks > threshold)
     if not len(candidates):
         return peaks
     half = TAPS_PER_PHASE // 2
-    src = np.zeros(blocks * block + 2 * half)
+    src = np.zeros(blocks * block + 2 * half, dtype=x.dtype)
     src[half:half + n] = x
     span = np.arange(block + 2 * half)[None, :]
     chunk = max(1, CHUNK_SAMPLES // block)
@@ -261,8 +264,14 @@ def _polyphase() -> np.ndarray:
     return _FILTER
 
 
+def _to_float(pcm: bytes) -> np.ndarray:
+    """int16 PCM as float32 full scale: exact, and half the memory of float64 (a 60-minute
+    session is 80M samples)."""
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768.0)
+
+
 def _to_pcm(y: np.ndarray) -> bytes:
-    scaled = y * 32768.0            # one temporary, rounded and clipped in place
+    scaled = y * np.float32(32768.0)   # one temporary, rounded and clipped in place
     np.round(scaled, out=scaled)
     np.clip(scaled, -32768, 32767, out=scaled)
     return scaled.astype("<i2").tobytes()
