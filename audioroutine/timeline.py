@@ -7,7 +7,7 @@ window exactly). `layout()` turns it into a `Timeline` once speech lengths are k
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal
 
 from .durations import format_ms
 
@@ -140,13 +140,18 @@ class Timeline:
     def ms(self, samples: int) -> int:
         return samples * 1000 // self.sample_rate
 
+    def events_by_chapter(self) -> Iterator[tuple[int, Event]]:
+        """Every event with the index of the chapter it falls in."""
+        chapter = 0
+        for event in self.events:
+            while chapter + 1 < len(self.chapters) and event.start >= self.chapters[chapter + 1].start:
+                chapter += 1
+            yield chapter, event
+
     def cue_sheet(self) -> list[dict[str, object]]:
         """One row per event, for `plan` and `plan --json`."""
         rows: list[dict[str, object]] = []
-        chapter_index = 0
-        for event in self.events:
-            while chapter_index + 1 < len(self.chapters) and event.start >= self.chapters[chapter_index + 1].start:
-                chapter_index += 1
+        for chapter_index, event in self.events_by_chapter():
             rows.append({
                 "start": event.start / self.sample_rate,
                 "start_sample": event.start,

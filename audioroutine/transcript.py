@@ -22,15 +22,8 @@ class Line:
 
 def lines(timeline: Timeline) -> list[Line]:
     """One line per speech event, in time order."""
-    out: list[Line] = []
-    chapter = 0
-    for event in timeline.events:
-        if event.kind != "speech":
-            continue
-        while chapter + 1 < len(timeline.chapters) and event.start >= timeline.chapters[chapter + 1].start:
-            chapter += 1
-        out.append(Line(timeline.ms(event.start), timeline.ms(event.end), event.text, chapter))
-    return out
+    return [Line(timeline.ms(event.start), timeline.ms(event.end), event.text, chapter)
+            for chapter, event in timeline.events_by_chapter() if event.kind == "speech"]
 
 
 def plain_text(spoken: list[Line]) -> str:
