@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Sequence
+
 
 class AudioRoutineError(Exception):
     """Base class: `str(err)` is the one line shown to the user."""
@@ -58,3 +61,9 @@ class EngineError(AudioRoutineError):
 
 class BuildError(AudioRoutineError):
     """Rendering or writing a session failed."""
+
+
+def key_hint(name: str, allowed: Sequence[str]) -> str:
+    """'did you mean ...?' for a close key, else the allowed keys."""
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"

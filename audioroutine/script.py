@@ -5,7 +5,6 @@ Every error names the file, the line, the key path and, where it applies, the ex
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, Callable
 import yaml
 
 from .durations import parse_duration_ms
-from .errors import ScriptError
+from .errors import ScriptError, key_hint
 from .files import read_input
 from .loudness import LoudnessSettings
 from .phrases import PHRASE_KEYS
@@ -161,9 +160,8 @@ class _Reader:
         for key_node, _ in node.value:
             name = key_node.value
             if name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
-                raise self.fail(key_node, f"{key}.{name}" if key else name, f"unknown key '{name}'", hint)
+                raise self.fail(key_node, f"{key}.{name}" if key else name, f"unknown key '{name}'",
+                                key_hint(name, allowed))
 
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):

@@ -6,14 +6,13 @@ Flat `key = "text"` pairs; strict like scripts: unknown keys are errors with fil
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from .cover import image_mime
-from .errors import ScriptError
+from .errors import ScriptError, key_hint
 from .files import read_input
 
 FILE_NAME = "audioroutine.toml"
@@ -64,9 +63,7 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
     for key, value in data.items():
         line = _line_of(text, key)
         if key not in KEYS:
-            close = difflib.get_close_matches(key, KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(KEYS)}"
-            raise ScriptError(f"unknown key '{key}'", file=path, line=line, key=key, hint=hint)
+            raise ScriptError(f"unknown key '{key}'", file=path, line=line, key=key, hint=key_hint(key, KEYS))
         if isinstance(value, dict):
             raise ScriptError("tables are not used here", file=path, line=line, key=key,
                               hint='write flat lines like engine = "piper"')
