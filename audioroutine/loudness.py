@@ -212,12 +212,6 @@ def true_peak(x: np.ndarray) -> float:
     return float(_block_true_peaks(x, 4096, 0.0).max()) if len(x) else 0.0
 
 
-def true_peak_db(pcm: bytes) -> float:
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
-    peak = true_peak(x)
-    return 20 * float(np.log10(peak)) if peak > 0 else float("-inf")
-
-
 def _block_true_peaks(x: np.ndarray, block: int, threshold: float) -> np.ndarray:
     """Per block, the larger of the sample peak and the interpolated (oversampled) peak.
     Interpolation runs only on blocks whose sample peak exceeds `threshold`: callers pass

@@ -6,10 +6,8 @@ optional dependency costs nothing until it is used, and then names its install c
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
-import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,9 +101,3 @@ def engine_info(name: str) -> EngineInfo:
 def installed(*modules: str) -> bool:
     """True when every module can be imported (checked without importing it)."""
     return all(importlib.util.find_spec(module) is not None for module in modules)
-
-
-def identity_hash(identity: dict[str, Any]) -> str:
-    """A short stable hash of an engine identity."""
-    blob = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
