@@ -13,7 +13,10 @@ from audioroutine.cache import PhraseCache, phrase_key
 from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine, fake_samples
 from audioroutine.mp3 import decode_mp3
+from audioroutine.errors import ScriptError
 from audioroutine.tags import read_tags
+
+from .conftest import MINIMAL
 
 
 @pytest.fixture
@@ -102,20 +105,9 @@ def test_tags_and_chapters_read_back(built):
 
 
 def test_a_failing_level_leaves_no_file_for_any_level(write_script, tmp_path):
-    script = write_script("""
-        id: tight
-        title: Tight
-        voice: {engine: fake}
-        exercises:
-          - name: Press
-            hold: Hold.
-            dosage:
-              reps: 2
-              beginner: {hold: 10s}
-              progressed: {hold: 500ms}
-        """)
+    script = write_script(MINIMAL.replace("      hold: 3s", "      beginner: {hold: 10s}\n      progressed: {hold: 500ms}"))
     out = tmp_path / "out"
-    with pytest.raises(Exception, match="past the end of its 0.5 s hold"):
+    with pytest.raises(ScriptError, match="past the end of its 0.5 s hold"):
         build(load_script(script), BuildOptions(out_dir=out))
     assert not out.exists() or list(out.iterdir()) == []
 
@@ -158,7 +150,6 @@ def test_edge_fades_keep_the_length_and_silence_the_ends():
 
 def test_a_programme_numbers_tracks_in_play_order_and_writes_one_playlist(write_script, tmp_path):
     from audioroutine.build import build_programme
-    from .conftest import MINIMAL
 
     first = load_script(write_script(MINIMAL, "a.yaml"))
     second = load_script(write_script(MINIMAL.replace("id: mini", "id: other").replace("title: Mini", "title: Other"),
