@@ -56,13 +56,26 @@ def integrated(pcm: bytes, sample_rate: int, peak: bool = False) -> tuple[float,
            "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
            "-af", f"ebur128={options}", "-f", "null", "-"]
     proc = subprocess.run(cmd, input=pcm, capture_output=True, check=False)
-    log = proc.stderr.decode(errors="replace")
-    summary = log[log.rfind("Summary:"):]
-    found = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
-    if proc.returncode != 0 or not found:
+    lufs, tp = _summary(proc.stderr.decode(errors="replace"))
+    if proc.returncode != 0 or lufs is None:
         raise BuildError("ffmpeg could not measure the session's loudness (ebur128)")
-    tp = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
-    return float(found.group(1)), float(tp.group(1)) if tp else float("nan")
+    return lufs, float("nan") if tp is None else tp
+
+
+def parse_ebur128(log: str) -> dict[str, float | None]:
+    """Integrated loudness and true peak from the ebur128 filter's summary (None where
+    missing or -inf), for `inspect`."""
+    lufs, tp = _summary(log)
+    return {name: None if value is None or value == float("-inf") else value
+            for name, value in (("integrated_lufs", lufs), ("true_peak_dbtp", tp))}
+
+
+def _summary(log: str) -> tuple[float | None, float | None]:
+    """(I in LUFS, true peak in dBFS) from the last ebur128 summary in `log`; None if absent."""
+    summary = log[log.rfind("Summary:"):] if "Summary:" in log else ""
+    found = re.search(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf)\s*LUFS", summary, re.S)
+    peak = re.search(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf)\s*dBFS", summary, re.S)
+    return (float(found.group(1)) if found else None, float(peak.group(1)) if peak else None)
 
 
 def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = LoudnessSettings(),

@@ -6,7 +6,6 @@ The duration comes from decoding (exact with the gapless header), not mutagen's
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from mutagen.mp3 import MP3, HeaderNotFoundError
 from .durations import format_ms
 from .errors import AudioRoutineError
 from .ffmpeg import ffmpeg_exe
+from .loudness import parse_ebur128
 from .tags import read_tags
 
 
@@ -58,18 +58,6 @@ def measure(path: Path, rate: int) -> tuple[int, dict[str, float | None]]:
         last = proc.stderr.decode(errors="replace").strip().splitlines()
         raise InspectError(f"{path}: cannot decode ({last[-1] if last else 'ffmpeg failed'})")
     return len(proc.stdout) // 2, parse_ebur128(proc.stderr.decode(errors="replace"))
-
-
-def parse_ebur128(log: str) -> dict[str, float | None]:
-    """Integrated loudness and true peak from the ebur128 filter's summary."""
-    summary = log[log.rfind("Summary:"):] if "Summary:" in log else ""
-    integrated = re.search(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf)\s*LUFS", summary, re.S)
-    peak = re.search(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf)\s*dBFS", summary, re.S)
-
-    def number(match: re.Match[str] | None) -> float | None:
-        return float(match.group(1)) if match and match.group(1) != "-inf" else None
-
-    return {"integrated_lufs": number(integrated), "true_peak_dbtp": number(peak)}
 
 
 def format_report(info: dict[str, Any]) -> str:
