@@ -72,6 +72,7 @@ def _exercise_chapter(
         steps += [Say(line, "movement"), gap]
 
     sides: list[str | None] = ["right", "left"] if dose.sides == "each" else [None]
+    side_rest_ms = dose.rest_ms if dose.side_rest_ms is None else dose.side_rest_ms
     for side_index, side in enumerate(sides):
         if side:
             key = "side_first" if side_index == 0 else "side_switch"
@@ -85,9 +86,15 @@ def _exercise_chapter(
             if set_no < dose.sets:
                 steps.append(Window(dose.set_rest_ms, "set_rest",
                                     (Say(say("set_rest", n=set_no + 1, total=dose.sets), "set_rest"),)))
-        if side_index + 1 < len(sides) and dose.rest_ms:
-            steps.append(Window(dose.rest_ms, "rest", (Say(say("rest"), "rest"),)))
-    steps += [Say(say("exercise_done"), "done"), gap]
+        if side_index + 1 < len(sides) and side_rest_ms:
+            following = say(sides[side_index + 1] or "")
+            steps.append(Window(side_rest_ms, "side_rest", (Say(say("side_rest", side=following), "side_rest"),)))
+    done = Say(say("exercise_done"), "done")
+    transition_ms = routine.transition_ms if dose.transition_ms is None else dose.transition_ms
+    if transition_ms and n < total:
+        steps.append(Window(transition_ms, "transition", (done,)))
+    else:
+        steps += [done, gap]
     return ChapterPlan(cues.name, tuple(steps), exercise=cues.name, line=dose.line)
 
 
@@ -97,52 +104,90 @@ def _sound(sounds: SoundSettings, event: str) -> list[Sound]:
     return [Sound(name, sound_ms(name), f"{event}_sound")] if name else []
 
 
-def _reps(dose: Dosage, cues: Cues, say: Phrases, sounds: SoundSettings) -> list[Step]:
-    steps: list[Step] = []
-    for rep in range(1, dose.reps + 1):
-        side = None
-        if dose.sides == "alternating":
-            side = say("right" if rep % 2 else "left")
-        last = rep == dose.reps and dose.reps > 1
-        if last:
-            count = say("last_rep_side", side=side) if side else say("last_rep")
+def _counts(dose: Dosage, say: Phrases) -> list[str]:
+    """What each rep's cue starts with: "Rep 3 of 10.", "Last one, left side.", or nothing
+    for a single hold. With alternating sides, reps count in total or per side (`count`)."""
+    if dose.reps == 1 and dose.sides != "alternating":
+        return [""]
+    per_side = dose.sides == "alternating" and dose.count == "per_side"
+    out = []
+    for index in range(dose.reps * 2 if per_side else dose.reps):
+        side = say("right" if index % 2 == 0 else "left") if dose.sides == "alternating" else None
+        n = index // 2 + 1 if per_side else index + 1
+        if dose.reps == 1:     # one hold per side: name the side, never "rep 1 of 1"
+            out.append(say("side_first" if index == 0 else "side_switch", side=side))
+        elif n == dose.reps:
+            out.append(say("last_rep_side", side=side) if side else say("last_rep"))
         else:
-            count = say("rep_side", n=rep, total=dose.reps, side=side) if side else say("rep", n=rep, total=dose.reps)
+            out.append(say("rep_side", n=n, total=dose.reps, side=side) if side else say("rep", n=n, total=dose.reps))
+    return out
+
+
+def _reps(dose: Dosage, cues: Cues, say: Phrases, sounds: SoundSettings) -> list[Step]:
+    """Each rep as windows that start when the cue opening them ends (docs/timing.md)."""
+    steps: list[Step] = []
+    counts = _counts(dose, say)
+    for index, count in enumerate(counts):
+        more = index + 1 < len(counts)
         if dose.breath:
-            inhale = cues.inhale if rep == 1 and cues.inhale else f"{count} {say('inhale')}"
-            exhale = cues.exhale if rep == 1 and cues.exhale else say("exhale")
+            first = index == 0
+            inhale = cues.inhale if first and cues.inhale else f"{count} {say('inhale')}".strip()
+            exhale = cues.exhale if first and cues.exhale else say("exhale")
             steps.append(Window(dose.breath.inhale_ms, "breath_in", (Say(inhale, "breath_in"),)))
             steps.append(Window(dose.breath.exhale_ms, "breath_out", (Say(exhale, "breath_out"),)))
-            continue
-        if dose.hold_ms:
-            timed = tuple(
-                (dose.hold_ms - k * 1000, Say(say.number(k), "countdown")) for k in range(dose.countdown, 0, -1)
-            )
-            # Sounds sit inside the windows, before the words: they never change a length.
-            start: tuple[Cue, ...] = (*_sound(sounds, "hold_start"), Say(f"{count} {cues.hold or say('hold')}", "rep"))
-            steps.append(Window(dose.hold_ms, "hold", start, timed))
-            release = (*_sound(sounds, "hold_end"), Say(cues.release or say("release"), "release"))
-            if rep < dose.reps and dose.rest_ms:
-                steps.append(Window(dose.rest_ms, "rest", release))
-            else:
-                steps += [*release, Pause(600)]
+        elif dose.hold_ms:
+            steps += _hold(dose, cues, say, sounds, count, more)
+        elif dose.work_ms:
+            go = say("interval", n=index + 1, total=len(counts)) if more or len(counts) == 1 else say("last_interval")
+            steps.append(Window(dose.work_ms, "work", (Say(go, "work"),)))
+            if more and dose.rest_ms:
+                steps.append(Window(dose.rest_ms, "rest", (Say(say("rest"), "rest"),)))
         else:
-            text = f"{count} {cues.rep}" if cues.rep and rep == 1 else count
-            steps.append(Window(dose.rep_ms, "rep", (Say(text, "rep"),)))
-            if rep < dose.reps and dose.rest_ms:
+            text = f"{count} {cues.rep}" if cues.rep and index == 0 else count or cues.rep or say("begin")
+            steps.append(Window(dose.rep_ms, "rep", (Say(text.strip(), "rep"),)))
+            if more and dose.rest_ms:
                 steps.append(Window(dose.rest_ms, "rest", (Say(say("rest"), "rest"),)))
     return steps
 
 
+def _hold(dose: Dosage, cues: Cues, say: Phrases, sounds: SoundSettings, count: str, more: bool) -> list[Step]:
+    """One hold: its cue, movement time, the hold (hold-start sound at its first sample,
+    countdown numbers on their seconds, "halfway"), then the release cue (after the
+    hold-end sound) opening the rest."""
+    words = cues.hold or (say("hold") if count else say("hold_for", time=say.seconds(dose.hold_ms)))
+    timed: list[tuple[int, Cue]] = [(0, cue) for cue in _sound(sounds, "hold_start")]
+    if dose.halfway:
+        timed.append((dose.hold_ms // 2, Say(say("halfway"), "halfway")))
+    timed += [(dose.hold_ms - k * 1000, Say(say.number(k), "countdown")) for k in range(dose.countdown, 0, -1)]
+    hold = Window(dose.hold_ms, "hold", (Say(f"{count} {words}".strip(), "rep"),), tuple(timed), dose.move_ms)
+    release = (*_sound(sounds, "hold_end"), Say(cues.release or say("release"), "release"))
+    if more and dose.rest_ms:
+        return [hold, Window(dose.rest_ms, "rest", release)]
+    return [hold, *release, Pause(600)]
+
+
 def _describe(dose: Dosage, say: Phrases) -> str:
-    parts = [say("dose_reps", n=dose.reps) if dose.reps > 1 else say("dose_one_rep")]
+    """The dosage in one sentence: "10 reps, holding each for 4 seconds."."""
+    time = say.seconds
+    if dose.work_ms:
+        parts = [say("dose_intervals", n=dose.reps)]
+        parts.append(say("dose_work", work=time(dose.work_ms), rest=time(dose.rest_ms)) if dose.rest_ms
+                     else say("dose_work_only", work=time(dose.work_ms)))
+    elif dose.reps == 1 and dose.hold_ms and dose.sides != "alternating":
+        parts = [say("dose_single_hold", time=time(dose.hold_ms))]
+    else:
+        if dose.sides == "alternating" and dose.reps > 1:
+            parts = [say("dose_reps_per_side" if dose.count == "per_side" else "dose_reps_total", n=dose.reps)]
+        else:
+            parts = [say("dose_reps", n=dose.reps) if dose.reps > 1 else say("dose_one_rep")]
+        if dose.hold_ms:
+            parts.append(say("dose_hold", time=time(dose.hold_ms)))
+        if dose.rep_ms:
+            parts.append(say("dose_rep_time", time=time(dose.rep_ms)))
     if dose.sets > 1:
-        parts.append(say("dose_sets", n=dose.sets))
-    if dose.hold_ms:
-        parts.append(say("dose_hold", time=say.seconds(dose.hold_ms)))
+        parts.insert(1, say("dose_sets", n=dose.sets))
     if dose.breath:
-        parts.append(say("dose_breath", inhale=say.seconds(dose.breath.inhale_ms),
-                         exhale=say.seconds(dose.breath.exhale_ms)))
+        parts.append(say("dose_breath", inhale=time(dose.breath.inhale_ms), exhale=time(dose.breath.exhale_ms)))
     if dose.sides == "each":
         parts.append(say("dose_each_side"))
     elif dose.sides == "alternating":

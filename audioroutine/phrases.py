@@ -8,6 +8,8 @@ read English digits well, and English cache keys stay as they were).
 
 from __future__ import annotations
 
+from string import Formatter
+
 from num2words import num2words
 
 ENGLISH: dict[str, str] = {
@@ -39,6 +41,19 @@ ENGLISH: dict[str, str] = {
     "exhale": "Breathe out.",
     "exercise_done": "Good work.",
     "session_end": "That is the end of the session. Well done.",
+    "dose_single_hold": "one hold of {time}",
+    "dose_reps_total": "{n} reps in total",
+    "dose_reps_per_side": "{n} reps on each side",
+    "dose_rep_time": "{time} each",
+    "dose_intervals": "{n} intervals",
+    "dose_work": "{work} of work and {rest} of rest each",
+    "dose_work_only": "{work} of work each",
+    "hold_for": "Hold for {time}.",
+    "interval": "Interval {n} of {total}. Go.",
+    "last_interval": "Last interval. Go.",
+    "side_rest": "Rest before the {side} side.",
+    "halfway": "Halfway.",
+    "begin": "Begin.",
     "seconds": "{n} seconds",
     "one_second": "one second",
 }
@@ -72,6 +87,19 @@ SPANISH: dict[str, str] = {
     "exhale": "Espira.",
     "exercise_done": "Buen trabajo.",
     "session_end": "Aquí termina la sesión. Muy bien.",
+    "dose_single_hold": "una sola vez, manteniendo {time}",
+    "dose_reps_total": "{n} repeticiones en total",
+    "dose_reps_per_side": "{n} repeticiones por cada lado",
+    "dose_rep_time": "de {time} cada una",
+    "dose_intervals": "{n} intervalos",
+    "dose_work": "{work} de trabajo y {rest} de descanso cada uno",
+    "dose_work_only": "{work} de trabajo cada uno",
+    "hold_for": "Mantén durante {time}.",
+    "interval": "Intervalo {n} de {total}. Vamos.",
+    "last_interval": "Último intervalo. Vamos.",
+    "side_rest": "Descansa antes del lado {side}.",
+    "halfway": "Vas por la mitad.",
+    "begin": "Empieza.",
     "seconds": "{n} segundos",
     "one_second": "un segundo",
 }
@@ -106,6 +134,19 @@ GERMAN: dict[str, str] = {
     "exhale": "Ausatmen.",
     "exercise_done": "Gut gemacht.",
     "session_end": "Das ist das Ende der Einheit. Gut gemacht.",
+    "dose_single_hold": "einmal {time} halten",
+    "dose_reps_total": "{n} Wiederholungen insgesamt",
+    "dose_reps_per_side": "{n} Wiederholungen pro Seite",
+    "dose_rep_time": "je {time}",
+    "dose_intervals": "{n} Intervalle",
+    "dose_work": "je {work} Belastung und {rest} Pause",
+    "dose_work_only": "je {work} Belastung",
+    "hold_for": "{time} halten.",
+    "interval": "Intervall {n} von {total}. Los.",
+    "last_interval": "Letztes Intervall. Los.",
+    "side_rest": "Pause, dann {side}.",
+    "halfway": "Halbzeit.",
+    "begin": "Los.",
     "seconds": "{n} Sekunden",
     "one_second": "eine Sekunde",
 }
@@ -159,6 +200,25 @@ class Phrases:
             return self("one_second")
         n = ms // 1000 if ms % 1000 == 0 else round(ms / 1000, 1)
         return self("seconds", n=n)
+
+
+def placeholders(template: str) -> set[str]:
+    """The `{names}` a template uses; ValueError for unbalanced braces."""
+    return {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+
+
+def check_template(key: str, text: str) -> str | None:
+    """Why a script's wording for phrase `key` cannot be filled in, or None if it can."""
+    known = placeholders(ENGLISH[key])
+    try:
+        used = placeholders(text)
+    except ValueError as err:
+        return f"bad braces in phrase: {err} (write {{{{ and }}}} for literal braces)"
+    unknown = sorted(used - known)
+    if unknown:
+        offer = ", ".join(f"{{{name}}}" for name in sorted(known)) or "none"
+        return f"unknown placeholder '{{{unknown[0]}}}' (this phrase knows: {offer})"
+    return None
 
 
 def supported_languages() -> list[str]:

@@ -16,13 +16,15 @@ from .durations import parse_duration_ms
 from .errors import ScriptError, key_hint
 from .files import read_input
 from .loudness import LoudnessSettings
-from .phrases import PHRASE_KEYS
+from .phrases import PHRASE_KEYS, check_template
 from .sounds import DEFAULTS as DEFAULT_SOUNDS
 from .sounds import EVENTS as SOUND_EVENTS
 from .sounds import SOUNDS, SoundSettings
 
 DEFAULT_LEVELS = ("beginner", "progressed")
 SIDES = ("none", "each", "alternating")
+COUNTS = ("total", "per_side")   # with alternating sides: reps count in total, or per side
+HALFWAY_ROOM_MS = 1500        # "halfway" needs this much quiet before the countdown or the end
 DEFAULT_COUNTDOWN = 3         # `countdown: true` counts the last 3 seconds (fewer if the hold is short)
 
 
@@ -41,12 +43,18 @@ class Dosage:
     reps: int = 1
     sets: int = 1
     hold_ms: int = 0
-    rest_ms: int = 0              # between reps (and between sides)
+    rest_ms: int = 0              # between reps
     set_rest_ms: int = 30000      # between sets
-    rep_ms: int = 0               # a rep without hold or breath lasts this long
+    side_rest_ms: int | None = None   # between sides (sides: each); None: as rest_ms
+    rep_ms: int = 0               # a timed rep (no hold, no breath) lasts this long
+    work_ms: int = 0              # a work interval lasts this long (then `rest`)
+    move_ms: int = 0              # time to get into position between a rep's cue and its hold
+    transition_ms: int | None = None  # quiet after the exercise; None: the routine's `transition`
     sides: str = "none"           # none | each | alternating
+    count: str = "total"          # alternating sides: reps in total or per side
     breath: Breath | None = None
     countdown: int = 0            # speak the last N seconds of each hold
+    halfway: bool = False         # say "halfway" at the middle of each hold
     variant: str | None = None
     skip: bool = False
     line: int = 0
@@ -112,6 +120,7 @@ class Routine:
     phrases: dict[str, str] = field(default_factory=dict)
     get_ready_ms: int = 3000
     gap_ms: int = 600             # pause after free-standing speech (intro, setup lines)
+    transition_ms: int = 0        # quiet between one exercise's "good work" and the next exercise
     sounds: SoundSettings = SoundSettings()
     loudness: LoudnessSettings = LoudnessSettings()
     path: str = "<script>"
@@ -223,13 +232,13 @@ class _Reader:
 ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
-    "sounds", "loudness",
+    "transition", "sounds", "loudness",
 )
 EXERCISE_CUE_KEYS = ("name", "setup", "movement", "hold", "release", "rep", "inhale", "exhale", "caution")
 EXERCISE_KEYS = ("id",) + EXERCISE_CUE_KEYS + ("variants", "dosage")
 DOSAGE_KEYS = (
-    "reps", "sets", "hold", "rest", "set_rest", "rep_time", "sides", "breath", "countdown",
-    "variant", "skip",
+    "reps", "sets", "hold", "rest", "set_rest", "side_rest", "rep_time", "work", "move",
+    "transition", "sides", "count", "breath", "countdown", "halfway", "variant", "skip",
 )
 
 
@@ -267,6 +276,9 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
     if "phrases" in top:
         for name, node in reader.mapping(top["phrases"], "phrases", PHRASE_KEYS).items():
             phrases[name] = reader.text(node, f"phrases.{name}")
+            problem = check_template(name, phrases[name])
+            if problem:
+                raise reader.fail(node, f"phrases.{name}", problem)
 
     ex_node = top["exercises"]
     if not isinstance(ex_node, yaml.SequenceNode) or not ex_node.value:
@@ -301,6 +313,7 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
         phrases=phrases,
         get_ready_ms=opt("get_ready", reader.duration, 3000),
         gap_ms=opt("gap", reader.duration, 600),
+        transition_ms=opt("transition", reader.duration, 0),
         sounds=_sounds(reader, top["sounds"]) if "sounds" in top else SoundSettings(),
         loudness=_loudness(reader, top["loudness"]) if "loudness" in top else LoudnessSettings(),
         path=path,
@@ -460,20 +473,40 @@ def _dosage(
         hold_ms=reader.duration(f["hold"], k("hold")) if "hold" in f else 0,
         rest_ms=reader.duration(f["rest"], k("rest")) if "rest" in f else 0,
         set_rest_ms=reader.duration(f["set_rest"], k("set_rest")) if "set_rest" in f else 30000,
+        side_rest_ms=reader.duration(f["side_rest"], k("side_rest")) if "side_rest" in f else None,
         rep_ms=reader.duration(f["rep_time"], k("rep_time")) if "rep_time" in f else 0,
+        work_ms=reader.duration(f["work"], k("work")) if "work" in f else 0,
+        move_ms=reader.duration(f["move"], k("move")) if "move" in f else 0,
+        transition_ms=reader.duration(f["transition"], k("transition")) if "transition" in f else None,
         sides=reader.choice(f["sides"], k("sides"), SIDES) if "sides" in f else "none",
+        count=reader.choice(f["count"], k("count"), COUNTS) if "count" in f else "total",
         breath=breath,
         countdown=_countdown(reader, f, k("countdown")),
+        halfway=reader.boolean(f["halfway"], k("halfway")) if "halfway" in f else False,
         variant=variant,
         skip=reader.boolean(f["skip"], k("skip")) if "skip" in f else False,
         line=at.start_mark.line + 1,
     )
-    if dosage.breath and dosage.hold_ms:
-        raise reader.fail(at, key, "give either 'breath' or 'hold', not both")
-    if not dosage.skip and not (dosage.hold_ms or dosage.breath or dosage.rep_ms):
-        raise reader.fail(at, key, "say how long a rep lasts", "give 'hold', 'breath' or 'rep_time'")
+    kinds = [name for name in ("hold", "breath", "rep_time", "work") if name in f]
+    if len(kinds) > 1:
+        raise reader.fail(at, key, f"give only one of 'hold', 'breath', 'rep_time' or 'work', not both "
+                                   f"'{kinds[0]}' and '{kinds[1]}'")
+    if not dosage.skip and not kinds:
+        raise reader.fail(at, key, "say how long a rep lasts", "give 'hold', 'breath', 'rep_time' or 'work'")
+    for name, value in (("countdown", dosage.countdown), ("halfway", dosage.halfway), ("move", dosage.move_ms)):
+        if value and not dosage.hold_ms:
+            raise reader.fail(f[name], k(name), f"'{name}' needs a 'hold'")
     if dosage.countdown and dosage.countdown * 1000 >= dosage.hold_ms:
         raise reader.fail(f["countdown"], k("countdown"), "the countdown must be shorter than the hold")
+    if dosage.halfway and dosage.hold_ms // 2 + HALFWAY_ROOM_MS > dosage.hold_ms - dosage.countdown * 1000:
+        room = "the countdown" if dosage.countdown else "the end of the hold"
+        raise reader.fail(f["halfway"], k("halfway"),
+                          f"'halfway' at {dosage.hold_ms / 2000:g} s would collide with {room}",
+                          "lengthen the hold or shorten the countdown")
+    if "count" in f and dosage.sides != "alternating":
+        raise reader.fail(f["count"], k("count"), "'count' applies to 'sides: alternating' only")
+    if "side_rest" in f and dosage.sides != "each":
+        raise reader.fail(f["side_rest"], k("side_rest"), "'side_rest' applies to 'sides: each' only")
     return dosage
 
 

@@ -12,8 +12,8 @@ from .cache import PhraseCache, phrase_key
 from .engines import Clip, Engine
 from .loudness import rotate_phase
 
-ONSET_LEVEL = 328          # |sample| above this (-40 dBFS) is where speech begins
-ONSET_PAD_MS = 5          # quiet kept before the onset
+ONSET_LEVEL = 328          # |sample| above this (-40 dBFS) is speech: where it begins and ends
+EDGE_PAD_MS = 5           # quiet kept before the onset and after the last audible sample
 
 # Calibrated on the bundled Piper voice at rate 1.0 (about 0.25 s of edges + 48 ms per character).
 EST_BASE_S = 0.25
@@ -25,15 +25,18 @@ def estimate_samples(text: str, sample_rate: int, rate: float = 1.0) -> int:
     return int((EST_BASE_S + EST_PER_CHAR_S * len(text)) / rate * sample_rate)
 
 
-def trim_lead(pcm: bytes, sample_rate: int) -> bytes:
-    """Drop the quiet an engine puts before the words (Piper: ~70 ms), keeping ONSET_PAD_MS,
-    so a cue placed on a second is heard on that second."""
+def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
+    """Drop the quiet an engine puts before and after the words (Piper: ~70 ms before,
+    100-230 ms after), keeping EDGE_PAD_MS on each side: a cue is heard from where it is
+    placed, and it ends where its audible speech ends, so the window it opens starts there."""
     samples = np.frombuffer(pcm, dtype="<i2")
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > ONSET_LEVEL)
     if not len(loud):
         return pcm
-    start = max(0, int(loud[0]) - sample_rate * ONSET_PAD_MS // 1000)
-    return pcm[2 * start:]
+    pad = sample_rate * EDGE_PAD_MS // 1000
+    start = max(0, int(loud[0]) - pad)
+    end = min(len(samples), int(loud[-1]) + 1 + pad)
+    return pcm[2 * start:2 * end]
 
 
 @dataclass
@@ -61,7 +64,7 @@ class Speech:
         return text in self._pcm or self.cache.path(self.key(text)).exists()
 
     def clip(self, text: str) -> bytes:
-        """The phrase as int16 mono PCM at the session rate, lead-in quiet trimmed: from
+        """The phrase as int16 mono PCM at the session rate, quiet edges trimmed: from
         memory, else the cache, else the engine (which then fills the cache)."""
         if text not in self._pcm:
             key = self.key(text)
@@ -72,7 +75,7 @@ class Speech:
                 self.stats.synthesized += 1
             else:
                 self.stats.cached += 1
-            self._pcm[text] = trim_lead(self._to_session_rate(clip), self.sample_rate)
+            self._pcm[text] = trim_quiet(self._to_session_rate(clip), self.sample_rate)
         return self._pcm[text]
 
     def pcm(self, text: str) -> bytes:

@@ -48,13 +48,20 @@ Cue = Say | Sound
 
 @dataclass(frozen=True)
 class Window:
-    """A span of exactly `ms`: its cues are spoken from its start, one after another, and
-    each timed cue starts exactly `offset_ms` in; silence fills the rest."""
+    """A timed window of exactly `ms`, in the listener's terms: its opening `cues` are spoken
+    first, then `lead_ms` of movement time, then the window starts (when the cues end) and
+    lasts `ms` until the next cue starts. Inside it only the `timed` cues sound, each
+    starting exactly `offset_ms` after the window's start (countdown numbers, the
+    hold-start sound at 0, "halfway"); silence fills the rest."""
 
     ms: int
     role: str                                   # hold, rest, set_rest, breath_in, get_ready...
     cues: tuple[Cue, ...] = ()
-    timed: tuple[tuple[int, Say], ...] = ()     # (offset_ms, cue), e.g. a countdown
+    timed: tuple[tuple[int, Cue], ...] = ()     # (offset_ms, cue), e.g. a countdown
+    lead_ms: int = 0                            # time to get into position before the window
+
+    def all_cues(self) -> tuple[Cue, ...]:
+        return (*self.cues, *(cue for _, cue in self.timed))
 
 
 Step = Say | Sound | Pause | Window
@@ -84,7 +91,7 @@ class Program:
                 if isinstance(step, Say):
                     seen.setdefault(step.text)
                 elif isinstance(step, Window):
-                    for cue in (*step.cues, *(cue for _, cue in step.timed)):
+                    for cue in step.all_cues():
                         if isinstance(cue, Say):
                             seen.setdefault(cue.text)
         return list(seen)
@@ -108,12 +115,19 @@ class Event:
 
 @dataclass(frozen=True)
 class Span:
-    """A timed window as laid out: exactly `length` samples from `start`."""
+    """A timed window as laid out: exactly `length` samples from `start`, which is where its
+    opening cues end (`cue_end`, plus any movement time); `cue_start` is where they begin."""
 
     start: int
     length: int
     role: str
     chapter: int
+    cue_start: int = 0
+    cue_end: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
 
 
 @dataclass(frozen=True)
@@ -137,8 +151,19 @@ class Timeline:
     def total(self) -> int:
         return self.events[-1].end if self.events else 0
 
+    def pad_end(self, n: int) -> None:
+        """Add `n` samples of silence at the very end (to the last chapter)."""
+        if n > 0:
+            self.events.append(Event(self.total, n, "silence", "tail"))
+            if self.chapters:
+                last = self.chapters[-1]
+                self.chapters[-1] = Chapter(last.title, last.start, last.end + n)
+
     def ms(self, samples: int) -> int:
         return samples * 1000 // self.sample_rate
+
+    def seconds(self, samples: int) -> float:
+        return samples / self.sample_rate
 
     def events_by_chapter(self) -> Iterator[tuple[int, Event]]:
         """Every event with the index of the chapter it falls in."""
@@ -153,8 +178,10 @@ class Timeline:
         rows: list[dict[str, object]] = []
         for chapter_index, event in self.events_by_chapter():
             rows.append({
-                "start": event.start / self.sample_rate,
+                "start": self.seconds(event.start),
+                "end": self.seconds(event.end),
                 "start_sample": event.start,
+                "end_sample": event.end,
                 "length_sample": event.length,
                 "chapter": self.chapters[chapter_index].title if self.chapters else "",
                 "kind": event.kind,
@@ -163,30 +190,38 @@ class Timeline:
             })
         return rows
 
+    def window_sheet(self) -> list[dict[str, object]]:
+        """One row per timed window with both edges of its opening cue and of the window."""
+        return [
+            {"role": s.role, "chapter": self.chapters[s.chapter].title,
+             "cue_start": self.seconds(s.cue_start), "cue_end": self.seconds(s.cue_end),
+             "start": self.seconds(s.start), "end": self.seconds(s.end),
+             "cue_start_sample": s.cue_start, "cue_end_sample": s.cue_end,
+             "start_sample": s.start, "end_sample": s.end, "length_sample": s.length}
+            for s in self.spans
+        ]
+
     def to_json(self) -> dict[str, object]:
         return {
             "routine": self.routine_id,
             "level": self.level,
             "sample_rate": self.sample_rate,
             "total_samples": self.total,
-            "total_seconds": self.total / self.sample_rate,
+            "total_seconds": self.seconds(self.total),
             "estimated_phrases": self.estimated,
             "chapters": [
-                {"title": c.title, "start": c.start / self.sample_rate, "start_sample": c.start,
+                {"title": c.title, "start": self.seconds(c.start), "start_sample": c.start,
                  "end_sample": c.end}
                 for c in self.chapters
             ],
-            "spans": [
-                {"role": s.role, "start_sample": s.start, "length_sample": s.length,
-                 "chapter": self.chapters[s.chapter].title}
-                for s in self.spans
-            ],
+            "spans": self.window_sheet(),
             "events": self.cue_sheet(),
         }
 
     def format_sheet(self, silences: bool = False) -> str:
-        """Cue sheet text. Each timed window gets a line of its own, `== role N.NNN s ==`,
-        with its exact length and the time it ends, before the cues it holds."""
+        """Cue sheet text, a line per cue with its start and end, and a line per timed
+        window, `0:42.120  0:47.120  ...  == hold 5.000 s ==`, placed where the window
+        starts: after the cue that opens it."""
         def at(sample: int) -> str:
             return format_ms(sample * 1000 // self.sample_rate)
 
@@ -194,22 +229,20 @@ class Timeline:
         for span in self.spans:
             windows.setdefault(span.start, []).append(span)
         lines = []
-        for row in self.cue_sheet():
-            start = int(row["start_sample"])  # type: ignore[call-overload]
-            chapter = str(row["chapter"])[:24]
-            for span in windows.pop(start, []):
+        for chapter_index, event in self.events_by_chapter():
+            chapter = (self.chapters[chapter_index].title if self.chapters else "")[:24]
+            for span in windows.pop(event.start, []):
                 seconds = f"{span.length / self.sample_rate:.3f} s"
-                lines.append(f"{at(start)}  {chapter:<24}  == {span.role} {seconds}, until {at(span.start + span.length)} ==")
-            if row["kind"] == "silence" and not silences:
+                lines.append(f"{at(span.start)}  {at(span.end)}  {chapter:<24}  == {span.role} {seconds} ==")
+            if event.kind == "silence" and not silences:
                 continue
-            length = int(row["length_sample"])  # type: ignore[call-overload]
-            if row["kind"] == "silence":
-                text = f"({length * 1000 // self.sample_rate} ms silence)"
-            elif row["kind"] == "sound":
-                text = f"[{row['text']} sound]"
+            if event.kind == "silence":
+                text = f"({event.length * 1000 // self.sample_rate} ms silence)"
+            elif event.kind == "sound":
+                text = f"[{event.text} sound]"
             else:
-                text = str(row["text"])
-            lines.append(f"{at(start)}  {chapter:<24}  {row['role']:<10}  {text}")
+                text = event.text
+            lines.append(f"{at(event.start)}  {at(event.end)}  {chapter:<24}  {event.role:<10}  {text}")
         return "\n".join(lines)
 
 
@@ -222,13 +255,25 @@ class FitError(Exception):
         self.message = message
 
 
+def mp3_safe_extra(total: int, sample_rate: int) -> int:
+    """Samples of silence to add to a session of `total` samples so that its MP3 decodes back
+    to exactly `total + extra`. Measured with ffmpeg's LAME and decoder: a length that ends
+    1-46 samples into an MP3 frame (576 samples at 24 kHz and below, 1152 above) decodes
+    47 - r samples too long; every other length decodes exactly."""
+    frame = 1152 if sample_rate > 24000 else 576
+    r = total % frame
+    return 47 - r if 1 <= r <= 46 else 0
+
+
 def ms_to_samples(ms: int, rate: int) -> int:
     return ms * rate // 1000 if (ms * rate) % 1000 == 0 else round(ms * rate / 1000)
 
 
 def layout(program: Program, measure: Callable[[str], int], sample_rate: int) -> Timeline:
     """Place every step at an exact sample position. `measure(text)` gives a phrase's length
-    in samples at `sample_rate`. Raises FitError where speech overruns its window."""
+    in samples at `sample_rate`. A window starts where its opening cues end (plus its
+    movement time) and lasts exactly its length. Raises FitError where a timed cue inside a
+    window would run into the next one or past the window's end."""
     timeline = Timeline(program.routine_id, program.level, sample_rate)
     events = timeline.events
     cursor = 0
@@ -257,30 +302,41 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
             elif isinstance(step, Pause):
                 silence(ms_to_samples(step.ms, sample_rate), step.role)
             else:
-                start, length = cursor, ms_to_samples(step.ms, sample_rate)
-                marks = [(ms_to_samples(off, sample_rate), cue) for off, cue in step.timed]
+                cue_start = cursor
                 for cue in step.cues:
                     speak(cue)
-                for offset, cue in marks:
-                    if cursor > start + offset:
+                cue_end = cursor
+                if step.lead_ms:
+                    move = ms_to_samples(step.lead_ms, sample_rate)
+                    silence(move, "move")
+                    timeline.spans.append(Span(cue_end, move, "move", index, cue_start, cue_end))
+                start, length = cursor, ms_to_samples(step.ms, sample_rate)
+                previous: Cue | None = None
+                for offset_ms, cue in step.timed:
+                    offset = ms_to_samples(offset_ms, sample_rate)
+                    if previous is not None and cursor > start + offset:
                         over = (cursor - start - offset) * 1000 // sample_rate
                         raise FitError(chapter, (
-                            f"the cue '{events[-1].text}' runs {over} ms into the timed cue '{cue.text}' "
-                            f"of its {step.ms / 1000:g} s {step.role.replace('_', ' ')}: shorten the cue "
-                            f"or the countdown"))
+                            f"the cue '{previous.text}' runs {over} ms into the timed cue '{cue.text}' "
+                            f"of its {step.ms / 1000:g} s {_name(step)}: shorten the cue or the countdown"))
                     silence(start + offset - cursor, step.role)
                     speak(cue)
-                if cursor > start + length:
-                    last = (step.cues + tuple(c for _, c in step.timed))[-1]
-                    raise FitError(chapter, _overrun(last, step, cursor - start - length, sample_rate))
+                    previous = cue
+                if previous is not None and cursor > start + length:
+                    raise FitError(chapter, _overrun(previous, step, cursor - start - length, sample_rate))
                 silence(start + length - cursor, step.role)
-                timeline.spans.append(Span(start, length, step.role, index))
+                timeline.spans.append(Span(start, length, step.role, index, cue_start, cue_end))
         timeline.chapters.append(Chapter(chapter.title, chapter_start, cursor))
+    timeline.pad_end(mp3_safe_extra(timeline.total, sample_rate))
     return timeline
+
+
+def _name(window: Window) -> str:
+    return window.role.replace("_", " ")
 
 
 def _overrun(cue: Cue, window: Window, over: int, rate: int) -> str:
     return (
         f"the cue '{cue.text}' runs {over * 1000 // rate} ms past the end of its "
-        f"{window.ms / 1000:g} s {window.role.replace('_', ' ')}: shorten the cue or lengthen the {window.role.replace('_', ' ')}"
+        f"{window.ms / 1000:g} s {_name(window)}: shorten the cue or lengthen the {_name(window)}"
     )

@@ -105,9 +105,10 @@ def test_tags_and_chapters_read_back(built):
 
 
 def test_a_failing_level_leaves_no_file_for_any_level(write_script, tmp_path):
-    script = write_script(MINIMAL.replace("      hold: 3s", "      beginner: {hold: 10s}\n      progressed: {hold: 500ms}"))
+    script = write_script(MINIMAL.replace("      hold: 3s", "      beginner: {hold: 10s}\n      progressed: {hold: 500ms}")
+                          + "sounds: {hold_start: gong}\n")
     out = tmp_path / "out"
-    with pytest.raises(ScriptError, match="past the end of its 0.5 s hold"):
+    with pytest.raises(ScriptError, match=r"the cue '\[gong\]' runs 200 ms past the end of its 0.5 s hold"):
         build(load_script(script), BuildOptions(out_dir=out))
     assert not out.exists() or list(out.iterdir()) == []
 

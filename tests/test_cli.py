@@ -178,13 +178,14 @@ def test_progress_bar_shows_on_a_terminal(mini_script, tmp_path):
 
 
 def test_validate_says_when_an_overrun_rests_on_estimated_lengths(write_script):
-    path = write_script(MINIMAL.replace("hold: 3s", "hold: 1s"))
+    path = write_script(MINIMAL.replace("hold: 3s", "hold: 6s\n      countdown: 1\n      halfway: true")
+                        + "phrases:\n  halfway: Halfway there, keep breathing slowly now.\n")
     result = run("validate", str(path))
     assert result.exit_code == 2
     assert result.stderr == (
-        f"error: {path}:7: exercise 'Press': dosage (beginner): the cue 'Rep 1 of 2. Hold.' runs 65 ms past "
-        "the end of its 1 s hold: shorten the cue or lengthen the hold (speech lengths partly estimated: "
-        "'audioroutine plan --exact' measures them)\n")
-    exact = run("plan", str(path), "--exact")    # the fake voice says it in 780 ms: it fits
+        f"error: {path}:7: exercise 'Press': dosage (beginner): the cue 'Halfway there, keep breathing slowly now.' runs "
+        "217 ms into the timed cue '1' of its 6 s hold: shorten the cue or the countdown (speech lengths partly "
+        "estimated: 'audioroutine plan --exact' measures them)\n")
+    exact = run("plan", str(path), "--exact")    # the fake voice says it in 1.74 s: it fits
     assert exact.exit_code == 0, exact.stderr
-    assert "Rep 1 of 2. Hold." in exact.stdout
+    assert "Halfway there, keep breathing slowly now." in exact.stdout

@@ -81,17 +81,55 @@ def test_countdown_numbers_start_exactly_on_their_second():
         ("3", 7 * RATE), ("2", 8 * RATE), ("1", 9 * RATE)]
 
 
-def test_every_window_lasts_exactly_its_seconds_in_samples():
+def test_every_window_starts_when_its_cue_ends_and_lasts_exactly_its_seconds():
     routine = parse_script(MINIMAL)
     timeline = build_timeline(compile_level(routine, "beginner"), per_char, RATE)
     spans = [(s.role, s.length) for s in timeline.spans]
     assert spans == [("get_ready", 3 * RATE), ("hold", 3 * RATE), ("rest", 2 * RATE), ("hold", 3 * RATE)]
-    # each hold: from its cue's start to the next event after the window
     for span in timeline.spans:
+        cue = next(e for e in timeline.events if e.end == span.start)
+        assert cue.kind == "speech" and (span.cue_start, span.cue_end) == (cue.start, cue.end)
+        inside = [e for e in timeline.events if span.start <= e.start < span.end]
+        assert {e.kind for e in inside} == {"silence"}
+        after = next(e for e in timeline.events if e.start >= span.end and e.kind == "speech")
+        assert after.start == span.end                 # the next cue starts exactly at the window's end
+
+
+def test_a_long_hold_cue_never_shortens_the_hold():
+    routine = parse_script(MINIMAL.replace("    hold: Hold.", "    hold: " + "Very long words " * 30))
+    timeline = build_timeline(compile_level(routine, "beginner"), per_char, RATE)
+    for span in (s for s in timeline.spans if s.role == "hold"):
+        assert span.cue_end - span.cue_start > 4 * RATE
+        assert span.start == span.cue_end and span.length == 3 * RATE
+
+
+def test_move_time_comes_between_the_cue_and_the_hold():
+    routine = parse_script(MINIMAL.replace("rest: 2s", "rest: 2s\n      move: 1500ms"))
+    timeline = build_timeline(compile_level(routine, "beginner"), per_char, RATE)
+    moves = [s for s in timeline.spans if s.role == "move"]
+    holds = [s for s in timeline.spans if s.role == "hold"]
+    assert len(moves) == len(holds) == 2
+    for move, hold in zip(moves, holds):
+        assert (move.start, move.length) == (move.cue_end, 1500 * RATE // 1000)
+        assert hold.start == move.end and hold.cue_end == move.cue_end and hold.length == 3 * RATE
+
+
+def test_hold_sounds_mark_the_start_and_the_end_of_the_hold():
+    routine = parse_script(MINIMAL + "sounds: {hold_start: chime, hold_end: bell}\n")
+    timeline = build_timeline(compile_level(routine, "beginner"), per_char, RATE)
+    for span in (s for s in timeline.spans if s.role == "hold"):
         first = next(e for e in timeline.events if e.start == span.start)
-        assert first.kind == "speech"
-        after = next(e for e in timeline.events if e.start >= span.start + span.length)
-        assert after.start - first.start == span.length
+        after = next(e for e in timeline.events if e.start == span.end)
+        assert (first.kind, first.text, after.kind, after.text) == ("sound", "chime", "sound", "bell")
+
+
+def test_halfway_and_countdown_sit_on_their_marks():
+    routine = parse_script(MINIMAL.replace("hold: 3s", "hold: 10s\n      countdown: 3\n      halfway: true"))
+    timeline = build_timeline(compile_level(routine, "beginner"), per_char, RATE)
+    hold = next(s for s in timeline.spans if s.role == "hold")
+    marks = [(e.text, e.start - hold.start) for e in timeline.events
+             if e.kind == "speech" and hold.start <= e.start < hold.end]
+    assert marks == [("Halfway.", 5 * RATE), ("3", 7 * RATE), ("2", 8 * RATE), ("1", 9 * RATE)]
 
 
 def test_events_tile_the_session_without_gaps_or_overlaps():
@@ -106,24 +144,69 @@ def test_events_tile_the_session_without_gaps_or_overlaps():
     assert [c.start for c in timeline.chapters][0] == 0
 
 
-def test_speech_that_overruns_its_hold_is_an_error_naming_the_exercise():
-    routine = parse_script(MINIMAL.replace("    hold: Hold.", "    hold: " + "Very long words " * 30), "r.yaml")
-    with pytest.raises(ScriptError) as err:
-        build_timeline(compile_level(routine, "beginner"), per_char, RATE)
-    message = str(err.value)
-    assert message.startswith("r.yaml:7: exercise 'Press': dosage (beginner): the cue 'Rep 1 of 2. Very long")
-    assert message.endswith("past the end of its 3 s hold: shorten the cue or lengthen the hold")
-
-
-def test_countdown_that_collides_with_the_hold_cue_is_an_error():
-    routine = parse_script(MINIMAL.replace("hold: 3s", "hold: 4s\n      countdown: 3").replace(
-        "    hold: Hold.", "    hold: Press firmly into the floor with both hands, breathe slowly, and hold it there until the count."), "r.yaml")
+def test_a_timed_cue_that_runs_into_the_countdown_is_an_error_naming_the_exercise():
+    routine = parse_script(MINIMAL.replace("hold: 3s", "hold: 6s\n      countdown: 1\n      halfway: true")
+                           + "phrases:\n  halfway: " + "Halfway there. " * 14 + "\n", "r.yaml")
     with pytest.raises(ScriptError) as err:
         build_timeline(compile_level(routine, "beginner"), per_char, RATE)
     assert str(err.value) == (
-        "r.yaml:7: exercise 'Press': dosage (beginner): the cue 'Rep 1 of 2. Press firmly into the floor with "
-        "both hands, breathe slowly, and hold it there until the count.' runs 69 ms into the timed cue '3' of its 4 s hold: "
-        "shorten the cue or the countdown")
+        "r.yaml:7: exercise 'Press': dosage (beginner): the cue '" + ("Halfway there. " * 14).strip()
+        + "' runs 89 ms into the timed cue '1' of its 6 s hold: shorten the cue or the countdown")
+
+
+def test_a_sound_that_runs_past_a_short_hold_is_an_error():
+    routine = parse_script(MINIMAL.replace("hold: 3s", "hold: 500ms") + "sounds: {hold_start: gong}\n", "r.yaml")
+    with pytest.raises(ScriptError) as err:
+        build_timeline(compile_level(routine, "beginner"), per_char, RATE)
+    assert str(err.value) == (
+        "r.yaml:7: exercise 'Press': dosage (beginner): the cue '[gong]' runs 200 ms past the end of its "
+        "0.5 s hold: shorten the cue or lengthen the hold")
+
+
+def test_a_single_hold_is_announced_as_a_hold():
+    routine = parse_script(MINIMAL.replace("reps: 2", "reps: 1").replace("hold: 3s", "hold: 60s")
+                           .replace("    hold: Hold.\n", ""))
+    program = compile_level(routine, "beginner")
+    assert texts(program, "dosage") == ["One hold of 60 seconds."]
+    assert texts(program, "rep") == ["Hold for 60 seconds."]
+
+
+def test_alternating_reps_can_count_per_side_and_say_so():
+    script = MINIMAL.replace("reps: 2", "reps: 2\n      sides: alternating")
+    total = compile_level(parse_script(script), "beginner")
+    assert texts(total, "dosage") == ["2 reps in total, holding each for 3 seconds, alternating sides."]
+    per_side = compile_level(parse_script(script.replace("alternating", "alternating\n      count: per_side")), "beginner")
+    assert texts(per_side, "dosage") == ["2 reps on each side, holding each for 3 seconds, alternating sides."]
+    assert texts(per_side, "rep") == [
+        "Rep 1 of 2, right side. Hold.", "Rep 1 of 2, left side. Hold.",
+        "Last one, right side. Hold.", "Last one, left side. Hold."]
+
+
+def test_sides_have_a_rest_of_their_own_and_exercises_a_transition():
+    script = MINIMAL.replace("reps: 2", "reps: 2\n      sides: each\n      side_rest: 15s") \
+        + "  - name: Pull\n    dosage: {rep_time: 2s, reps: 3}\ntransition: 20s\n"
+    program = compile_level(parse_script(script), "beginner")
+    windows = [(s.role, s.ms, s.cues[0].text) for c in program.chapters for s in c.steps
+               if isinstance(s, Window) and s.role in ("side_rest", "transition")]
+    assert windows == [("side_rest", 15000, "Rest before the left side."), ("transition", 20000, "Good work.")]
+    assert texts(program, "dosage")[1] == "3 reps, 2 seconds each."
+
+
+def test_work_intervals_alternate_work_and_rest():
+    script = MINIMAL.replace("hold: 3s", "work: 30s").replace("rest: 2s", "rest: 15s").replace("reps: 2", "reps: 3")
+    program = compile_level(parse_script(script), "beginner")
+    steps = [(s.role, s.ms, s.cues[0].text) for s in program.chapters[1].steps if isinstance(s, Window)]
+    assert steps[1:] == [("work", 30000, "Interval 1 of 3. Go."), ("rest", 15000, "Rest."),
+                         ("work", 30000, "Interval 2 of 3. Go."), ("rest", 15000, "Rest."),
+                         ("work", 30000, "Last interval. Go.")]
+    assert texts(program, "dosage") == ["3 intervals, 30 seconds of work and 15 seconds of rest each."]
+
+
+def test_unknown_placeholder_in_a_phrase_is_one_line_with_its_line():
+    with pytest.raises(ScriptError) as err:
+        parse_script(MINIMAL + "phrases:\n  rep: Rep {n} of {totl}.\n", "r.yaml")
+    assert str(err.value) == (
+        "r.yaml:12: phrases.rep: unknown placeholder '{totl}' (this phrase knows: {n}, {total})")
 
 
 def test_skipped_exercise_is_left_out_of_that_level_only():

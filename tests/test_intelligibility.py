@@ -17,7 +17,7 @@ from audioroutine import BuildOptions, build, load_script, plan
 from audioroutine.build import speech_for
 from audioroutine.compiler import compile_level
 from audioroutine.engines import Clip
-from audioroutine.speech import ONSET_LEVEL, ONSET_PAD_MS, SpeechStats, trim_lead
+from audioroutine.speech import ONSET_LEVEL, EDGE_PAD_MS, SpeechStats, trim_quiet
 
 from .listener import (
     MISSING_WER, Listener, decode_16k, edit_distance, format_report, normalize, speech_cues, wer,
@@ -119,19 +119,19 @@ def _tamper(script: Path, cache: Path) -> None:
     def same_onset(target: Clip, body: bytes) -> bytes:
         # Speech trims each clip's lead-in quiet up to its onset: keep the victim's own quiet
         # lead-in so the trimmed clip, and so the timeline, stay exactly as they were.
-        lead = len(target.pcm) - len(trim_lead(target.pcm, target.sample_rate))
+        lead = len(target.pcm) - len(trim_quiet(target.pcm, target.sample_rate))
         pcm = target.pcm[:lead] + body
         assert len(pcm) <= len(target.pcm), "the replacement must fit in the victim's length"
         return pcm + bytes(len(target.pcm) - len(pcm))
 
     silenced = clip(SILENCED)
     # One barely audible sample marks the onset; the rest of the cue is digital silence.
-    pad = bytes(2 * (silenced.sample_rate * ONSET_PAD_MS // 1000))
+    pad = bytes(2 * (silenced.sample_rate * EDGE_PAD_MS // 1000))
     marker = (ONSET_LEVEL + 1).to_bytes(2, "little", signed=True)
     put(SILENCED, same_onset(silenced, pad + marker), silenced.sample_rate)
     for victim, source in REPLACED.items():
         target, other = clip(victim), clip(source)
-        put(victim, same_onset(target, trim_lead(other.pcm, other.sample_rate)), target.sample_rate)
+        put(victim, same_onset(target, trim_quiet(other.pcm, other.sample_rate)), target.sample_rate)
 
 
 @pytest.mark.slow

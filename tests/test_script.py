@@ -66,11 +66,12 @@ def test_common_dosage_merges_with_level_overrides():
     (MINIMAL.replace("      rest: 2s", "      rest: 2s\n      beginner: {variant: easy}"),
      "r.yaml:11: exercise 'Press': exercises[0].dosage.beginner.variant: unknown variant 'easy' (variants: none defined)"),
     (MINIMAL.replace("      rest: 2s", "      rest: 2s\n      expert: {reps: 3}"),
-     "r.yaml:11: exercise 'Press': exercises[0].dosage.expert: unknown key 'expert' (allowed: reps, sets, hold, rest, set_rest, rep_time, sides, breath, countdown, variant, skip, beginner, progressed)"),
+     "r.yaml:11: exercise 'Press': exercises[0].dosage.expert: unknown key 'expert' (allowed: reps, sets, hold, rest, set_rest, side_rest, rep_time, work, move, transition, sides, count, breath, countdown, halfway, variant, skip, beginner, progressed)"),
     (MINIMAL.replace("hold: 3s", "hold: 3s\n      breath: {in: 2s, out: 2s}"),
-     "r.yaml:7: exercise 'Press': exercises[0].dosage: give either 'breath' or 'hold', not both"),
+     "r.yaml:7: exercise 'Press': exercises[0].dosage: give only one of 'hold', 'breath', 'rep_time' or 'work', "
+     "not both 'hold' and 'breath'"),
     (MINIMAL.replace("      hold: 3s\n", ""),
-     "r.yaml:7: exercise 'Press': exercises[0].dosage: say how long a rep lasts (give 'hold', 'breath' or 'rep_time')"),
+     "r.yaml:7: exercise 'Press': exercises[0].dosage: say how long a rep lasts (give 'hold', 'breath', 'rep_time' or 'work')"),
     ("", "r.yaml: the script is empty (run 'audioroutine example' for a template)"),
 ])
 def test_errors_are_one_exact_line(text, message):

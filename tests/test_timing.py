@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from audioroutine.build import BuildOptions, build, plan
+from audioroutine.compiler import compile_level
 from audioroutine.cache import PhraseCache
 from audioroutine.engines import VoiceOptions
 from audioroutine.engines.fake import FakeEngine, fake_samples
@@ -16,22 +17,33 @@ from audioroutine.mp3 import decode_mp3
 from audioroutine.script import load_script
 from audioroutine.speech import Speech
 
+from .segments import Measured, check_windows, measure_windows
+
 RATE = 22050
+# Holds, reps, both sides, sets, a countdown, timed reps and alternating sides: every kind of
+# window the contract covers. SOUNDS adds hold sounds and movement time.
 SCRIPT = """
 id: timing
 title: Timing
 voice: {engine: fake}
-gap: 400ms
+gap: 600ms
 get_ready: 2s
-sounds: {hold_start: chime, hold_end: true, exercise: false}
+transition: 3s
 exercises:
   - name: Press
     hold: Hold.
-    dosage: {reps: 2, hold: 5s, rest: 2s, sides: each, countdown: true}
+    release: Relax.
+    dosage: {reps: 2, sets: 2, set_rest: 3s, hold: 5s, rest: 2s, sides: each, side_rest: 4s, countdown: true}
   - name: Lift
     dosage: {reps: 2, rep_time: 3s, rest: 1s}
+  - name: Reach
+    hold: Reach.
+    release: Lower.
+    dosage: {reps: 2, hold: 4s, rest: 2s, sides: alternating, count: per_side, countdown: 2}
 levels: [one]
 """
+SOUNDS = SCRIPT.replace("transition: 3s", "transition: 3s\nsounds: {hold_start: chime, hold_end: bell}").replace(
+    "countdown: true}", "countdown: true, move: 1500ms}").replace("countdown: 2}", "countdown: 2, move: 1500ms}")
 
 
 def onsets(x: np.ndarray, threshold: float = 0.02, quiet_ms: int = 30) -> np.ndarray:
@@ -41,18 +53,72 @@ def onsets(x: np.ndarray, threshold: float = 0.02, quiet_ms: int = 30) -> np.nda
     return np.concatenate((loud[:1], loud[1:][gaps]))
 
 
+def decoded(path: Path) -> np.ndarray:
+    return np.frombuffer(decode_mp3(path, RATE).raw_data, dtype="<i2").astype(np.float64) / 32768
+
+
+def build_and_hear(path: Path, out: Path, **options) -> tuple[object, np.ndarray, list[Measured]]:
+    """Build level 'one', decode the MP3 and measure every window in the samples."""
+    routine = load_script(path)
+    result = build(routine, BuildOptions(out_dir=out, **options))
+    x = decoded(result.sessions[0].path)
+    program = compile_level(routine, "one")
+    return routine, x, measure_windows(x, RATE, program)
+
+
 @pytest.fixture
 def built(write_script, tmp_path):
     routine = load_script(write_script(SCRIPT))
     result = build(routine, BuildOptions(out_dir=tmp_path / "out"))
     timeline = plan(routine, "one", BuildOptions())
-    pcm = decode_mp3(result.sessions[0].path, RATE).raw_data
-    return timeline, np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768
+    return timeline, decoded(result.sessions[0].path)
 
 
 def near(found: np.ndarray, sample: int) -> float:
     """Distance in ms from `sample` to the closest onset."""
     return float(np.abs(found - sample).min()) * 1000 / RATE
+
+
+EXPECTED_WINDOWS = {"get_ready": 6, "hold": 12, "rest": 8, "set_rest": 2, "side_rest": 1, "rep": 2,
+                    "transition": 2}
+
+
+def test_every_window_is_quiet_for_its_prescribed_time_in_the_decoded_audio(write_script, tmp_path):
+    """From the end of the cue that opens a window to the start of the next cue: the
+    prescribed time within 50 ms; countdown numbers within 20 ms of their second."""
+    _, x, found = build_and_hear(write_script(SCRIPT), tmp_path / "out")
+    assert check_windows(found, RATE) == EXPECTED_WINDOWS
+    holds = [m for m in found if m.role == "hold"]
+    assert [len(m.timed) for m in holds] == [3] * 8 + [2] * 4
+
+
+def test_hold_sounds_mark_the_hold_and_movement_time_comes_before_it(write_script, tmp_path):
+    _, x, found = build_and_hear(write_script(SOUNDS), tmp_path / "out")
+    assert check_windows(found, RATE) == EXPECTED_WINDOWS
+    moves = [m.lead for m in found if m.role == "hold" and m.lead is not None]
+    assert len(moves) == 12 and all(abs(n * 1000 / RATE - 1500) <= 50 for n in moves)
+
+
+def test_a_silenced_cue_is_caught(write_script, tmp_path):
+    """Control: the measurement fails when a cue is missing from the audio."""
+    routine, x, _ = build_and_hear(write_script(SCRIPT), tmp_path / "out")
+    timeline = plan(routine, "one", BuildOptions())
+    release = next(e for e in timeline.events if e.role == "release")
+    x = x.copy()
+    x[release.start:release.end] = 0
+    with pytest.raises(AssertionError, match="heard .* runs of sound, the script says"):
+        measure_windows(x, RATE, compile_level(routine, "one"))
+
+
+def test_a_hold_timed_from_the_cue_start_is_caught(write_script, tmp_path):
+    """Control: the old contract (hold counted from the start of its cue) fails the check."""
+    routine, x, found = build_and_hear(write_script(SCRIPT), tmp_path / "out")
+    hold = next(m for m in found if m.role == "hold")
+    span = next(s for s in plan(routine, "one", BuildOptions()).spans if s.role == "hold")
+    check_windows([hold], RATE)
+    shifted = [Measured(hold.role, hold.prescribed_ms, span.cue_start, hold.end, [])]
+    with pytest.raises(AssertionError):
+        check_windows(shifted, RATE)
 
 
 def test_mp3_sample_count_equals_timeline(built):
@@ -65,25 +131,6 @@ def test_rebuild_is_byte_identical(write_script, tmp_path):
     first = build(routine, BuildOptions(out_dir=tmp_path / "a")).sessions[0].path.read_bytes()
     second = build(routine, BuildOptions(out_dir=tmp_path / "b")).sessions[0].path.read_bytes()
     assert first == second
-
-
-def test_holds_last_exactly_their_seconds_in_the_decoded_audio(built):
-    timeline, x = built
-    found = onsets(x)
-    holds = [s for s in timeline.spans if s.role == "hold"]
-    assert len(holds) == 4                                  # 2 reps x 2 sides
-    for span in holds:
-        start = found[np.abs(found - span.start).argmin()]
-        end = found[np.abs(found - span.start - span.length).argmin()]
-        assert abs((end - start) * 1000 / RATE - 5000) <= 5, span
-
-
-def test_countdown_numbers_start_on_their_second(built):
-    timeline, x = built
-    found = onsets(x)
-    for span in (s for s in timeline.spans if s.role == "hold"):
-        for k in (3, 2, 1):                                 # countdown: true -> last 3 s
-            assert near(found, span.start + span.length - k * RATE) <= 20
 
 
 def test_silence_and_speech_where_the_plan_says(built):
@@ -100,21 +147,24 @@ def test_silence_and_speech_where_the_plan_says(built):
             assert rms > 0.01, event
 
 
-def test_sounds_sit_inside_windows(built):
-    timeline, _ = built
-    kinds = {(e.role, e.text) for e in timeline.events if e.kind == "sound"}
-    assert kinds == {("hold_start_sound", "chime"), ("hold_end_sound", "bell")}
-    for span in (s for s in timeline.spans if s.role == "hold"):
-        first = next(e for e in timeline.events if e.start == span.start)
-        assert (first.kind, first.text) == ("sound", "chime")
-        assert span.length == 5 * RATE
-
-
 def test_plan_text_shows_windows_with_exact_lengths(write_script):
-    timeline = plan(load_script(write_script(SCRIPT)), "one", BuildOptions())
+    timeline = plan(load_script(write_script(SOUNDS)), "one", BuildOptions())
     sheet = timeline.format_sheet()
-    assert sheet.count("== hold 5.000 s, until ") == 4
+    assert sheet.count("== hold 5.000 s ==") == 8 and sheet.count("== move 1.500 s ==") == 12
     assert "[chime sound]" in sheet
+
+
+def test_plan_json_gives_both_edges_of_every_window(write_script):
+    timeline = plan(load_script(write_script(SOUNDS)), "one", BuildOptions())
+    rows = timeline.to_json()["spans"]
+    assert isinstance(rows, list)
+    for row in rows:
+        assert row["cue_start_sample"] < row["cue_end_sample"] <= row["start_sample"] < row["end_sample"]
+        assert row["end_sample"] - row["start_sample"] == row["length_sample"]
+    holds = [r for r in rows if r["role"] == "hold"]
+    moves = [r for r in rows if r["role"] == "move"]
+    assert all(h["start_sample"] - h["cue_end_sample"] == 1500 * RATE // 1000 for h in holds)
+    assert [m["end_sample"] for m in moves] == [h["start_sample"] for h in holds]
 
 
 @pytest.mark.parametrize("engine_rate", [16000, 24000])
@@ -136,52 +186,31 @@ def test_rate_changes_clip_length_through_the_engine():
 
 
 def test_bad_sound_name_is_one_clear_error(write_script):
-    path = write_script(SCRIPT.replace("exercise: false", "exercise: trumpet"))
+    path = write_script(SOUNDS.replace("hold_end: bell", "hold_end: bell, exercise: trumpet"))
     with pytest.raises(ScriptError) as err:
         load_script(path)
     assert str(err.value) == (
-        f"{path}:6: sounds.exercise: expected true, false or one of chime, bell, gong, got 'trumpet'")
+        f"{path}:7: sounds.exercise: expected true, false or one of chime, bell, gong, got 'trumpet'")
 
 
 def test_countdown_that_cannot_fit_names_the_exercise(write_script):
-    path = write_script(SCRIPT.replace("hold: 5s", "hold: 2s").replace("countdown: true", "countdown: 1"))
-    with pytest.raises(ScriptError, match=r"exercise 'Press'.*runs \d+ ms into the timed cue '1' of its 2 s hold"):
+    path = write_script(SOUNDS.replace("chime", "gong").replace("hold: 5s", "hold: 1500ms").replace(
+        "countdown: true", "countdown: 1"))
+    with pytest.raises(ScriptError, match=r"exercise 'Press'.*the cue '\[gong\]' runs 200 ms into the timed cue '1' "
+                                          r"of its 1.5 s hold"):
         plan(load_script(path), "one", BuildOptions())
 
 
-PIPER = """
-id: piper_timing
-title: Timing
-gap: 300ms
-get_ready: 2s
-exercises:
-  - name: Press
-    hold: Hold.
-    release: Relax.
-    dosage: {reps: 2, hold: 6s, rest: 3s, sides: each, countdown: 3}
-levels: [one]
-"""
-
-
 @pytest.mark.slow
-def test_real_piper_holds_and_countdown_in_the_decoded_audio(write_script, tmp_path):
-    """Piper's words have their own pauses; onsets after silence still land on the plan."""
-    routine = load_script(write_script(PIPER))
-    result = build(routine, BuildOptions(out_dir=tmp_path / "out"))
-    timeline = plan(routine, "one", BuildOptions())
-    assert timeline.estimated == 0
-    pcm = decode_mp3(result.sessions[0].path, RATE).raw_data
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768
-    assert len(x) == timeline.total
-    found = onsets(x, threshold=0.03)
-    holds = [s for s in timeline.spans if s.role == "hold"]
-    assert len(holds) == 4
-    for span in holds:
-        start = found[np.abs(found - span.start).argmin()]
-        end = found[np.abs(found - span.start - span.length).argmin()]
-        assert abs((end - start) * 1000 / RATE - 6000) <= 5, span
-        for k in (3, 2, 1):
-            assert near(found, span.start + span.length - k * RATE) <= 20, (span, k)
+def test_real_piper_windows_in_the_decoded_audio(write_script, tmp_path):
+    """Piper's words have pauses and soft edges of their own; the windows still measure."""
+    _, x, found = build_and_hear(write_script(SCRIPT.replace("voice: {engine: fake}\n", "")), tmp_path / "out")
+    assert check_windows(found, RATE) == EXPECTED_WINDOWS
+
+
+def test_espeak_windows_in_the_decoded_audio(write_script, tmp_path):
+    _, x, found = build_and_hear(write_script(SCRIPT.replace("engine: fake", "engine: espeak")), tmp_path / "out")
+    assert check_windows(found, RATE) == EXPECTED_WINDOWS
 
 
 def test_cli_sample_rate_option(mini_script, tmp_path):

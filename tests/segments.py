@@ -1,0 +1,149 @@
+"""Find speech and quiet in decoded audio, and pair them with what the script says.
+
+The measuring never reads the timeline: sound runs come from RMS in 5 ms frames of the
+decoded samples. The compiled program (what is said, in which order, and which window each
+cue opens; no times) tells which run is which cue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from audioroutine.timeline import Pause, Program, Say, Sound, Window
+
+FRAME_MS = 5
+RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound
+EDGE_LEVEL = 10 ** (-45 / 20)     # a run's edges: its first and last sample above -45 dBFS
+MIN_QUIET_MS = 400                # quiet shorter than this stays inside one run (pauses inside a cue)
+
+
+def sound_runs(x: np.ndarray, rate: int) -> list[tuple[int, int]]:
+    """(start, end) sample of every stretch of sound separated by at least MIN_QUIET_MS."""
+    n = rate * FRAME_MS // 1000
+    frames = x[: len(x) // n * n].reshape(-1, n)
+    loud = np.flatnonzero(np.sqrt(np.mean(frames ** 2, axis=1)) > RMS_FLOOR)
+    if not len(loud):
+        return []
+    breaks = np.flatnonzero(np.diff(loud) * FRAME_MS > MIN_QUIET_MS)
+    firsts = np.concatenate((loud[:1], loud[breaks + 1]))
+    lasts = np.concatenate((loud[breaks], loud[-1:]))
+    runs = []
+    for first, last in zip(firsts, lasts):
+        head = np.flatnonzero(np.abs(frames[first]) > EDGE_LEVEL)
+        tail = np.flatnonzero(np.abs(frames[last]) > EDGE_LEVEL)
+        start = first * n + (int(head[0]) if len(head) else 0)
+        end = last * n + (int(tail[-1]) + 1 if len(tail) else n)
+        runs.append((start, end))
+    return runs
+
+
+@dataclass
+class Group:
+    """Cues heard as one run of sound (nothing quiet for MIN_QUIET_MS between them)."""
+
+    texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WindowPlan:
+    role: str
+    ms: int
+    lead_ms: int
+    opener: int                         # index of the group holding the opening cue
+    starter: int | None                 # group that starts the window (hold-start sound), if any
+    timed: list[tuple[int, int]]        # (offset_ms, group index)
+    after: int                          # group that ends the window
+
+
+def expected(program: Program) -> tuple[list[Group], list[WindowPlan]]:
+    """The runs of sound a listener should hear, and each window's place among them."""
+    groups: list[Group] = [Group()]
+    windows: list[WindowPlan] = []
+    pending: list[WindowPlan] = []        # windows waiting for the group that ends them
+
+    def close() -> None:
+        if groups[-1].texts:
+            groups.append(Group())
+
+    def add(cue: Say | Sound) -> int:
+        for window in pending:
+            window.after = len(groups) - 1
+        pending.clear()
+        groups[-1].texts.append(cue.text)
+        return len(groups) - 1
+
+    for chapter in program.chapters:
+        for step in chapter.steps:
+            if isinstance(step, (Say, Sound)):
+                add(step)
+            elif isinstance(step, Pause):
+                if step.ms >= MIN_QUIET_MS:
+                    close()
+            else:
+                assert isinstance(step, Window)
+                opener = -1
+                for cue in step.cues:
+                    opener = add(cue)
+                if step.lead_ms:
+                    close()
+                plan = WindowPlan(step.role, step.ms, step.lead_ms, opener, None, [], -1)
+                for offset, cue in step.timed:
+                    if offset:
+                        close()
+                    index = add(cue)
+                    if offset == 0:
+                        plan.starter = index
+                    else:
+                        plan.timed.append((offset, index))
+                close()
+                windows.append(plan)
+                pending.append(plan)
+    if not groups[-1].texts:
+        groups.pop()
+    return groups, windows
+
+
+@dataclass
+class Measured:
+    role: str
+    prescribed_ms: int
+    start: int                          # sample where the window starts, as heard
+    end: int                            # sample where the next cue starts, as heard
+    timed: list[tuple[int, int]]        # (offset_ms, onset sample) of countdown numbers etc.
+    lead: int | None = None             # measured movement time (cue end to hold-start sound)
+
+
+def measure_windows(x: np.ndarray, rate: int, program: Program) -> list[Measured]:
+    """Every window of `program` as heard in the decoded session `x`."""
+    runs = sound_runs(x, rate)
+    groups, windows = expected(program)
+    assert len(runs) == len(groups), (
+        f"heard {len(runs)} runs of sound, the script says {len(groups)}: "
+        f"a cue is silent, missing, or runs into the next")
+    out = []
+    for w in windows:
+        cue_end = runs[w.opener][1]
+        if w.starter is not None:
+            start = runs[w.starter][0]
+            lead = start - cue_end if w.lead_ms else None
+        else:
+            start = cue_end + w.lead_ms * rate // 1000
+            lead = None
+        end = runs[w.after][0]
+        out.append(Measured(w.role, w.ms, start, end, [(o, runs[g][0]) for o, g in w.timed], lead))
+    return out
+
+
+def check_windows(found: list[Measured], rate: int, tolerance_ms: float = 50, mark_ms: float = 20) -> dict[str, int]:
+    """Assert every window's measured length and every timed cue's onset; count windows by role."""
+    roles: dict[str, int] = {}
+    for m in found:
+        length_ms = (m.end - m.start) * 1000 / rate
+        assert abs(length_ms - m.prescribed_ms) <= tolerance_ms, (m.role, length_ms, m.prescribed_ms)
+        for offset, onset in m.timed:
+            off_ms = (onset - m.start) * 1000 / rate
+            assert abs(off_ms - offset) <= mark_ms, (m.role, offset, off_ms)
+        roles[m.role] = roles.get(m.role, 0) + 1
+    return roles
