@@ -16,7 +16,7 @@ from audioroutine.timeline import Pause, Program, Say, Sound, Window
 FRAME_MS = 5
 RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound
 EDGE_LEVEL = 10 ** (-45 / 20)     # a run's edges: its first and last sample above -45 dBFS
-MIN_QUIET_MS = 400                # quiet shorter than this stays inside one run (pauses inside a cue)
+MIN_QUIET_MS = 480                # quiet shorter than this stays inside one run (Piper pauses up to ~400 ms inside a cue)
 
 
 def sound_runs(x: np.ndarray, rate: int) -> list[tuple[int, int]]:

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
 from audioroutine.build import speech_for
 from audioroutine.compiler import compile_level
 from audioroutine.engines import Clip
-from audioroutine.speech import ONSET_LEVEL, EDGE_PAD_MS, SpeechStats, trim_quiet
+from audioroutine.speech import EDGE_PAD_MS, ONSET_LEVEL, SpeechStats, trim_quiet
 
 from .listener import (
-    MISSING_WER, Listener, decode_16k, edit_distance, format_report, normalize, speech_cues, wer,
+    MISSING_WER,
+    Listener,
+    decode_16k,
+    edit_distance,
+    format_report,
+    normalize,
+    speech_cues,
+    wer,
 )
 
 SCRIPT = """
@@ -60,7 +68,7 @@ exercises:
 SILENCED = "2"                                                         # a countdown number, said twice
 REPLACED = {
     "Stand facing a wall with your feet apart.": "Breathe out and round your back.",
-    "And relax.": "Rest.",
+    "And relax.": "Get ready.",
 }
 
 
@@ -78,8 +86,8 @@ def test_normalize_spells_numbers_and_strips_punctuation(text: str, words: str) 
 
 
 def test_wer_counts_substitutions_deletions_insertions() -> None:
-    ref = "rep one of three push and hold".split()
-    assert edit_distance(ref, "rep one of three bush and old".split()) == 2
+    ref = ["rep", "one", "of", "three", "push", "and", "hold"]
+    assert edit_distance(ref, ["rep", "one", "of", "three", "bush", "and", "old"]) == 2
     assert wer(ref, ref[:-2]) == pytest.approx(2 / 7)
     assert wer(ref, ref + ["now"]) == pytest.approx(1 / 7)
     assert wer(ref, []) == 1.0
@@ -116,22 +124,30 @@ def _tamper(script: Path, cache: Path) -> None:
     def put(text: str, pcm: bytes, rate: int) -> None:
         speech.cache.put(speech.key(text), Clip(pcm=pcm, sample_rate=rate))
 
-    def same_onset(target: Clip, body: bytes) -> bytes:
-        # Speech trims each clip's lead-in quiet up to its onset: keep the victim's own quiet
-        # lead-in so the trimmed clip, and so the timeline, stay exactly as they were.
-        lead = len(target.pcm) - len(trim_quiet(target.pcm, target.sample_rate))
-        pcm = target.pcm[:lead] + body
-        assert len(pcm) <= len(target.pcm), "the replacement must fit in the victim's length"
-        return pcm + bytes(len(target.pcm) - len(pcm))
+    def same_edges(target: Clip, body: bytes) -> bytes:
+        # Speech trims each clip's quiet up to its first and after its last audible sample:
+        # keep the victim's own edges (a barely audible sample marks the last one) so the
+        # trimmed clip, and so the timeline, stay exactly as they were.
+        x = np.frombuffer(target.pcm, dtype="<i2")
+        loud = np.flatnonzero(np.abs(x.astype(np.int32)) > ONSET_LEVEL)
+        first, last = int(loud[0]), int(loud[-1])
+        start = max(0, first - target.sample_rate * EDGE_PAD_MS // 1000)
+        out = np.zeros(len(x), dtype="<i2")
+        out[:start] = x[:start]
+        b = np.frombuffer(body, dtype="<i2")
+        assert start + len(b) <= last, "the replacement must fit in the victim's length"
+        out[start:start + len(b)] = b
+        if abs(int(out[first])) <= ONSET_LEVEL:
+            out[first] = ONSET_LEVEL + 1
+        out[last] = ONSET_LEVEL + 1
+        return out.tobytes()
 
     silenced = clip(SILENCED)
-    # One barely audible sample marks the onset; the rest of the cue is digital silence.
-    pad = bytes(2 * (silenced.sample_rate * EDGE_PAD_MS // 1000))
-    marker = (ONSET_LEVEL + 1).to_bytes(2, "little", signed=True)
-    put(SILENCED, same_onset(silenced, pad + marker), silenced.sample_rate)
+    # One barely audible sample marks each edge; the rest of the cue is digital silence.
+    put(SILENCED, same_edges(silenced, b""), silenced.sample_rate)
     for victim, source in REPLACED.items():
         target, other = clip(victim), clip(source)
-        put(victim, same_onset(target, trim_quiet(other.pcm, other.sample_rate)), target.sample_rate)
+        put(victim, same_edges(target, trim_quiet(other.pcm, other.sample_rate)), target.sample_rate)
 
 
 @pytest.mark.slow

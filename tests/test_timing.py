@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from audioroutine.build import BuildOptions, build, plan
-from audioroutine.compiler import compile_level
 from audioroutine.cache import PhraseCache
+from audioroutine.compiler import compile_level
 from audioroutine.engines import VoiceOptions
 from audioroutine.engines.fake import FakeEngine, fake_samples
 from audioroutine.errors import ScriptError
@@ -86,14 +86,14 @@ EXPECTED_WINDOWS = {"get_ready": 6, "hold": 12, "rest": 8, "set_rest": 2, "side_
 def test_every_window_is_quiet_for_its_prescribed_time_in_the_decoded_audio(write_script, tmp_path):
     """From the end of the cue that opens a window to the start of the next cue: the
     prescribed time within 50 ms; countdown numbers within 20 ms of their second."""
-    _, x, found = build_and_hear(write_script(SCRIPT), tmp_path / "out")
+    _, _x, found = build_and_hear(write_script(SCRIPT), tmp_path / "out")
     assert check_windows(found, RATE) == EXPECTED_WINDOWS
     holds = [m for m in found if m.role == "hold"]
     assert [len(m.timed) for m in holds] == [3] * 8 + [2] * 4
 
 
 def test_hold_sounds_mark_the_hold_and_movement_time_comes_before_it(write_script, tmp_path):
-    _, x, found = build_and_hear(write_script(SOUNDS), tmp_path / "out")
+    _, _x, found = build_and_hear(write_script(SOUNDS), tmp_path / "out")
     assert check_windows(found, RATE) == EXPECTED_WINDOWS
     moves = [m.lead for m in found if m.role == "hold" and m.lead is not None]
     assert len(moves) == 12 and all(abs(n * 1000 / RATE - 1500) <= 50 for n in moves)
@@ -112,7 +112,7 @@ def test_a_silenced_cue_is_caught(write_script, tmp_path):
 
 def test_a_hold_timed_from_the_cue_start_is_caught(write_script, tmp_path):
     """Control: the old contract (hold counted from the start of its cue) fails the check."""
-    routine, x, found = build_and_hear(write_script(SCRIPT), tmp_path / "out")
+    routine, _x, found = build_and_hear(write_script(SCRIPT), tmp_path / "out")
     hold = next(m for m in found if m.role == "hold")
     span = next(s for s in plan(routine, "one", BuildOptions()).spans if s.role == "hold")
     check_windows([hold], RATE)
@@ -204,12 +204,12 @@ def test_countdown_that_cannot_fit_names_the_exercise(write_script):
 @pytest.mark.slow
 def test_real_piper_windows_in_the_decoded_audio(write_script, tmp_path):
     """Piper's words have pauses and soft edges of their own; the windows still measure."""
-    _, x, found = build_and_hear(write_script(SCRIPT.replace("voice: {engine: fake}\n", "")), tmp_path / "out")
+    _, _x, found = build_and_hear(write_script(SCRIPT.replace("voice: {engine: fake}\n", "")), tmp_path / "out")
     assert check_windows(found, RATE) == EXPECTED_WINDOWS
 
 
 def test_espeak_windows_in_the_decoded_audio(write_script, tmp_path):
-    _, x, found = build_and_hear(write_script(SCRIPT.replace("engine: fake", "engine: espeak")), tmp_path / "out")
+    _, _x, found = build_and_hear(write_script(SCRIPT.replace("engine: fake", "engine: espeak")), tmp_path / "out")
     assert check_windows(found, RATE) == EXPECTED_WINDOWS
 
 
