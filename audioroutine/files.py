@@ -26,12 +26,14 @@ def temp_path(final: Path) -> Path:
 @contextmanager
 def atomic_path(final: Path, stage: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `final`; on success it is renamed onto `final`,
-    on any exception (KeyboardInterrupt included) it is removed. `stage` names the
-    moment before the rename for the test hook (`checkpoint`)."""
+    on any exception (KeyboardInterrupt included) it is removed. The data is flushed to
+    disk before the rename, so a power cut cannot leave an empty file under the final name.
+    `stage` names the moment before the rename for the test hook (`checkpoint`)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(final)
     try:
         yield tmp
+        _fsync(tmp)
         if stage:
             checkpoint(stage)
         os.replace(tmp, final)
@@ -40,12 +42,17 @@ def atomic_path(final: Path, stage: str | None = None) -> Iterator[Path]:
         raise
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(final: Path, data: bytes, stage: str | None = None) -> None:
-    with atomic_path(final, stage) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_path(final, stage) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 def remove_stale_temps(folder: Path, ours: Callable[[str], bool]) -> list[Path]:
