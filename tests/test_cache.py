@@ -154,9 +154,9 @@ def test_every_single_bit_flip_in_an_entry_is_caught():
     clip = Clip(bytes(range(256)) * 4, 22050)
     data = entry_bytes("ab" * 32, clip)
     assert read_entry(data, "ab" * 32) == clip
-    for index in range(len(data)):
+    for bit in range(8 * len(data)):
         flipped = bytearray(data)
-        flipped[index] ^= 1 << (index % 8)
+        flipped[bit // 8] ^= 1 << (bit % 8)
         with pytest.raises(Damaged):
             read_entry(bytes(flipped), "ab" * 32)
 
