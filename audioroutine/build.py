@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from .compiler import build_timeline, compile_level
 from .cover import generate_cover, image_mime
 from .engines import VoiceOptions, get_engine
 from .errors import ScriptError
-from .files import atomic_path
+from .files import atomic_path, checkpoint, remove_stale_temps
 from .loudness import encode_normalized
 from .mp3 import DEFAULT_BITRATE
 from .playlist import Entry, Track, playlist_path, track_order, write_playlist
@@ -35,7 +36,10 @@ from .timeline import Chapter, Program, Timeline
 DEFAULT_ENGINE = "piper"
 SESSION_RATE = 22050
 
+OUTPUT_SUFFIXES = (".mp3", ".vtt", ".lrc", ".m3u8")   # what a build writes into out_dir
+
 Progress = Callable[[int, int, str], None]   # (done, total, phrase)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -127,6 +131,8 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
     levels = options.levels or tuple(level.id for level in routine.levels)
     for level in levels:
         routine.level(level)   # unknown level: ScriptError before any work
+    remove_stale_temps(options.out_dir, lambda name: name.endswith(OUTPUT_SUFFIXES))
+    PhraseCache(options.cache_dir).remove_stale_temps()
     result = BuildResult()
     jobs = []
     for level in levels:
@@ -142,6 +148,9 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
             if progress:
                 progress(done, result.phrases, text)
         speech.prepare(program.texts(), tick)
+    if result.stats.outdated:
+        log.warning("%d cached phrase(s) were in an older cache format and were synthesized again",
+                    result.stats.outdated)
     timelines = [build_timeline(program, speech.measure, options.sample_rate) for program, speech in jobs]
 
     numbers = {t.level: (t.number, t.total) for t in tracks or []}
@@ -152,8 +161,10 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
         written = options.force or not _up_to_date(path, tags.provenance)
         if written:
             session = render(timeline, speech)
-            with atomic_path(path) as tmp:
+            checkpoint("render")
+            with atomic_path(path, stage="tags") as tmp:
                 encode_normalized(session, tmp, bitrate(options), routine.loudness)
+                checkpoint("encode")
                 write_tags(tmp, tags, options.id3_version)
         if options.sidecars:
             write_sidecars(path, timeline, tags.title, tags.artist, tags.album)

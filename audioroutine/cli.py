@@ -21,6 +21,7 @@ from .errors import AudioRoutineError, ScriptError
 from .ffmpeg import configure_pydub
 from .files import atomic_path, write_atomic
 from .mp3 import encode_mp3
+from .report import show_warnings
 from .script import Routine, load_script
 from .settings import Settings, find_settings, load_settings
 
@@ -60,6 +61,7 @@ def cli(debug: bool) -> None:
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml
     """
     configure_pydub()
+    show_warnings()
 
 
 ENGINE_HELP = "Speech engine: piper (default), espeak (both offline), gtts (online: sends text to Google), fake."

@@ -1,35 +1,111 @@
-"""Writing files so that a crash or Ctrl-C never leaves a half-written one in place."""
+"""Writing files so that a crash or Ctrl-C never leaves a half-written one in place, and
+removing the temp files a killed build (SIGKILL, power cut) could not remove itself."""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import ScriptError
 
+TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]{1,10})\.tmp$")   # atomic_path's temp files
+STALE_AFTER_S = 24 * 3600    # a temp this old is stale even if its PID now belongs to another process
+KILL_AT_ENV = "AUDIOROUTINE_TEST_KILL_AT"
+
+
+def temp_path(final: Path) -> Path:
+    """Where `final` is written before it is renamed into place: `.NAME.PID.tmp` beside it."""
+    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
+
 
 @contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
+def atomic_path(final: Path, stage: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `final`; on success it is renamed onto `final`,
-    on any exception (KeyboardInterrupt included) it is removed."""
+    on any exception (KeyboardInterrupt included) it is removed. The data is flushed to
+    disk before the rename, so a power cut cannot leave an empty file under the final name.
+    `stage` names the moment before the rename for the test hook (`checkpoint`)."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    tmp = temp_path(final)
     try:
         yield tmp
+        _fsync(tmp)
+        if stage:
+            checkpoint(stage)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def write_atomic(final: Path, data: bytes) -> None:
-    with atomic_path(final) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(final: Path, data: bytes, stage: str | None = None) -> None:
+    with atomic_path(final, stage) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+def remove_stale_temps(folder: Path, ours: Callable[[str], bool]) -> list[Path]:
+    """Remove the temp files killed builds left in `folder` (not its subfolders): regular
+    files named `.NAME.PID.tmp` where `ours(NAME)` holds and process PID is gone (or the file
+    is older than STALE_AFTER_S). Anything else is left alone. Returns what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    for entry in entries:
+        match = TEMP_NAME.match(entry.name)
+        if not match or not ours(match["name"]) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            old = time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_S
+            if old or not pid_alive(int(match["pid"])):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except FileNotFoundError:   # another build removed or renamed it meanwhile
+            continue
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    """True when process `pid` exists on this machine (or might: not ours to signal)."""
+    if pid <= 0:
+        return True   # never signal a process group; such a name is not one of ours anyway
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+_passed: dict[str, int] = {}
+
+
+def checkpoint(stage: str) -> None:
+    """Test hook: with $AUDIOROUTINE_TEST_KILL_AT set to `stage` (or `stage:N`, the N-th
+    time), the process kills itself with SIGKILL here, as a crash or power cut would.
+    Stages: synthesis, render, encode, tags (docs/reliability.md)."""
+    wanted = os.environ.get(KILL_AT_ENV)
+    if not wanted:
+        return
+    name, _, nth = wanted.partition(":")
+    if name == stage:
+        _passed[stage] = _passed.get(stage, 0) + 1
+        if _passed[stage] >= int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def read_input(path: Path, what: str = "file") -> bytes:

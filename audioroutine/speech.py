@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import numpy as np
 from pydub import AudioSegment
 
-from .cache import PhraseCache, phrase_key
+from .cache import Damaged, Outdated, PhraseCache, phrase_key
 from .engines import Clip, Engine
 from .loudness import rotate_phase
 
@@ -18,6 +19,8 @@ EDGE_PAD_MS = 5           # quiet kept before the onset and after the last audib
 # Calibrated on the bundled Piper voice at rate 1.0 (about 0.25 s of edges + 48 ms per character).
 EST_BASE_S = 0.25
 EST_PER_CHAR_S = 0.048
+
+log = logging.getLogger(__name__)
 
 
 def estimate_samples(text: str, sample_rate: int, rate: float = 1.0) -> int:
@@ -43,6 +46,8 @@ def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
 class SpeechStats:
     synthesized: int = 0
     cached: int = 0
+    discarded: int = 0     # damaged cache entries (each one warned about)
+    outdated: int = 0      # entries in an older cache format (summed up in one warning)
 
 
 class Speech:
@@ -61,20 +66,36 @@ class Speech:
         return phrase_key(self._identity, text)
 
     def is_cached(self, text: str) -> bool:
-        return text in self._pcm or self.cache.path(self.key(text)).exists()
+        """True when the phrase is in memory or has a cache entry that verifies (then loaded)."""
+        return self._from_cache(text) is not None
 
     def clip(self, text: str) -> bytes:
         """The phrase as int16 mono PCM at the session rate, quiet edges trimmed: from
         memory, else the cache, else the engine (which then fills the cache)."""
+        pcm = self._from_cache(text)
+        if pcm is None:
+            clip = self.engine.synthesize(text)
+            self.cache.put(self.key(text), clip)
+            self.stats.synthesized += 1
+            pcm = self._pcm[text] = trim_quiet(self._to_session_rate(clip), self.sample_rate)
+        return pcm
+
+    def _from_cache(self, text: str) -> bytes | None:
+        """From memory, else from a verified cache entry. A damaged entry is discarded
+        with a warning naming the phrase; an outdated one is counted."""
         if text not in self._pcm:
-            key = self.key(text)
-            clip = self.cache.get(key)
+            try:
+                clip = self.cache.load(self.key(text))
+            except Outdated:
+                self.stats.outdated += 1
+                return None
+            except Damaged as err:
+                self.stats.discarded += 1
+                log.warning("discarded a damaged cache entry for %r (%s)", text, err)
+                return None
             if clip is None:
-                clip = self.engine.synthesize(text)
-                self.cache.put(key, clip)
-                self.stats.synthesized += 1
-            else:
-                self.stats.cached += 1
+                return None
+            self.stats.cached += 1
             self._pcm[text] = trim_quiet(self._to_session_rate(clip), self.sample_rate)
         return self._pcm[text]
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from subrun import parse_or_serve, run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scripts_yaml" / "upper_middle_back.yaml"
@@ -65,12 +66,7 @@ def child(spec: dict[str, object]) -> dict[str, object]:
 
 def run_child(spec: dict[str, object]) -> dict[str, object]:
     start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True, cwd=ROOT,
-    )
-    if proc.returncode:
-        sys.exit(f"build failed ({spec['name']}):\n{proc.stderr}")
-    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    row = run_script(__file__, spec, f"build failed ({spec['name']})")
     row["process_s"] = time.perf_counter() - start
     row["name"] = spec["name"]
     return row
@@ -120,10 +116,8 @@ def main() -> None:
     parser.add_argument("--script", type=Path, default=SEED)
     parser.add_argument("--levels", default="", help="comma-separated; default: every level")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(json.loads(args.child))))
+    args = parse_or_serve(parser, child)
+    if args is None:
         return
     levels = [level for level in args.levels.split(",") if level]
     with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:

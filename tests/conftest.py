@@ -58,3 +58,17 @@ exercises:
 def mini_script(write_script) -> Path:
     """A one-exercise script on the fake engine."""
     return write_script(MINIMAL)
+
+
+@pytest.fixture(scope="session")
+def clean_mini(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(script, cache, out) of one clean build of MINIMAL, shared read-only by tests that
+    compare a damaged or interrupted build against it."""
+    from audioroutine import BuildOptions, build, load_script
+
+    configure_pydub()
+    root = tmp_path_factory.mktemp("clean")
+    script = root / "mini.yaml"
+    script.write_text(MINIMAL)
+    build(load_script(script), BuildOptions(out_dir=root / "out", cache_dir=root / "cache"))
+    return script, root / "cache", root / "out"

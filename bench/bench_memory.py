@@ -1,0 +1,103 @@
+"""Memory benchmark: peak RSS of building one long session, by session length.
+
+    python bench/bench_memory.py [--minutes 15,60] [--json out.json]
+
+For each length a script is generated (identical holds on the fake engine, which makes tones
+of known length: no model in memory, so the figure is the pipeline's own) and grown one
+exercise at a time until `plan` says it lasts at least that many minutes. Each build runs
+cold in its own child process, so `ru_maxrss` is that build's alone; the ffmpeg encoder
+and loudness meter run as separate processes and are not included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from subrun import parse_or_serve, run_script
+
+EXERCISE = {"reps": 10, "hold": "20s", "rest": "8s"}   # about 4.7 minutes of session
+
+
+def script_text(exercises: int) -> str:
+    return yaml.safe_dump({
+        "id": "long", "title": "Long session", "voice": {"engine": "fake"},
+        "exercises": [{"name": f"Exercise {n}", "hold": "Hold it there.", "dosage": EXERCISE}
+                      for n in range(1, exercises + 1)],
+    }, sort_keys=False)
+
+
+def long_script(minutes: float, folder: Path) -> Path:
+    """A script whose beginner level lasts at least `minutes`."""
+    from audioroutine import BuildOptions, load_script, plan
+
+    path = folder / f"long-{minutes:g}.yaml"
+    exercises = 1
+    while True:
+        path.write_text(script_text(exercises), encoding="utf-8")
+        options = BuildOptions(cache_dir=folder / "plan-cache")
+        if plan(load_script(path), "beginner", options).total / 22050 >= minutes * 60:
+            return path
+        exercises += 1
+
+
+def child(spec: dict[str, str]) -> dict[str, float]:
+    """Build one level cold in this process; report its peak memory."""
+    from audioroutine import BuildOptions, build, load_script
+    from audioroutine.ffmpeg import configure_pydub
+
+    configure_pydub()
+    routine = load_script(Path(spec["script"]))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+    start = time.perf_counter()
+    result = build(routine, BuildOptions(out_dir=Path(spec["out"]), cache_dir=Path(spec["cache"]),
+                                         levels=("beginner",)))
+    return {
+        "audio_min": result.sessions[0].seconds / 60,
+        "wall_s": time.perf_counter() - start,
+        "rss_before_mb": before,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run(minutes: float, work: Path) -> dict[str, float]:
+    script = long_script(minutes, work)
+    spec = {"script": str(script), "out": str(work / f"out-{minutes:g}"), "cache": str(work / f"cache-{minutes:g}")}
+    return {"minutes": minutes, **run_script(__file__, spec, f"build failed ({minutes:g} min)")}
+
+
+def table(rows: list[dict[str, float]]) -> str:
+    lines = [f"{'asked':>6} {'audio min':>9} {'build s':>8} {'RSS before MB':>13} {'peak RSS MB':>11} {'MB/min':>7}"]
+    for row in rows:
+        per_min = (row["peak_rss_mb"] - row["rss_before_mb"]) / row["audio_min"]
+        lines.append(f"{row['minutes']:>6g} {row['audio_min']:>9.1f} {row['wall_s']:>8.1f} "
+                     f"{row['rss_before_mb']:>13.0f} {row['peak_rss_mb']:>11.0f} {per_min:>7.1f}")
+    lines.append("MB/min: (peak - before) / audio minutes, the build's own growth per minute of session")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", default="15,60", help="comma-separated session lengths")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = parse_or_serve(parser, child)
+    if args is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
+        rows = []
+        for minutes in (float(m) for m in args.minutes.split(",")):
+            print(f"  {minutes:g} min ...", file=sys.stderr, flush=True)
+            rows.append(run(minutes, Path(tmp)))
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

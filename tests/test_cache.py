@@ -1,0 +1,210 @@
+"""Cache integrity: every kind of damaged entry is discarded with a warning and synthesized
+again, the MP3 comes out byte-identical to a clean build, and stale temp files are swept."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from audioroutine import BuildOptions, build, load_script
+from audioroutine.build import speech_for
+from audioroutine.cache import (
+    Damaged,
+    Outdated,
+    PhraseCache,
+    entry_bytes,
+    read_entry,
+    wav_bytes,
+)
+from audioroutine.cli import cli
+from audioroutine.compiler import compile_level
+from audioroutine.engines import Clip
+from audioroutine.engines.fake import FakeEngine
+from audioroutine.speech import SpeechStats
+
+TEXT = "Rep 1 of 2. Hold."          # a beginner phrase whose entry the tests damage
+OTHER = "Last one. Hold."
+
+
+def _data_chunk(data: bytearray) -> tuple[int, int]:
+    """(offset of the PCM, its length) in an entry."""
+    at = data.index(b"data")
+    return at + 8, struct.unpack_from("<I", data, at + 4)[0]
+
+
+def bit_flip(path: Path, cache: PhraseCache, other: Path) -> None:
+    data = bytearray(path.read_bytes())
+    start, size = _data_chunk(data)
+    data[start + size // 2] ^= 0x04
+    path.write_bytes(data)
+
+
+def silent_same_length(path: Path, cache: PhraseCache, other: Path) -> None:
+    data = bytearray(path.read_bytes())
+    start, size = _data_chunk(data)
+    data[start:start + size] = bytes(size)   # what a crash can leave: zero-filled blocks
+    path.write_bytes(data)
+
+
+def rate_header(path: Path, cache: PhraseCache, other: Path) -> None:
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<II", data, 24, 16000, 32000)   # fmt: sample rate and byte rate, consistent
+    path.write_bytes(data)
+
+
+def zero_frames(path: Path, cache: PhraseCache, other: Path) -> None:
+    data = bytearray(path.read_bytes())
+    start, _ = _data_chunk(data)
+    data = data[:start]
+    struct.pack_into("<I", data, start - 4, 0)
+    struct.pack_into("<I", data, 4, len(data) - 8)
+    path.write_bytes(data)
+
+
+def directory(path: Path, cache: PhraseCache, other: Path) -> None:
+    path.unlink()
+    path.mkdir()
+    (path / "junk").write_bytes(b"x")
+
+
+def truncated(path: Path, cache: PhraseCache, other: Path) -> None:
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+
+
+def swapped(path: Path, cache: PhraseCache, other: Path) -> None:
+    shutil.copyfile(other, path)   # a valid entry, of another phrase
+
+
+def old_format(path: Path, cache: PhraseCache, other: Path) -> None:
+    clip = read_entry(path.read_bytes(), path.stem)
+    path.write_bytes(wav_bytes(clip))   # exactly what version 1 wrote: right audio, no checksum
+
+
+DAMAGE = [bit_flip, silent_same_length, rate_header, zero_frames, directory, truncated, swapped, old_format]
+
+
+@pytest.fixture
+def clean(clean_mini):
+    """The clean build's script, pristine cache, and MP3 bytes by file name."""
+    script, cache, out = clean_mini
+    return script, cache, {p.name: p.read_bytes() for p in sorted(out.glob("*.mp3"))}
+
+
+def _setup(clean, tmp_path):
+    script, pristine, reference = clean
+    cache_dir = tmp_path / "cache"
+    shutil.copytree(pristine, cache_dir)
+    routine = load_script(script)
+    options = BuildOptions(out_dir=tmp_path / "out", cache_dir=cache_dir)
+    speech = speech_for(routine, compile_level(routine, "beginner"), options, SpeechStats())
+    return routine, options, speech, reference
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__)
+def test_a_damaged_entry_is_resynthesized_with_a_warning(damage, clean, tmp_path, caplog):
+    routine, options, speech, reference = _setup(clean, tmp_path)
+    cache = PhraseCache(options.cache_dir)
+    path = cache.path(speech.key(TEXT))
+    damage(path, cache, cache.path(speech.key(OTHER)))
+    FakeEngine.calls.clear()
+    with caplog.at_level(logging.WARNING, logger="audioroutine"):
+        result = build(routine, options)
+    assert {s.path.name: s.path.read_bytes() for s in result.sessions} == reference
+    assert FakeEngine.calls == [TEXT]                                  # that phrase only
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    if damage is old_format:
+        assert warnings == ["1 cached phrase(s) were in an older cache format and were synthesized again"]
+    else:
+        assert len(warnings) == 1 and warnings[0].startswith(f"discarded a damaged cache entry for '{TEXT}' (")
+    assert cache.load(speech.key(TEXT)) == speech.engine.synthesize(TEXT)   # replaced by a good entry
+
+
+def test_an_up_to_date_mp3_is_not_rewritten_from_a_damaged_entry(clean, tmp_path):
+    routine, options, speech, reference = _setup(clean, tmp_path)
+    build(routine, options)
+    cache = PhraseCache(options.cache_dir)
+    zero_frames(cache.path(speech.key(TEXT)), cache, Path())
+    result = build(routine, options)
+    assert [s.written for s in result.sessions] == [False, False]
+    assert {s.path.name: s.path.read_bytes() for s in result.sessions} == reference
+
+
+def test_the_cli_shows_one_warning_line_naming_the_phrase(clean, tmp_path, monkeypatch):
+    _, options, speech, _ = _setup(clean, tmp_path)
+    cache = PhraseCache(options.cache_dir)
+    bit_flip(cache.path(speech.key(TEXT)), cache, Path())
+    monkeypatch.setattr(logging.getLogger("audioroutine"), "handlers", [])   # the CLI adds its own
+    result = CliRunner(mix_stderr=False).invoke(cli, [
+        "build", str(clean[0]), "--out", str(options.out_dir), "--cache-dir", str(options.cache_dir)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: discarded a damaged cache entry for '{TEXT}' (audio checksum mismatch)"]
+    assert "1 synthesized" in result.stdout
+
+
+def test_every_single_bit_flip_in_an_entry_is_caught():
+    clip = Clip(bytes(range(256)) * 4, 22050)
+    data = entry_bytes("ab" * 32, clip)
+    assert read_entry(data, "ab" * 32) == clip
+    for bit in range(8 * len(data)):
+        flipped = bytearray(data)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(Damaged):
+            read_entry(bytes(flipped), "ab" * 32)
+
+
+def test_entries_stay_playable_wavs_and_old_ones_are_outdated(tmp_path):
+    import wave
+
+    clip = Clip(b"\x00\x10" * 50, 16000)
+    path = tmp_path / "e.wav"
+    path.write_bytes(entry_bytes("cd" * 32, clip))
+    with wave.open(str(path)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getnframes()) == (16000, 1, 50)
+    with pytest.raises(Outdated):
+        read_entry(wav_bytes(clip), "cd" * 32)
+
+
+def test_an_empty_clip_is_never_cached(tmp_path):
+    cache = PhraseCache(tmp_path / "c")
+    cache.put("ef" * 32, Clip(b"", 22050))
+    assert not cache.path("ef" * 32).parent.exists()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temp_files_are_removed_and_nothing_else(mini_script, tmp_path):
+    dead, live = _dead_pid(), os.getppid()   # not our own PID: the build writes its own temps
+    out, cache_dir = tmp_path / "out", tmp_path / "cache"
+    key = "0f" * 32
+    entries = cache_dir / "phrases" / "0f"
+    out.mkdir()
+    entries.mkdir(parents=True)
+    stale = [out / f".mini-beginner.mp3.{dead}.tmp", out / f".mini-beginner.vtt.{dead}.tmp",
+             out / f".programme.m3u8.{dead}.tmp", out / f".other.mp3.{live}.tmp",   # the last: 2 days old
+             entries / f".{key}.wav.{dead}.tmp"]
+    kept = [out / f".mini-beginner.mp3.{live}.tmp", out / f".notes.txt.{dead}.tmp", out / "mini.mp3.tmp",
+            out / f".mini.mp3.{dead}.tmp.bak", out / "keep.mp3", entries / f".{key}.wav.{live}.tmp",
+            entries / f".notes.{dead}.tmp", entries / f".{key}.wav.{dead}.tmp.x"]
+    for path in stale + kept:
+        path.write_bytes(b"x")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(out / f".other.mp3.{live}.tmp", (two_days_ago, two_days_ago))
+    folder = out / f".dir.mp3.{dead}.tmp"
+    folder.mkdir()
+    build(load_script(mini_script), BuildOptions(out_dir=out, cache_dir=cache_dir))
+    assert [p for p in stale if p.exists()] == []
+    assert [p for p in kept if not p.exists()] == []
+    assert folder.is_dir()
