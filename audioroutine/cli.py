@@ -4,6 +4,7 @@ one line on stderr and an exit code: 0 ok, 1 build failure, 2 bad input."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import ExitStack
 from importlib import resources
@@ -25,6 +26,7 @@ from .script import Routine, load_script
 from .settings import Settings, find_settings, load_settings
 
 EXIT_BUILD, EXIT_INPUT = 1, 2
+EXIT_PIPE = 141       # 128 + SIGPIPE, what other tools report when the reader of their output quits
 MP3_RATES = ("16000", "22050", "24000", "32000", "44100", "48000")   # MPEG-1/2 rates LAME encodes
 
 
@@ -34,8 +36,9 @@ class Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except BrokenPipeError:
-            raise          # `audioroutine plan ... | head`: click's main leaves quietly
+        except BrokenPipeError:   # `audioroutine plan ... | head`: the reader has gone; leave quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the final flush succeeds
+            ctx.exit(EXIT_PIPE)
         except AudioRoutineError as err:
             if _flag("debug"):
                 raise
