@@ -18,7 +18,7 @@ DOC_FILES = [ROOT / name for name in docs.DOCS] + [ROOT / "CONTRIBUTING.md"]
 
 def all_options() -> dict[str, set[str]]:
     """Every option string of every command (the group's under 'audioroutine')."""
-    root = click.Context(cli, info_name="audioroutine")
+    root = cli.make_context("audioroutine", [], resilient_parsing=True)
 
     def options(command: click.Command, ctx: click.Context) -> set[str]:
         return {opt for p in command.get_params(ctx) if isinstance(p, click.Option)
@@ -26,7 +26,7 @@ def all_options() -> dict[str, set[str]]:
 
     out = {"audioroutine": options(cli, root)}
     for name, command in cli.commands.items():
-        out[name] = options(command, click.Context(command, info_name=name, parent=root))
+        out[name] = options(command, command.make_context(name, [], parent=root, resilient_parsing=True))
     return out
 
 

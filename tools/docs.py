@@ -12,6 +12,7 @@ phrase cache, so commands print `output/...` and `scripts_yaml/...` paths as a u
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
 import shlex
@@ -42,6 +43,7 @@ class Example:
 def workspace() -> Path:
     """A temporary folder holding a copy of scripts_yaml/, the cwd of every command."""
     root = Path(tempfile.mkdtemp(prefix="audioroutine-docs-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     shutil.copytree(ROOT / "scripts_yaml", root / "scripts_yaml")
     return root
 
@@ -172,9 +174,9 @@ def command_reference() -> str:
     from audioroutine.cli import cli
 
     out = []
-    ctx = click.Context(cli, info_name="audioroutine")
+    ctx = cli.make_context("audioroutine", [], resilient_parsing=True)   # with the group's context settings
     groups = [("audioroutine", cli, ctx)] + [
-        (f"audioroutine {name}", command, click.Context(command, info_name=name, parent=ctx))
+        (f"audioroutine {name}", command, command.make_context(name, [], parent=ctx, resilient_parsing=True))
         for name, command in sorted(cli.commands.items())]
     for title, command, context in groups:
         summary = (command.help or "").split("\n\n")[0].replace("\n", " ")
