@@ -169,8 +169,6 @@ def phrase_keys() -> str:
 
 def command_reference() -> str:
     """Every command with its options, from click itself."""
-    import click
-
     from audioroutine.cli import cli
 
     out = []
