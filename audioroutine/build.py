@@ -11,26 +11,26 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
 from .audio import render
-from .cache import PhraseCache
-from .compiler import build_timeline, compile_level
+from .cache import PhraseCache, wav_bytes
+from .compiler import build_timeline, compile_level, level_title, phrases_for
 from .cover import generate_cover, image_mime
-from .engines import VoiceOptions, get_engine
+from .engines import Clip, VoiceOptions, get_engine
 from .errors import ScriptError
-from .files import atomic_path, checkpoint, remove_stale_temps
-from .loudness import encode_normalized
+from .files import atomic_path, checkpoint, remove_stale_temps, write_atomic
+from .loudness import LoudnessSettings, encode_normalized, normalize, rotate_phase
 from .mp3 import DEFAULT_BITRATE
 from .playlist import Entry, Track, playlist_path, track_order, write_playlist
 from .script import Routine
 from .settings import Settings
 from .speech import Speech, SpeechStats
 from .tags import ChapterTag, SessionTags, read_tags, tags_digest, write_tags
-from .transcript import lines, plain_text, write_sidecars
+from .transcript import lines, plain_text, sidecar_paths, write_sidecars
 from .timeline import Chapter, Program, Timeline
 
 DEFAULT_ENGINE = "piper"
@@ -56,6 +56,7 @@ class BuildOptions:
     settings: Settings = field(default_factory=Settings)
     sidecars: bool = True              # write .vtt and .lrc beside each MP3
     album: str | None = None           # album tag for a programme of several scripts
+    album_artist: str | None = None    # album artist for a programme of several scripts
 
 
 @dataclass
@@ -102,10 +103,16 @@ def speech_for(routine: Routine, program: Program, options: BuildOptions, stats:
 def plan(routine: Routine, level: str, options: BuildOptions, exact: bool = False) -> Timeline:
     """The timeline of one level. Phrases not in the cache are estimated (and counted as
     such in `timeline.estimated`) unless `exact`, which synthesizes them."""
+    return _plan(routine, level, options, exact)[2]
+
+
+def _plan(routine: Routine, level: str, options: BuildOptions,
+          exact: bool = False) -> tuple[Program, Speech, Timeline, set[str]]:
+    """`plan`, with the program, the speech it used and the phrases it estimated."""
     program = compile_level(routine, level, options.settings)
     speech = speech_for(routine, program, options, SpeechStats())
     if exact:
-        return build_timeline(program, speech.measure, options.sample_rate)
+        return program, speech, build_timeline(program, speech.measure, options.sample_rate), set()
     estimated: set[str] = set()
 
     def measure(text: str) -> int:
@@ -121,16 +128,14 @@ def plan(routine: Routine, level: str, options: BuildOptions, exact: bool = Fals
             raise err.with_hint("speech lengths partly estimated: 'audioroutine plan --exact' measures them") from None
         raise
     timeline.estimated = len(estimated)
-    return timeline
+    return program, speech, timeline, estimated
 
 
 def build(routine: Routine, options: BuildOptions, progress: Progress | None = None,
           tracks: list[Track] | None = None) -> BuildResult:
     """Build every requested level of `routine` into tagged MP3s in `options.out_dir`.
     `tracks` numbers the sessions within a larger build (see playlist.track_order)."""
-    levels = options.levels or tuple(level.id for level in routine.levels)
-    for level in levels:
-        routine.level(level)   # unknown level: ScriptError before any work
+    levels = _level_ids(routine, options)   # unknown level: ScriptError before any work
     remove_stale_temps(options.out_dir, lambda name: name.endswith(OUTPUT_SUFFIXES))
     PhraseCache(options.cache_dir).remove_stale_temps()
     result = BuildResult()
@@ -188,8 +193,12 @@ def build_programme(
 ) -> ProgrammeResult:
     """Build `routines[i]` with `options[i]`; number the tracks across the whole programme in
     play order (levels outer, scripts inner) and write one M3U8 playlist in that order.
+    Several scripts share one album and album artist (a phone would split them otherwise):
+    the first script's settings `album`, else the word for "Exercise programme" in its language,
+    and the first script's album artist.
     `progress(routine, options)` may return a per-script progress callback."""
-    levels = [opts.levels or tuple(lv.id for lv in routine.levels) for routine, opts in zip(routines, options)]
+    options = _programme_options(routines, options)
+    levels = [_level_ids(routine, opts) for routine, opts in zip(routines, options)]
     tracks = track_order(routines, levels)
     results, entries = [], {}
     for index, (routine, opts) in enumerate(zip(routines, options)):
@@ -203,14 +212,79 @@ def build_programme(
     return ProgrammeResult(results, playlist)
 
 
+def _programme_options(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> list[BuildOptions]:
+    """Options with one album and album artist for all scripts when there are several."""
+    if len(routines) < 2:
+        return list(options)
+    first, settings = routines[0], options[0].settings
+    album = options[0].album or settings.album or phrases_for(first)("programme")
+    artist = options[0].album_artist or _album_artist(first, settings)
+    return [replace(opts, album=album, album_artist=artist) for opts in options]
+
+
+def _level_ids(routine: Routine, options: BuildOptions) -> tuple[str, ...]:
+    """The levels to build, as the script names them (matched in any letter case)."""
+    return tuple(routine.level(level).id for level in options.levels) or tuple(lv.id for lv in routine.levels)
+
+
+@dataclass
+class PlannedSession:
+    """What `build` would write for one level; `state` is 'up to date' or 'would write'."""
+
+    level: str
+    path: Path
+    samples: int
+    sample_rate: int
+    estimated: int                    # phrases of this session not synthesized yet
+    state: str
+    sidecars: tuple[Path, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / self.sample_rate
+
+
+@dataclass
+class ProgrammePlan:
+    sessions: list[PlannedSession]
+    playlist: Path
+    to_synthesize: int                # distinct phrases not in the cache
+    cached: int
+
+
+def dry_run(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> ProgrammePlan:
+    """What `build_programme` would write, synthesizing nothing and writing nothing. Lengths
+    of phrases not yet cached are estimates; a session whose phrases are all cached is
+    checked against the file on disk like a real build would."""
+    options = _programme_options(routines, options)
+    tracks = track_order(routines, [_level_ids(r, o) for r, o in zip(routines, options)])
+    sessions: list[PlannedSession] = []
+    missing: set[tuple[str, str]] = set()
+    known: set[tuple[str, str]] = set()
+    for index, (routine, opts) in enumerate(zip(routines, options)):
+        for track in (t for t in tracks if t.routine == index):
+            program, speech, timeline, estimated = _plan(routine, track.level, opts)
+            identity = json.dumps(speech.engine.identity(), sort_keys=True)
+            missing |= {(identity, text) for text in estimated}
+            known |= {(identity, text) for text in program.texts()}
+            path = output_path(routine, track.level, opts.out_dir)
+            state = "would write"
+            if not estimated and not opts.force:
+                tags = session_tags(routine, track.level, timeline, track.number, track.total, speech, opts)
+                state = "up to date" if _up_to_date(path, tags.provenance) else state
+            sessions.append(PlannedSession(track.level, path, timeline.total, timeline.sample_rate,
+                                           len(estimated), state, sidecar_paths(path) if opts.sidecars else ()))
+    return ProgrammePlan(sessions, playlist_path(routines, options[0].out_dir), len(missing), len(known - missing))
+
+
 def session_tags(
     routine: Routine, level: str, timeline: Timeline, track: int, total: int, speech: Speech, options: BuildOptions
 ) -> SessionTags:
-    level_title = routine.level(level).title
+    say = phrases_for(routine)
     settings = options.settings
     clinic = routine.clinic or settings.clinic
-    artist = routine.author or settings.artist or clinic or "audioroutine"
-    title = f"{routine.title} — {level_title}"
+    artist = _artist(routine, settings)
+    title = f"{routine.title} — {level_title(routine, level, say)}"
     comment = " ".join(filter(None, [*routine.safety, settings.disclaimer, routine.description]))
     spoken = lines(timeline)
     tags = SessionTags(
@@ -219,17 +293,18 @@ def session_tags(
         album=settings.album or options.album or routine.title,
         track=track,
         track_total=total,
-        genre=settings.genre or "Fitness",
+        genre=settings.genre or say("genre"),
         year=_year(),
         comment=comment,
         language=_iso639_2(routine.language),
-        album_artist=settings.artist or clinic or artist,
+        album_artist=options.album_artist or _album_artist(routine, settings),
         publisher=clinic,
         copyright=settings.copyright,
         lyrics=plain_text(spoken),
         synced=[(line.text, line.start_ms) for line in spoken],
         chapters=[ChapterTag(c.title, timeline.ms(c.start), timeline.ms(c.end), _subtitle(timeline, c))
                   for c in timeline.chapters],
+        toc_title=say("chapters"),
     )
     tags.cover, tags.cover_mime = _cover(routine, level, clinic, settings)
     tags.provenance = {
@@ -248,6 +323,29 @@ def session_tags(
     return tags
 
 
+def say_to_file(clip: Clip, out: Path, loudness: LoudnessSettings | None = None) -> None:
+    """Write one clip as WAV or MP3 (by `out`'s suffix), phase-rotated and normalized to the
+    loudness sessions get, so an audition sounds like the build."""
+    loudness = loudness or LoudnessSettings()
+    pcm = rotate_phase(clip.pcm, clip.sample_rate)
+    if out.suffix.lower() == ".mp3":
+        from pydub import AudioSegment
+
+        segment = AudioSegment(data=pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1)
+        with atomic_path(out) as tmp:
+            encode_normalized(segment, tmp, DEFAULT_BITRATE, loudness)
+    else:
+        write_atomic(out, wav_bytes(Clip(normalize(pcm, clip.sample_rate, loudness), clip.sample_rate)))
+
+
+def _artist(routine: Routine, settings: Settings) -> str:
+    return routine.author or settings.artist or routine.clinic or settings.clinic or "audioroutine"
+
+
+def _album_artist(routine: Routine, settings: Settings) -> str:
+    return settings.artist or routine.clinic or settings.clinic or _artist(routine, settings)
+
+
 def _subtitle(timeline: Timeline, chapter: Chapter) -> str | None:
     """The dosage sentence of an exercise chapter (its TIT3)."""
     for event in timeline.events:
@@ -261,7 +359,7 @@ def _cover(routine: Routine, level: str, clinic: str | None, settings: Settings)
         data = settings.cover.read_bytes()
         return data, image_mime(data[:8]) or "image/png"
     index = [lv.id for lv in routine.levels].index(level)
-    return generate_cover(routine.title, routine.level(level).title, index, clinic), "image/png"
+    return generate_cover(routine.title, level_title(routine, level), index, clinic), "image/png"
 
 
 def _timeline_hash(timeline: Timeline) -> str:

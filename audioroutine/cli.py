@@ -4,6 +4,7 @@ one line on stderr and an exit code: 0 ok, 1 build failure, 2 bad input."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import ExitStack
 from importlib import resources
@@ -13,19 +14,20 @@ from typing import Any, Callable
 import click
 
 from . import __version__
-from .build import DEFAULT_ENGINE, BuildOptions, build_programme, engine_name, plan
-from .cache import wav_bytes
+from .build import (
+    DEFAULT_ENGINE, BuildOptions, ProgrammePlan, build_programme, engine_name, plan, say_to_file,
+)
+from .build import dry_run as dry_run_plan
 from .durations import format_ms
 from .engines import ENGINES, VoiceOptions, engine_class, engine_info, engine_names, get_engine
 from .errors import AudioRoutineError, ScriptError
 from .ffmpeg import configure_pydub
-from .files import atomic_path, write_atomic
-from .mp3 import encode_mp3
 from .report import show_warnings
 from .script import Routine, load_script
 from .settings import Settings, find_settings, load_settings
 
 EXIT_BUILD, EXIT_INPUT = 1, 2
+EXIT_PIPE = 141       # 128 + SIGPIPE, what other tools report when the reader of their output quits
 MP3_RATES = ("16000", "22050", "24000", "32000", "44100", "48000")   # MPEG-1/2 rates LAME encodes
 
 
@@ -33,16 +35,18 @@ class Group(click.Group):
     """Runs every command inside the error boundary."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        debug = bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:   # `audioroutine plan ... | head`: the reader has gone; leave quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # so the final flush succeeds
+            ctx.exit(EXIT_PIPE)
         except AudioRoutineError as err:
-            if debug:
+            if _flag("debug"):
                 raise
             click.echo(f"error: {err}", err=True)
             ctx.exit(err.exit_code)
         except OSError as err:   # unwritable folder, disk full...: the user can fix these
-            if debug:
+            if _flag("debug"):
                 raise
             where = f"{err.filename}: " if err.filename else ""
             click.echo(f"error: {where}{err.strerror or err}", err=True)
@@ -52,10 +56,44 @@ class Group(click.Group):
             ctx.exit(130)
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Store a global flag where every context sees it (before or after the command name)."""
+    if value:
+        ctx.meta[f"audioroutine.{param.name}"] = True
+
+
+def _flag(name: str) -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get(f"audioroutine.{name}"))
+
+
+def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """-q, -v and --debug: accepted by the group and by every command."""
+    for decls, help_text in reversed((
+        (("-q", "--quiet"), "Print only errors and the output the command exists for (no progress or summary)."),
+        (("-v", "--verbose"), "Say which settings file, engine and voice each script uses."),
+        (("--debug",), "Show tracebacks instead of one-line errors."),
+    )):
+        func = click.option(*decls, is_flag=True, expose_value=False, callback=_remember, help=help_text)(func)
+    return func
+
+
+def info(message: str) -> None:
+    """A progress or summary line: hidden by --quiet."""
+    if not _flag("quiet"):
+        click.echo(message)
+
+
+def detail(message: str) -> None:
+    """A line for --verbose, on stderr so that data on stdout stays clean."""
+    if _flag("verbose") and not _flag("quiet"):
+        click.echo(message, err=True)
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="audioroutine")
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def cli(debug: bool) -> None:
+@click.version_option(__version__, "-V", "--version", prog_name="audioroutine")
+@_output_options
+def cli() -> None:
     """Turn exercise scripts (YAML) into voice-guided, tagged MP3 sessions.
 
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml
@@ -83,19 +121,24 @@ def _settings_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _settings(script: Path, settings_file: Path | None) -> Settings:
     found = settings_file or find_settings(script)
+    detail(f"{script}: settings {found or 'none'}")
     return load_settings(found) if found else Settings()
 
 
 def _levels(routine: Routine, level: str | None) -> tuple[str, ...]:
     if level in (None, "all"):
         return tuple(lv.id for lv in routine.levels)
-    routine.level(level)
-    return (level,)
+    return (routine.level(level).id,)
+
+
+def _engine_detail(routine: Routine, options: BuildOptions) -> None:
+    voice = options.voice or routine.voice.voice or options.settings.voice or "default"
+    detail(f"{routine.path}: engine {engine_name(routine, options)}, voice {voice}, language {routine.language}")
 
 
 @cli.command("build")
 @click.argument("scripts", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--level", "-l", default="all", show_default=True, help="One level, or all.")
+@click.option("--level", "-l", default="all", show_default=True, help="One level (any letter case), or all.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
               help="Folder for the MP3s.")
 @click.option("--bitrate", default=None, help="MP3 bitrate (mono) [default: settings, else 64k].")
@@ -105,10 +148,13 @@ def _levels(routine: Routine, level: str | None) -> tuple[str, ...]:
 @click.option("--id3", "id3", type=click.Choice(["2.3", "2.4"]), default="2.3", show_default=True,
               help="ID3 version: 2.3 reads everywhere (Windows, car stereos); 2.4 stores UTF-8.")
 @click.option("--no-sidecars", is_flag=True, help="Do not write the .vtt and .lrc transcripts.")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
 @_settings_option
 @_common
+@_output_options
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
-              force: bool, id3: str, no_sidecars: bool, settings_file: Path | None,
+              force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, settings_file: Path | None,
               engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
     """Build one MP3 per level for each script, their transcripts, and one M3U8 playlist.
 
@@ -117,44 +163,75 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     paths = _expand(scripts)
     routines = [load_script(path) for path in paths]   # every script and setting valid before any work
     settings = [_settings(path, settings_file) for path in paths]
-    album = (settings[0].album or "Exercise programme") if len(routines) > 1 else None
     options = [
         BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
                      cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
-                     id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars, album=album)
+                     id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars)
         for routine, found in zip(routines, settings)
     ]
+    for routine, opts in zip(routines, options):
+        _engine_detail(routine, opts)
+    if dry_run:
+        _print_dry_run(dry_run_plan(routines, options), as_json)
+        return
     _warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
     with ExitStack() as stack:
         def progress(routine: Routine, opts: BuildOptions) -> Any:
+            if as_json or _flag("quiet"):
+                return None
             return stack.enter_context(_ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
         programme = build_programme(routines, options, progress)
-    totals = {"files": 0, "written": 0, "seconds": 0.0, "synth": 0, "cached": 0}
-    for result in programme.results:
-        for session in result.sessions:
-            state = "written" if session.written else "up to date"
-            click.echo(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
-            totals["files"] += 1
-            totals["written"] += session.written
-            totals["seconds"] += session.seconds
-        totals["synth"] += result.stats.synthesized
-        totals["cached"] += result.stats.cached
-    click.echo(f"  {programme.playlist}  playlist")
-    click.echo(
-        f"{totals['files']} session(s), {totals['written']} written, "
-        f"{format_ms(int(totals['seconds'] * 1000))} of audio; phrases: "
-        f"{totals['synth']} synthesized, {totals['cached']} from cache"
-    )
+    sessions = [session for result in programme.results for session in result.sessions]
+    seconds = sum(session.seconds for session in sessions)
+    synthesized = sum(result.stats.synthesized for result in programme.results)
+    cached = sum(result.stats.cached for result in programme.results)
+    if as_json:
+        click.echo(json.dumps({
+            "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "sample_rate": s.sample_rate,
+                          "seconds": s.seconds, "written": s.written, "title": s.title} for s in sessions],
+            "playlist": str(programme.playlist),
+            "seconds": seconds,
+            "phrases": {"synthesized": synthesized, "cached": cached},
+        }, indent=2, ensure_ascii=False))
+        return
+    for session in sessions:
+        state = "written" if session.written else "up to date"
+        info(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
+    info(f"  {programme.playlist}  playlist")
+    info(f"{len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
+         f"{format_ms(int(seconds * 1000))} of audio; phrases: {synthesized} synthesized, {cached} from cache")
+
+
+def _print_dry_run(planned: ProgrammePlan, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({
+            "dry_run": True,
+            "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "seconds": s.seconds,
+                          "estimated_phrases": s.estimated, "state": s.state,
+                          "sidecars": [str(p) for p in s.sidecars]} for s in planned.sessions],
+            "playlist": str(planned.playlist),
+            "phrases": {"to_synthesize": planned.to_synthesize, "cached": planned.cached},
+        }, indent=2, ensure_ascii=False))
+        return
+    for session in planned.sessions:
+        about = "~" if session.estimated else ""
+        info(f"  {session.path}  {about}{format_ms(int(session.seconds * 1000))}  {session.state}")
+        for sidecar in session.sidecars:
+            info(f"  {sidecar}  transcript")
+    info(f"  {planned.playlist}  playlist")
+    info(f"dry run: nothing synthesized or written; phrases: {planned.to_synthesize} to synthesize, "
+         f"{planned.cached} in the cache" + (" (~ marks estimated lengths)" if planned.to_synthesize else ""))
 
 
 @cli.command("plan")
 @click.argument("script", type=click.Path(path_type=Path))
-@click.option("--level", "-l", default=None, help="Level to plan [default: the first].")
+@click.option("--level", "-l", default=None, help="Level to plan, any letter case [default: the first].")
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @click.option("--exact", is_flag=True, help="Synthesize phrases not yet cached, so every time is exact.")
 @click.option("--silences", is_flag=True, help="List silences too.")
 @_settings_option
 @_common
+@_output_options
 def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silences: bool, settings_file: Path | None,
              engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
     """Print the cue sheet of one level: time, chapter, role, text.
@@ -162,8 +239,9 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
     Example: audioroutine plan scripts_yaml/upper_middle_back.yaml --level beginner
     """
     routine = load_script(script)
-    level = level or routine.levels[0].id
+    level = routine.level(level).id if level else routine.levels[0].id
     options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir, settings=_settings(script, settings_file))
+    _engine_detail(routine, options)
     timeline = plan(routine, level, options, exact=exact)
     if as_json:
         click.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
@@ -176,28 +254,46 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one result per script as JSON (every script checked; exit 2 if any failed).")
 @_settings_option
 @_common
-def validate_cmd(paths: tuple[Path, ...], settings_file: Path | None,
+@_output_options
+def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | None,
                  engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
     """Check scripts (files or folders) without building: keys, values, and that speech fits.
 
     Example: audioroutine validate scripts_yaml/
     """
+    results = []
     for path in _expand(paths):
-        routine = load_script(path)
-        options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir, settings=_settings(path, settings_file))
-        estimated = 0
-        for lv in routine.levels:
-            estimated += plan(routine, lv.id, options).estimated
+        try:
+            routine = load_script(path)
+            options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir,
+                                   settings=_settings(path, settings_file))
+            _engine_detail(routine, options)
+            estimated = sum(plan(routine, lv.id, options).estimated for lv in routine.levels)
+        except ScriptError as err:
+            if not as_json:
+                raise
+            results.append({"path": str(path), "ok": False, "error": str(err)})
+            continue
+        results.append({"path": str(path), "ok": True, "exercises": len(routine.exercises),
+                        "levels": [lv.id for lv in routine.levels], "estimated_phrases": estimated})
         note = f" (fit checked with {estimated} estimated phrase length(s))" if estimated else ""
-        click.echo(f"ok  {path}: {len(routine.exercises)} exercises, "
-                   f"levels {', '.join(lv.id for lv in routine.levels)}{note}")
+        if not as_json:
+            info(f"ok  {path}: {len(routine.exercises)} exercises, "
+                 f"levels {', '.join(lv.id for lv in routine.levels)}{note}")
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        if not all(result["ok"] for result in results):
+            click.get_current_context().exit(EXIT_INPUT)
 
 
 @cli.command("inspect")
 @click.argument("mp3", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+@_output_options
 def inspect_cmd(mp3: Path, as_json: bool) -> None:
     """Show an MP3's tags, chapters, duration, loudness and build provenance.
 
@@ -205,11 +301,12 @@ def inspect_cmd(mp3: Path, as_json: bool) -> None:
     """
     from .probe import format_report, probe
 
-    info = probe(mp3)
-    click.echo(json.dumps(info, indent=2, ensure_ascii=False) if as_json else format_report(info))
+    info_ = probe(mp3)
+    click.echo(json.dumps(info_, indent=2, ensure_ascii=False) if as_json else format_report(info_))
 
 
 @cli.command("example")
+@_output_options
 def example_cmd() -> None:
     """Print a commented example script to start from.
 
@@ -221,26 +318,27 @@ def example_cmd() -> None:
 @cli.command("voices")
 @click.option("--engine", type=click.Choice(engine_names()), help="List every voice or language of one engine.")
 @click.option("--check", is_flag=True, help="Speak a test phrase with each engine (gtts: uses the network).")
+@_output_options
 def voices_cmd(engine: str | None, check: bool) -> None:
     """List speech engines: offline or online, installed or not, and their voices or languages.
 
     Example: audioroutine voices --engine espeak
     """
     for name in [engine] if engine else list(ENGINES):   # registry order: the default first
-        info = engine_info(name)
-        where = f"online: {engine_class(name).privacy}" if info.online else "offline"
-        status = "installed" if info.installed else f"not installed: {info.install_hint}"
-        if info.installed and check:
+        about = engine_info(name)
+        where = f"online: {engine_class(name).privacy}" if about.online else "offline"
+        status = "installed" if about.installed else f"not installed: {about.install_hint}"
+        if about.installed and check:
             status = _check_engine(name)
-        elif info.installed and info.online:
+        elif about.installed and about.online:
             status += " (network not checked; --check tries it)"
         default = " (default)" if name == DEFAULT_ENGINE else ""
-        click.echo(f"{name:7} {where}; {status}{default}\n        {info.summary}")
+        click.echo(f"{name:7} {where}; {status}{default}\n        {about.summary}")
         if engine:
-            for voice in info.voices:
+            for voice in about.voices:
                 click.echo(f"  {voice}")
     if not engine:
-        click.echo("All voices of one engine: audioroutine voices --engine NAME")
+        info("All voices of one engine: audioroutine voices --engine NAME")
 
 
 def _check_engine(name: str) -> str:
@@ -258,8 +356,9 @@ def _check_engine(name: str) -> str:
 @click.option("--voice", help=VOICE_HELP)
 @click.option("--language", default="en", show_default=True, help="Language, when --voice is not given.")
 @click.option("--rate", type=click.FloatRange(0.5, 2.0), default=1.0, show_default=True, help="Speaking rate.")
+@_output_options
 def say_cmd(text: str, out: Path, engine: str, voice: str | None, language: str, rate: float) -> None:
-    """Speak one line into a WAV or MP3 file, to audition an engine and voice.
+    """Speak one line into a WAV or MP3 file (normalized like sessions), to audition a voice.
 
     Example: audioroutine say "Repetición uno de diez." --engine espeak --voice es --out sample.wav
     """
@@ -268,14 +367,8 @@ def say_cmd(text: str, out: Path, engine: str, voice: str | None, language: str,
         raise ScriptError("the output file must end in .wav or .mp3", file=str(out))
     _warn_online({engine})
     clip = get_engine(engine, VoiceOptions(voice=voice, language=language, rate=rate)).synthesize(text)
-    if suffix == ".wav":
-        write_atomic(out, wav_bytes(clip))
-    else:
-        from pydub import AudioSegment
-
-        with atomic_path(out) as tmp:
-            encode_mp3(AudioSegment(data=clip.pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1), tmp)
-    click.echo(f"{out}  {format_ms(clip.samples * 1000 // clip.sample_rate)}  {engine}")
+    say_to_file(clip, out)
+    info(f"{out}  {format_ms(clip.samples * 1000 // clip.sample_rate)}  {engine}")
 
 
 def _warn_online(engines: set[str]) -> None:

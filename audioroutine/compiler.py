@@ -9,46 +9,65 @@ from .phrases import PhraseError, Phrases
 from .script import Cues, Dosage, Exercise, Routine
 from .settings import Settings
 from .sounds import SoundSettings, sound_ms
+from .spoken import speak_numbers
 from .timeline import ChapterPlan, Cue, FitError, Pause, Program, Say, Sound, Step, Timeline, Window, layout
 
 
 def compile_level(routine: Routine, level_id: str, settings: Settings | None = None) -> Program:
     """Turn every exercise's dosage for `level_id` into spoken cues, pauses and exact windows.
-    Clinic `settings` add a disclaimer and a contact line, and an intro/outro the script lacks."""
+    Clinic `settings` add their intro before the script's, their outro after it, a disclaimer
+    and a contact line (numbers in clinic text are read as spoken.py says)."""
     settings = settings or Settings()
-    level = routine.level(level_id)
-    try:
-        say = Phrases(routine.language, routine.phrases)
-    except PhraseError as err:
-        raise ScriptError(err.message, file=routine.path, key=err.key or "language", hint=err.hint) from None
+    level_id = routine.level(level_id).id
+    say = phrases_for(routine)
     gap = Pause(routine.gap_ms)
     chapters: list[ChapterPlan] = []
 
-    intro: list[Step] = [Say(say("session_intro", title=routine.title, level=level.title), "title"), gap]
-    if routine.intro or settings.intro:
-        intro += [Say(routine.intro or settings.intro or "", "intro"), gap]
+    def clinic(text: str | None, role: str) -> list[Step]:
+        return [Say(speak_numbers(text, say), role), gap] if text else []
+
+    title = say("session_intro", title=routine.title, level=level_title(routine, level_id, say))
+    intro: list[Step] = [Say(title, "title"), gap, *clinic(settings.intro, "intro")]
+    if routine.intro:
+        intro += [Say(routine.intro, "intro"), gap]
     if routine.safety:
         intro += [Say(say("safety_intro"), "safety")]
         for note in routine.safety:
             intro += [Say(note, "safety"), gap]
-    if settings.disclaimer:
-        intro += [Say(settings.disclaimer, "disclaimer"), gap]
+    intro += clinic(settings.disclaimer, "disclaimer")
     if routine.warmup:
         intro += [Say(routine.warmup, "warmup"), gap]
-    chapters.append(ChapterPlan("Introduction", tuple(intro)))
+    chapters.append(ChapterPlan(say("chapter_intro"), tuple(intro)))
 
     active = [ex for ex in routine.exercises if not ex.dosage[level_id].skip]
     for n, exercise in enumerate(active, 1):
         chapters.append(_exercise_chapter(routine, exercise, level_id, n, len(active), say))
 
-    outro: list[Step] = []
-    if routine.outro or settings.outro:
-        outro += [Say(routine.outro or settings.outro or "", "outro"), gap]
-    if settings.contact:
-        outro += [Say(settings.contact, "contact"), gap]
+    outro: list[Step] = [Say(routine.outro, "outro"), gap] if routine.outro else []
+    outro += [*clinic(settings.outro, "outro"), *clinic(settings.contact, "contact")]
     outro += [Say(say("session_end"), "outro"), Pause(1000, "tail")]
-    chapters.append(ChapterPlan("Closing", tuple(outro)))
+    chapters.append(ChapterPlan(say("chapter_closing"), tuple(outro)))
+    level = routine.level(level_id)
     return Program(routine.id, level_id, level.rate * routine.voice.rate, tuple(chapters), routine.path)
+
+
+def phrases_for(routine: Routine) -> Phrases:
+    """The routine's phrase table (its language, its overrides); a gap is a script error."""
+    try:
+        return Phrases(routine.language, routine.phrases)
+    except PhraseError as err:
+        raise ScriptError(err.message, file=routine.path, key=err.key or "language", hint=err.hint) from None
+
+
+def level_title(routine: Routine, level_id: str, say: Phrases | None = None) -> str:
+    """The title the script gives a level, else the language's word for a default level
+    (beginner, progressed), else the level's name capitalized."""
+    level = routine.level(level_id)
+    say = say or phrases_for(routine)
+    key = f"level_{level.id}"
+    if level.named or key not in say.table:
+        return level.title
+    return say(key)
 
 
 def _exercise_chapter(

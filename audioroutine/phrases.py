@@ -56,6 +56,18 @@ ENGLISH: dict[str, str] = {
     "begin": "Begin.",
     "seconds": "{n} seconds",
     "one_second": "one second",
+    # Words written into chapters, tags and sidecars; the rest speak numbers in clinic text.
+    "chapter_intro": "Introduction",
+    "chapter_closing": "Closing",
+    "chapters": "Chapters",
+    "level_beginner": "Beginner",
+    "level_progressed": "Progressed",
+    "programme": "Exercise programme",
+    "genre": "Fitness",
+    "plus": "plus",
+    "clock": "{hour} {minute}",
+    "clock_hour": "{hour} o'clock",
+    "clock_early": "{hour} oh {minute}",
 }
 
 SPANISH: dict[str, str] = {
@@ -102,6 +114,17 @@ SPANISH: dict[str, str] = {
     "begin": "Empieza.",
     "seconds": "{n} segundos",
     "one_second": "un segundo",
+    "chapter_intro": "Introducción",
+    "chapter_closing": "Cierre",
+    "chapters": "Capítulos",
+    "level_beginner": "Principiante",
+    "level_progressed": "Avanzado",
+    "programme": "Programa de ejercicios",
+    "genre": "Fitness",
+    "plus": "más",
+    "clock": "{hour} y {minute}",
+    "clock_hour": "{hour} en punto",
+    "clock_early": "{hour} y {minute}",
 }
 
 # Sides are adverbs ("rechts", "links") so that no template has to inflect them.
@@ -149,6 +172,17 @@ GERMAN: dict[str, str] = {
     "begin": "Los.",
     "seconds": "{n} Sekunden",
     "one_second": "eine Sekunde",
+    "chapter_intro": "Einleitung",
+    "chapter_closing": "Abschluss",
+    "chapters": "Kapitel",
+    "level_beginner": "Anfänger",
+    "level_progressed": "Fortgeschritten",
+    "programme": "Übungsprogramm",
+    "genre": "Fitness",
+    "plus": "plus",
+    "clock": "{hour} Uhr {minute}",
+    "clock_hour": "{hour} Uhr",
+    "clock_early": "{hour} Uhr {minute}",
 }
 
 PHRASES: dict[str, dict[str, str]] = {"en": ENGLISH, "es": SPANISH, "de": GERMAN}
@@ -193,6 +227,13 @@ class Phrases:
         try:
             return str(num2words(value, lang=self.language))
         except NotImplementedError:   # a language num2words does not know: digits
+            return str(value)
+
+    def words(self, value: int) -> str:
+        """A number in words in every language, English included (clock times)."""
+        try:
+            return str(num2words(value, lang=self.language))
+        except NotImplementedError:
             return str(value)
 
     def seconds(self, ms: int) -> str:

@@ -5,6 +5,7 @@ Every error names the file, the line, the key path and, where it applies, the ex
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,7 @@ class Level:
     id: str
     title: str
     rate: float = 1.0             # speaking rate for this level (1.0 = the voice's own)
+    named: bool = False           # the script gave `title`; else the language's word is used
 
 
 @dataclass(frozen=True)
@@ -127,14 +129,19 @@ class Routine:
     sha256: str = ""
 
     def level(self, level_id: str) -> Level:
+        """The level named `level_id`, by id or title, in any letter case."""
         for level in self.levels:
             if level.id == level_id:
                 return level
-        raise ScriptError(
-            f"no level '{level_id}' in this routine",
-            file=self.path,
-            hint=f"levels: {', '.join(level.id for level in self.levels)}",
-        )
+        wanted = level_id.casefold()
+        for level in self.levels:
+            if wanted in (level.id.casefold(), level.title.casefold()):
+                return level
+        ids = {level.id.casefold(): level.id for level in self.levels}
+        close = difflib.get_close_matches(wanted, list(ids), n=1)
+        hint = f"levels: {', '.join(ids.values())}"
+        raise ScriptError(f"no level '{level_id}' in this routine", file=self.path,
+                          hint=f"did you mean '{ids[close[0]]}'? {hint}" if close else hint)
 
 
 # --- loading -----------------------------------------------------------------------------
@@ -376,12 +383,13 @@ def _levels(reader: _Reader, node: yaml.Node | None) -> tuple[Level, ...]:
         reader.identifier(at, key) if value is None else None
         if name in DOSAGE_KEYS:
             raise reader.fail(at, key, f"'{name}' is a dosage key and cannot name a level")
-        title, rate = name.capitalize(), 1.0
+        title, rate, named = name.capitalize(), 1.0, False
         if value is not None and not (isinstance(value, yaml.ScalarNode) and value.value in ("", "~", "null")):
             fields = reader.mapping(value, key, ("title", "rate"))
             title = reader.text(fields["title"], f"{key}.title") if "title" in fields else title
             rate = reader.number(fields["rate"], f"{key}.rate", 0.5, 2.0) if "rate" in fields else rate
-        levels.append(Level(id=name, title=title, rate=rate))
+            named = "title" in fields
+        levels.append(Level(id=name, title=title, rate=rate, named=named))
     if not levels:
         raise reader.fail(node, "levels", "name at least one level")
     if len({level.id for level in levels}) != len(levels):

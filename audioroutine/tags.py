@@ -10,7 +10,7 @@ from typing import Any
 
 from mutagen.id3 import (
     APIC, CHAP, COMM, CTOC, ID3, SYLT, TALB, TCON, TCOP, TDRC, TIT2, TIT3, TLAN, TPE1, TPE2, TPOS,
-    TPUB, TRCK, TXXX, USLT, CTOCFlags, Encoding, ID3NoHeaderError, PictureType,
+    TPUB, TRCK, TXXX, TYER, USLT, CTOCFlags, Encoding, ID3NoHeaderError, PictureType,
 )
 from mutagen.id3._tags import save_frame
 
@@ -46,6 +46,7 @@ class SessionTags:
     lyrics: str = ""                  # USLT: the whole spoken text
     synced: list[tuple[str, int]] = field(default_factory=list)   # SYLT: (line, start ms)
     chapters: list[ChapterTag] = field(default_factory=list)
+    toc_title: str = "Chapters"       # TIT2 of the table of contents (CTOC)
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,7 +77,9 @@ def write_tags(path: Path, tags: SessionTags, v2_version: int = 3) -> None:
     id3.add(TCON(encoding=enc, text=tags.genre))
     id3.add(TLAN(encoding=enc, text=tags.language))
     if tags.year:
-        id3.add(TDRC(encoding=enc, text=tags.year))
+        # mutagen saves a TDRC frame as TDRC even in v2.3, where it does not exist (readers
+        # that follow v2.3 show no year): write the frame of the version being written.
+        id3.add(TYER(encoding=enc, text=tags.year[:4]) if v2_version == 3 else TDRC(encoding=enc, text=tags.year))
     if tags.comment:
         id3.add(COMM(encoding=enc, lang=tags.language, desc="", text=tags.comment))
     if tags.publisher:
@@ -93,7 +96,7 @@ def write_tags(path: Path, tags: SessionTags, v2_version: int = 3) -> None:
     ids = [f"ch{i:03d}" for i in range(len(tags.chapters))]
     if ids:
         id3.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
-                     child_element_ids=ids, sub_frames=[TIT2(encoding=enc, text="Chapters")]))
+                     child_element_ids=ids, sub_frames=[TIT2(encoding=enc, text=tags.toc_title)]))
     for element_id, chapter in zip(ids, tags.chapters):
         id3.add(CHAP(element_id=element_id, start_time=chapter.start_ms, end_time=chapter.end_ms,
                      start_offset=0xFFFFFFFF, end_offset=0xFFFFFFFF,

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import wave
 
 import pytest
 from click.testing import CliRunner
@@ -189,3 +190,101 @@ def test_validate_says_when_an_overrun_rests_on_estimated_lengths(write_script):
     exact = run("plan", str(path), "--exact")    # the fake voice says it in 1.74 s: it fits
     assert exact.exit_code == 0, exact.stderr
     assert "Halfway there, keep breathing slowly now." in exact.stdout
+
+
+# --- conventions: version, quiet/verbose/debug everywhere, dry run, JSON, pipes ----------
+
+def test_version_short_and_long():
+    from audioroutine import __version__
+
+    assert run("-V").stdout == run("--version").stdout == f"audioroutine, version {__version__}\n"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_takes_quiet_verbose_and_debug(name):
+    params = {opt for p in cli.commands[name].params for opt in p.opts}
+    assert {"-q", "--quiet", "-v", "--verbose", "--debug"} <= params
+
+
+def test_debug_after_the_command_shows_the_traceback(write_script):
+    from audioroutine.errors import ScriptError
+
+    path = write_script(MINIMAL.replace("reps: 2", "reps: lots"))
+    assert run("validate", str(path)).exit_code == 2                       # control: one line
+    result = run("validate", str(path), "--debug")
+    assert isinstance(result.exception, ScriptError) and result.stderr == ""
+
+
+def test_quiet_build_prints_nothing_and_verbose_names_settings_and_engine(mini_script, tmp_path):
+    quiet = run("build", str(mini_script), "--out", str(tmp_path / "o"), "-q")
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+    assert (tmp_path / "o" / "mini-beginner.mp3").exists()
+    verbose = run("-v", "validate", str(mini_script))
+    assert verbose.stderr.splitlines() == [f"{mini_script}: settings none",
+                                           f"{mini_script}: engine fake, voice default, language en"]
+    assert verbose.stdout.startswith(f"ok  {mini_script}")
+
+
+def test_dry_run_synthesizes_and_writes_nothing_then_sees_an_up_to_date_build(mini_script, tmp_path):
+    from audioroutine.engines.fake import FakeEngine
+
+    out = tmp_path / "o"
+    dry = run("build", str(mini_script), "--out", str(out), "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert FakeEngine.calls == [] and not out.exists()
+    lines = dry.stdout.splitlines()
+    assert lines[0].startswith(f"  {out / 'mini-beginner.mp3'}  ~0:") and lines[0].endswith("  would write")
+    assert lines[1:3] == [f"  {out / 'mini-beginner.vtt'}  transcript", f"  {out / 'mini-beginner.lrc'}  transcript"]
+    assert lines[-1] == ("dry run: nothing synthesized or written; phrases: 10 to synthesize, 0 in the cache "
+                         "(~ marks estimated lengths)")
+    built = json.loads(run("build", str(mini_script), "--out", str(out), "--json").stdout)
+    assert [s["written"] for s in built["sessions"]] == [True, True]
+    assert built["phrases"] == {"synthesized": 10, "cached": 8}
+    again = json.loads(run("build", str(mini_script), "--out", str(out), "--dry-run", "--json").stdout)
+    assert [(s["state"], s["samples"]) for s in again["sessions"]] == [
+        ("up to date", s["samples"]) for s in built["sessions"]]
+    assert again["phrases"] == {"to_synthesize": 0, "cached": 10}
+    forced = json.loads(run("build", str(mini_script), "--out", str(out), "--dry-run", "--json", "--force").stdout)
+    assert {s["state"] for s in forced["sessions"]} == {"would write"}
+
+
+def test_validate_json_checks_every_script_and_fails_when_one_fails(write_script, tmp_path):
+    good = write_script(MINIMAL, "a.yaml")
+    bad = write_script(MINIMAL.replace("reps: 2", "reps: lots"), "b.yaml")
+    result = run("validate", str(tmp_path), "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == [
+        {"path": str(good), "ok": True, "exercises": 1, "levels": ["beginner", "progressed"], "estimated_phrases": 18},
+        {"path": str(bad), "ok": False,
+         "error": f"{bad}:8: exercise 'Press': exercises[0].dosage.reps: expected a whole number, got 'lots'"},
+    ]
+
+
+def test_level_in_any_case_and_did_you_mean(mini_script, tmp_path):
+    result = run("build", str(mini_script), "--level", "BEGINNER", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.mp3")) == ["mini-beginner.mp3"]
+    typo = run("plan", str(mini_script), "--level", "progresed")
+    assert typo.exit_code == 2
+    assert typo.stderr == (f"error: {mini_script}: no level 'progresed' in this routine "
+                           "(did you mean 'progressed'? levels: beginner, progressed)\n")
+
+
+def test_output_piped_into_head_ends_quietly(write_script):
+    path = write_script(MINIMAL.replace("reps: 2", "reps: 3000"))   # far more than a pipe buffer
+    proc = subprocess.run(f"'{sys.executable}' -m audioroutine plan '{path}' | head -n 1", shell=True,
+                          capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.stdout.startswith("0:00.000  Introduction")
+    assert proc.stderr == ""
+
+
+def test_say_is_normalized_like_a_session(tmp_path):
+    from audioroutine.loudness import integrated
+
+    out = tmp_path / "s.wav"
+    result = run("say", "A line long enough to measure its loudness.", "--engine", "fake", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    with wave.open(str(out)) as wav:
+        pcm, rate = wav.readframes(wav.getnframes()), wav.getframerate()
+    lufs, peak = integrated(pcm, rate, peak=True)
+    assert abs(lufs - -16.0) <= 0.2 and peak <= -1.0

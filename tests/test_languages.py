@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
 from click.testing import CliRunner
+from mutagen.id3 import ID3
 
+from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cli import cli
 from audioroutine.compiler import compile_level
 from audioroutine.phrases import ENGLISH, PHRASE_KEYS, PHRASES, Phrases
 from audioroutine.script import load_script
+from audioroutine.settings import load_settings
+from audioroutine.tags import read_tags
 from audioroutine.timeline import Say, Window
 
 
@@ -104,3 +109,91 @@ def test_a_language_without_a_table_works_when_the_script_gives_every_phrase(wri
     texts = spoken(compile_level(load_script(path), "basico"))
     assert "fr-rep un deux Mantén." in texts          # the script's words, numbers by num2words in French
     assert "fr-session_end" in texts
+
+
+# --- every word the tool adds is in the routine's language -------------------------------
+
+ROUTINE = """
+id: {id}
+title: {title}
+language: {language}
+author: {author}
+voice: {{engine: fake}}
+exercises:
+  - name: {first}
+    dosage: {{reps: 2, hold: 4s, rest: 2s, sides: {sides}, countdown: 2}}
+  - name: {second}
+    dosage: {{reps: 1, breath: {{in: 4s, out: 4s}}, sets: 2, set_rest: 5s}}
+"""
+
+# script, clinic settings, and the contact line as the engine must receive it
+ROUTINES = {
+    "es": (ROUTINE.format(id="cobra_mini", title="Espalda", language="es", author="Clínica Sol", first="Cobra",
+                          sides="alternating", second="Gato"),
+           'contact = "Llame al 555 0142, de 9:30 a 14:00."\nintro = "Hola."\n',
+           "Llame al cinco cinco cinco, cero uno cuatro dos, de nueve y treinta a catorce en punto."),
+    "de": (ROUTINE.format(id="ruecken", title="Rücken", language="de", author="Praxis Sonne", first="Kobra",
+                          sides="each", second="Katze"),
+           'contact = "Rufen Sie 030 1234 5678 an."\noutro = "Tschüss."\n',
+           "Rufen Sie null drei null, eins zwei drei vier, fünf sechs sieben acht an."),
+}
+
+
+def words(text: str) -> set[str]:
+    return {w.casefold() for w in re.findall(r"[^\W\d_]+", text)}
+
+
+def table_words(table: dict[str, str]) -> set[str]:
+    return words(" ".join(re.sub(r"\{\w+\}", " ", value) for value in table.values()))
+
+
+def everything_written(tmp_path, result) -> str:
+    """Every text a build puts in front of a listener or reader: speech, chapter titles and
+    subtitles, text tags, lyrics, and the .vtt/.lrc sidecars (format keywords removed)."""
+    out = []
+    for session in result.sessions:
+        tags = read_tags(session.path)
+        out += [str(tags[k]) for k in ("title", "artist", "album_artist", "album", "genre", "comment", "lyrics") if tags[k]]
+        out += [f"{c['title']} {c['subtitle'] or ''}" for c in tags["chapters"]]
+        toc = ID3(str(session.path)).getall("CTOC")[0]
+        out.append(str(toc.sub_frames["TIT2"].text[0]))
+        vtt = session.path.with_suffix(".vtt").read_text(encoding="utf-8")
+        out += [line for line in vtt.splitlines()[1:] if "-->" not in line]
+        lrc = session.path.with_suffix(".lrc").read_text(encoding="utf-8")
+        out += [re.sub(r"^\[(?:ti|ar|al|length|[\d:.]+):?", "", line).rstrip("]") for line in lrc.splitlines()]
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("language", ["es", "de"])
+def test_no_english_word_anywhere_in_a_non_english_build(write_script, tmp_path, language) -> None:
+    script_text, settings_text, contact = ROUTINES[language]
+    script = write_script(script_text)
+    (tmp_path / "audioroutine.toml").write_text(settings_text, encoding="utf-8")
+    routine = load_script(script)
+    options = BuildOptions(out_dir=tmp_path / "out", settings=load_settings(tmp_path / "audioroutine.toml"))
+    result = build(routine, options)
+    timeline = plan(routine, "beginner", options)
+    speech = [e.text for e in timeline.events if e.kind == "speech"]
+    assert contact in speech                               # the phone number digit by digit, in words
+    assert not re.search(r"\d", " ".join(speech))          # no digit reaches the engine at all
+    written = everything_written(tmp_path, result) + "\n" + "\n".join(speech)
+    given = words(script_text + settings_text)             # the script's and the clinic's own words
+    added = words(written) - given
+    english_only = table_words(ENGLISH) - table_words(PHRASES[language])
+    assert not added & english_only, sorted(added & english_only)
+    numbers = words(" ".join(Phrases(language).words(n) for n in range(61)))
+    assert added <= table_words(PHRASES[language]) | numbers, sorted(added - table_words(PHRASES[language]) - numbers)
+    # the words that used to be English, now from the table
+    beginner = PHRASES[language]["level_beginner"]
+    assert read_tags(result.sessions[0].path)["title"] == f"{routine.title} — {beginner}"
+    assert [c["title"] for c in read_tags(result.sessions[0].path)["chapters"]][::3] == [
+        PHRASES[language]["chapter_intro"], PHRASES[language]["chapter_closing"]]
+    assert speech[0] == Phrases(language)("session_intro", title=routine.title, level=beginner)
+
+
+def test_a_level_title_the_script_gives_is_kept_in_every_language(write_script) -> None:
+    path = write_script(SPANISH_MINI.replace("levels: [basico]", "levels: {beginner: {title: Suave}, progressed: {}}"))
+    routine = load_script(path)
+    assert spoken(compile_level(routine, "beginner"))[0] == "Mini. Sesión: Suave."
+    assert spoken(compile_level(routine, "progressed"))[0] == "Mini. Sesión: Avanzado."
+    assert spoken(compile_level(routine, "PROGRESSED"))[0] == "Mini. Sesión: Avanzado."   # any letter case

@@ -137,18 +137,73 @@ def test_settings_are_spoken_and_script_values_win(built) -> None:
     timeline = plan(routine, "beginner", options)
     roles = [(e.role, e.text) for e in timeline.events if e.kind == "speech"]
     assert ("disclaimer", "This recording does not replace your physiotherapist.") in roles
-    assert roles[-2:] == [("contact", "Questions? Call the clinic on 0123 456."),
+    assert roles[-2:] == [("contact", "Questions? Call the clinic on 0 1 2 3, 4 5 6."),   # digit by digit
                           ("outro", "That is the end of the session. Well done.")]
 
 
-def test_script_intro_beats_settings_intro(write_script, tmp_path: Path) -> None:
-    script = write_script(SCRIPT.replace("title: Mini Routine\n", "title: Mini Routine\nintro: Script intro.\n"))
-    (tmp_path / "s.toml").write_text('intro = "Clinic intro."\noutro = "Clinic outro."\nartist = "Clinic"\n')
+def test_clinic_intro_comes_before_the_scripts_and_clinic_outro_after(write_script, tmp_path: Path) -> None:
+    script = write_script(SCRIPT.replace("title: Mini Routine\n",
+                                         "title: Mini Routine\nintro: Script intro.\noutro: Script outro.\n"))
+    (tmp_path / "s.toml").write_text('intro = "Clinic intro."\noutro = "Clinic outro."\ncontact = "Call 555 0142."\n')
     options = BuildOptions(settings=load_settings(tmp_path / "s.toml"))
     timeline = plan(load_script(script), "beginner", options)
     texts = [e.text for e in timeline.events if e.kind == "speech"]
-    assert "Script intro." in texts and "Clinic intro." not in texts
-    assert "Clinic outro." in texts          # the script has no outro: the clinic's is used
+    assert texts[:3] == ["Mini Routine. Beginner session.", "Clinic intro.", "Script intro."]
+    assert texts[-4:] == ["Script outro.", "Clinic outro.", "Call 5 5 5, 0 1 4 2.",
+                          "That is the end of the session. Well done."]
+    control = plan(load_script(script), "beginner", BuildOptions())      # no settings: the script's own only
+    spoken = [e.text for e in control.events if e.kind == "speech"]
+    assert spoken[1] == "Script intro." and spoken[-2] == "Script outro."
+
+
+def id3_frame_ids(path: Path) -> tuple[int, list[str]]:
+    """(major version, top-level frame ids) parsed from the raw tag, as a strict reader sees them."""
+    data = path.read_bytes()
+    assert data[:3] == b"ID3"
+    major = data[3]
+    end = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[6:10]))
+    ids, at = [], 10
+    while at + 10 <= end and data[at:at + 4].strip(b"\0"):
+        size_bytes = data[at + 4:at + 8]
+        size = int.from_bytes(size_bytes, "big") if major == 3 else \
+            sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(size_bytes))
+        ids.append(data[at:at + 4].decode("ascii"))
+        at += 10 + size
+    return major, ids
+
+
+# Frames defined by ID3v2.3.0 (plus CHAP/CTOC from the chapter addendum, valid in both).
+V23_FRAMES = {"APIC", "COMM", "SYLT", "TALB", "TCON", "TCOP", "TIT2", "TIT3", "TLAN", "TPE1", "TPE2", "TPOS",
+              "TPUB", "TRCK", "TXXX", "TYER", "USLT", "CHAP", "CTOC"}
+V24_ONLY = {"TDRC", "TDRL", "TDTG", "TDOR", "TSOT", "TSOP", "TSOA", "TMOO", "TIPL", "TMCL", "SEEK", "ASPI", "TDEN"}
+
+
+def test_default_v23_tag_has_only_v23_frames_and_a_strict_reader_finds_the_year(built) -> None:
+    import eyed3
+
+    path = built[2].sessions[0].path
+    major, ids = id3_frame_ids(path)
+    assert major == 3
+    assert set(ids) <= V23_FRAMES, set(ids) - V23_FRAMES
+    assert "TYER" in ids and "TDRC" not in ids
+    tag = eyed3.load(str(path)).tag           # eyeD3 reads a v2.3 tag by the v2.3 rules
+    assert tag.version == (2, 3, 0)
+    assert str(tag.getBestDate()) == "2025"
+    assert tag.title == "Mini Routine — Beginner"
+    assert ffmetadata(path)[0]["date"] == "2025"
+
+
+def test_v24_tag_writes_the_year_as_tdrc(write_script, tmp_path: Path, monkeypatch) -> None:
+    import eyed3
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1735689600")
+    result = build(load_script(write_script(SCRIPT)), BuildOptions(out_dir=tmp_path / "o", id3_version=4,
+                                                                  levels=("beginner",)))
+    path = result.sessions[0].path
+    major, ids = id3_frame_ids(path)
+    assert major == 4 and "TDRC" in ids and "TYER" not in ids
+    assert str(eyed3.load(str(path)).tag.getBestDate()) == "2025"
+    assert ffmetadata(path)[0]["date"] == "2025"
 
 
 def test_id3v24_and_rebuilds_are_byte_identical(write_script, tmp_path: Path, monkeypatch) -> None:
