@@ -52,6 +52,8 @@ def expected_span_ms(dose: dict[str, object]) -> dict[str, int]:
     for key, role in (("hold", "hold"), ("rest", "rest"), ("rep_time", "rep")):
         if key in dose:
             out[role] = _ms(dose[key])
+    if "rest" in dose:
+        out["side_rest"] = _ms(dose["rest"])      # between sides: as `rest` unless given
     if "breath" in dose:
         breath = dose["breath"]
         assert isinstance(breath, dict)
