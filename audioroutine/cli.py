@@ -17,7 +17,7 @@ from .build import DEFAULT_ENGINE, BuildOptions, build_programme, engine_name, p
 from .cache import wav_bytes
 from .durations import format_ms
 from .engines import ENGINES, VoiceOptions, engine_class, engine_info, engine_names, get_engine
-from .errors import AudioRoutineError, ScriptError
+from .errors import AudioRoutineError, ScriptError, collect
 from .ffmpeg import configure_pydub
 from .files import atomic_path, write_atomic
 from .mp3 import encode_mp3
@@ -38,7 +38,8 @@ class Group(click.Group):
         except AudioRoutineError as err:
             if debug:
                 raise
-            click.echo(f"error: {err}", err=True)
+            for line in str(err).splitlines():   # a ManyErrors has one line per error
+                click.echo(f"error: {line}", err=True)
             ctx.exit(err.exit_code)
         except OSError as err:   # unwritable folder, disk full...: the user can fix these
             if debug:
@@ -113,15 +114,18 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
     """
     paths = _expand(scripts)
-    routines = [load_script(path) for path in paths]   # every script and setting valid before any work
-    settings = [_settings(path, settings_file) for path in paths]
-    album = (settings[0].album or "Exercise programme") if len(routines) > 1 else None
-    options = [
-        BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
-                     cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
-                     id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars, album=album)
-        for routine, found in zip(routines, settings)
-    ]
+    # Every script and setting valid before any work, every error of every file reported.
+    loaded = collect(lambda path: (load_script(path), _settings(path, settings_file)), paths)
+    routines = [routine for routine, _ in loaded]
+    album = (loaded[0][1].album or "Exercise programme") if len(routines) > 1 else None
+
+    def options_for(pair: tuple[Routine, Settings]) -> BuildOptions:
+        routine, found = pair
+        return BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
+                            cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
+                            id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars, album=album)
+
+    options = collect(options_for, loaded)
     _warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
     with ExitStack() as stack:
         def progress(routine: Routine, opts: BuildOptions) -> Any:
@@ -182,7 +186,7 @@ def validate_cmd(paths: tuple[Path, ...], settings_file: Path | None,
 
     Example: audioroutine validate scripts_yaml/
     """
-    for path in _expand(paths):
+    def check(path: Path) -> None:
         routine = load_script(path)
         options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir, settings=_settings(path, settings_file))
         estimated = 0
@@ -191,6 +195,8 @@ def validate_cmd(paths: tuple[Path, ...], settings_file: Path | None,
         note = f" (fit checked with {estimated} estimated phrase length(s))" if estimated else ""
         click.echo(f"ok  {path}: {len(routine.exercises)} exercises, "
                    f"levels {', '.join(lv.id for lv in routine.levels)}{note}")
+
+    collect(check, _expand(paths))   # every file checked; every error reported
 
 
 @cli.command("inspect")
