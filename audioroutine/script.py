@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -370,33 +370,41 @@ def _compose(text: str, path: str) -> yaml.Node | None:
 
 
 def _scan(text: str, path: str) -> None:
-    """Check nesting depth, the number of values and tags on the event stream (libyaml when
-    present: fast, and not recursive) before the recursive composer runs. Syntax errors are
-    left to the composer, whose messages are the ones users see."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    """Check nesting depth, the number of values and tags on the event stream (not recursive)
+    before the recursive composer runs: with libyaml when present (fast), and again with
+    PyYAML's own parser when libyaml stops at an error, since libyaml scans ahead and fails
+    deep nesting before our limit is seen. Syntax errors are left to the composer, whose
+    messages are the ones users see."""
+    for loader in dict.fromkeys([getattr(yaml, "CSafeLoader", yaml.SafeLoader), yaml.SafeLoader]):
+        try:
+            _scan_events(yaml.parse(text, Loader=loader), path)
+            return
+        except yaml.YAMLError:
+            continue
+
+
+def _scan_events(events: Iterator[yaml.Event], path: str) -> None:
+    """Raise at the first event past MAX_DEPTH or MAX_VALUES, or with a tag outside _SAFE_TAGS."""
     depth = values = 0
 
     def fail(event: yaml.Event, message: str) -> ScriptError:
         return ScriptError(message, file=path, line=event.start_mark.line + 1)
 
-    try:
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise fail(event, f"nested more than {MAX_DEPTH} levels deep")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
-                values += 1
-                if values > MAX_VALUES:
-                    raise fail(event, f"more than {MAX_VALUES:,} values")
-            tag = getattr(event, "tag", None)
-            if tag and tag not in _SAFE_TAGS:
-                shown = tag.replace("tag:yaml.org,2002:", "!!")
-                raise fail(event, f"unsupported YAML tag '{shown}'")
-    except yaml.YAMLError:
-        return
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise fail(event, f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            values += 1
+            if values > MAX_VALUES:
+                raise fail(event, f"more than {MAX_VALUES:,} values")
+        tag = getattr(event, "tag", None)
+        if tag and tag not in _SAFE_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise fail(event, f"unsupported YAML tag '{shown}'")
 
 
 def _check_size(reader: _Reader, routine: Routine) -> None:
