@@ -55,7 +55,13 @@ class ScriptError(AudioRoutineError):
         parts.append(self.message)
         if self.hint:
             parts.append(f" ({self.hint})")
-        return "".join(parts)
+        return printable("".join(parts))
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (a newline in a YAML key, say) escaped: one line, and
+    nothing that drives the terminal."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 class EngineError(AudioRoutineError):
