@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from mutagen.id3 import ID3
 
 from audioroutine.cli import cli
 from audioroutine.engines.fake import FakeEngine
 from audioroutine.errors import BuildError
 from audioroutine.names import inside
+from audioroutine.tags import read_tags
 
 from .cases import CASES, FAKE, Case
 
@@ -94,3 +96,31 @@ def test_nothing_is_written_outside_the_output_folder(name: str, tmp_path: Path)
     with pytest.raises(BuildError, match="refusing to write outside"):
         inside(tmp_path, name)
     assert inside(tmp_path, "ok-beginner.mp3") == tmp_path / "ok-beginner.mp3"   # control
+
+
+def frame_header(path: Path) -> tuple[int, int]:
+    """(kbit/s, Hz) of the first audio frame after the ID3 tag and the Xing/LAME frame."""
+    data = path.read_bytes()
+    offset = ID3(str(path)).size
+    for _ in range(2):      # the Xing frame first, then audio
+        header = int.from_bytes(data[offset:offset + 4], "big")
+        mpeg1 = (header >> 19) & 3 == 3
+        kbps = ((0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320) if mpeg1 else
+                (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160))[(header >> 12) & 15]
+        rate = ((44100, 48000, 32000) if mpeg1 else (22050, 24000, 16000))[(header >> 10) & 3]
+        padding = (header >> 9) & 1
+        offset += (144 if mpeg1 else 72) * kbps * 1000 // rate + padding
+    return kbps, rate
+
+
+@pytest.mark.parametrize("bitrate, rate", [("320k", "44100"), ("160k", "22050"), ("8k", "16000")])
+def test_an_accepted_bitrate_is_the_one_in_the_frames_and_the_provenance(bitrate, rate, tmp_path: Path) -> None:
+    """Control for the bitrate cases: what is accepted is what LAME writes and what is recorded."""
+    (tmp_path / "s.yaml").write_text(FAKE)
+    out = tmp_path / "out"
+    result = run(["build", str(tmp_path / "s.yaml"), "-l", "beginner", "--bitrate", bitrate,
+                  "--sample-rate", rate, "--out", str(out), "--no-sidecars"])
+    assert result.exit_code == 0, result.stderr
+    mp3 = out / "mini-beginner.mp3"
+    assert frame_header(mp3) == (int(bitrate[:-1]), int(rate))
+    assert read_tags(mp3)["provenance"]["bitrate"] == bitrate
