@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -37,6 +38,8 @@ def read_input(path: Path, what: str = "file") -> bytes:
     """The bytes of a script or settings file; a missing, unreadable or too large one is a
     ScriptError. At most MAX_FILE_BYTES + 1 bytes are read, so /dev/zero fails at once."""
     try:
+        if stat.S_ISFIFO(path.stat().st_mode):   # opening a pipe would wait for a writer
+            raise ScriptError(f"{what} is a pipe, not a file", file=str(path))
         with open(path, "rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:

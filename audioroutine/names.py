@@ -18,7 +18,8 @@ def name_problem(value: object) -> str | None:
     """Why `value` cannot name a file, or None when it can."""
     if isinstance(value, str) and NAME.fullmatch(value):
         return None
-    return f"{NAME_RULE}, got {value!r}"
+    shown = repr(value[:70]) + "…" if isinstance(value, str) and len(value) > 70 else repr(value)
+    return f"{NAME_RULE}, got {shown}"
 
 
 def inside(folder: Path, name: str) -> Path:

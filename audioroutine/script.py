@@ -175,6 +175,7 @@ class _Reader:
         for key_node, _ in node.value:
             name = key_node.value
             if name not in allowed:
+                name = name if len(name) <= 40 else name[:40] + "…"   # a 1 MB key stays a short line
                 raise self.fail(key_node, f"{key}.{name}" if key else name, f"unknown key '{name}'",
                                 key_hint(name, allowed))
 

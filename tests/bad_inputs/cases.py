@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from audioroutine.script import ROUTINE_KEYS
+
 from ..conftest import MINIMAL
 
 FAKE = MINIMAL   # every script speaks with the fake engine: no case synthesizes real speech
@@ -77,13 +79,15 @@ CASES: list[Case] = [
     level_case("level-nul", '"a\\0b"', "'a\\x00b'"),
     level_case("level-too-long", "L" * 65, repr("L" * 65)),
     level_case("level-space", "'two words'", "'two words'"),
+    edit("level-100k", "voice:", "levels:\n  ? " + "L" * 100_000 + "\n  : {title: X}\nvoice:",
+         f"error: {S}:5: levels: {NAME_RULE}, got {'L' * 70!r}…"),
     edit("level-list-parent", "voice:", "levels: [beginner, ../up]\nvoice:",
          f"error: {S}:3: levels[1]: {NAME_RULE}, got '../up'"),
     edit("id-parent", "id: mini", "id: ../evil", f"error: {S}:1: id: {NAME_RULE}, got '../evil'"),
     edit("id-empty", "id: mini", "id: ''", f"error: {S}:1: id: {NAME_RULE}, got ''"),
     edit("id-absolute", "id: mini", "id: /etc/x", f"error: {S}:1: id: {NAME_RULE}, got '/etc/x'"),
     edit("id-nul", "id: mini", 'id: "a\\0b"', f"error: {S}:1: id: {NAME_RULE}, got 'a\\x00b'"),
-    edit("id-too-long", "id: mini", "id: " + "i" * 300, f"error: {S}:1: id: {NAME_RULE}, got '{'i' * 300}'"),
+    edit("id-too-long", "id: mini", "id: " + "i" * 300, f"error: {S}:1: id: {NAME_RULE}, got '{'i' * 70}'…"),
     edit("id-non-ascii", "id: mini", "id: rutina-básica", f"error: {S}:1: id: {NAME_RULE}, got 'rutina-básica'"),
     edit("id-number", "id: mini", "id: 12", f"error: {S}:1: id: {NAME_RULE}, got 12"),
     # --- files that are not scripts ------------------------------------------------------------
@@ -112,6 +116,8 @@ CASES: list[Case] = [
     Case("too-many-exercises", {"s.yaml": FAKE.replace("exercises:\n", "exercises:\n" + "".join(
         f"  - {{name: E{i}, dosage: {{hold: 1s}}}}\n" for i in range(100)))},
         f"error: {S}:5: exercises: at most 100 exercises, got 101"),
+    edit("key-100k", "title: Mini", "title: Mini\n? " + "k" * 100_000 + "\n: 1",
+         f"error: {S}:3: {'k' * 40}…: unknown key '{'k' * 40}…' (allowed: " + ", ".join(ROUTINE_KEYS) + ")"),
     edit("too-many-levels", "voice:", "levels: [" + ", ".join(f"l{i}" for i in range(11)) + "]\nvoice:",
          f"error: {S}:3: levels: at most 10 levels, got 11"),
     # --- numbers and durations -----------------------------------------------------------------

@@ -3,6 +3,7 @@ message(s), exit 2, and an output folder left empty."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -45,6 +46,12 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case: Case, tmp_path: P
     assert result.exit_code == 2
     assert result.stdout == ""
     assert list(out.iterdir()) == []
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "s.yaml")
+    result = run(["validate", str(tmp_path / "s.yaml")])
+    assert (result.exit_code, result.stderr) == (2, f"error: {tmp_path / 's.yaml'}: file is a pipe, not a file\n")
 
 
 def test_a_later_script_failing_after_synthesis_leaves_no_file_of_an_earlier_one(tmp_path: Path) -> None:
