@@ -68,7 +68,8 @@ def test_a_later_script_failing_after_synthesis_leaves_no_file_of_an_earlier_one
 
 
 SLOW_BEFORE = ["dev-zero", "settings-dev-zero", "hold-huge-seconds", "reps-ten-million", "deep-flow",
-               "alias-bomb", "session-ten-hours", "cue-100kb", "too-large", "session-long-speech"]
+               "alias-bomb", "session-ten-hours", "cue-100kb", "too-large", "session-long-speech",
+               "session-900kb-of-safety-notes"]
 
 
 @pytest.mark.parametrize("name", SLOW_BEFORE)
