@@ -88,6 +88,11 @@ def engine_name(routine: Routine, options: BuildOptions) -> str:
     return options.engine or routine.voice.engine or options.settings.engine or DEFAULT_ENGINE
 
 
+def chosen_levels(routine: Routine, options: BuildOptions) -> tuple[str, ...]:
+    """The levels a build makes: those asked for, else all."""
+    return options.levels or tuple(level.id for level in routine.levels)
+
+
 def bitrate(options: BuildOptions) -> str:
     return options.bitrate or options.settings.bitrate or DEFAULT_BITRATE
 
@@ -165,7 +170,7 @@ def _compile(routine: Routine, options: BuildOptions) -> _Prepared:
     """Check options and levels, compile every level and check its estimated length: no
     synthesis yet."""
     check_options(options)
-    levels = options.levels or tuple(level.id for level in routine.levels)
+    levels = chosen_levels(routine, options)
     for level in levels:
         routine.level(level)   # unknown level: ScriptError before any work
     result = BuildResult()
@@ -173,7 +178,7 @@ def _compile(routine: Routine, options: BuildOptions) -> _Prepared:
     for level in levels:
         program = compile_level(routine, level, options.settings)
         speech = speech_for(routine, program, options, result.stats)
-        output_path(routine, level, options.out_dir)
+        output_path(routine, level, options.out_dir)   # a path outside out_dir fails before any work
         try:
             estimate = _estimated_timeline(program, speech, options.sample_rate)
         except ScriptError:   # an estimate that does not fit: the exact layout decides, after synthesis
@@ -247,7 +252,7 @@ def build_programme(
     All or nothing: every script is checked, compiled, synthesized and laid out (every error
     of every script reported together) before the first file is written."""
     check_unique(routines, options)
-    levels = [opts.levels or tuple(lv.id for lv in routine.levels) for routine, opts in zip(routines, options)]
+    levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
     tracks = track_order(routines, levels)
     compiled = collect(lambda pair: _compile(*pair), zip(routines, options))
     prepared = collect(lambda p: _synthesize(p, progress(p.routine, p.options) if progress else None), compiled)
@@ -274,7 +279,7 @@ def check_unique(routines: Sequence[Routine], options: Sequence[BuildOptions]) -
                                       file=routine.path, key="id"))
             continue
         ids[routine.id] = routine
-        for level in opts.levels or tuple(lv.id for lv in routine.levels):
+        for level in chosen_levels(routine, opts):
             name = f"{routine.id}-{level}.mp3"
             if name in files:
                 errors.append(ScriptError(f"{name} would also be written by {files[name].path}",
@@ -338,7 +343,11 @@ def _subtitle(timeline: Timeline, chapter: Chapter) -> str | None:
 
 def _cover(routine: Routine, level: str, clinic: str | None, settings: Settings) -> tuple[bytes, str]:
     if settings.cover:
-        return load_cover(settings.cover)
+        try:
+            return load_cover(settings.cover)
+        except ValueError as err:   # checked when the settings were read; changed since
+            raise ScriptError(f"{err}: {settings.cover}", file=settings.path, line=settings.line("cover"),
+                              key="cover") from None
     index = [lv.id for lv in routine.levels].index(level)
     return generate_cover(routine.title, routine.level(level).title, index, clinic), "image/png"
 
