@@ -1,7 +1,8 @@
 """Build: the whole pipeline for one script — script → timeline → speech → audio → MP3 + tags.
 
-All levels are compiled, synthesized and laid out before any file is written, so a script
-whose speech cannot fit leaves `output/` untouched.
+All levels (of all scripts, in a programme) are checked, compiled, synthesized and laid out
+before any file is written, so a script whose speech cannot fit, or that is too long, leaves
+`output/` untouched.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from . import __version__
 from .audio import render
 from .cache import PhraseCache, wav_bytes
 from .compiler import build_timeline, compile_level, level_title, phrases_for
-from .cover import generate_cover, image_mime
+from .cover import generate_cover, load_cover
+from .durations import format_hms
 from .engines import Clip, VoiceOptions, get_engine
-from .errors import ScriptError
+from .errors import ScriptError, collect, raise_all
 from .files import atomic_path, checkpoint, remove_stale_temps, write_atomic
+from .limits import MAX_SESSION_MS
 from .loudness import LoudnessSettings, encode_normalized, normalize, rotate_phase
-from .mp3 import DEFAULT_BITRATE
+from .mp3 import DEFAULT_BITRATE, bitrate_problem
+from .names import inside
 from .playlist import Entry, Track, playlist_path, track_order, write_playlist
 from .script import Routine
 from .settings import Settings
@@ -82,15 +86,31 @@ class BuildResult:
 
 
 def output_path(routine: Routine, level: str, out_dir: Path) -> Path:
-    return out_dir / f"{routine.id}-{level}.mp3"
+    return inside(out_dir, f"{routine.id}-{level}.mp3")
 
 
 def engine_name(routine: Routine, options: BuildOptions) -> str:
     return options.engine or routine.voice.engine or options.settings.engine or DEFAULT_ENGINE
 
 
+def chosen_levels(routine: Routine, options: BuildOptions) -> tuple[str, ...]:
+    """The levels a build makes, as the script names them (asked for in any letter case),
+    else all; an unknown level is a ScriptError."""
+    return tuple(routine.level(level).id for level in options.levels) or tuple(lv.id for lv in routine.levels)
+
+
 def bitrate(options: BuildOptions) -> str:
     return options.bitrate or options.settings.bitrate or DEFAULT_BITRATE
+
+
+def check_options(options: BuildOptions) -> None:
+    """A bitrate or sample rate LAME would silently change is a ScriptError, naming the
+    settings file and line when the bitrate came from there."""
+    problem = bitrate_problem(bitrate(options), options.sample_rate)
+    if problem and not options.bitrate and options.settings.bitrate:
+        raise ScriptError(problem, file=options.settings.path, line=options.settings.line("bitrate"), key="bitrate")
+    if problem:
+        raise ScriptError(problem, file="--bitrate" if options.bitrate else "--sample-rate")
 
 
 def speech_for(routine: Routine, program: Program, options: BuildOptions, stats: SpeechStats) -> Speech:
@@ -112,7 +132,17 @@ def _plan(routine: Routine, level: str, options: BuildOptions,
     program = compile_level(routine, level, options.settings)
     speech = speech_for(routine, program, options, SpeechStats())
     if exact:
-        return program, speech, build_timeline(program, speech.measure, options.sample_rate), set()
+        timeline = build_timeline(program, speech.measure, options.sample_rate)
+        estimated: set[str] = set()
+    else:
+        timeline, estimated = _estimated_timeline(program, speech, options.sample_rate)
+    check_length(routine, timeline)
+    return program, speech, timeline, estimated
+
+
+def _estimated_timeline(program: Program, speech: Speech, sample_rate: int) -> tuple[Timeline, set[str]]:
+    """The timeline with phrases not in the cache estimated (counted in `timeline.estimated`),
+    and those phrases."""
     estimated: set[str] = set()
 
     def measure(text: str) -> int:
@@ -122,31 +152,60 @@ def _plan(routine: Routine, level: str, options: BuildOptions,
         return samples
 
     try:
-        timeline = build_timeline(program, measure, options.sample_rate)
+        timeline = build_timeline(program, measure, sample_rate)
     except ScriptError as err:
         if estimated and err.hint is None:   # the overrun may be the estimate's: say so
             raise err.with_hint("speech lengths partly estimated: 'audioroutine plan --exact' measures them") from None
         raise
     timeline.estimated = len(estimated)
-    return program, speech, timeline, estimated
+    return timeline, estimated
 
 
-def build(routine: Routine, options: BuildOptions, progress: Progress | None = None,
-          tracks: list[Track] | None = None) -> BuildResult:
-    """Build every requested level of `routine` into tagged MP3s in `options.out_dir`.
-    `tracks` numbers the sessions within a larger build (see playlist.track_order)."""
-    levels = _level_ids(routine, options)   # unknown level: ScriptError before any work
-    remove_stale_temps(options.out_dir, lambda name: name.endswith(OUTPUT_SUFFIXES))
-    PhraseCache(options.cache_dir).remove_stale_temps()
+def check_length(routine: Routine, timeline: Timeline) -> None:
+    """A session longer than limits.MAX_SESSION_MS is a ScriptError."""
+    if timeline.ms(timeline.total) > MAX_SESSION_MS:
+        how = " with estimated speech" if timeline.estimated else ""
+        raise ScriptError(f"level '{timeline.level}' lasts {format_hms(timeline.ms(timeline.total))}{how}: "
+                          f"the limit is {format_hms(MAX_SESSION_MS)}", file=routine.path)
+
+
+@dataclass
+class _Prepared:
+    """One script compiled (and, once synthesized, laid out), nothing written yet."""
+
+    routine: Routine
+    options: BuildOptions
+    jobs: list[tuple[Program, Speech]]
+    result: BuildResult
+    timelines: list[Timeline] = field(default_factory=list)
+
+
+def _compile(routine: Routine, options: BuildOptions) -> _Prepared:
+    """Check options and levels, compile every level and check its estimated length: no
+    synthesis yet."""
+    check_options(options)
+    levels = chosen_levels(routine, options)   # unknown level: ScriptError before any work
     result = BuildResult()
     jobs = []
     for level in levels:
         program = compile_level(routine, level, options.settings)
-        jobs.append((program, speech_for(routine, program, options, result.stats)))
+        speech = speech_for(routine, program, options, result.stats)
+        output_path(routine, level, options.out_dir)   # a path outside out_dir fails before any work
+        try:
+            estimate, _ = _estimated_timeline(program, speech, options.sample_rate)
+        except ScriptError:   # an estimate that does not fit: the exact layout decides, after synthesis
+            pass
+        else:
+            check_length(routine, estimate)
+        jobs.append((program, speech))
     result.phrases = sum(len(program.texts()) for program, _ in jobs)
+    return _Prepared(routine, options, jobs, result)
 
-    done = 0
-    for program, speech in jobs:
+
+def _synthesize(prepared: _Prepared, progress: Progress | None) -> _Prepared:
+    """Every phrase synthesized (or from the cache), every level laid out and checked."""
+    done, result, rate = 0, prepared.result, prepared.options.sample_rate
+    for program, speech in prepared.jobs:
         def tick(text: str) -> None:
             nonlocal done
             done += 1
@@ -156,10 +215,25 @@ def build(routine: Routine, options: BuildOptions, progress: Progress | None = N
     if result.stats.outdated:
         log.warning("%d cached phrase(s) were in an older cache format and were synthesized again",
                     result.stats.outdated)
-    timelines = [build_timeline(program, speech.measure, options.sample_rate) for program, speech in jobs]
+    prepared.timelines = [build_timeline(program, speech.measure, rate) for program, speech in prepared.jobs]
+    for timeline in prepared.timelines:
+        check_length(prepared.routine, timeline)
+    return prepared
 
+
+def build(routine: Routine, options: BuildOptions, progress: Progress | None = None,
+          tracks: list[Track] | None = None) -> BuildResult:
+    """Build every requested level of `routine` into tagged MP3s in `options.out_dir`.
+    `tracks` numbers the sessions within a larger build (see playlist.track_order)."""
+    return _write(_synthesize(_compile(routine, options), progress), tracks)
+
+
+def _write(prepared: _Prepared, tracks: list[Track] | None) -> BuildResult:
+    routine, options, jobs, result = prepared.routine, prepared.options, prepared.jobs, prepared.result
+    remove_stale_temps(options.out_dir, lambda name: name.endswith(OUTPUT_SUFFIXES))
+    PhraseCache(options.cache_dir).remove_stale_temps()
     numbers = {t.level: (t.number, t.total) for t in tracks or []}
-    for track, ((program, speech), timeline) in enumerate(zip(jobs, timelines), 1):
+    for track, ((program, speech), timeline) in enumerate(zip(jobs, prepared.timelines), 1):
         path = output_path(routine, program.level, options.out_dir)
         number, total = numbers.get(program.level, (track, len(jobs)))
         tags = session_tags(routine, program.level, timeline, number, total, speech, options)
@@ -196,18 +270,22 @@ def build_programme(
     Several scripts share one album and album artist (a phone would split them otherwise):
     the first script's settings `album`, else the word for "Exercise programme" in its language,
     and the first script's album artist.
-    `progress(routine, options)` may return a per-script progress callback."""
+    `progress(routine, options)` may return a per-script progress callback.
+    All or nothing: every script is checked, compiled, synthesized and laid out (every error
+    of every script reported together) before the first file is written."""
     options = _programme_options(routines, options)
-    levels = [_level_ids(routine, opts) for routine, opts in zip(routines, options)]
+    check_unique(routines, options)
+    levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
     tracks = track_order(routines, levels)
+    compiled = collect(lambda pair: _compile(*pair), zip(routines, options))
+    prepared = collect(lambda p: _synthesize(p, progress(p.routine, p.options) if progress else None), compiled)
+    playlist = playlist_path(routines, options[0].out_dir)
     results, entries = [], {}
-    for index, (routine, opts) in enumerate(zip(routines, options)):
-        callback = progress(routine, opts) if progress else None
-        result = build(routine, opts, callback, [t for t in tracks if t.routine == index])
+    for index, job in enumerate(prepared):
+        result = _write(job, [t for t in tracks if t.routine == index])
         for session in result.sessions:
             entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
         results.append(result)
-    playlist = playlist_path(routines, options[0].out_dir)
     write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks])
     return ProgrammeResult(results, playlist)
 
@@ -220,11 +298,6 @@ def _programme_options(routines: Sequence[Routine], options: Sequence[BuildOptio
     album = options[0].album or settings.album or phrases_for(first)("programme")
     artist = options[0].album_artist or _album_artist(first, settings)
     return [replace(opts, album=album, album_artist=artist) for opts in options]
-
-
-def _level_ids(routine: Routine, options: BuildOptions) -> tuple[str, ...]:
-    """The levels to build, as the script names them (matched in any letter case)."""
-    return tuple(routine.level(level).id for level in options.levels) or tuple(lv.id for lv in routine.levels)
 
 
 @dataclass
@@ -257,7 +330,7 @@ def dry_run(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> Pro
     of phrases not yet cached are estimates; a session whose phrases are all cached is
     checked against the file on disk like a real build would."""
     options = _programme_options(routines, options)
-    tracks = track_order(routines, [_level_ids(r, o) for r, o in zip(routines, options)])
+    tracks = track_order(routines, [chosen_levels(r, o) for r, o in zip(routines, options)])
     sessions: list[PlannedSession] = []
     missing: set[tuple[str, str]] = set()
     known: set[tuple[str, str]] = set()
@@ -275,6 +348,27 @@ def dry_run(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> Pro
             sessions.append(PlannedSession(track.level, path, timeline.total, timeline.sample_rate,
                                            len(estimated), state, sidecar_paths(path) if opts.sidecars else ()))
     return ProgrammePlan(sessions, playlist_path(routines, options[0].out_dir), len(missing), len(known - missing))
+
+
+def check_unique(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> None:
+    """Two scripts with one id (or two sessions with one file name) would overwrite each
+    other: a ScriptError naming both files."""
+    ids: dict[str, Routine] = {}
+    files: dict[str, Routine] = {}
+    errors = []
+    for routine, opts in zip(routines, options):
+        if routine.id in ids:
+            errors.append(ScriptError(f"routine id '{routine.id}' is also the id of {ids[routine.id].path}",
+                                      file=routine.path, key="id"))
+            continue
+        ids[routine.id] = routine
+        for level in chosen_levels(routine, opts):
+            name = f"{routine.id}-{level}.mp3"
+            if name in files:
+                errors.append(ScriptError(f"{name} would also be written by {files[name].path}",
+                                          file=routine.path, key="id"))
+            files[name] = routine
+    raise_all(errors)
 
 
 def session_tags(
@@ -356,8 +450,11 @@ def _subtitle(timeline: Timeline, chapter: Chapter) -> str | None:
 
 def _cover(routine: Routine, level: str, clinic: str | None, settings: Settings) -> tuple[bytes, str]:
     if settings.cover:
-        data = settings.cover.read_bytes()
-        return data, image_mime(data[:8]) or "image/png"
+        try:
+            return load_cover(settings.cover)
+        except ValueError as err:   # checked when the settings were read; changed since
+            raise ScriptError(f"{err}: {settings.cover}", file=settings.path, line=settings.line("cover"),
+                              key="cover") from None
     index = [lv.id for lv in routine.levels].index(level)
     return generate_cover(routine.title, level_title(routine, level), index, clinic), "image/png"
 

@@ -20,7 +20,7 @@ from .build import (
 from .build import dry_run as dry_run_plan
 from .durations import format_ms
 from .engines import ENGINES, VoiceOptions, engine_class, engine_info, engine_names, get_engine
-from .errors import AudioRoutineError, ScriptError
+from .errors import AudioRoutineError, ScriptError, collect
 from .ffmpeg import configure_pydub
 from .report import show_warnings
 from .script import Routine, load_script
@@ -43,7 +43,8 @@ class Group(click.Group):
         except AudioRoutineError as err:
             if _flag("debug"):
                 raise
-            click.echo(f"error: {err}", err=True)
+            for line in str(err).splitlines():   # a ManyErrors has one line per error
+                click.echo(f"error: {line}", err=True)
             ctx.exit(err.exit_code)
         except OSError as err:   # unwritable folder, disk full...: the user can fix these
             if _flag("debug"):
@@ -161,14 +162,17 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
     """
     paths = _expand(scripts)
-    routines = [load_script(path) for path in paths]   # every script and setting valid before any work
-    settings = [_settings(path, settings_file) for path in paths]
-    options = [
-        BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
-                     cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
-                     id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars)
-        for routine, found in zip(routines, settings)
-    ]
+    # Every script and setting valid before any work, every error of every file reported.
+    loaded = collect(lambda path: (load_script(path), _settings(path, settings_file)), paths)
+    routines = [routine for routine, _ in loaded]
+
+    def options_for(pair: tuple[Routine, Settings]) -> BuildOptions:
+        routine, found = pair
+        return BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
+                            cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
+                            id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars)
+
+    options = collect(options_for, loaded)
     for routine, opts in zip(routines, options):
         _engine_detail(routine, opts)
     if dry_run:
@@ -265,8 +269,9 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | N
 
     Example: audioroutine validate scripts_yaml/
     """
-    results = []
-    for path in _expand(paths):
+    results: list[dict[str, object]] = []
+
+    def check(path: Path) -> None:
         try:
             routine = load_script(path)
             options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir,
@@ -277,13 +282,15 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | N
             if not as_json:
                 raise
             results.append({"path": str(path), "ok": False, "error": str(err)})
-            continue
+            return
         results.append({"path": str(path), "ok": True, "exercises": len(routine.exercises),
                         "levels": [lv.id for lv in routine.levels], "estimated_phrases": estimated})
         note = f" (fit checked with {estimated} estimated phrase length(s))" if estimated else ""
         if not as_json:
             info(f"ok  {path}: {len(routine.exercises)} exercises, "
                  f"levels {', '.join(lv.id for lv in routine.levels)}{note}")
+
+    collect(check, _expand(paths))   # every file checked; every error reported
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         if not all(result["ok"] for result in results):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|seconds?|secs?|s|minutes?|mins?|m)(?![a-z])")
@@ -12,11 +13,11 @@ def parse_duration_ms(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 5s or 1m30s, got {value!r}")
     if isinstance(value, (int, float)):
-        ms = round(value * 1000)
+        ms = _whole_ms(value, 1000, value)
     elif isinstance(value, str):
         text = value.strip().lower()
         if re.fullmatch(r"-?\d+(\.\d+)?", text):
-            ms = round(float(text) * 1000)
+            ms = _whole_ms(float(text), 1000, value)
         else:
             if text.startswith("-"):
                 raise ValueError(f"duration must not be negative, got {value!r}")
@@ -25,7 +26,7 @@ def parse_duration_ms(value: object) -> int:
                 if text[pos:match.start()].strip():
                     break
                 amount, unit = float(match.group(1)), match.group(2)
-                ms += round(amount * (1 if unit == "ms" else 60000 if unit.startswith("m") else 1000))
+                ms += _whole_ms(amount, 1 if unit == "ms" else 60000 if unit.startswith("m") else 1000, value)
                 pos = match.end()
             if pos == 0 or text[pos:].strip():
                 raise ValueError(f"expected a duration like 5s, 1m30s or 500ms, got {value!r}")
@@ -36,7 +37,22 @@ def parse_duration_ms(value: object) -> int:
     return ms
 
 
+def _whole_ms(amount: float, factor: int, value: object) -> int:
+    """`amount` × `factor` rounded; infinite or absurdly large amounts are user errors, not
+    OverflowError (limits.MAX_DURATION_MS then bounds what is accepted)."""
+    ms = float(amount) * factor
+    if not math.isfinite(ms) or abs(ms) > 1e15:
+        raise ValueError(f"expected a duration like 5s or 1m30s, got {value!r}")
+    return round(ms)
+
+
 def format_ms(ms: int) -> str:
     """Milliseconds as m:ss.mmm for cue sheets."""
     minutes, rest = divmod(ms, 60000)
     return f"{minutes}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def format_hms(ms: int) -> str:
+    """Milliseconds as h:mm:ss (rounded down) for long spans."""
+    seconds = ms // 1000
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

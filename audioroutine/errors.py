@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class AudioRoutineError(Exception):
@@ -52,7 +55,13 @@ class ScriptError(AudioRoutineError):
         parts.append(self.message)
         if self.hint:
             parts.append(f" ({self.hint})")
-        return "".join(parts)
+        return printable("".join(parts))
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (a newline in a YAML key, say) escaped: one line, and
+    nothing that drives the terminal."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 class EngineError(AudioRoutineError):
@@ -61,6 +70,38 @@ class EngineError(AudioRoutineError):
 
 class BuildError(AudioRoutineError):
     """Rendering or writing a session failed."""
+
+
+class ManyErrors(AudioRoutineError):
+    """Several errors (one per file, say) reported together: one line each."""
+
+    def __init__(self, errors: Sequence[AudioRoutineError]) -> None:
+        self.errors = list(errors)
+        self.exit_code = max(err.exit_code for err in self.errors)
+        super().__init__("\n".join(str(err) for err in self.errors))
+
+
+def collect(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`func(item)` for every item; when any raise, every error is raised together (one, or a
+    ManyErrors) once all items were tried."""
+    results, errors = [], []
+    for item in items:
+        try:
+            results.append(func(item))
+        except ManyErrors as err:
+            errors += err.errors
+        except AudioRoutineError as err:
+            errors.append(err)
+    raise_all(errors)
+    return results
+
+
+def raise_all(errors: Sequence[AudioRoutineError]) -> None:
+    """Raise the one error, or all of them as a ManyErrors; nothing when there are none."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ManyErrors(errors)
 
 
 def key_hint(name: str, allowed: Sequence[str]) -> str:

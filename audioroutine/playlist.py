@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .files import write_atomic
+from .names import inside
 from .script import Routine
 
 
@@ -44,7 +45,7 @@ class Entry:
 def playlist_path(routines: Sequence[Routine], out_dir: Path) -> Path:
     """`<routine id>.m3u8` for one script, `programme.m3u8` for several."""
     name = routines[0].id if len(routines) == 1 else "programme"
-    return out_dir / f"{name}.m3u8"
+    return inside(out_dir, f"{name}.m3u8")
 
 
 def to_m3u8(entries: Sequence[Entry], base: Path) -> str:

@@ -9,18 +9,32 @@ import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
-from .durations import parse_duration_ms
+from .durations import format_hms, parse_duration_ms
+from .engines import ENGINES, engine_names
 from .errors import ScriptError, key_hint
-from .files import read_input
+from .files import decode_input, read_input
+from .limits import (
+    MAX_COUNT,
+    MAX_DEPTH,
+    MAX_DURATION_MS,
+    MAX_EXERCISES,
+    MAX_LEVELS,
+    MAX_SESSION_MS,
+    MAX_SESSION_REPS,
+    MAX_TEXT_CHARS,
+    MAX_VALUES,
+)
 from .loudness import LoudnessSettings
+from .names import name_problem
 from .phrases import PHRASE_KEYS, check_template
 from .sounds import DEFAULTS as DEFAULT_SOUNDS
 from .sounds import EVENTS as SOUND_EVENTS
 from .sounds import SOUNDS, SoundSettings
+from .texts import text_problem
 
 DEFAULT_LEVELS = ("beginner", "progressed")
 SIDES = ("none", "each", "alternating")
@@ -152,6 +166,7 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.exercise: str | None = None
+        self._constructor = yaml.SafeLoader("")
 
     def fail(self, node: yaml.Node | None, key: str, message: str, hint: str | None = None) -> ScriptError:
         line = node.start_mark.line + 1 if node is not None else None
@@ -176,18 +191,27 @@ class _Reader:
         for key_node, _ in node.value:
             name = key_node.value
             if name not in allowed:
+                name = name if len(name) <= 40 else name[:40] + "…"   # a 1 MB key stays a short line
                 raise self.fail(key_node, f"{key}.{name}" if key else name, f"unknown key '{name}'",
                                 key_hint(name, allowed))
 
     def scalar(self, node: yaml.Node, key: str) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, key, "expected a single value")
-        return yaml.safe_load(yaml.serialize(node))
+        if len(node.value) > MAX_TEXT_CHARS:
+            raise self.fail(node, key, f"value is longer than {MAX_TEXT_CHARS} characters ({len(node.value)})")
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError):
+            raise self.fail(node, key, f"cannot read the value {node.value!r}") from None
 
     def text(self, node: yaml.Node, key: str) -> str:
         value = self.scalar(node, key)
         if not isinstance(value, (str, int, float)) or isinstance(value, bool) or not str(value).strip():
             raise self.fail(node, key, "expected some text")
+        problem = text_problem(str(value))
+        if problem:
+            raise self.fail(node, key, problem)
         return " ".join(str(value).split())
 
     def texts(self, node: yaml.Node, key: str) -> tuple[str, ...]:
@@ -197,12 +221,14 @@ class _Reader:
             raise self.fail(node, key, "expected a line of text or a list of lines")
         return tuple(self.text(item, f"{key}[{i}]") for i, item in enumerate(node.value))
 
-    def integer(self, node: yaml.Node, key: str, minimum: int) -> int:
+    def integer(self, node: yaml.Node, key: str, minimum: int, maximum: int = MAX_COUNT) -> int:
         value = self.scalar(node, key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(node, key, f"expected a whole number, got {value!r}")
         if value < minimum:
             raise self.fail(node, key, f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise self.fail(node, key, f"must be at most {maximum}, got {value}")
         return value
 
     def number(self, node: yaml.Node, key: str, low: float, high: float) -> float:
@@ -212,10 +238,14 @@ class _Reader:
         return float(value)
 
     def duration(self, node: yaml.Node, key: str) -> int:
+        value = self.scalar(node, key)
         try:
-            return parse_duration_ms(self.scalar(node, key))
+            ms = parse_duration_ms(value)
         except ValueError as err:
             raise self.fail(node, key, str(err)) from None
+        if ms > MAX_DURATION_MS:
+            raise self.fail(node, key, f"must be at most {MAX_DURATION_MS // 60000} minutes, got {value!r}")
+        return ms
 
     def choice(self, node: yaml.Node, key: str, options: tuple[str, ...]) -> str:
         value = self.scalar(node, key)
@@ -235,6 +265,20 @@ class _Reader:
             raise self.fail(node, key, f"use letters, digits, '-' and '_' only, got {value!r}")
         return value
 
+    def file_name(self, node: yaml.Node, key: str) -> str:
+        """A name that becomes part of a file name (routine id, level): see names.py."""
+        value = self.scalar(node, key)
+        problem = name_problem(value)
+        if problem:
+            raise self.fail(node, key, problem)
+        return str(value)
+
+    def engine(self, node: yaml.Node, key: str) -> str:
+        value = self.scalar(node, key)
+        if value not in ENGINES:
+            raise self.fail(node, key, f"unknown engine {value!r}: choose one of {', '.join(engine_names())}")
+        return str(value)
+
 
 ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
@@ -253,23 +297,13 @@ def load_script(path: str | Path) -> Routine:
     """Read and validate a script file."""
     path = Path(path)
     raw = read_input(path)
-    return parse_script(raw.decode("utf-8", errors="replace"), str(path), hashlib.sha256(raw).hexdigest())
+    return parse_script(decode_input(raw, str(path)), str(path), hashlib.sha256(raw).hexdigest())
 
 
 def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine:
     """Validate a script given as text."""
     reader = _Reader(path)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        problem = err.problem or err.context or "invalid YAML"
-        raise ScriptError(
-            f"YAML syntax error: {problem}",
-            file=path,
-            line=mark.line + 1 if mark else None,
-            hint="check indentation and quoting",
-        ) from None
+    root = _compose(text, path)
     if root is None:
         raise ScriptError("the script is empty", file=path, hint="run 'audioroutine example' for a template")
     top = reader.mapping(root, "", ROUTINE_KEYS)
@@ -290,6 +324,8 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
     ex_node = top["exercises"]
     if not isinstance(ex_node, yaml.SequenceNode) or not ex_node.value:
         raise reader.fail(ex_node, "exercises", "expected a list with at least one exercise")
+    if len(ex_node.value) > MAX_EXERCISES:
+        raise reader.fail(ex_node, "exercises", f"at most {MAX_EXERCISES} exercises, got {len(ex_node.value)}")
     exercises = []
     seen: set[str] = set()
     for index, node in enumerate(ex_node.value):
@@ -303,8 +339,8 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
     def opt(key: str, conv: Callable[[yaml.Node, str], Any], default: Any = None) -> Any:
         return conv(top[key], key) if key in top else default
 
-    return Routine(
-        id=reader.identifier(top["id"], "id"),
+    routine = Routine(
+        id=reader.file_name(top["id"], "id"),
         title=reader.text(top["title"], "title"),
         description=opt("description", reader.text, ""),
         language=opt("language", reader.identifier, "en"),
@@ -326,12 +362,104 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
         path=path,
         sha256=sha256 or hashlib.sha256(text.encode()).hexdigest(),
     )
+    _check_size(reader, routine)
+    return routine
+
+
+_SAFE_TAGS = {"!"} | {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")}
+
+
+def _compose(text: str, path: str) -> yaml.Node | None:
+    """The YAML node tree, after `_scan` has bounded its size; every YAML error is a ScriptError."""
+    _scan(text, path)
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:       # libyaml: ~10x faster on a large script
+        try:
+            return yaml.compose(text, Loader=fast)
+        except yaml.YAMLError:
+            pass               # PyYAML's composer below gives the error messages users see
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context or "invalid YAML"
+        raise ScriptError(
+            f"YAML syntax error: {problem}",
+            file=path,
+            line=mark.line + 1 if mark else None,
+            hint="check indentation and quoting",
+        ) from None
+    except yaml.reader.ReaderError as err:   # a character YAML does not allow
+        line = text[:err.position].count("\n") + 1
+        raise ScriptError(f"control character U+{err.character:04X} is not allowed", file=path, line=line) from None
+    except RecursionError:    # _scan stops deep nesting first; this is the safety net
+        raise ScriptError(f"nested more than {MAX_DEPTH} levels deep", file=path) from None
+
+
+def _scan(text: str, path: str) -> None:
+    """Check nesting depth, the number of values and tags on the event stream (not recursive)
+    before the recursive composer runs: with libyaml when present (fast), and again with
+    PyYAML's own parser when libyaml stops at an error, since libyaml scans ahead and fails
+    deep nesting before our limit is seen. Syntax errors are left to the composer, whose
+    messages are the ones users see."""
+    for loader in dict.fromkeys([getattr(yaml, "CSafeLoader", yaml.SafeLoader), yaml.SafeLoader]):
+        try:
+            _scan_events(yaml.parse(text, Loader=loader), path)
+            return
+        except yaml.YAMLError:
+            continue
+
+
+def _scan_events(events: Iterator[yaml.Event], path: str) -> None:
+    """Raise at the first event past MAX_DEPTH or MAX_VALUES, or with a tag outside _SAFE_TAGS."""
+    depth = values = 0
+
+    def fail(event: yaml.Event, message: str) -> ScriptError:
+        return ScriptError(message, file=path, line=event.start_mark.line + 1)
+
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise fail(event, f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            values += 1
+            if values > MAX_VALUES:
+                raise fail(event, f"more than {MAX_VALUES:,} values")
+        tag = getattr(event, "tag", None)
+        if tag and tag not in _SAFE_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise fail(event, f"unsupported YAML tag '{shown}'")
+
+
+def _check_size(reader: _Reader, routine: Routine) -> None:
+    """Reject a session that would be too long, from its dosage alone (no speech yet): at
+    most MAX_SESSION_REPS reps, and holds, breaths and rep times adding up to at most
+    MAX_SESSION_MS. The compiled session is checked again with speech (build.plan)."""
+    for level in routine.levels:
+        reps = floor = 0
+        for exercise in routine.exercises:
+            dose = exercise.dosage[level.id]
+            if dose.skip:
+                continue
+            count = dose.sets * dose.reps * (2 if dose.sides == "each" else 1)
+            breath = dose.breath.inhale_ms + dose.breath.exhale_ms if dose.breath else 0
+            reps += count
+            floor += count * (dose.hold_ms or breath or dose.rep_ms) + (dose.sets - 1) * dose.set_rest_ms
+            if reps > MAX_SESSION_REPS or floor > MAX_SESSION_MS:
+                reader.exercise = exercise.cues_for(level.id).name
+                what = f"has {reps} reps" if reps > MAX_SESSION_REPS else f"lasts at least {format_hms(floor)}"
+                limit = MAX_SESSION_REPS if reps > MAX_SESSION_REPS else format_hms(MAX_SESSION_MS)
+                raise ScriptError(f"level '{level.id}' {what} by here: the limit is {limit}", file=routine.path,
+                                  line=exercise.line, exercise=reader.exercise)
 
 
 def _voice(reader: _Reader, node: yaml.Node) -> VoiceSettings:
     keys = reader.mapping(node, "voice", ("engine", "voice", "rate"))
     return VoiceSettings(
-        engine=reader.identifier(keys["engine"], "voice.engine") if "engine" in keys else None,
+        engine=reader.engine(keys["engine"], "voice.engine") if "engine" in keys else None,
         voice=reader.text(keys["voice"], "voice.voice") if "voice" in keys else None,
         rate=reader.number(keys["rate"], "voice.rate", 0.5, 2.0) if "rate" in keys else 1.0,
     )
@@ -373,14 +501,18 @@ def _levels(reader: _Reader, node: yaml.Node | None) -> tuple[Level, ...]:
     if node is None:
         return tuple(Level(id=name, title=name.capitalize()) for name in DEFAULT_LEVELS)
     if isinstance(node, yaml.SequenceNode):
-        names = [reader.identifier(item, f"levels[{i}]") for i, item in enumerate(node.value)]
+        names = [reader.file_name(item, f"levels[{i}]") for i, item in enumerate(node.value)]
         entries = [(name, None, item) for name, item in zip(names, node.value)]
     else:
         entries = [(name, value, value) for name, value in reader.mapping(node, "levels", None).items()]
+    if len(entries) > MAX_LEVELS:
+        raise reader.fail(node, "levels", f"at most {MAX_LEVELS} levels, got {len(entries)}")
     levels = []
     for name, value, at in entries:
         key = f"levels.{name}"
-        reader.identifier(at, key) if value is None else None
+        problem = name_problem(name)
+        if problem:
+            raise reader.fail(at, "levels", problem)
         if name in DOSAGE_KEYS:
             raise reader.fail(at, key, f"'{name}' is a dosage key and cannot name a level")
         title, rate, named = name.capitalize(), 1.0, False

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .cover import image_mime
+from .cover import load_cover
+from .engines import ENGINES, engine_names
 from .errors import ScriptError, key_hint
-from .files import read_input
+from .files import decode_input, read_input
+from .mp3 import ALL_BITRATES
+from .texts import text_problem
 
 FILE_NAME = "audioroutine.toml"
 
@@ -34,9 +37,13 @@ class Settings:
     voice: str | None = None
     bitrate: str | None = None
     path: str | None = None          # the file these came from
+    lines: tuple[tuple[str, int | None], ...] = field(default=(), compare=False)   # key → line, for errors
+
+    def line(self, key: str) -> int | None:
+        return dict(self.lines).get(key)
 
 
-KEYS = tuple(f.name for f in fields(Settings) if f.name != "path")
+KEYS = tuple(f.name for f in fields(Settings) if f.name not in ("path", "lines"))
 
 
 def find_settings(script: Path) -> Path | None:
@@ -48,7 +55,7 @@ def find_settings(script: Path) -> Path | None:
 def load_settings(path: Path) -> Settings:
     """Read and validate a settings file."""
     raw = read_input(path, "settings file")
-    return parse_settings(raw.decode("utf-8", errors="replace"), str(path))
+    return parse_settings(decode_input(raw, str(path)), str(path))
 
 
 def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
@@ -59,9 +66,12 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
         raise ScriptError(f"TOML syntax error: {message}", file=path,
                           line=int(match.group(1)) if match else None, hint='write key = "text"') from None
+    except RecursionError:
+        raise ScriptError("TOML nested too deeply", file=path, hint='write flat lines like engine = "piper"') from None
     values: dict[str, object] = {}
+    lines = tuple((key, _line_of(text, key)) for key in data)
     for key, value in data.items():
-        line = _line_of(text, key)
+        line = dict(lines)[key]
         if key not in KEYS:
             raise ScriptError(f"unknown key '{key}'", file=path, line=line, key=key, hint=key_hint(key, KEYS))
         if isinstance(value, dict):
@@ -69,17 +79,30 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
                               hint='write flat lines like engine = "piper"')
         if not isinstance(value, str) or not value.strip():
             raise ScriptError("expected some text in quotes", file=path, line=line, key=key)
+        problem = _problem(key, value)
+        if problem:
+            raise ScriptError(problem, file=path, line=line, key=key)
         values[key] = " ".join(value.split())
     if "cover" in values:
         cover = Path(path).parent / str(values["cover"])
         if not cover.is_file():
             raise ScriptError(f"cover image not found: {cover}", file=path, line=_line_of(text, "cover"),
                               key="cover", hint="give a PNG or JPEG path relative to this file")
-        if image_mime(cover.read_bytes()[:8]) is None:
-            raise ScriptError(f"cover image is not a PNG or JPEG: {cover}", file=path,
-                              line=_line_of(text, "cover"), key="cover")
+        try:
+            load_cover(cover)
+        except ValueError as err:
+            raise ScriptError(f"{err}: {cover}", file=path, line=_line_of(text, "cover"), key="cover") from None
         values["cover"] = cover
-    return Settings(**values, path=path)  # type: ignore[arg-type]
+    return Settings(**values, path=path, lines=lines)  # type: ignore[arg-type]
+
+
+def _problem(key: str, value: str) -> str | None:
+    """Why `value` cannot be used for `key`, or None."""
+    if key == "engine" and value not in ENGINES:
+        return f"unknown engine {value!r}: choose one of {', '.join(engine_names())}"
+    if key == "bitrate" and value not in ALL_BITRATES:
+        return f"expected a bitrate like 64k, got {value!r}"
+    return text_problem(value)
 
 
 def _line_of(text: str, key: str) -> int | None:

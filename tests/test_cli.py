@@ -271,7 +271,7 @@ def test_level_in_any_case_and_did_you_mean(mini_script, tmp_path):
 
 
 def test_output_piped_into_head_ends_quietly(write_script):
-    path = write_script(MINIMAL.replace("reps: 2", "reps: 3000"))   # far more than a pipe buffer
+    path = write_script(MINIMAL.replace("reps: 2", "reps: 100\n      sets: 10"))   # far more than a pipe buffer
     proc = subprocess.run(f"'{sys.executable}' -m audioroutine plan '{path}' | head -n 1", shell=True,
                           capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert proc.stdout.startswith("0:00.000  0:01.353  Introduction")

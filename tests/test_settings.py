@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from mutagen.id3 import ID3
+from PIL import Image
 
 from audioroutine.cli import cli
 from audioroutine.errors import ScriptError
@@ -14,7 +15,7 @@ from audioroutine.settings import Settings, load_settings, parse_settings
 
 
 def test_full_file(tmp_path: Path) -> None:
-    (tmp_path / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / "c.png")
     path = tmp_path / "audioroutine.toml"
     path.write_text(
         '# Riverside\nclinic = "Riverside Physio"\ncontact = "Call   us."\nbitrate = "96k"\n'

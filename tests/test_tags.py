@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from mutagen.id3 import ID3
+from PIL import Image
 
 from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cover import generate_cover
@@ -233,12 +235,13 @@ def test_settings_change_rewrites_an_otherwise_current_file(write_script, tmp_pa
     assert str(ID3(str(changed.sessions[0].path))["TCOP"].text[0]) == "CC0"
 
 
-def test_clinic_cover_image_is_embedded_as_given(write_script, tmp_path: Path) -> None:
-    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 60 + b"\xff\xd9"
-    (tmp_path / "logo.jpg").write_bytes(jpeg)
+def test_clinic_cover_image_is_decoded_and_re_encoded(write_script, tmp_path: Path) -> None:
+    Image.new("RGB", (2000, 1000), (30, 90, 160)).save(tmp_path / "logo.jpg", quality=95)
     (tmp_path / "s.toml").write_text('cover = "logo.jpg"\n')
     routine = load_script(write_script(SCRIPT))
     result = build(routine, BuildOptions(out_dir=tmp_path / "o", levels=("beginner",),
                                          settings=load_settings(tmp_path / "s.toml")))
     cover = ID3(str(result.sessions[0].path)).getall("APIC")[0]
-    assert (cover.mime, cover.data) == ("image/jpeg", jpeg)
+    assert cover.mime == "image/jpeg"
+    with Image.open(io.BytesIO(cover.data)) as embedded:   # scaled to COVER_EDGE on its long side
+        assert (embedded.format, embedded.size) == ("JPEG", (1400, 700))
