@@ -12,9 +12,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from . import __version__
 from .audio import render
@@ -34,8 +34,8 @@ from .script import Routine
 from .settings import Settings
 from .speech import Speech, SpeechStats
 from .tags import ChapterTag, SessionTags, read_tags, tags_digest, write_tags
-from .transcript import lines, plain_text, sidecar_paths, write_sidecars
 from .timeline import Chapter, Program, Timeline
+from .transcript import lines, plain_text, sidecar_paths, write_sidecars
 
 DEFAULT_ENGINE = "piper"
 SESSION_RATE = 22050

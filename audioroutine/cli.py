@@ -6,16 +6,23 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from . import __version__
 from .build import (
-    DEFAULT_ENGINE, BuildOptions, ProgrammePlan, build_programme, engine_name, plan, say_to_file,
+    DEFAULT_ENGINE,
+    BuildOptions,
+    ProgrammePlan,
+    build_programme,
+    engine_name,
+    plan,
+    say_to_file,
 )
 from .build import dry_run as dry_run_plan
 from .durations import format_ms
@@ -412,7 +419,7 @@ class _ProgressBar:
         self.bar: Any = None
         self.done = 0
 
-    def __enter__(self) -> "_ProgressBar":
+    def __enter__(self) -> _ProgressBar:
         return self
 
     def update(self, done: int, total: int, text: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import ScriptError
 from .phrases import PhraseError, Phrases
@@ -179,7 +179,7 @@ def _hold(dose: Dosage, cues: Cues, say: Phrases, sounds: SoundSettings, count: 
         timed.append((dose.hold_ms // 2, Say(say("halfway"), "halfway")))
     timed += [(dose.hold_ms - k * 1000, Say(say.number(k), "countdown")) for k in range(dose.countdown, 0, -1)]
     hold = Window(dose.hold_ms, "hold", (Say(f"{count} {words}".strip(), "rep"),), tuple(timed), dose.move_ms)
-    release = (*_sound(sounds, "hold_end"), Say(cues.release or say("release"), "release"))
+    release: tuple[Cue, ...] = (*_sound(sounds, "hold_end"), Say(cues.release or say("release"), "release"))
     if more and dose.rest_ms:
         return [hold, Window(dose.rest_ms, "rest", release)]
     return [hold, *release, Pause(600)]

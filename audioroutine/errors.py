@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Iterable, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,7 +39,7 @@ class ScriptError(AudioRoutineError):
         self.hint = hint
         super().__init__(self._format())
 
-    def with_hint(self, hint: str) -> "ScriptError":
+    def with_hint(self, hint: str) -> ScriptError:
         """The same error with `hint` in brackets at the end."""
         return ScriptError(self.message, file=self.file, line=self.line, key=self.key,
                            exercise=self.exercise, hint=hint)

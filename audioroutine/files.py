@@ -8,9 +8,9 @@ import re
 import signal
 import stat
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .errors import ScriptError
 from .limits import MAX_FILE_BYTES

@@ -58,7 +58,9 @@ def decode_mp3(path: Path, sample_rate: int | None = None) -> AudioSegment:
 def _probe_rate(path: Path) -> int:
     from mutagen.mp3 import MP3
 
-    return int(MP3(str(path)).info.sample_rate)
+    info = MP3(str(path)).info
+    assert info is not None   # MP3() raises when there is no audio frame
+    return int(info.sample_rate)
 
 
 def mp3_to_pcm(data: bytes, sample_rate: int) -> bytes:

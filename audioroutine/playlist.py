@@ -7,9 +7,9 @@ the scripts were given), then every script's second level, and so on. Track numb
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from .files import write_atomic
 from .names import inside

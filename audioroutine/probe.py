@@ -31,9 +31,12 @@ def probe(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InspectError(f"{path}: no such file")
     try:
-        rate = int(MP3(str(path)).info.sample_rate)
+        info = MP3(str(path)).info
     except (HeaderNotFoundError, MutagenError, OSError):
-        raise InspectError(f"{path}: not an MP3 file") from None
+        info = None
+    if info is None:
+        raise InspectError(f"{path}: not an MP3 file")
+    rate = int(info.sample_rate)
     samples, loudness = measure(path, rate)
     tags = read_tags(path)
     return {

@@ -107,7 +107,8 @@ def _problem(key: str, value: str) -> str | None:
 
 def _line_of(text: str, key: str) -> int | None:
     """tomllib gives no positions: find the line that defines `key` (bare, quoted or a table)."""
-    pattern = re.compile(rf"""^\s*(?:\[+\s*)?(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*(?:=|\]|\.)""")
+    name = re.escape(key)
+    pattern = re.compile(rf"""^\s*(?:\[+\s*)?(?:{name}|"{name}"|'{name}')\s*(?:=|\]|\.)""")
     for number, line in enumerate(text.splitlines(), 1):
         if pattern.match(line):
             return number

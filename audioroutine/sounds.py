@@ -43,7 +43,7 @@ class SoundSettings:
     exercise: str | None = None
 
     @classmethod
-    def all_defaults(cls) -> "SoundSettings":
+    def all_defaults(cls) -> SoundSettings:
         return cls(**DEFAULTS)
 
     def as_dict(self) -> dict[str, str | None]:
@@ -59,7 +59,9 @@ def synthesize(name: str, sample_rate: int, samples: int) -> bytes:
     decay, and a fade to exact zero at the end so nothing clicks."""
     tone = SOUNDS[name]
     t = np.arange(samples) / sample_rate
-    wave = sum(amp * np.sin(2 * np.pi * freq * t) for freq, amp in tone.partials)
+    wave: np.ndarray = np.zeros(samples)
+    for freq, amp in tone.partials:
+        wave = wave + amp * np.sin(2 * np.pi * freq * t)
     wave = wave / sum(amp for _, amp in tone.partials)
     envelope = np.exp(-t * 1000 / tone.decay_ms)
     attack = max(1, sample_rate * ATTACK_MS // 1000)

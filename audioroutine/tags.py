@@ -9,8 +9,31 @@ from pathlib import Path
 from typing import Any
 
 from mutagen.id3 import (
-    APIC, CHAP, COMM, CTOC, ID3, SYLT, TALB, TCON, TCOP, TDRC, TIT2, TIT3, TLAN, TPE1, TPE2, TPOS,
-    TPUB, TRCK, TXXX, TYER, USLT, CTOCFlags, Encoding, ID3NoHeaderError, PictureType,
+    APIC,
+    CHAP,
+    COMM,
+    CTOC,
+    ID3,
+    SYLT,
+    TALB,
+    TCON,
+    TCOP,
+    TDRC,
+    TIT2,
+    TIT3,
+    TLAN,
+    TPE1,
+    TPE2,
+    TPOS,
+    TPUB,
+    TRCK,
+    TXXX,
+    TYER,
+    USLT,
+    CTOCFlags,
+    Encoding,
+    ID3NoHeaderError,
+    PictureType,
 )
 from mutagen.id3._tags import save_frame
 
@@ -130,7 +153,8 @@ def read_tags(path: Path) -> dict[str, Any]:
         return frames[0] if frames else None
 
     def sub(chapter: CHAP, frame_id: str) -> str | None:
-        return str(chapter.sub_frames[frame_id].text[0]) if frame_id in chapter.sub_frames else None
+        frames = chapter.sub_frames  # type: ignore[attr-defined]  # mutagen's CHAP lacks the stub
+        return str(frames[frame_id].text[0]) if frame_id in frames else None
 
     comment, lyrics, synced, cover = first("COMM"), first("USLT"), first("SYLT"), first("APIC")
     provenance = id3.get(f"TXXX:{PROVENANCE}")

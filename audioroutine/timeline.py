@@ -6,8 +6,9 @@ window exactly). `layout()` turns it into a `Timeline` once speech lengths are k
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal
+from typing import Literal
 
 from .durations import format_ms
 

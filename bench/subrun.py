@@ -14,7 +14,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def parse_or_serve(parser: argparse.ArgumentParser, child: Callable[[Any], dict[str, Any]]) -> argparse.Namespace | None:
+def parse_or_serve(
+    parser: argparse.ArgumentParser, child: Callable[[Any], dict[str, Any]]
+) -> argparse.Namespace | None:
     """The parsed arguments; None when this process is a child, after it ran `child(spec)`
     and printed its result as one JSON line."""
     parser.add_argument("--child", help=argparse.SUPPRESS)

@@ -17,9 +17,9 @@ Two checks, both on audio decoded from the MP3 at 16 kHz:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 

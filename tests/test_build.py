@@ -12,8 +12,8 @@ from audioroutine.audio import fade_edges
 from audioroutine.cache import PhraseCache, phrase_key
 from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine, fake_samples
-from audioroutine.mp3 import decode_mp3
 from audioroutine.errors import ScriptError
+from audioroutine.mp3 import decode_mp3
 from audioroutine.tags import read_tags
 
 from .conftest import MINIMAL

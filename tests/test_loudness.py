@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -86,9 +84,8 @@ def test_loudness_key_is_validated(write_script):
 @pytest.mark.slow
 def test_seed_sessions_are_at_minus_16_lufs(tmp_path):
     """Real Piper, both levels of the seed routine (about 25 s warm, minutes cold)."""
-    from tests.conftest import SEED
-
     from audioroutine.mp3 import decode_mp3
+    from tests.conftest import SEED
 
     result = build(load_script(SEED), BuildOptions(out_dir=tmp_path / "out"))
     for session in result.sessions:

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from mutagen.id3 import ID3
 
 from audioroutine.cli import cli
+
 from .ffmeta import decoded_samples
 
 OTHER = """

@@ -14,6 +14,7 @@ from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cover import generate_cover
 from audioroutine.script import load_script
 from audioroutine.settings import load_settings
+
 from .conftest import MINIMAL
 from .ffmeta import attached_picture, decoded_samples, ffmetadata, ffmpeg_streams
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import _ctypes
 import ctypes
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import EngineError
 from . import Clip, EngineInfo, VoiceOptions, installed

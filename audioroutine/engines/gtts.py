@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import AudioRoutineError, EngineError
 from . import Clip, EngineInfo, VoiceOptions, installed
@@ -34,7 +35,7 @@ def parse_voice(voice: str | None, language: str) -> tuple[str, str]:
 
 
 def _languages() -> dict[str, str]:
-    from gtts.lang import tts_langs   # a table inside the package: no request
+    from gtts.lang import tts_langs  # a table inside the package: no request
 
     return dict(tts_langs())
 
