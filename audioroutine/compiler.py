@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from .errors import ScriptError
 from .phrases import PhraseError, Phrases
-from .script import Cues, Dosage, Exercise, Routine
+from .script import Circuit, Cues, Dosage, Exercise, Routine
 from .settings import Settings
 from .sounds import SoundSettings, sound_ms
 from .spoken import speak_numbers
@@ -39,9 +40,7 @@ def compile_level(routine: Routine, level_id: str, settings: Settings | None = N
         intro += [Say(routine.warmup, "warmup"), gap]
     chapters.append(ChapterPlan(say("chapter_intro"), tuple(intro)))
 
-    active = [ex for ex in routine.exercises if not ex.dosage[level_id].skip]
-    for n, exercise in enumerate(active, 1):
-        chapters.append(_exercise_chapter(routine, exercise, level_id, n, len(active), say))
+    chapters += _exercise_chapters(routine, level_id, say)
 
     outro: list[Step] = [Say(routine.outro, "outro"), gap] if routine.outro else []
     outro += [*clinic(settings.outro, "outro"), *clinic(settings.contact, "contact")]
@@ -70,25 +69,75 @@ def level_title(routine: Routine, level_id: str, say: Phrases | None = None) -> 
     return say(key)
 
 
+def _exercise_chapters(routine: Routine, level_id: str, say: Phrases) -> list[ChapterPlan]:
+    """A chapter per exercise; a circuit's exercises once per round, with a rest window
+    between rounds. Later rounds skip the setup and movement descriptions."""
+    active = [ex for ex in routine.exercises if not ex.dosage[level_id].skip]
+    circuit_of = {ex_id: c for c in routine.circuits for ex_id in c.exercises}
+    blocks: list[tuple[Circuit | None, list[Exercise]]] = []
+    for exercise in active:
+        circuit = circuit_of.get(exercise.id)
+        if circuit is not None and blocks and blocks[-1][0] is circuit:
+            blocks[-1][1].append(exercise)
+        else:
+            blocks.append((circuit, [exercise]))
+    chapters: list[ChapterPlan] = []
+    n = 0
+    for block_index, (circuit, exercises) in enumerate(blocks):
+        rounds = circuit.rounds_for(level_id) if circuit else 1
+        last_block = block_index + 1 == len(blocks)
+        for round_no in range(1, rounds + 1):
+            for index, exercise in enumerate(exercises):
+                last_in_round = index + 1 == len(exercises)
+                opening: list[Step] = []
+                if circuit and round_no == 1 and index == 0 and rounds > 1:
+                    opening = [Say(say("circuit_intro", name=circuit.name, n=rounds), "circuit"),
+                               Pause(routine.gap_ms)]
+                if round_no == 1:
+                    n += 1
+                    announce = say("exercise_intro", n=n, total=len(active), name=exercise.cues_for(level_id).name)
+                else:
+                    announce = say("round", n=round_no, total=rounds, name=exercise.cues_for(level_id).name)
+                between_rounds = last_in_round and round_no < rounds
+                chapter = _exercise_chapter(
+                    routine, exercise, level_id, announce, say, brief=round_no > 1,
+                    transition=not between_rounds and not (last_block and last_in_round and round_no == rounds),
+                    opening=opening)
+                if round_no > 1:
+                    chapter = replace(chapter, title=say("round_chapter", name=chapter.title, n=round_no))
+                if between_rounds and circuit:
+                    rest = Say(say("round_rest", n=round_no + 1, total=rounds), "round_rest")
+                    chapter = replace(chapter, steps=(*chapter.steps, Window(circuit.rest_ms, "round_rest", (rest,)))
+                                      if circuit.rest_ms else (*chapter.steps, rest, Pause(routine.gap_ms)))
+                chapters.append(chapter)
+    return chapters
+
+
 def _exercise_chapter(
-    routine: Routine, exercise: Exercise, level_id: str, n: int, total: int, say: Phrases
+    routine: Routine, exercise: Exercise, level_id: str, announce: str, say: Phrases,
+    brief: bool = False, transition: bool = True, opening: list[Step] | None = None,
 ) -> ChapterPlan:
+    """One exercise: its announcement and dosage, (unless `brief`) its caution, setup and
+    movement lines, then every set, side and rep; then "Good work." and, when `transition`,
+    the routine's or the exercise's transition window."""
     dose = exercise.dosage[level_id]
     cues = exercise.cues_for(level_id)
     gap = Pause(routine.gap_ms)
     steps: list[Step] = [
         *_sound(routine.sounds, "exercise"),
-        Say(say("exercise_intro", n=n, total=total, name=cues.name), "announce"),
+        *(opening or []),
+        Say(announce, "announce"),
         Pause(routine.gap_ms // 2),
         Say(_describe(dose, say), "dosage"),
         gap,
     ]
-    if cues.caution:
-        steps += [Say(cues.caution, "caution"), gap]
-    for line in cues.setup:
-        steps += [Say(line, "setup"), gap]
-    for line in cues.movement:
-        steps += [Say(line, "movement"), gap]
+    if not brief:
+        if cues.caution:
+            steps += [Say(cues.caution, "caution"), gap]
+        for line in cues.setup:
+            steps += [Say(line, "setup"), gap]
+        for line in cues.movement:
+            steps += [Say(line, "movement"), gap]
 
     sides: list[str | None] = ["right", "left"] if dose.sides == "each" else [None]
     side_rest_ms = dose.rest_ms if dose.side_rest_ms is None else dose.side_rest_ms
@@ -110,7 +159,7 @@ def _exercise_chapter(
             steps.append(Window(side_rest_ms, "side_rest", (Say(say("side_rest", side=following), "side_rest"),)))
     done = Say(say("exercise_done"), "done")
     transition_ms = routine.transition_ms if dose.transition_ms is None else dose.transition_ms
-    if transition_ms and n < total:
+    if transition_ms and transition:
         steps.append(Window(transition_ms, "transition", (done,)))
     else:
         steps += [done, gap]

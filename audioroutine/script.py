@@ -105,6 +105,21 @@ class Exercise:
 
 
 @dataclass(frozen=True)
+class Circuit:
+    """Consecutive exercises done one after another, the whole block repeated for a number
+    of rounds (per level), with a rest between rounds."""
+
+    name: str
+    exercises: tuple[str, ...]    # exercise ids, consecutive and in script order
+    rounds: dict[str, int]        # level id -> rounds
+    rest_ms: int = 0              # between rounds
+    line: int = 0
+
+    def rounds_for(self, level: str) -> int:
+        return self.rounds.get(level, 1)
+
+
+@dataclass(frozen=True)
 class Level:
     id: str
     title: str
@@ -138,6 +153,7 @@ class Routine:
     get_ready_ms: int = 3000
     gap_ms: int = 600             # pause after free-standing speech (intro, setup lines)
     transition_ms: int = 0        # quiet between one exercise's "good work" and the next exercise
+    circuits: tuple[Circuit, ...] = ()
     sounds: SoundSettings = SoundSettings()
     loudness: LoudnessSettings = LoudnessSettings()
     path: str = "<script>"
@@ -284,8 +300,9 @@ class _Reader:
 ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
-    "transition", "sounds", "loudness",
+    "transition", "circuits", "sounds", "loudness",
 )
+CIRCUIT_KEYS = ("name", "exercises", "rounds", "rest")
 EXERCISE_CUE_KEYS = ("name", "setup", "movement", "hold", "release", "rep", "inhale", "exhale", "caution")
 EXERCISE_KEYS = ("id",) + EXERCISE_CUE_KEYS + ("variants", "dosage")
 DOSAGE_KEYS = (
@@ -358,6 +375,7 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
         get_ready_ms=opt("get_ready", reader.duration, 3000),
         gap_ms=opt("gap", reader.duration, 600),
         transition_ms=opt("transition", reader.duration, 0),
+        circuits=_circuits(reader, top["circuits"], tuple(exercises), levels) if "circuits" in top else (),
         sounds=_sounds(reader, top["sounds"]) if "sounds" in top else SoundSettings(),
         loudness=_loudness(reader, top["loudness"]) if "loudness" in top else LoudnessSettings(),
         path=path,
@@ -435,6 +453,57 @@ def _scan_events(events: Iterator[yaml.Event], path: str) -> None:
             raise fail(event, f"unsupported YAML tag '{shown}'")
 
 
+def _circuits(reader: _Reader, node: yaml.Node, exercises: tuple[Exercise, ...],
+              levels: tuple[Level, ...]) -> tuple[Circuit, ...]:
+    """`circuits:` a list of {name, exercises: [ids], rounds: N or {level: N}, rest}. The
+    exercises of a circuit must follow each other in the script; none is in two circuits."""
+    if not isinstance(node, yaml.SequenceNode):
+        raise reader.fail(node, "circuits", "expected a list of circuits")
+    order = [exercise.id for exercise in exercises]
+    used: set[str] = set()
+    out = []
+    for index, item in enumerate(node.value):
+        key = f"circuits[{index}]"
+        keys = reader.mapping(item, key, CIRCUIT_KEYS)
+        for required in ("name", "exercises", "rounds"):
+            if required not in keys:
+                raise reader.fail(item, f"{key}.{required}", "missing required key")
+        ids_node = keys["exercises"]
+        if not isinstance(ids_node, yaml.SequenceNode) or not ids_node.value:
+            raise reader.fail(ids_node, f"{key}.exercises", "expected a list of exercise ids")
+        ids = tuple(reader.identifier(n, f"{key}.exercises[{i}]") for i, n in enumerate(ids_node.value))
+        for i, ex_id in enumerate(ids):
+            if ex_id not in order:
+                raise reader.fail(ids_node.value[i], f"{key}.exercises[{i}]", f"no exercise with id '{ex_id}'",
+                                  key_hint(ex_id, tuple(order)))
+            if ex_id in used or ids.count(ex_id) > 1:
+                raise reader.fail(ids_node.value[i], f"{key}.exercises[{i}]", f"exercise '{ex_id}' is in two circuits")
+        start = order.index(ids[0])
+        if tuple(order[start:start + len(ids)]) != ids:
+            raise reader.fail(ids_node, f"{key}.exercises", "a circuit's exercises must follow each other in the "
+                              "script, in the same order", f"exercises in order: {', '.join(order)}")
+        used.update(ids)
+        rounds_node = keys["rounds"]
+        if isinstance(rounds_node, yaml.MappingNode):
+            level_ids = tuple(level.id for level in levels)
+            given = reader.mapping(rounds_node, f"{key}.rounds", level_ids)
+            rounds = {name: reader.integer(n, f"{key}.rounds.{name}", 1) for name, n in given.items()}
+        else:
+            count = reader.integer(rounds_node, f"{key}.rounds", 1)
+            rounds = {level.id: count for level in levels}
+        rest = reader.duration(keys["rest"], f"{key}.rest") if "rest" in keys else 0
+        out.append(Circuit(reader.text(keys["name"], f"{key}.name"), ids, rounds, rest, item.start_mark.line + 1))
+    return tuple(out)
+
+
+def rounds_of(routine: Routine, exercise_id: str, level: str) -> int:
+    """How many times an exercise is done at a level: its circuit's rounds, else once."""
+    for circuit in routine.circuits:
+        if exercise_id in circuit.exercises:
+            return circuit.rounds_for(level)
+    return 1
+
+
 def _check_size(reader: _Reader, routine: Routine) -> None:
     """Reject a session that would be too long, from its dosage alone (no speech yet): at
     most MAX_SESSION_REPS reps, and holds, breaths and rep times adding up to at most
@@ -445,10 +514,12 @@ def _check_size(reader: _Reader, routine: Routine) -> None:
             dose = exercise.dosage[level.id]
             if dose.skip:
                 continue
-            count = dose.sets * dose.reps * (2 if dose.sides == "each" else 1)
+            sides = 2 if dose.sides == "each" else 1
+            count = dose.sets * dose.reps * sides * rounds_of(routine, exercise.id, level.id)
             breath = dose.breath.inhale_ms + dose.breath.exhale_ms if dose.breath else 0
             reps += count
-            floor += count * (dose.hold_ms or breath or dose.rep_ms) + (dose.sets - 1) * dose.set_rest_ms
+            each = dose.hold_ms or breath or dose.rep_ms or dose.work_ms
+            floor += count * each + (dose.sets - 1) * dose.set_rest_ms
             if reps > MAX_SESSION_REPS or floor > MAX_SESSION_MS:
                 reader.exercise = exercise.cues_for(level.id).name
                 what = f"has {reps} reps" if reps > MAX_SESSION_REPS else f"lasts at least {format_hms(floor)}"

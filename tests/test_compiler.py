@@ -224,3 +224,53 @@ def test_dosage_is_announced_in_words():
     routine = parse_script(MINIMAL.replace("reps: 2", "reps: 8\n      sets: 2\n      sides: each"))
     assert texts(compile_level(routine, "beginner"), "dosage") == [
         "8 reps, in 2 sets, holding each for 3 seconds, on each side."]
+
+
+CIRCUIT = MINIMAL + """  - name: Pull
+    dosage: {reps: 2, rep_time: 2s, rest: 1s}
+  - name: Squat
+    dosage: {reps: 2, rep_time: 2s}
+circuits:
+  - name: Core circuit
+    exercises: [press, pull]
+    rounds: {beginner: 3, progressed: 2}
+    rest: 45s
+transition: 5s
+"""
+
+
+def test_a_circuit_repeats_its_exercises_with_a_rest_between_rounds():
+    program = compile_level(parse_script(CIRCUIT), "beginner")
+    assert [c.title for c in program.chapters] == [
+        "Introduction", "Press", "Pull", "Press, round 2", "Pull, round 2", "Press, round 3", "Pull, round 3",
+        "Squat", "Closing"]
+    assert texts(program, "circuit") == ["Core circuit: 3 rounds."]
+    assert texts(program, "announce") == [
+        "Exercise 1 of 3: Press.", "Exercise 2 of 3: Pull.", "Round 2 of 3: Press.", "Round 2 of 3: Pull.",
+        "Round 3 of 3: Press.", "Round 3 of 3: Pull.", "Exercise 3 of 3: Squat."]
+    windows = [(s.role, s.ms, s.cues[0].text) for c in program.chapters for s in c.steps
+               if isinstance(s, Window) and s.role in ("round_rest", "transition")]
+    assert windows == [
+        ("transition", 5000, "Good work."), ("round_rest", 45000, "Rest now. Round 2 of 3 is next."),
+        ("transition", 5000, "Good work."), ("round_rest", 45000, "Rest now. Round 3 of 3 is next."),
+        ("transition", 5000, "Good work."), ("transition", 5000, "Good work.")]
+    assert len(texts(compile_level(parse_script(CIRCUIT), "progressed"), "announce")) == 5
+
+
+def test_later_rounds_skip_the_setup_and_movement_descriptions():
+    script = CIRCUIT.replace("    hold: Hold.\n", "    hold: Hold.\n    setup: Stand tall.\n")
+    program = compile_level(parse_script(script), "beginner")
+    assert texts(program, "setup") == ["Stand tall."]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("[press, pull]", "[press, squat]"), "r.yaml:17: circuits[0].exercises: a circuit's exercises must follow each "
+     "other in the script, in the same order (exercises in order: press, pull, squat)"),
+    (("[press, pull]", "[press, pul]"), "r.yaml:17: circuits[0].exercises[1]: no exercise with id 'pul' (did you mean 'pull'?)"),
+    (("rounds: {beginner: 3, progressed: 2}", "rounds: 0"), "r.yaml:18: circuits[0].rounds: must be at least 1, got 0"),
+    (("    rest: 45s\n", "    rest: 45s\n    laps: 2\n"), "r.yaml:20: circuits[0].laps: unknown key 'laps' (allowed: name, exercises, rounds, rest)"),
+])
+def test_circuit_errors_name_the_line(edit, message):
+    with pytest.raises(ScriptError) as err:
+        parse_script(CIRCUIT.replace(*edit), "r.yaml")
+    assert str(err.value) == message

@@ -228,3 +228,39 @@ def test_cli_sample_rate_option(mini_script, tmp_path):
     assert int(decoded.frame_count()) == timeline.total
     bad = CliRunner().invoke(cli, ["build", str(mini_script), "--sample-rate", "12345"])
     assert bad.exit_code == 2 and "'12345' is not one of" in bad.output
+
+
+STRUCTURES = """
+id: structures
+title: Structures
+voice: {engine: fake}
+gap: 600ms
+get_ready: 2s
+exercises:
+  - id: plank
+    name: Plank
+    dosage: {hold: 8s, halfway: true, countdown: 2}
+  - id: jacks
+    name: Jacks
+    dosage: {reps: 3, work: 4s, rest: 2s}
+  - id: lunge
+    name: Lunge
+    hold: Lunge.
+    release: Up.
+    dosage: {reps: 2, hold: 3s, rest: 2s, move: 1s}
+circuits:
+  - name: Core circuit
+    exercises: [plank, jacks]
+    rounds: 2
+    rest: 5s
+levels: [one]
+"""
+
+
+def test_circuits_intervals_and_single_holds_in_the_decoded_audio(write_script, tmp_path):
+    """Round rests, work intervals, a single hold with "halfway" and movement time: every
+    window measured in the decoded MP3."""
+    _, _, found = build_and_hear(write_script(STRUCTURES), tmp_path / "out")
+    assert check_windows(found, RATE) == {"get_ready": 5, "hold": 4, "work": 6, "rest": 5, "round_rest": 1}
+    plank = [m for m in found if m.role == "hold" and m.prescribed_ms == 8000]
+    assert [[offset for offset, _ in m.timed] for m in plank] == [[4000, 6000, 7000]] * 2
