@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__
-from .audio import render
 from .cache import PhraseCache, wav_bytes
 from .compiler import build_timeline, compile_level, level_title, phrases_for
 from .cover import generate_cover, load_cover
@@ -26,10 +25,12 @@ from .engines import Clip, VoiceOptions, get_engine
 from .errors import ScriptError, collect, raise_all
 from .files import atomic_path, checkpoint, remove_stale_temps, write_atomic
 from .limits import MAX_SESSION_MS
-from .loudness import LoudnessSettings, encode_normalized, normalize, rotate_phase
-from .mp3 import DEFAULT_BITRATE, bitrate_problem
+from .loudness import normalize, rotate_phase
+from .loudness_settings import LoudnessSettings
+from .mp3 import DEFAULT_BITRATE, bitrate_problem, encode_normalized
 from .names import inside
 from .playlist import Entry, Track, playlist_path, track_order, write_playlist
+from .render import render
 from .script import Routine
 from .settings import Settings
 from .speech import Speech, SpeechStats
@@ -239,7 +240,7 @@ def _write(prepared: _Prepared, tracks: list[Track] | None) -> BuildResult:
         tags = session_tags(routine, program.level, timeline, number, total, speech, options)
         written = options.force or not _up_to_date(path, tags.provenance)
         if written:
-            session = render(timeline, speech)
+            session = render(timeline, speech, rotate=routine.loudness.enabled)
             checkpoint("render")
             with atomic_path(path, stage="tags") as tmp:
                 encode_normalized(session, tmp, bitrate(options), routine.loudness)
@@ -421,7 +422,7 @@ def say_to_file(clip: Clip, out: Path, loudness: LoudnessSettings | None = None)
     """Write one clip as WAV or MP3 (by `out`'s suffix), phase-rotated and normalized to the
     loudness sessions get, so an audition sounds like the build."""
     loudness = loudness or LoudnessSettings()
-    pcm = rotate_phase(clip.pcm, clip.sample_rate)
+    pcm = rotate_phase(clip.pcm, clip.sample_rate) if loudness.enabled else clip.pcm
     if out.suffix.lower() == ".mp3":
         from pydub import AudioSegment
 

@@ -26,7 +26,7 @@ from .build import (
 )
 from .build import dry_run as dry_run_plan
 from .durations import format_ms
-from .engines import ENGINES, VoiceOptions, engine_class, engine_info, engine_names, get_engine
+from .engines import VoiceOptions, engine_class, engine_info, engine_names, get_engine, registry_order
 from .errors import AudioRoutineError, ScriptError, collect
 from .ffmpeg import configure_pydub
 from .report import show_warnings
@@ -338,7 +338,7 @@ def voices_cmd(engine: str | None, check: bool) -> None:
 
     Example: audioroutine voices --engine espeak
     """
-    for name in [engine] if engine else list(ENGINES):   # registry order: the default first
+    for name in [engine] if engine else registry_order():   # the default first
         about = engine_info(name)
         where = f"online: {engine_class(name).privacy}" if about.online else "offline"
         status = "installed" if about.installed else f"not installed: {about.install_hint}"

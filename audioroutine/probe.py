@@ -6,7 +6,6 @@ The duration comes from decoding (exact with the gapless header), not mutagen's
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from mutagen.mp3 import MP3, HeaderNotFoundError
 
 from .durations import format_ms
 from .errors import AudioRoutineError
-from .ffmpeg import ffmpeg_exe
+from .ffmpeg import run_ffmpeg_log
 from .loudness import parse_ebur128
 from .tags import read_tags
 
@@ -54,13 +53,12 @@ def probe(path: Path) -> dict[str, Any]:
 
 def measure(path: Path, rate: int) -> tuple[int, dict[str, float | None]]:
     """(decoded sample count, {integrated_lufs, true_peak_dbtp}) from one ffmpeg run."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:a:0",
-           "-af", "ebur128=peak=true", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode != 0:
-        last = proc.stderr.decode(errors="replace").strip().splitlines()
+    run = run_ffmpeg_log(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true",
+                          "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"])
+    if run.returncode != 0:
+        last = run.log.strip().splitlines()
         raise InspectError(f"{path}: cannot decode ({last[-1] if last else 'ffmpeg failed'})")
-    return len(proc.stdout) // 2, parse_ebur128(proc.stderr.decode(errors="replace"))
+    return len(run.stdout) // 2, parse_ebur128(run.log)
 
 
 def format_report(info: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from .durations import format_hms, parse_duration_ms
-from .engines import ENGINES, engine_names
+from .engines import engine_names
 from .errors import ScriptError, key_hint
 from .files import decode_input, read_input
 from .limits import (
@@ -29,7 +29,7 @@ from .limits import (
     MAX_TEXT_CHARS,
     MAX_VALUES,
 )
-from .loudness import LoudnessSettings
+from .loudness_settings import LoudnessSettings
 from .names import name_problem
 from .phrases import PHRASE_KEYS, check_template
 from .sounds import DEFAULTS as DEFAULT_SOUNDS
@@ -276,7 +276,7 @@ class _Reader:
 
     def engine(self, node: yaml.Node, key: str) -> str:
         value = self.scalar(node, key)
-        if value not in ENGINES:
+        if value not in engine_names():
             raise self.fail(node, key, f"unknown engine {value!r}: choose one of {', '.join(engine_names())}")
         return str(value)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .cover import load_cover
-from .engines import ENGINES, engine_names
+from .engines import engine_names
 from .errors import ScriptError, key_hint
 from .files import decode_input, read_input
 from .mp3 import ALL_BITRATES
@@ -98,7 +98,7 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
 
 def _problem(key: str, value: str) -> str | None:
     """Why `value` cannot be used for `key`, or None."""
-    if key == "engine" and value not in ENGINES:
+    if key == "engine" and value not in engine_names():
         return f"unknown engine {value!r}: choose one of {', '.join(engine_names())}"
     if key == "bitrate" and value not in ALL_BITRATES:
         return f"expected a bitrate like 64k, got {value!r}"

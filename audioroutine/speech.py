@@ -11,21 +11,11 @@ from pydub import AudioSegment
 
 from .cache import Damaged, Outdated, PhraseCache, phrase_key
 from .engines import Clip, Engine
-from .loudness import rotate_phase
 
 ONSET_LEVEL = 328          # |sample| above this (-40 dBFS) is speech: where it begins and ends
 EDGE_PAD_MS = 5           # quiet kept before the onset and after the last audible sample
 
-# Calibrated on the bundled Piper voice at rate 1.0 (about 0.25 s of edges + 48 ms per character).
-EST_BASE_S = 0.25
-EST_PER_CHAR_S = 0.048
-
 log = logging.getLogger(__name__)
-
-
-def estimate_samples(text: str, sample_rate: int, rate: float = 1.0) -> int:
-    """A rough length for a phrase not yet synthesized."""
-    return int((EST_BASE_S + EST_PER_CHAR_S * len(text)) / rate * sample_rate)
 
 
 def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
@@ -60,7 +50,6 @@ class Speech:
         self.stats = stats or SpeechStats()
         self._identity = engine.identity()
         self._pcm: dict[str, bytes] = {}
-        self._rotated: dict[str, bytes] = {}
 
     def key(self, text: str) -> str:
         return phrase_key(self._identity, text)
@@ -99,13 +88,6 @@ class Speech:
             self._pcm[text] = trim_quiet(self._to_session_rate(clip), self.sample_rate)
         return self._pcm[text]
 
-    def pcm(self, text: str) -> bytes:
-        """The phrase as rendered: `clip` phase-rotated (loudness.rotate_phase: same sound,
-        lower peaks; same length). Done only when rendering, so a no-op rebuild skips it."""
-        if text not in self._rotated:
-            self._rotated[text] = rotate_phase(self.clip(text), self.sample_rate)
-        return self._rotated[text]
-
     def measure(self, text: str) -> int:
         return len(self.clip(text)) // 2
 
@@ -113,8 +95,7 @@ class Speech:
         """(samples, estimated): the real length if the phrase is cached, else an estimate."""
         if self.is_cached(text):
             return self.measure(text), False
-        options = getattr(self.engine, "options", None)
-        return estimate_samples(text, self.sample_rate, getattr(options, "rate", 1.0)), True
+        return int(self.engine.estimate_seconds(text) * self.sample_rate), True
 
     def prepare(self, texts: Iterable[str], progress: Callable[[str], None] | None = None) -> None:
         """Make sure every phrase is available, calling `progress` once per phrase."""

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
-from audioroutine.audio import fade_edges
 from audioroutine.cache import PhraseCache, phrase_key
 from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine, fake_samples
 from audioroutine.errors import ScriptError
 from audioroutine.mp3 import decode_mp3
+from audioroutine.render import fade_edges
 from audioroutine.tags import read_tags
 
 from .conftest import MINIMAL
@@ -133,13 +133,14 @@ def test_cache_entries_are_plain_wavs(tmp_path):
 
 def test_clips_at_another_rate_are_resampled_once_to_the_session_rate(write_script, tmp_path):
     from audioroutine.engines import VoiceOptions, get_engine
+    from audioroutine.render import clip_pcm
     from audioroutine.speech import Speech
 
     engine = get_engine("fake", VoiceOptions(extra=(("rate", 16000),)))
     speech = Speech(engine, PhraseCache(tmp_path / "c"), 22050)
     n16 = fake_samples("Rep 1 of 2.", 16000)
     assert abs(speech.measure("Rep 1 of 2.") - n16 * 22050 / 16000) <= 1
-    assert speech.measure("Rep 1 of 2.") * 2 == len(speech.pcm("Rep 1 of 2."))
+    assert speech.measure("Rep 1 of 2.") * 2 == len(clip_pcm(speech, "Rep 1 of 2.", rotate=True))
 
 
 def test_edge_fades_keep_the_length_and_silence_the_ends():
