@@ -214,7 +214,7 @@ def _block_true_peaks(x: np.ndarray, block: int, threshold: float) -> np.ndarray
     blocks = -(-n // block)
     padded = np.zeros(blocks * block, dtype=x.dtype)
     padded[:n] = np.abs(x)
-    peaks = padded.reshape(blocks, block).max(axis=1)
+    peaks: np.ndarray = padded.reshape(blocks, block).max(axis=1)
     candidates = np.flatnonzero(peaks > threshold)
     if not len(candidates):
         return peaks

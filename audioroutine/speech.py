@@ -108,4 +108,4 @@ class Speech:
         if clip.sample_rate == self.sample_rate:
             return clip.pcm
         segment = AudioSegment(data=clip.pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1)
-        return segment.set_frame_rate(self.sample_rate).raw_data
+        return bytes(segment.set_frame_rate(self.sample_rate).raw_data)

@@ -151,14 +151,14 @@ def test_edge_fades_keep_the_length_and_silence_the_ends():
 
 
 def test_a_programme_numbers_tracks_in_play_order_and_writes_one_playlist(write_script, tmp_path):
-    from audioroutine.build import build_programme
+    from audioroutine.pipeline import build_batch
 
     first = load_script(write_script(MINIMAL, "a.yaml"))
     second = load_script(write_script(MINIMAL.replace("id: mini", "id: other").replace("title: Mini", "title: Other"),
                                       "b.yaml"))
     out = tmp_path / "out"
     options = [BuildOptions(out_dir=out, album="Programme"), BuildOptions(out_dir=out, album="Programme")]
-    programme = build_programme([first, second], options)
+    programme = build_batch([first, second], options)
     numbers = {s.path.name: read_tags(s.path)["track"] for r in programme.results for s in r.sessions}
     assert numbers == {"mini-beginner.mp3": "1/4", "other-beginner.mp3": "2/4",
                        "mini-progressed.mp3": "3/4", "other-progressed.mp3": "4/4"}

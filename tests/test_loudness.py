@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioroutine.build import BuildOptions, build
 from audioroutine.loudness import LoudnessSettings, integrated, limit, normalize, true_peak
+from audioroutine.pipeline import BuildOptions, build
 from audioroutine.script import load_script
 
 RATE = 22050

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cache import PhraseCache
 from audioroutine.compiler import compile_level
 from audioroutine.engines import VoiceOptions
 from audioroutine.engines.fake import FakeEngine, fake_samples
 from audioroutine.errors import ScriptError
 from audioroutine.mp3 import decode_mp3
+from audioroutine.pipeline import BuildOptions, build, plan
 from audioroutine.script import load_script
 from audioroutine.speech import Speech
 
