@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from .cover import generate_cover, load_cover
 from .durations import format_hms
 from .engines import Clip, VoiceOptions, get_engine
 from .errors import ScriptError, collect, raise_all
-from .files import atomic_path, checkpoint, remove_stale_temps, write_atomic
+from .files import StrPath, atomic_path, checkpoint, remove_stale_temps, write_atomic
 from .limits import MAX_SESSION_MS
 from .loudness import normalize, rotate_phase
 from .loudness_settings import LoudnessSettings
@@ -68,11 +68,20 @@ class BuildOptions:
     album: str | None = None           # album tag for a batch of several scripts
     album_artist: str | None = None    # album artist for a batch of several scripts
 
-    def __post_init__(self) -> None:
-        # Accept what a Python caller naturally passes: "out", a PathLike, a list of levels.
-        self.out_dir = Path(self.out_dir)
-        self.cache_dir = None if self.cache_dir is None else Path(self.cache_dir)
-        self.levels = tuple(self.levels)
+    def __init__(
+        self, out_dir: StrPath = "output", engine: str | None = None, voice: str | None = None,
+        levels: Iterable[str] = (), cache_dir: StrPath | None = None, bitrate: str | None = None,
+        sample_rate: int = SESSION_RATE, id3_version: int = 3, force: bool = False,
+        settings: Settings = BESIDE_SCRIPT, sidecars: bool = True, album: str | None = None,
+        album_artist: str | None = None,
+    ) -> None:
+        # Written out (the dataclass keeps it) to accept what a Python caller naturally
+        # passes, "out" or any PathLike, a list of levels, while the fields stay exact.
+        self.out_dir = Path(out_dir)
+        self.engine, self.voice, self.levels = engine, voice, tuple(levels)
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.bitrate, self.sample_rate, self.id3_version, self.force = bitrate, sample_rate, id3_version, force
+        self.settings, self.sidecars, self.album, self.album_artist = settings, sidecars, album, album_artist
 
     def for_script(self, routine: Routine) -> BuildOptions:
         """These options with the settings decided: the default (BESIDE_SCRIPT) becomes the
