@@ -15,23 +15,24 @@ from typing import Any
 import click
 
 from . import __version__
-from .build import (
+from .durations import format_ms
+from .engines import VoiceOptions, engine_class, engine_info, engine_names, get_engine, registry_order
+from .errors import AudioRoutineError, ScriptError, collect
+from .ffmpeg import configure_pydub
+from .pipeline import (
     DEFAULT_ENGINE,
+    BatchPlan,
     BuildOptions,
-    ProgrammePlan,
-    build_programme,
+    build_batch,
     engine_name,
     plan,
     say_to_file,
+    voice_name,
 )
-from .build import dry_run as dry_run_plan
-from .durations import format_ms
-from .engines import ENGINES, VoiceOptions, engine_class, engine_info, engine_names, get_engine
-from .errors import AudioRoutineError, ScriptError, collect
-from .ffmpeg import configure_pydub
+from .pipeline import dry_run as dry_run_plan
 from .report import show_warnings
 from .script import Routine, load_script
-from .settings import Settings, find_settings, load_settings
+from .settings import Settings, settings_for
 
 EXIT_BUILD, EXIT_INPUT = 1, 2
 EXIT_PIPE = 141       # 128 + SIGPIPE, what other tools report when the reader of their output quits
@@ -128,9 +129,9 @@ def _settings_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _settings(script: Path, settings_file: Path | None) -> Settings:
-    found = settings_file or find_settings(script)
-    detail(f"{script}: settings {found or 'none'}")
-    return load_settings(found) if found else Settings()
+    found = settings_for(script, settings_file)
+    detail(f"{script}: settings {found.path or 'none'}")
+    return found
 
 
 def _levels(routine: Routine, level: str | None) -> tuple[str, ...]:
@@ -140,7 +141,7 @@ def _levels(routine: Routine, level: str | None) -> tuple[str, ...]:
 
 
 def _engine_detail(routine: Routine, options: BuildOptions) -> None:
-    voice = options.voice or routine.voice.voice or options.settings.voice or "default"
+    voice = voice_name(routine, options) or "default"
     detail(f"{routine.path}: engine {engine_name(routine, options)}, voice {voice}, language {routine.language}")
 
 
@@ -191,16 +192,16 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             if as_json or _flag("quiet"):
                 return None
             return stack.enter_context(_ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
-        programme = build_programme(routines, options, progress)
-    sessions = [session for result in programme.results for session in result.sessions]
+        batch = build_batch(routines, options, progress)
+    sessions = batch.sessions
     seconds = sum(session.seconds for session in sessions)
-    synthesized = sum(result.stats.synthesized for result in programme.results)
-    cached = sum(result.stats.cached for result in programme.results)
+    synthesized = sum(result.stats.synthesized for result in batch.results)
+    cached = sum(result.stats.cached for result in batch.results)
     if as_json:
         click.echo(json.dumps({
             "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "sample_rate": s.sample_rate,
                           "seconds": s.seconds, "written": s.written, "title": s.title} for s in sessions],
-            "playlist": str(programme.playlist),
+            "playlist": str(batch.playlist),
             "seconds": seconds,
             "phrases": {"synthesized": synthesized, "cached": cached},
         }, indent=2, ensure_ascii=False))
@@ -208,12 +209,12 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     for session in sessions:
         state = "written" if session.written else "up to date"
         info(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
-    info(f"  {programme.playlist}  playlist")
+    info(f"  {batch.playlist}  playlist")
     info(f"{len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
          f"{format_ms(int(seconds * 1000))} of audio; phrases: {synthesized} synthesized, {cached} from cache")
 
 
-def _print_dry_run(planned: ProgrammePlan, as_json: bool) -> None:
+def _print_dry_run(planned: BatchPlan, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({
             "dry_run": True,
@@ -338,7 +339,7 @@ def voices_cmd(engine: str | None, check: bool) -> None:
 
     Example: audioroutine voices --engine espeak
     """
-    for name in [engine] if engine else list(ENGINES):   # registry order: the default first
+    for name in [engine] if engine else registry_order():   # the default first
         about = engine_info(name)
         where = f"online: {engine_class(name).privacy}" if about.online else "offline"
         status = "installed" if about.installed else f"not installed: {about.install_hint}"

@@ -11,7 +11,7 @@ from .script import Circuit, Cues, Dosage, Exercise, Routine
 from .settings import Settings
 from .sounds import SoundSettings, sound_ms
 from .spoken import speak_numbers
-from .timeline import ChapterPlan, Cue, FitError, Pause, Program, Say, Sound, Step, Timeline, Window, layout
+from .timeline import ChapterPlan, Cue, FitError, Pause, Program, Role, Say, Sound, Step, Timeline, Window, layout
 
 
 def compile_level(routine: Routine, level_id: str, settings: Settings | None = None) -> Program:
@@ -24,7 +24,7 @@ def compile_level(routine: Routine, level_id: str, settings: Settings | None = N
     gap = Pause(routine.gap_ms)
     chapters: list[ChapterPlan] = []
 
-    def clinic(text: str | None, role: str) -> list[Step]:
+    def clinic(text: str | None, role: Role) -> list[Step]:
         return [Say(speak_numbers(text, say), role), gap] if text else []
 
     title = say("session_intro", title=routine.title, level=level_title(routine, level_id, say))
@@ -169,7 +169,11 @@ def _exercise_chapter(
 def _sound(sounds: SoundSettings, event: str) -> list[Sound]:
     """The sound for `event` as a cue, or nothing when the routine has none for it."""
     name = getattr(sounds, event)
-    return [Sound(name, sound_ms(name), f"{event}_sound")] if name else []
+    return [Sound(name, sound_ms(name), SOUND_ROLES[event])] if name else []
+
+
+SOUND_ROLES: dict[str, Role] = {"hold_start": "hold_start_sound", "hold_end": "hold_end_sound",
+                                "exercise": "exercise_sound"}
 
 
 def _counts(dose: Dosage, say: Phrases) -> list[str]:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from functools import lru_cache
+from typing import NamedTuple
 
 from .errors import BuildError
 
@@ -36,6 +37,20 @@ def run_ffmpeg(args: list[str], data: bytes | None = None) -> bytes:
         lines = proc.stderr.decode(errors="replace").strip().splitlines()
         raise BuildError(f"ffmpeg failed: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
     return proc.stdout
+
+
+class Report(NamedTuple):
+    returncode: int
+    stdout: bytes
+    log: str              # stderr at the info level
+
+
+def run_ffmpeg_log(args: list[str], data: bytes | None = None) -> Report:
+    """Run ffmpeg for what it reports on stderr at the info level (filters such as ebur128
+    print their results there). Callers decide what a failure means."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", *args]
+    proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
+    return Report(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
 
 
 def configure_pydub() -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 from .errors import ScriptError
 from .limits import MAX_FILE_BYTES
 
+StrPath = str | os.PathLike[str]   # what the library accepts wherever it takes a path
+
 TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]{1,10})\.tmp$")   # atomic_path's temp files
 STALE_AFTER_S = 24 * 3600    # a temp this old is stale even if its PID now belongs to another process
 KILL_AT_ENV = "AUDIOROUTINE_TEST_KILL_AT"

@@ -2,29 +2,27 @@
 with a true-peak ceiling (dBTP), without moving a single sample boundary.
 
 Piper's speech has a high peak-to-loudness ratio, so gain alone would clip. Clips are
-phase-rotated first (`rotate_phase`, applied by speech.py). The session is measured with
-ffmpeg's `ebur128` filter, amplified, and passed through an offline look-ahead limiter that
-works on true (4x oversampled) peaks, then measured again and trimmed. After MP3 encoding
-the decoded peaks are checked and fixed where they went over. All of it is multiplication
-per sample: silence stays digital zero, lengths never change, the same input gives the
-same bytes.
+phase-rotated first (`rotate_phase`, applied by render.py when loudness is on). The session
+is measured with ffmpeg's `ebur128` filter, amplified, and passed through an offline
+look-ahead limiter that works on true (4x oversampled) peaks, then measured again and
+trimmed. The encoder (mp3.encode_normalized) checks the decoded peaks and fixes them here
+(`lower_peaks`) where they went over. All of it is multiplication per sample: silence stays
+digital zero, lengths never change, the same input gives the same bytes.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from pydub import AudioSegment
 
 from .errors import BuildError
-from .ffmpeg import ffmpeg_exe
+from .ffmpeg import run_ffmpeg_log
+from .loudness_settings import DEFAULT_LOUDNESS, DEFAULT_TARGET, DEFAULT_TRUE_PEAK, LoudnessSettings
 
-DEFAULT_TARGET = -16.0        # LUFS integrated: the usual level for spoken word on phones
-DEFAULT_TRUE_PEAK = -1.0      # dBTP ceiling
+__all__ = ["DEFAULT_TARGET", "DEFAULT_TRUE_PEAK", "LoudnessSettings", "integrated", "limit", "lower_peaks",
+           "normalize", "parse_ebur128", "rotate_phase", "true_peak"]
+
 MAX_GAIN_DB = 30.0            # never amplify a near-silent session further than this
 HEADROOM_DB = 1.0             # the limiter aims this far under the ceiling; the MP3 check catches the rest
 TOLERANCE_LU = 0.1            # close enough to the target (ffmpeg reports tenths of a LU)
@@ -39,25 +37,14 @@ TAPS_PER_PHASE = 16
 CHUNK_SAMPLES = 1 << 18        # oversample this many samples at a time (bounded memory)
 
 
-@dataclass(frozen=True)
-class LoudnessSettings:
-    """What a routine asks for: `enabled: false` leaves the voice at the engine's own level."""
-
-    target: float = DEFAULT_TARGET
-    true_peak: float = DEFAULT_TRUE_PEAK
-    enabled: bool = True
-
-
 def integrated(pcm: bytes, sample_rate: int, peak: bool = False) -> tuple[float, float]:
     """(integrated LUFS, true peak dBTP or nan) of int16 mono PCM, by ffmpeg's ebur128
     filter. ffmpeg reports -70.0 LUFS for silence."""
     options = "framelog=quiet" + (":peak=true" if peak else "")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info",
-           "-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
-           "-af", f"ebur128={options}", "-f", "null", "-"]
-    proc = subprocess.run(cmd, input=pcm, capture_output=True, check=False)
-    lufs, tp = _summary(proc.stderr.decode(errors="replace"))
-    if proc.returncode != 0 or lufs is None:
+    returncode, _, log = run_ffmpeg_log(["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0",
+                                      "-af", f"ebur128={options}", "-f", "null", "-"], data=pcm)
+    lufs, tp = _summary(log)
+    if returncode != 0 or lufs is None:
         raise BuildError("ffmpeg could not measure the session's loudness (ebur128)")
     return lufs, float("nan") if tp is None else tp
 
@@ -78,7 +65,7 @@ def _summary(log: str) -> tuple[float | None, float | None]:
     return (float(found.group(1)) if found else None, float(peak.group(1)) if peak else None)
 
 
-def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = LoudnessSettings(),
+def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = DEFAULT_LOUDNESS,
               later_gain_db: float = 0.0) -> bytes:
     """`pcm` (int16 mono) at `settings.target` LUFS (within TOLERANCE_LU) with true peaks
     at or under `settings.true_peak` dBTP, once a later stage has applied `later_gain_db`
@@ -127,10 +114,7 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = Loudnes
 def _model(power: np.ndarray, peaks: np.ndarray, gain_db: float, ceiling: float, block: int, rate: int) -> float:
     """Gated loudness (unweighted) of the limited signal, from block powers and block gains."""
     gain = 10 ** (gain_db / 20)
-    need = np.minimum(gain, ceiling / np.maximum(peaks, 1e-12))
-    padded = np.concatenate(([gain] * 3, need, [gain] * 3))
-    mins = np.lib.stride_tricks.sliding_window_view(padded, 5).min(axis=1)
-    gains = (mins[:-2] + mins[1:-1] + mins[2:]) / 3
+    gains = _smoothed(np.minimum(gain, ceiling / np.maximum(peaks, 1e-12)), gain)
     weighted = np.concatenate(([0.0], np.cumsum(power * gains ** 2)))
     size, hop = max(1, rate * 400 // 1000 // block), max(1, rate * 100 // 1000 // block)
     starts = np.arange(0, max(1, len(power) - size + 1), hop)
@@ -158,15 +142,23 @@ def _apply(x: np.ndarray, peaks: np.ndarray, block: int, gain: float, ceiling: f
     return _times_envelope(x, need, block, gain)
 
 
+def _smoothed(need: np.ndarray, top: float) -> np.ndarray:
+    """Per block, the least gain allowed within two blocks either side, averaged over one
+    block either side (`top` beyond the ends): never more than the block itself allows.
+    The limiter applies it; the loudness model predicts with it."""
+    padded = np.concatenate(([top] * 3, need, [top] * 3))
+    mins = np.lib.stride_tricks.sliding_window_view(padded, 5).min(axis=1)
+    result: np.ndarray = (mins[:-2] + mins[1:-1] + mins[2:]) / 3
+    return result
+
+
 def _times_envelope(x: np.ndarray, need: np.ndarray, block: int, top: float) -> np.ndarray:
     """`x` times a gain per sample made from the gain each block may have at most (`top`
     elsewhere). Each block gets the least allowed within two blocks either side, averaged
     over one block either side, interpolated between block centres: every value so averaged
     is at most what the block itself allows, so the limit holds at every sample while the
     gain moves smoothly (over about five blocks). Works in chunks: memory stays bounded."""
-    padded = np.concatenate(([top] * 3, need, [top] * 3))
-    mins = np.lib.stride_tricks.sliding_window_view(padded, 5).min(axis=1)
-    gains = (mins[:-2] + mins[1:-1] + mins[2:]) / 3
+    gains = _smoothed(need, top)
     centres = np.arange(len(need)) * block + (block - 1) / 2
     out = np.empty(len(x), dtype=x.dtype)
     for start in range(0, len(x), CHUNK_SAMPLES):
@@ -175,29 +167,17 @@ def _times_envelope(x: np.ndarray, need: np.ndarray, block: int, top: float) -> 
     return out
 
 
-def encode_normalized(session: AudioSegment, path: Path, bitrate: str, settings: LoudnessSettings) -> None:
-    """Normalize `session` and encode it to `path` as MP3. Lossy coding can lift a limited
-    peak over the ceiling (measured: up to +1.4 dB in a few 10 ms blocks of a 7-minute
-    session), so the MP3 is decoded and checked; where a block went over, the gain is
-    lowered there alone and the session encoded again (checked at most PEAK_PASSES times;
-    with 1 dB of headroom the seed sessions pass at the first encode)."""
-    from .mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3
-
-    rate = int(session.frame_rate)
-    pcm = normalize(session.raw_data, rate, settings, ENCODER_GAIN_DB)
-    encode_mp3(session._spawn(pcm), path, bitrate)
-    if not settings.enabled:
-        return
+def lower_peaks(pcm: bytes, decoded: bytes, sample_rate: int, settings: LoudnessSettings) -> bytes | None:
+    """After lossy coding: `pcm` with the gain lowered (by FIX_MARGIN_DB more than needed)
+    in the blocks where `decoded` (the encoded `pcm`, decoded) has true peaks over the
+    ceiling less PEAK_MARGIN_DB; None when no block went over."""
     ceiling = 10 ** ((settings.true_peak - PEAK_MARGIN_DB) / 20)
-    block = max(1, rate * BLOCK_MS // 1000)
-    for attempt in range(PEAK_PASSES):
-        decoded = _to_float(decode_mp3(path, rate).raw_data)
-        peaks = _block_true_peaks(decoded, block, ceiling / 2 ** 0.5)
-        if peaks.max() <= ceiling or attempt == PEAK_PASSES - 1:
-            return
-        allowed = np.where(peaks > ceiling, ceiling / np.maximum(peaks, 1e-12) * 10 ** (-FIX_MARGIN_DB / 20), 1.0)
-        pcm = _to_pcm(_times_envelope(_to_float(pcm), allowed, block, 1.0))
-        encode_mp3(session._spawn(pcm), path, bitrate)
+    block = max(1, sample_rate * BLOCK_MS // 1000)
+    peaks = _block_true_peaks(_to_float(decoded), block, ceiling / 2 ** 0.5)
+    if peaks.max() <= ceiling:
+        return None
+    allowed = np.where(peaks > ceiling, ceiling / np.maximum(peaks, 1e-12) * 10 ** (-FIX_MARGIN_DB / 20), 1.0)
+    return _to_pcm(_times_envelope(_to_float(pcm), allowed, block, 1.0))
 
 
 def rotate_phase(pcm: bytes, sample_rate: int) -> bytes:
@@ -234,7 +214,7 @@ def _block_true_peaks(x: np.ndarray, block: int, threshold: float) -> np.ndarray
     blocks = -(-n // block)
     padded = np.zeros(blocks * block, dtype=x.dtype)
     padded[:n] = np.abs(x)
-    peaks = padded.reshape(blocks, block).max(axis=1)
+    peaks: np.ndarray = padded.reshape(blocks, block).max(axis=1)
     candidates = np.flatnonzero(peaks > threshold)
     if not len(candidates):
         return peaks

@@ -6,7 +6,7 @@ The duration comes from decoding (exact with the gapless header), not mutagen's
 
 from __future__ import annotations
 
-import subprocess
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,10 @@ from mutagen.mp3 import MP3, HeaderNotFoundError
 
 from .durations import format_ms
 from .errors import AudioRoutineError
-from .ffmpeg import ffmpeg_exe
+from .ffmpeg import run_ffmpeg_log
+from .files import StrPath
 from .loudness import parse_ebur128
-from .tags import read_tags
+from .tags import Provenance, read_tags
 
 
 class InspectError(AudioRoutineError):
@@ -26,8 +27,51 @@ class InspectError(AudioRoutineError):
     exit_code = 2
 
 
-def probe(path: Path) -> dict[str, Any]:
-    """Everything `inspect` shows, as plain data."""
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float | None     # None: silence (-inf) or not measurable
+    true_peak_dbtp: float | None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What `inspect` finds in an MP3. `to_dict()` is the `inspect --json` form."""
+
+    file: str
+    sample_rate: int
+    samples: int                      # decoded: exact with the gapless header
+    loudness: Loudness
+    tags: dict[str, Any]              # read_tags() without chapters, provenance and lyrics
+    chapters: list[dict[str, Any]]    # id, title, subtitle, start_ms, end_ms
+    transcript_lines: int
+    provenance: Provenance | None     # None: not built by audioroutine
+
+    @property
+    def duration_ms(self) -> int:
+        return self.samples * 1000 // self.sample_rate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "sample_rate": self.sample_rate,
+            "samples": self.samples,
+            "duration_ms": self.duration_ms,
+            "loudness": asdict(self.loudness),
+            "tags": self.tags,
+            "chapters": self.chapters,
+            "transcript_lines": self.transcript_lines,
+            "provenance": self.provenance,
+        }
+
+
+def probe(path: StrPath) -> dict[str, Any]:
+    """Everything `inspect` shows, as plain data (`inspect(path).to_dict()`)."""
+    return inspect(path).to_dict()
+
+
+def inspect(path: StrPath) -> Probe:
+    """Tags, chapters, exact duration, loudness and provenance of a built MP3."""
+    path = Path(path)
     if not path.is_file():
         raise InspectError(f"{path}: no such file")
     try:
@@ -39,28 +83,26 @@ def probe(path: Path) -> dict[str, Any]:
     rate = int(info.sample_rate)
     samples, loudness = measure(path, rate)
     tags = read_tags(path)
-    return {
-        "file": str(path),
-        "sample_rate": rate,
-        "samples": samples,
-        "duration_ms": samples * 1000 // rate,
-        "loudness": loudness,
-        "tags": {k: v for k, v in tags.items() if k not in ("chapters", "provenance", "lyrics")},
-        "chapters": tags.get("chapters", []),
-        "transcript_lines": sum(1 for line in (tags.get("lyrics") or "").splitlines() if line.strip()),
-        "provenance": tags.get("provenance"),
-    }
+    return Probe(
+        file=str(path),
+        sample_rate=rate,
+        samples=samples,
+        loudness=Loudness(loudness["integrated_lufs"], loudness["true_peak_dbtp"]),
+        tags={k: v for k, v in tags.items() if k not in ("chapters", "provenance", "lyrics")},
+        chapters=tags.get("chapters", []),
+        transcript_lines=sum(1 for line in (tags.get("lyrics") or "").splitlines() if line.strip()),
+        provenance=tags.get("provenance"),
+    )
 
 
 def measure(path: Path, rate: int) -> tuple[int, dict[str, float | None]]:
     """(decoded sample count, {integrated_lufs, true_peak_dbtp}) from one ffmpeg run."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:a:0",
-           "-af", "ebur128=peak=true", "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"]
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode != 0:
-        last = proc.stderr.decode(errors="replace").strip().splitlines()
+    run = run_ffmpeg_log(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true",
+                          "-ac", "1", "-ar", str(rate), "-f", "s16le", "pipe:1"])
+    if run.returncode != 0:
+        last = run.log.strip().splitlines()
         raise InspectError(f"{path}: cannot decode ({last[-1] if last else 'ffmpeg failed'})")
-    return len(proc.stdout) // 2, parse_ebur128(proc.stderr.decode(errors="replace"))
+    return len(run.stdout) // 2, parse_ebur128(run.log)
 
 
 def format_report(info: dict[str, Any]) -> str:

@@ -10,14 +10,14 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, get_args
 
 import yaml
 
 from .durations import format_hms, parse_duration_ms
-from .engines import ENGINES, engine_names
+from .engines import engine_names
 from .errors import ScriptError, key_hint
-from .files import decode_input, read_input
+from .files import StrPath, decode_input, read_input
 from .limits import (
     MAX_COUNT,
     MAX_DEPTH,
@@ -29,7 +29,7 @@ from .limits import (
     MAX_TEXT_CHARS,
     MAX_VALUES,
 )
-from .loudness import LoudnessSettings
+from .loudness_settings import LoudnessSettings
 from .names import name_problem
 from .phrases import PHRASE_KEYS, check_template
 from .sounds import DEFAULTS as DEFAULT_SOUNDS
@@ -38,8 +38,11 @@ from .sounds import SOUNDS, SoundSettings
 from .texts import text_problem
 
 DEFAULT_LEVELS = ("beginner", "progressed")
-SIDES = ("none", "each", "alternating")
-COUNTS = ("total", "per_side")   # with alternating sides: reps count in total, or per side
+Choice = TypeVar("Choice", bound=str)
+Sides = Literal["none", "each", "alternating"]
+Count = Literal["total", "per_side"]     # with alternating sides: reps count in total, or per side
+SIDES: tuple[Sides, ...] = get_args(Sides)
+COUNTS: tuple[Count, ...] = get_args(Count)
 HALFWAY_ROOM_MS = 1500        # "halfway" needs this much quiet before the countdown or the end
 DEFAULT_COUNTDOWN = 3         # `countdown: true` counts the last 3 seconds (fewer if the hold is short)
 
@@ -66,8 +69,8 @@ class Dosage:
     work_ms: int = 0              # a work interval lasts this long (then `rest`)
     move_ms: int = 0              # time to get into position between a rep's cue and its hold
     transition_ms: int | None = None  # quiet after the exercise; None: the routine's `transition`
-    sides: str = "none"           # none | each | alternating
-    count: str = "total"          # alternating sides: reps in total or per side
+    sides: Sides = "none"
+    count: Count = "total"        # alternating sides: reps in total or per side
     breath: Breath | None = None
     countdown: int = 0            # speak the last N seconds of each hold
     halfway: bool = False         # say "halfway" at the middle of each hold
@@ -264,11 +267,12 @@ class _Reader:
             raise self.fail(node, key, f"must be at most {MAX_DURATION_MS // 60000} minutes, got {value!r}")
         return ms
 
-    def choice(self, node: yaml.Node, key: str, options: tuple[str, ...]) -> str:
+    def choice(self, node: yaml.Node, key: str, options: tuple[Choice, ...]) -> Choice:
         value = self.scalar(node, key)
-        if value not in options:
-            raise self.fail(node, key, f"expected one of {', '.join(options)}, got {value!r}")
-        return str(value)
+        for option in options:
+            if value == option:
+                return option
+        raise self.fail(node, key, f"expected one of {', '.join(options)}, got {value!r}")
 
     def boolean(self, node: yaml.Node, key: str) -> bool:
         value = self.scalar(node, key)
@@ -292,7 +296,7 @@ class _Reader:
 
     def engine(self, node: yaml.Node, key: str) -> str:
         value = self.scalar(node, key)
-        if value not in ENGINES:
+        if value not in engine_names():
             raise self.fail(node, key, f"unknown engine {value!r}: choose one of {', '.join(engine_names())}")
         return str(value)
 
@@ -311,7 +315,7 @@ DOSAGE_KEYS = (
 )
 
 
-def load_script(path: str | Path) -> Routine:
+def load_script(path: StrPath) -> Routine:
     """Read and validate a script file."""
     path = Path(path)
     raw = read_input(path)
@@ -627,7 +631,8 @@ def _exercise(reader: _Reader, node: yaml.Node, key: str, level_ids: tuple[str, 
     keys = reader.mapping(node, key, None)
     if "name" in keys:
         reader.exercise = reader.text(keys["name"], f"{key}.name")
-    reader.check_keys(node, key, EXERCISE_KEYS)  # type: ignore[arg-type]
+    assert isinstance(node, yaml.MappingNode)   # reader.mapping() has checked it: for the type checker
+    reader.check_keys(node, key, EXERCISE_KEYS)
     if "name" not in keys:
         raise reader.fail(node, f"{key}.name", "missing required key")
     if "dosage" not in keys:
@@ -639,7 +644,7 @@ def _exercise(reader: _Reader, node: yaml.Node, key: str, level_ids: tuple[str, 
         for name, vnode in reader.mapping(keys["variants"], f"{key}.variants", None).items():
             vkey = f"{key}.variants.{name}"
             variants[name] = _cues(reader, reader.mapping(vnode, vkey, EXERCISE_CUE_KEYS), vkey, cues)
-    dosage_key = next(k for k, _ in node.value if k.value == "dosage")  # type: ignore[attr-defined]
+    dosage_key = next(k for k, _ in node.value if k.value == "dosage")
     dosage = _dosage_per_level(reader, keys["dosage"], dosage_key, f"{key}.dosage", level_ids, variants)
     return Exercise(id=ex_id, cues=cues, variants=variants, dosage=dosage, line=node.start_mark.line + 1)
 

@@ -10,12 +10,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
+from .bitrates import ALL_BITRATES
 from .cover import load_cover
-from .engines import ENGINES, engine_names
+from .engines import engine_names
 from .errors import ScriptError, key_hint
-from .files import decode_input, read_input
-from .mp3 import ALL_BITRATES
+from .files import StrPath, decode_input, read_input
 from .texts import text_problem
 
 FILE_NAME = "audioroutine.toml"
@@ -52,8 +53,21 @@ def find_settings(script: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def load_settings(path: Path) -> Settings:
+BESIDE_SCRIPT = Settings(path="(audioroutine.toml beside the script)")
+"""The default of BuildOptions.settings: read the settings file beside each script, if any."""
+
+
+def settings_for(script: StrPath, settings_file: StrPath | None = None) -> Settings:
+    """The settings a script is built with: `settings_file` if given, else the
+    audioroutine.toml beside the script, else none (`Settings()`). The CLI and the
+    library decide it here, the same way."""
+    found = Path(settings_file) if settings_file is not None else find_settings(Path(script))
+    return load_settings(found) if found else Settings()
+
+
+def load_settings(path: StrPath) -> Settings:
     """Read and validate a settings file."""
+    path = Path(path)
     raw = read_input(path, "settings file")
     return parse_settings(decode_input(raw, str(path)), str(path))
 
@@ -68,7 +82,7 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
                           line=int(match.group(1)) if match else None, hint='write key = "text"') from None
     except RecursionError:
         raise ScriptError("TOML nested too deeply", file=path, hint='write flat lines like engine = "piper"') from None
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}   # text, or a Path for the cover: each checked below
     lines = tuple((key, _line_of(text, key)) for key in data)
     for key, value in data.items():
         line = dict(lines)[key]
@@ -93,12 +107,12 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
         except ValueError as err:
             raise ScriptError(f"{err}: {cover}", file=path, line=_line_of(text, "cover"), key="cover") from None
         values["cover"] = cover
-    return Settings(**values, path=path, lines=lines)  # type: ignore[arg-type]
+    return Settings(**values, path=path, lines=lines)
 
 
 def _problem(key: str, value: str) -> str | None:
     """Why `value` cannot be used for `key`, or None."""
-    if key == "engine" and value not in ENGINES:
+    if key == "engine" and value not in engine_names():
         return f"unknown engine {value!r}: choose one of {', '.join(engine_names())}"
     if key == "bitrate" and value not in ALL_BITRATES:
         return f"expected a bitrate like 64k, got {value!r}"

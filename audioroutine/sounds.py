@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 EVENTS = ("hold_start", "hold_end", "exercise")
 
 
@@ -57,6 +55,8 @@ def sound_ms(name: str) -> int:
 def synthesize(name: str, sample_rate: int, samples: int) -> bytes:
     """`samples` of sound `name` as int16 mono PCM: a short linear attack, an exponential
     decay, and a fade to exact zero at the end so nothing clicks."""
+    import numpy as np  # only when rendering: loading a script imports no numpy
+
     tone = SOUNDS[name]
     t = np.arange(samples) / sample_rate
     wave: np.ndarray = np.zeros(samples)

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from num2words import num2words
 from pydub import AudioSegment
 
 from .cache import Damaged, Outdated, PhraseCache, phrase_key
 from .engines import Clip, Engine
-from .loudness import rotate_phase
 
 ONSET_LEVEL = 328          # |sample| above this (-40 dBFS) is speech: where it begins and ends
 EDGE_PAD_MS = 5           # quiet kept before the onset and after the last audible sample
 
-# An upper bound, measured on the bundled Piper voice (trimmed clips, digits read as words):
-# every phrase of the seed routine at rates 0.95 and 1.0 is shorter than this estimate, so a
-# fit check on estimated lengths does not pass what the measured lengths then refuse.
-EST_BASE_S = 0.4
-EST_PER_CHAR_S = 0.066
-
 log = logging.getLogger(__name__)
-
-
-def estimate_samples(text: str, sample_rate: int, rate: float = 1.0) -> int:
-    """A length, on the long side, for a phrase not yet synthesized: numbers count as the
-    words they are read as ("10" as "ten")."""
-    spoken = re.sub(r"\d+", lambda m: str(num2words(int(m.group()))), text)
-    return int((EST_BASE_S + EST_PER_CHAR_S * len(spoken)) / rate * sample_rate)
 
 
 def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
@@ -66,7 +50,6 @@ class Speech:
         self.stats = stats or SpeechStats()
         self._identity = engine.identity()
         self._pcm: dict[str, bytes] = {}
-        self._rotated: dict[str, bytes] = {}
 
     def key(self, text: str) -> str:
         return phrase_key(self._identity, text)
@@ -105,13 +88,6 @@ class Speech:
             self._pcm[text] = trim_quiet(self._to_session_rate(clip), self.sample_rate)
         return self._pcm[text]
 
-    def pcm(self, text: str) -> bytes:
-        """The phrase as rendered: `clip` phase-rotated (loudness.rotate_phase: same sound,
-        lower peaks; same length). Done only when rendering, so a no-op rebuild skips it."""
-        if text not in self._rotated:
-            self._rotated[text] = rotate_phase(self.clip(text), self.sample_rate)
-        return self._rotated[text]
-
     def measure(self, text: str) -> int:
         return len(self.clip(text)) // 2
 
@@ -119,8 +95,7 @@ class Speech:
         """(samples, estimated): the real length if the phrase is cached, else an estimate."""
         if self.is_cached(text):
             return self.measure(text), False
-        options = getattr(self.engine, "options", None)
-        return estimate_samples(text, self.sample_rate, getattr(options, "rate", 1.0)), True
+        return int(self.engine.estimate_seconds(text) * self.sample_rate), True
 
     def prepare(self, texts: Iterable[str], progress: Callable[[str], None] | None = None) -> None:
         """Make sure every phrase is available, calling `progress` once per phrase."""
@@ -133,4 +108,4 @@ class Speech:
         if clip.sample_rate == self.sample_rate:
             return clip.pcm
         segment = AudioSegment(data=clip.pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1)
-        return segment.set_frame_rate(self.sample_rate).raw_data
+        return bytes(segment.set_frame_rate(self.sample_rate).raw_data)

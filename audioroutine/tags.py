@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from mutagen.id3 import (
     APIC,
@@ -48,6 +48,23 @@ class ChapterTag:
     subtitle: str | None = None       # TIT3, e.g. the dosage sentence
 
 
+class Provenance(TypedDict):
+    """What made a session (stored as JSON in TXXX:audioroutine): a rebuild rewrites the
+    file only when this differs."""
+
+    tool: str                        # "audioroutine 0.1.0"
+    script_sha256: str
+    level: str
+    engine: dict[str, Any]           # the engine's identity()
+    timeline: str                    # short hash of the events
+    samples: int
+    sample_rate: int
+    bitrate: str
+    loudness: list[float | bool]     # [target, true_peak, enabled]
+    id3: int
+    tags: str                        # tags_digest of everything else written
+
+
 @dataclass
 class SessionTags:
     title: str
@@ -70,7 +87,7 @@ class SessionTags:
     synced: list[tuple[str, int]] = field(default_factory=list)   # SYLT: (line, start ms)
     chapters: list[ChapterTag] = field(default_factory=list)
     toc_title: str = "Chapters"       # TIT2 of the table of contents (CTOC)
-    provenance: dict[str, Any] = field(default_factory=dict)
+    provenance: Provenance | None = None
 
 
 class _ChapterOrderedID3(ID3):

@@ -14,13 +14,57 @@ from .durations import format_ms
 
 # --- program: what the compiler emits ------------------------------------------------------
 
+# What a cue or a stretch of silence is for: cue sheets, transcripts, chapter subtitles and
+# the tests read it. A new role goes here first (mypy then checks every use).
+Role = Literal[
+    "title",
+    "intro",
+    "safety_intro",
+    "disclaimer",
+    "contact",
+    "safety",
+    "caution",
+    "announce",
+    "setup",
+    "movement",
+    "warmup",
+    "dosage",
+    "circuit",
+    "round_rest",
+    "get_ready",
+    "side",
+    "rep",
+    "work",
+    "hold",
+    "hold_end",
+    "release",
+    "rest",
+    "set_rest",
+    "side_rest",
+    "halfway",
+    "countdown",
+    "breath_in",
+    "breath_out",
+    "transition",
+    "exercise_done",
+    "done",
+    "outro",
+    "session_end",
+    "tail",
+    "gap",
+    "move",                # time to get into position before a window (`lead_ms`)
+    "hold_start_sound",
+    "hold_end_sound",
+    "exercise_sound",
+]
+
 
 @dataclass(frozen=True)
 class Say:
     """Speech that lasts as long as the voice takes."""
 
     text: str
-    role: str
+    role: Role
 
 
 @dataclass(frozen=True)
@@ -28,7 +72,7 @@ class Pause:
     """Silence of a fixed length."""
 
     ms: int
-    role: str = "gap"
+    role: Role = "gap"
 
 
 @dataclass(frozen=True)
@@ -37,7 +81,7 @@ class Sound:
 
     name: str
     ms: int
-    role: str
+    role: Role
 
     @property
     def text(self) -> str:
@@ -56,7 +100,7 @@ class Window:
     hold-start sound at 0, "halfway"); silence fills the rest."""
 
     ms: int
-    role: str                                   # hold, rest, set_rest, breath_in, get_ready...
+    role: Role                                   # hold, rest, set_rest, breath_in, get_ready...
     cues: tuple[Cue, ...] = ()
     timed: tuple[tuple[int, Cue], ...] = ()     # (offset_ms, cue), e.g. a countdown
     lead_ms: int = 0                            # time to get into position before the window
@@ -106,7 +150,7 @@ class Event:
     start: int                                  # samples from the session start
     length: int                                 # samples
     kind: Literal["speech", "silence", "sound"]
-    role: str
+    role: Role
     text: str = ""                              # the words, or the sound's name
 
     @property
@@ -121,7 +165,7 @@ class Span:
 
     start: int
     length: int
-    role: str
+    role: Role
     chapter: int
     cue_start: int = 0
     cue_end: int = 0
@@ -289,7 +333,7 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
             events.append(Event(cursor, n, "speech", cue.role, cue.text))
         cursor += n
 
-    def silence(n: int, role: str) -> None:
+    def silence(n: int, role: Role) -> None:
         nonlocal cursor
         if n > 0:
             events.append(Event(cursor, n, "silence", role))

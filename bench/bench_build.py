@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any  # rows are JSON from a child process
 
 from subrun import parse_or_serve, run_script
 
@@ -35,7 +36,7 @@ EDIT_FROM = "Take a moment to stand up slowly and notice how your back feels."
 EDIT_TO = "Take a moment to stand up slowly and notice how your whole back feels."
 
 
-def child(spec: dict[str, object]) -> dict[str, object]:
+def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one build in this process; report its time, output and peak memory."""
     from audioroutine import BuildOptions, build, load_script
     from audioroutine.ffmpeg import configure_pydub
@@ -44,7 +45,7 @@ def child(spec: dict[str, object]) -> dict[str, object]:
     routine = load_script(Path(str(spec["script"])))
     options = BuildOptions(
         out_dir=Path(str(spec["out"])), cache_dir=Path(str(spec["cache"])), force=bool(spec["force"]),
-        levels=tuple(spec["levels"]),  # type: ignore[arg-type]
+        levels=spec["levels"],
     )
     start = time.perf_counter()
     result = build(routine, options)
@@ -64,7 +65,7 @@ def child(spec: dict[str, object]) -> dict[str, object]:
     }
 
 
-def run_child(spec: dict[str, object]) -> dict[str, object]:
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     row = run_script(__file__, spec, f"build failed ({spec['name']})")
     row["process_s"] = time.perf_counter() - start
@@ -72,7 +73,7 @@ def run_child(spec: dict[str, object]) -> dict[str, object]:
     return row
 
 
-def bench(script: Path, levels: list[str], work: Path) -> list[dict[str, object]]:
+def bench(script: Path, levels: list[str], work: Path) -> list[dict[str, Any]]:
     edited = work / "edited.yaml"
     text = script.read_text(encoding="utf-8")
     if EDIT_FROM not in text:
@@ -92,18 +93,18 @@ def bench(script: Path, levels: list[str], work: Path) -> list[dict[str, object]
     return rows
 
 
-def table(rows: list[dict[str, object]]) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
     cold = rows[0]
     lines = [
         f"{'run':<15} {'audio s':>8} {'written':>7} {'synth':>5} {'cached':>6} {'build s':>8} "
         f"{'audio s/s':>9} {'vs cold':>8} {'peak MB':>7}",
     ]
     for row in rows:
-        speed = float(row["written_audio_s"]) / float(row["wall_s"])  # type: ignore[arg-type]
+        speed = float(row["written_audio_s"]) / float(row["wall_s"])
         lines.append(
             f"{row['name']:<15} {row['audio_s']:>8.1f} {row['written']:>7} {row['synthesized']:>5} "
             f"{row['cached']:>6} {row['wall_s']:>8.2f} {speed:>9.1f} "
-            f"{float(cold['wall_s']) / float(row['wall_s']):>7.1f}x "  # type: ignore[arg-type]
+            f"{float(cold['wall_s']) / float(row['wall_s']):>7.1f}x "
             f"{row['peak_rss_mb']:>7.0f}"
         )
     lines.append("audio s/s: audio seconds written per wall second of build(); "
@@ -124,7 +125,7 @@ def main() -> None:
         rows = bench(args.script.resolve(), levels, Path(tmp))
     print(table(rows))
     edit = rows[3]
-    levels_built = int(edit["sessions"])  # type: ignore[call-overload]
+    levels_built = int(edit["sessions"])
     ok = edit["synthesized"] == levels_built and rows[2]["written"] == 0 and rows[1]["synthesized"] == 0
     print(f"one edit re-synthesized {edit['synthesized']} clip(s) for {levels_built} level(s); "
           f"no-op rewrote {rows[2]['written']} file(s): {'as expected' if ok else 'UNEXPECTED'}")

@@ -26,11 +26,11 @@ EXERCISE = {"reps": 10, "hold": "20s", "rest": "8s"}   # about 4.7 minutes of se
 
 
 def script_text(exercises: int) -> str:
-    return yaml.safe_dump({
+    return str(yaml.safe_dump({
         "id": "long", "title": "Long session", "voice": {"engine": "fake"},
         "exercises": [{"name": f"Exercise {n}", "hold": "Hold it there.", "dosage": EXERCISE}
                       for n in range(1, exercises + 1)],
-    }, sort_keys=False)
+    }, sort_keys=False))
 
 
 def long_script(minutes: float, folder: Path) -> Path:

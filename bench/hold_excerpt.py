@@ -16,10 +16,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from audioroutine.build import BuildOptions, build, plan
 from audioroutine.compiler import compile_level
 from audioroutine.durations import format_ms
 from audioroutine.mp3 import decode_mp3
+from audioroutine.pipeline import BuildOptions, build, plan
 from audioroutine.script import load_script
 from tests.segments import measure_windows
 

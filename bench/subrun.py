@@ -34,4 +34,5 @@ def run_script(script: str, spec: dict[str, Any], failed: str) -> dict[str, Any]
                           capture_output=True, text=True, cwd=ROOT, check=False)
     if proc.returncode:
         sys.exit(f"{failed}:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result

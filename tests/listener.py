@@ -20,8 +20,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from audioroutine.timeline import Timeline
 
 RATE = 16000                  # pocketsphinx's English model is trained on 16 kHz audio
 PAD = np.zeros(RATE // 4, dtype="<i2")   # 250 ms of silence around each cut-out cue
@@ -133,13 +137,13 @@ class Listener:
     def in_dictionary(self, words: Iterable[str]) -> list[str]:
         return [w for w in words if self.closed.lookup_word(w) is not None]
 
-    def _decode(self, decoder: object, pcm: np.ndarray) -> str:
+    def _decode(self, decoder: Any, pcm: np.ndarray) -> str:   # pocketsphinx ships no type hints
         if not len(pcm) or int(np.abs(pcm.astype(np.int32)).max()) < SILENT:
             return ""     # digital silence: nothing to hear (and it would give NaN features)
-        decoder.start_utt()  # type: ignore[attr-defined]
-        decoder.process_raw(np.concatenate([PAD, pcm, PAD]).tobytes(), full_utt=True)  # type: ignore[attr-defined]
-        decoder.end_utt()  # type: ignore[attr-defined]
-        hyp = decoder.hyp()  # type: ignore[attr-defined]
+        decoder.start_utt()
+        decoder.process_raw(np.concatenate([PAD, pcm, PAD]).tobytes(), full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
         return " ".join(hyp.hypstr.split()) if hyp else ""
 
     def transcribe(self, pcm: np.ndarray) -> list[str]:
@@ -184,9 +188,9 @@ class _Reader:
         return chunk
 
 
-def speech_cues(timeline: object) -> list[tuple[int, int, str]]:
+def speech_cues(timeline: Timeline) -> list[tuple[int, int, str]]:
     """(start, length, text) of every speech event; chimes and silences are ignored."""
-    return [(e.start, e.length, e.text) for e in timeline.events if e.kind == "speech" and e.text]  # type: ignore[attr-defined]
+    return [(e.start, e.length, e.text) for e in timeline.events if e.kind == "speech" and e.text]
 
 
 def decode_16k(path: Path) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioroutine.build import BuildOptions, build, plan
+from audioroutine.pipeline import BuildOptions, build, plan
 from audioroutine.script import load_script
 
 from .listener import RATE, decode_16k, normalize

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
-from audioroutine.audio import fade_edges
 from audioroutine.cache import PhraseCache, phrase_key
 from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine, fake_samples
 from audioroutine.errors import ScriptError
 from audioroutine.mp3 import decode_mp3
+from audioroutine.render import fade_edges
 from audioroutine.tags import read_tags
 
 from .conftest import MINIMAL
@@ -133,13 +133,14 @@ def test_cache_entries_are_plain_wavs(tmp_path):
 
 def test_clips_at_another_rate_are_resampled_once_to_the_session_rate(write_script, tmp_path):
     from audioroutine.engines import VoiceOptions, get_engine
+    from audioroutine.render import clip_pcm
     from audioroutine.speech import Speech
 
     engine = get_engine("fake", VoiceOptions(extra=(("rate", 16000),)))
     speech = Speech(engine, PhraseCache(tmp_path / "c"), 22050)
     n16 = fake_samples("Rep 1 of 2.", 16000)
     assert abs(speech.measure("Rep 1 of 2.") - n16 * 22050 / 16000) <= 1
-    assert speech.measure("Rep 1 of 2.") * 2 == len(speech.pcm("Rep 1 of 2."))
+    assert speech.measure("Rep 1 of 2.") * 2 == len(clip_pcm(speech, "Rep 1 of 2.", rotate=True))
 
 
 def test_edge_fades_keep_the_length_and_silence_the_ends():
@@ -150,14 +151,14 @@ def test_edge_fades_keep_the_length_and_silence_the_ends():
 
 
 def test_a_programme_numbers_tracks_in_play_order_and_writes_one_playlist(write_script, tmp_path):
-    from audioroutine.build import build_programme
+    from audioroutine.pipeline import build_batch
 
     first = load_script(write_script(MINIMAL, "a.yaml"))
     second = load_script(write_script(MINIMAL.replace("id: mini", "id: other").replace("title: Mini", "title: Other"),
                                       "b.yaml"))
     out = tmp_path / "out"
     options = [BuildOptions(out_dir=out, album="Programme"), BuildOptions(out_dir=out, album="Programme")]
-    programme = build_programme([first, second], options)
+    programme = build_batch([first, second], options)
     numbers = {s.path.name: read_tags(s.path)["track"] for r in programme.results for s in r.sessions}
     assert numbers == {"mini-beginner.mp3": "1/4", "other-beginner.mp3": "2/4",
                        "mini-progressed.mp3": "3/4", "other-progressed.mp3": "4/4"}

@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 from audioroutine import BuildOptions, build, load_script
-from audioroutine.build import speech_for
 from audioroutine.cache import (
     Damaged,
     Outdated,
@@ -28,6 +27,7 @@ from audioroutine.cli import cli
 from audioroutine.compiler import compile_level
 from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine
+from audioroutine.pipeline import speech_for
 from audioroutine.speech import SpeechStats
 
 TEXT = "Rep 1 of 2. Hold."          # a beginner phrase whose entry the tests damage

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from audioroutine.build import BuildOptions, build
+from audioroutine.pipeline import BuildOptions, build
 from audioroutine.script import load_script
 
 PAGE = """<!doctype html><html><body><div id="out">pending</div>

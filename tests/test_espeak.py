@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cli import cli
 from audioroutine.engines import VoiceOptions, get_engine
 from audioroutine.engines.espeak import EspeakEngine
 from audioroutine.errors import EngineError
 from audioroutine.mp3 import decode_mp3
+from audioroutine.pipeline import BuildOptions, build, plan
 from audioroutine.script import load_script
 from audioroutine.timeline import Timeline
 

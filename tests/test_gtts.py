@@ -18,13 +18,13 @@ import responses
 from click.testing import CliRunner
 from pydub import AudioSegment
 
-from audioroutine.build import BuildOptions, build
 from audioroutine.cli import cli
 from audioroutine.compiler import compile_level
 from audioroutine.engines import VoiceOptions, get_engine
 from audioroutine.engines.gtts import GTTSEngine, parse_voice
 from audioroutine.errors import EngineError
 from audioroutine.mp3 import encode_mp3
+from audioroutine.pipeline import BuildOptions, build
 from audioroutine.script import load_script
 
 URL = "https://translate.google.com/_/TranslateWebserverUi/data/batchexecute"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from audioroutine.build import BuildOptions, plan
 from audioroutine.cli import cli
 from audioroutine.loudness import parse_ebur128
+from audioroutine.pipeline import BuildOptions, plan
 from audioroutine.script import load_script
 
 EBUR128_TAIL = """[Parsed_ebur128_0 @ 0x5] Summary:

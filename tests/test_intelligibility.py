@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
-from audioroutine.build import speech_for
 from audioroutine.compiler import compile_level
 from audioroutine.engines import Clip
+from audioroutine.pipeline import speech_for
 from audioroutine.speech import EDGE_PAD_MS, ONSET_LEVEL, SpeechStats, trim_quiet
 
 from .listener import (

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from mutagen.id3 import ID3
 
-from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cli import cli
 from audioroutine.compiler import compile_level
 from audioroutine.phrases import ENGLISH, PHRASE_KEYS, PHRASES, Phrases
+from audioroutine.pipeline import BuildOptions, build, plan
 from audioroutine.script import load_script
 from audioroutine.settings import load_settings
 from audioroutine.tags import read_tags

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioroutine.build import BuildOptions, build
 from audioroutine.loudness import LoudnessSettings, integrated, limit, normalize, true_peak
+from audioroutine.pipeline import BuildOptions, build
 from audioroutine.script import load_script
 
 RATE = 22050
@@ -42,8 +42,7 @@ def test_mp3_meets_target_and_ceiling(tmp_path):
     """The encoder scales by 0.95 and lifts limited peaks: both are made up for."""
     from pydub import AudioSegment
 
-    from audioroutine.loudness import encode_normalized
-    from audioroutine.mp3 import decode_mp3
+    from audioroutine.mp3 import decode_mp3, encode_normalized
 
     pcm = speechlike()
     path = tmp_path / "s.mp3"

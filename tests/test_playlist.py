@@ -50,17 +50,17 @@ def test_one_script_playlist_is_named_after_it(mini_script: Path, tmp_path: Path
 
 def test_scripts_by_different_authors_share_one_album_and_album_artist(write_script, tmp_path: Path) -> None:
     from audioroutine import BuildOptions, load_script
-    from audioroutine.build import build_programme
+    from audioroutine.pipeline import build_batch
 
     first = load_script(write_script(OTHER.replace("voice:", "author: Ana\nvoice:"), "neck.yaml"))
     second = load_script(write_script(OTHER.replace("id: neck", "id: hips").replace("voice:", "author: Ben\nvoice:"),
                                       "hips.yaml"))
     out = tmp_path / "o"
     options = [BuildOptions(out_dir=out, levels=("beginner",), sidecars=False)] * 2
-    build_programme([first, second], options)
+    build_batch([first, second], options)
     tags = [ID3(str(out / name)) for name in ("neck-beginner.mp3", "hips-beginner.mp3")]
     assert [str(t["TPE1"].text[0]) for t in tags] == ["Ana", "Ben"]                  # each keeps its artist
     assert {(str(t["TALB"].text[0]), str(t["TPE2"].text[0])) for t in tags} == {("Exercise programme", "Ana")}
-    control = build_programme([second], [BuildOptions(out_dir=tmp_path / "c", levels=("beginner",), sidecars=False)])
+    control = build_batch([second], [BuildOptions(out_dir=tmp_path / "c", levels=("beginner",), sidecars=False)])
     alone = ID3(str(control.results[0].sessions[0].path))
     assert (str(alone["TALB"].text[0]), str(alone["TPE2"].text[0])) == ("Neck Care", "Ben")

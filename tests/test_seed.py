@@ -1,4 +1,6 @@
-"""The seed routine end to end with the real default engine (Piper, offline)."""
+"""The seed routine end to end with the real default engine (Piper, offline). Building both
+seed sessions with Piper takes over a minute, so those tests are `slow` (run by .ci/run);
+the same checks run on a short script with the fake engine in test_build.py."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ def ffmpeg_chapters(path: Path) -> list[tuple[str, float]]:
     return [(title, float(start)) for start, title in found]
 
 
+@pytest.mark.slow
 def test_seed_sessions_are_mono_2_to_20_minutes_and_progressed_is_longer(seed_build):
     routine, options, result = seed_build
     beginner, progressed = result.sessions
@@ -49,6 +52,7 @@ def test_seed_sessions_are_mono_2_to_20_minutes_and_progressed_is_longer(seed_bu
     assert progressed.samples > beginner.samples
 
 
+@pytest.mark.slow
 def test_seed_sessions_contain_speech_where_planned(seed_build):
     routine, options, result = seed_build
     timeline = plan(routine, "beginner", options)
@@ -60,6 +64,7 @@ def test_seed_sessions_contain_speech_where_planned(seed_build):
     assert max(np.sqrt(np.mean(pcm[e.start + 500:e.end - 500] ** 2)) for e in quiet) < 30
 
 
+@pytest.mark.slow
 def test_plan_json_total_equals_decoded_duration_within_50ms(seed_build):
     routine, options, result = seed_build
     for session in result.sessions:
@@ -71,6 +76,7 @@ def test_plan_json_total_equals_decoded_duration_within_50ms(seed_build):
         assert abs(data["total_seconds"] - decoded) < 0.050
 
 
+@pytest.mark.slow
 def test_chapters_match_the_plan_in_mutagen_and_ffmpeg(seed_build):
     routine, options, result = seed_build
     for session in result.sessions:
@@ -87,6 +93,7 @@ def test_chapters_match_the_plan_in_mutagen_and_ffmpeg(seed_build):
             assert abs(seconds - start / 22050) < 0.001
 
 
+@pytest.mark.slow
 def test_rebuild_synthesizes_nothing_and_is_byte_identical(seed_build):
     routine, options, first = seed_build
     before = [s.path.read_bytes() for s in first.sessions]

@@ -10,8 +10,8 @@ import pytest
 from mutagen.id3 import ID3
 from PIL import Image
 
-from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cover import generate_cover
+from audioroutine.pipeline import BuildOptions, build, plan
 from audioroutine.script import load_script
 from audioroutine.settings import load_settings
 

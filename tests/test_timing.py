@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioroutine.build import BuildOptions, build, plan
 from audioroutine.cache import PhraseCache
 from audioroutine.compiler import compile_level
 from audioroutine.engines import VoiceOptions
 from audioroutine.engines.fake import FakeEngine, fake_samples
 from audioroutine.errors import ScriptError
 from audioroutine.mp3 import decode_mp3
+from audioroutine.pipeline import BuildOptions, build, plan
 from audioroutine.script import load_script
 from audioroutine.speech import Speech
 
@@ -174,8 +174,8 @@ def test_clips_resampled_once_exactly(engine_rate, tmp_path):
     n = speech.measure("Rep 1 of 8.")
     native = fake_samples("Rep 1 of 8.", engine_rate)
     assert abs(n - native * RATE / engine_rate) <= 1
-    again = Speech(engine, PhraseCache(tmp_path / "c"), RATE).pcm("Rep 1 of 8.")
-    assert again == speech.pcm("Rep 1 of 8.")               # from cache: same bytes
+    again = Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip("Rep 1 of 8.")
+    assert again == speech.clip("Rep 1 of 8.")              # from cache: same bytes
 
 
 def test_rate_changes_clip_length_through_the_engine():

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from mutagen.id3 import ID3
 
-from audioroutine.build import BuildOptions, plan
 from audioroutine.cli import cli
+from audioroutine.pipeline import BuildOptions, plan
 from audioroutine.script import load_script
 from audioroutine.transcript import Line, lrc_time, to_lrc, to_vtt, vtt_time
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import EngineError
-from . import Clip, EngineInfo, VoiceOptions, installed
+from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, installed
 
 INSTALL_HINT = "pip install espeakng-loader"
 AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -43,21 +43,9 @@ class _Voice(ctypes.Structure):
     ]
 
 
-_pcm = bytearray()
-
-
-def _collect(wav: Any, samples: int, events: Any) -> int:
-    if wav and samples > 0:
-        _pcm.extend(ctypes.string_at(wav, samples * 2))
-    return 0   # 0: carry on
-
-
-_callback = _SynthCallback(_collect)   # module-level: it must outlive every library that holds it
-
-
 @contextmanager
-def _espeak() -> Iterator[tuple[Any, int]]:
-    """A freshly loaded espeak-ng and its sample rate.
+def _espeak() -> Iterator[tuple[Any, int, bytearray]]:
+    """A freshly loaded espeak-ng, its sample rate and the buffer its audio lands in.
 
     Its synthesizer keeps state from one utterance to the next (the same text comes out a
     few samples longer or shorter each time) and espeak_Terminate does not reset it;
@@ -79,31 +67,38 @@ def _espeak() -> Iterator[tuple[Any, int]]:
         rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, str(espeakng_loader.get_data_path()).encode(), 0)
         if rate <= 0:
             raise EngineError("espeak-ng could not start: its data folder is missing (reinstall espeakng-loader)")
-        lib.espeak_SetSynthCallback(_callback)
-        yield lib, rate
+        pcm = bytearray()
+
+        def collect(wav: Any, samples: int, events: Any) -> int:
+            if wav and samples > 0:
+                pcm.extend(ctypes.string_at(wav, samples * 2))
+            return 0   # 0: carry on
+
+        callback = _SynthCallback(collect)   # referenced here until the library is unloaded
+        lib.espeak_SetSynthCallback(callback)
+        yield lib, rate, pcm
     finally:
         lib.espeak_Terminate()
         _ctypes.dlclose(lib._handle)
 
 
 def _synthesize(voice: str, wpm: int, text: str) -> Clip:
-    with _espeak() as (lib, rate):
+    with _espeak() as (lib, rate, pcm):
         if lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
             raise EngineError(f"espeak: no voice '{voice}' (list them: audioroutine voices --engine espeak)")
         lib.espeak_SetParameter(ESPEAK_RATE, wpm, 0)
         data = text.encode()
-        _pcm.clear()
         status = lib.espeak_Synth(data, len(data) + 1, 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
         lib.espeak_Synchronize()
         if status != EE_OK:
             raise EngineError(f"espeak: could not synthesize '{text[:40]}' (error {status})")
-        return Clip(pcm=bytes(_pcm), sample_rate=rate)
+        return Clip(pcm=bytes(pcm), sample_rate=rate)
 
 
 @lru_cache(maxsize=1)
 def _about() -> tuple[str, int, tuple[tuple[str, str], ...]]:
     """(version, sample rate, (language code, voice name) for every voice)."""
-    with _espeak() as (lib, rate):
+    with _espeak() as (lib, rate, _):
         voices = []
         table = lib.espeak_ListVoices(None)
         i = 0
@@ -120,6 +115,7 @@ class EspeakEngine:
 
     name = "espeak"
     online = False
+    privacy = ""
 
     def __init__(self, options: VoiceOptions) -> None:
         self.options = options
@@ -132,6 +128,9 @@ class EspeakEngine:
 
     def identity(self) -> dict[str, Any]:
         return {"engine": "espeak", "voice": self.voice, "wpm": self.wpm, "version": _about()[0]}
+
+    def estimate_seconds(self, text: str) -> float:
+        return estimate_seconds(text, self.options.rate)   # not calibrated for espeak yet: Piper's
 
     def synthesize(self, text: str) -> Clip:
         return _synthesize(self.voice, self.wpm, text)

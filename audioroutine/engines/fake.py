@@ -7,7 +7,7 @@ import struct
 import zlib
 from typing import Any
 
-from . import Clip, EngineInfo, VoiceOptions
+from . import Clip, EngineInfo, VoiceOptions, estimate_seconds
 
 RATE = 22050
 MS_PER_CHAR = 40
@@ -25,7 +25,10 @@ class FakeEngine:
 
     name = "fake"
     online = False
-    calls: list[str] = []  # every phrase synthesized in this process, in order
+    privacy = ""
+    # Every phrase synthesized in this process, in order: the one piece of class-level state
+    # among the engines, kept on purpose: tests read it after a build made its own engine.
+    calls: list[str] = []
 
     def __init__(self, options: VoiceOptions) -> None:
         self.options = options
@@ -33,6 +36,11 @@ class FakeEngine:
 
     def identity(self) -> dict[str, Any]:
         return {"engine": "fake", "rate": self.sample_rate, "speed": self.options.rate}
+
+
+    def estimate_seconds(self, text: str) -> float:
+        # Piper's calibration, not the tones' exact length: plans look like the real engine's.
+        return estimate_seconds(text, self.options.rate)
 
     @staticmethod
     def info() -> EngineInfo:

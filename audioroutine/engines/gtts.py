@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import AudioRoutineError, EngineError
-from . import Clip, EngineInfo, VoiceOptions, installed
+from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, installed
 
 SAMPLE_RATE = 24000        # what Google sends; Speech resamples to the session rate
 TIMEOUT_S = 8.0            # per request; gTTS's own default is to wait forever
@@ -50,6 +50,7 @@ class GTTSEngine:
     name = "gtts"
     online = True
     privacy = "sends the text of every phrase to Google"
+    sample_rate = SAMPLE_RATE
 
     def __init__(
         self,
@@ -81,6 +82,9 @@ class GTTSEngine:
 
     def identity(self) -> dict[str, Any]:
         return {"engine": "gtts", "lang": self.lang, "tld": self.tld, "slow": self.slow, "rate": SAMPLE_RATE}
+
+    def estimate_seconds(self, text: str) -> float:
+        return estimate_seconds(text, self.options.rate)   # not calibrated for Google's voices yet: Piper's
 
     def synthesize(self, text: str) -> Clip:
         mp3 = self._fetch(text)

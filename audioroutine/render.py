@@ -1,4 +1,7 @@
-"""Audio: stitch a timeline's speech and silence into one mono session, sample-exactly."""
+"""Render: a timeline's speech, sounds and silence stitched into one mono session,
+sample-exactly. With loudness on, each clip is phase-rotated first (loudness.rotate_phase:
+same sound, lower peaks, same length); with loudness off, a clip is the engine's samples
+(trimmed, see speech.trim_quiet) with only the EDGE_FADE_MS fades."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import numpy as np
 from pydub import AudioSegment
 
 from .errors import BuildError
+from .loudness import rotate_phase
 from .sounds import synthesize
 from .speech import Speech
 from .timeline import Timeline
@@ -25,13 +29,23 @@ def fade_edges(pcm: bytes, n: int) -> bytes:
     return np.round(samples).astype("<i2").tobytes()
 
 
-def render(timeline: Timeline, speech: Speech) -> AudioSegment:
-    """The whole session. Its length equals `timeline.total` exactly, or this raises."""
+def clip_pcm(speech: Speech, text: str, rotate: bool) -> bytes:
+    """One phrase as it sounds in the session, before the edge fades."""
+    pcm = speech.clip(text)
+    return rotate_phase(pcm, speech.sample_rate) if rotate else pcm
+
+
+def render(timeline: Timeline, speech: Speech, rotate: bool = True) -> AudioSegment:
+    """The whole session. Its length equals `timeline.total` exactly, or this raises.
+    `rotate`: phase-rotate the speech (done when the session is to be loudness-normalized)."""
     rate = timeline.sample_rate
     parts: list[bytes] = []
+    rendered: dict[str, bytes] = {}   # a phrase said many times is rotated and faded once
     for event in timeline.events:
         if event.kind == "speech":
-            data = fade_edges(speech.pcm(event.text), rate * EDGE_FADE_MS // 1000)
+            if event.text not in rendered:
+                rendered[event.text] = fade_edges(clip_pcm(speech, event.text, rotate), rate * EDGE_FADE_MS // 1000)
+            data = rendered[event.text]
         elif event.kind == "sound":
             data = synthesize(event.text, rate, event.length)
         else:

@@ -1,6 +1,7 @@
-"""Build: the whole pipeline for one script — script → timeline → speech → audio → MP3 + tags.
+"""The pipeline for one script or a batch of scripts — script → timeline → speech → render
+→ encode + tags → files and playlist — and the precedence of options, script and settings.
 
-All levels (of all scripts, in a programme) are checked, compiled, synthesized and laid out
+All levels (of all scripts, in a batch) are checked, compiled, synthesized and laid out
 before any file is written, so a script whose speech cannot fit, or that is too long, leaves
 `output/` untouched.
 """
@@ -12,28 +13,30 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__
-from .audio import render
+from .bitrates import DEFAULT_BITRATE, bitrate_problem
 from .cache import PhraseCache, wav_bytes
 from .compiler import build_timeline, compile_level, level_title, phrases_for
 from .cover import generate_cover, load_cover
 from .durations import format_hms
 from .engines import Clip, VoiceOptions, get_engine
 from .errors import ScriptError, collect, raise_all
-from .files import atomic_path, checkpoint, remove_stale_temps, write_atomic
+from .files import StrPath, atomic_path, checkpoint, remove_stale_temps, write_atomic
 from .limits import MAX_SESSION_MS
-from .loudness import LoudnessSettings, encode_normalized, normalize, rotate_phase
-from .mp3 import DEFAULT_BITRATE, bitrate_problem
+from .loudness import normalize, rotate_phase
+from .loudness_settings import LoudnessSettings
+from .mp3 import encode_normalized
 from .names import inside
 from .playlist import Entry, Track, playlist_path, track_order, write_playlist
+from .render import render
 from .script import Routine
-from .settings import Settings
+from .settings import BESIDE_SCRIPT, Settings, settings_for
 from .speech import Speech, SpeechStats
-from .tags import ChapterTag, SessionTags, read_tags, tags_digest, write_tags
+from .tags import ChapterTag, Provenance, SessionTags, read_tags, tags_digest, write_tags
 from .timeline import Chapter, Program, Timeline
 from .transcript import lines, plain_text, sidecar_paths, write_sidecars
 
@@ -48,19 +51,45 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BuildOptions:
+    """How to build. Precedence, everywhere: these options, then the script, then the
+    settings, then the defaults. Paths may be given as `str` or any path-like object."""
+
     out_dir: Path = Path("output")
     engine: str | None = None          # overrides the script's voice.engine
     voice: str | None = None
     levels: tuple[str, ...] = ()       # empty: every level
-    cache_dir: Path | None = None
+    cache_dir: Path | None = None      # None: $AUDIOROUTINE_CACHE_DIR, else the user cache folder
     bitrate: str | None = None         # None: the settings' bitrate, else DEFAULT_BITRATE
     sample_rate: int = SESSION_RATE
     id3_version: int = 3               # 3 or 4
     force: bool = False                # rewrite files even when up to date
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = BESIDE_SCRIPT  # default: the audioroutine.toml beside each script, if any
     sidecars: bool = True              # write .vtt and .lrc beside each MP3
-    album: str | None = None           # album tag for a programme of several scripts
-    album_artist: str | None = None    # album artist for a programme of several scripts
+    album: str | None = None           # album tag for a batch of several scripts
+    album_artist: str | None = None    # album artist for a batch of several scripts
+
+    def __init__(
+        self, out_dir: StrPath = "output", engine: str | None = None, voice: str | None = None,
+        levels: Iterable[str] = (), cache_dir: StrPath | None = None, bitrate: str | None = None,
+        sample_rate: int = SESSION_RATE, id3_version: int = 3, force: bool = False,
+        settings: Settings = BESIDE_SCRIPT, sidecars: bool = True, album: str | None = None,
+        album_artist: str | None = None,
+    ) -> None:
+        # Written out (the dataclass keeps it) to accept what a Python caller naturally
+        # passes, "out" or any PathLike, a list of levels, while the fields stay exact.
+        self.out_dir = Path(out_dir)
+        self.engine, self.voice, self.levels = engine, voice, tuple(levels)
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.bitrate, self.sample_rate, self.id3_version, self.force = bitrate, sample_rate, id3_version, force
+        self.settings, self.sidecars, self.album, self.album_artist = settings, sidecars, album, album_artist
+
+    def for_script(self, routine: Routine) -> BuildOptions:
+        """These options with the settings decided: the default (BESIDE_SCRIPT) becomes the
+        settings file beside the routine's script, if any."""
+        if self.settings is not BESIDE_SCRIPT:
+            return self
+        found = settings_for(routine.path) if routine.path else Settings()
+        return replace(self, settings=found)
 
 
 @dataclass
@@ -93,6 +122,11 @@ def engine_name(routine: Routine, options: BuildOptions) -> str:
     return options.engine or routine.voice.engine or options.settings.engine or DEFAULT_ENGINE
 
 
+def voice_name(routine: Routine, options: BuildOptions) -> str | None:
+    """The voice asked for (None: the engine's default)."""
+    return options.voice or routine.voice.voice or options.settings.voice
+
+
 def chosen_levels(routine: Routine, options: BuildOptions) -> tuple[str, ...]:
     """The levels a build makes, as the script names them (asked for in any letter case),
     else all; an unknown level is a ScriptError."""
@@ -114,16 +148,18 @@ def check_options(options: BuildOptions) -> None:
 
 
 def speech_for(routine: Routine, program: Program, options: BuildOptions, stats: SpeechStats) -> Speech:
-    voice = VoiceOptions(voice=options.voice or routine.voice.voice or options.settings.voice,
-                         language=routine.language, rate=program.rate)
+    voice = VoiceOptions(voice=voice_name(routine, options), language=routine.language, rate=program.rate)
     engine = get_engine(engine_name(routine, options), voice)
     return Speech(engine, PhraseCache(options.cache_dir), options.sample_rate, stats)
 
 
-def plan(routine: Routine, level: str, options: BuildOptions, exact: bool = False) -> Timeline:
-    """The timeline of one level. Phrases not in the cache are estimated (and counted as
-    such in `timeline.estimated`) unless `exact`, which synthesizes them."""
-    return _plan(routine, level, options, exact)[2]
+def plan(routine: Routine, level: str | None = None, options: BuildOptions | None = None,
+         exact: bool = False) -> Timeline:
+    """The timeline of one level (default: the first). Phrases not in the cache are
+    estimated (and counted as such in `timeline.estimated`) unless `exact`, which
+    synthesizes them."""
+    level = routine.level(level).id if level else routine.levels[0].id
+    return _plan(routine, level, (options or BuildOptions()).for_script(routine), exact)[2]
 
 
 def _plan(routine: Routine, level: str, options: BuildOptions,
@@ -221,11 +257,10 @@ def _synthesize(prepared: _Prepared, progress: Progress | None) -> _Prepared:
     return prepared
 
 
-def build(routine: Routine, options: BuildOptions, progress: Progress | None = None,
-          tracks: list[Track] | None = None) -> BuildResult:
-    """Build every requested level of `routine` into tagged MP3s in `options.out_dir`.
-    `tracks` numbers the sessions within a larger build (see playlist.track_order)."""
-    return _write(_synthesize(_compile(routine, options), progress), tracks)
+def build(routine: Routine, options: BuildOptions | None = None, progress: Progress | None = None) -> BuildResult:
+    """Build every requested level of `routine` into tagged MP3s in `options.out_dir`
+    (no playlist: `build_batch` writes one)."""
+    return _write(_synthesize(_compile(routine, (options or BuildOptions()).for_script(routine)), progress), None)
 
 
 def _write(prepared: _Prepared, tracks: list[Track] | None) -> BuildResult:
@@ -239,7 +274,7 @@ def _write(prepared: _Prepared, tracks: list[Track] | None) -> BuildResult:
         tags = session_tags(routine, program.level, timeline, number, total, speech, options)
         written = options.force or not _up_to_date(path, tags.provenance)
         if written:
-            session = render(timeline, speech)
+            session = render(timeline, speech, rotate=routine.loudness.enabled)
             checkpoint("render")
             with atomic_path(path, stage="tags") as tmp:
                 encode_normalized(session, tmp, bitrate(options), routine.loudness)
@@ -253,27 +288,32 @@ def _write(prepared: _Prepared, tracks: list[Track] | None) -> BuildResult:
 
 
 @dataclass
-class ProgrammeResult:
-    """Several scripts built together: one BuildResult per script, one playlist."""
+class BatchResult:
+    """Scripts built together: one BuildResult per script, one playlist."""
 
     results: list[BuildResult]
     playlist: Path
 
+    @property
+    def sessions(self) -> list[SessionResult]:
+        return [session for result in self.results for session in result.sessions]
 
-def build_programme(
+
+def build_batch(
     routines: Sequence[Routine],
-    options: Sequence[BuildOptions],
+    options: BuildOptions | Sequence[BuildOptions] | None = None,
     progress: Callable[[Routine, BuildOptions], Progress | None] | None = None,
-) -> ProgrammeResult:
-    """Build `routines[i]` with `options[i]`; number the tracks across the whole programme in
-    play order (levels outer, scripts inner) and write one M3U8 playlist in that order.
+) -> BatchResult:
+    """Build `routines[i]` with `options[i]` (or every one with the same `options`); number
+    the tracks across the whole batch in play order (levels outer, scripts inner) and write
+    one M3U8 playlist in that order.
     Several scripts share one album and album artist (a phone would split them otherwise):
     the first script's settings `album`, else the word for "Exercise programme" in its language,
     and the first script's album artist.
     `progress(routine, options)` may return a per-script progress callback.
     All or nothing: every script is checked, compiled, synthesized and laid out (every error
     of every script reported together) before the first file is written."""
-    options = _programme_options(routines, options)
+    options = _batch_options(routines, options)
     check_unique(routines, options)
     levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
     tracks = track_order(routines, levels)
@@ -287,13 +327,20 @@ def build_programme(
             entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
         results.append(result)
     write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks])
-    return ProgrammeResult(results, playlist)
+    return BatchResult(results, playlist)
 
 
-def _programme_options(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> list[BuildOptions]:
-    """Options with one album and album artist for all scripts when there are several."""
+def _batch_options(routines: Sequence[Routine],
+                   options: BuildOptions | Sequence[BuildOptions] | None) -> list[BuildOptions]:
+    """One BuildOptions per script with its settings decided, and one album and album artist
+    for all scripts when there are several."""
+    if options is None or isinstance(options, BuildOptions):
+        options = [options or BuildOptions()] * len(routines)
+    if len(options) != len(routines):
+        raise ValueError(f"{len(routines)} routines but {len(options)} BuildOptions")
+    options = [opts.for_script(routine) for routine, opts in zip(routines, options)]
     if len(routines) < 2:
-        return list(options)
+        return options
     first, settings = routines[0], options[0].settings
     album = options[0].album or settings.album or phrases_for(first)("programme")
     artist = options[0].album_artist or _album_artist(first, settings)
@@ -318,18 +365,18 @@ class PlannedSession:
 
 
 @dataclass
-class ProgrammePlan:
+class BatchPlan:
     sessions: list[PlannedSession]
     playlist: Path
     to_synthesize: int                # distinct phrases not in the cache
     cached: int
 
 
-def dry_run(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> ProgrammePlan:
-    """What `build_programme` would write, synthesizing nothing and writing nothing. Lengths
+def dry_run(routines: Sequence[Routine], options: BuildOptions | Sequence[BuildOptions] | None = None) -> BatchPlan:
+    """What `build_batch` would write, synthesizing nothing and writing nothing. Lengths
     of phrases not yet cached are estimates; a session whose phrases are all cached is
     checked against the file on disk like a real build would."""
-    options = _programme_options(routines, options)
+    options = _batch_options(routines, options)
     tracks = track_order(routines, [chosen_levels(r, o) for r, o in zip(routines, options)])
     sessions: list[PlannedSession] = []
     missing: set[tuple[str, str]] = set()
@@ -347,7 +394,7 @@ def dry_run(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> Pro
                 state = "up to date" if _up_to_date(path, tags.provenance) else state
             sessions.append(PlannedSession(track.level, path, timeline.total, timeline.sample_rate,
                                            len(estimated), state, sidecar_paths(path) if opts.sidecars else ()))
-    return ProgrammePlan(sessions, playlist_path(routines, options[0].out_dir), len(missing), len(known - missing))
+    return BatchPlan(sessions, playlist_path(routines, options[0].out_dir), len(missing), len(known - missing))
 
 
 def check_unique(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> None:
@@ -421,7 +468,7 @@ def say_to_file(clip: Clip, out: Path, loudness: LoudnessSettings | None = None)
     """Write one clip as WAV or MP3 (by `out`'s suffix), phase-rotated and normalized to the
     loudness sessions get, so an audition sounds like the build."""
     loudness = loudness or LoudnessSettings()
-    pcm = rotate_phase(clip.pcm, clip.sample_rate)
+    pcm = rotate_phase(clip.pcm, clip.sample_rate) if loudness.enabled else clip.pcm
     if out.suffix.lower() == ".mp3":
         from pydub import AudioSegment
 
@@ -464,11 +511,11 @@ def _timeline_hash(timeline: Timeline) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _up_to_date(path: Path, provenance: dict[str, object]) -> bool:
+def _up_to_date(path: Path, provenance: Provenance | None) -> bool:
     if not path.exists():
         return False
     try:
-        return read_tags(path).get("provenance") == json.loads(json.dumps(provenance))
+        return bool(read_tags(path).get("provenance") == json.loads(json.dumps(provenance)))
     except Exception:   # unreadable file: rebuild it
         return False
 
