@@ -77,9 +77,10 @@ def test_validate_answers_within_a_second(name: str, tmp_path: Path) -> None:
     case = next(case for case in CASES if case.name == name)
     write_files(case, tmp_path)
     args = ["validate" if arg == "build" else arg.format(d=tmp_path) for arg in case.args]
-    start = time.perf_counter()
+    # CPU time of this process (the CLI runs in it): other work on a shared machine does not count.
+    start = time.process_time()
     result = run(args)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert result.exit_code == 2, result.stderr
     assert result.stderr == case.message.format(d=tmp_path) + "\n"
     assert elapsed < 1.0
