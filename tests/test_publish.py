@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from audioroutine import BuildOptions, build, load_script
+from audioroutine.build import build_programme
 from audioroutine.cli import cli
 from audioroutine.publish import publish
 from audioroutine.publish.site import parse_vtt
@@ -60,7 +61,7 @@ CHAPTERS_SCHEMA = {
 def built(tmp_path: Path, text: str = MINIMAL, folder: str = "out") -> Path:
     script = tmp_path / f"{folder.replace('/', '_')}.yaml"
     script.write_text(text, encoding="utf-8")
-    build(load_script(script), BuildOptions(out_dir=tmp_path / folder))
+    build_programme([load_script(script)], [BuildOptions(out_dir=tmp_path / folder)])   # with its playlist
     return tmp_path / folder
 
 
@@ -243,3 +244,33 @@ def test_cli_publish_of_a_folder_without_mp3s(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == (f"error: {tmp_path / 'empty'}: no MP3 files to publish "
                              f"(build first: audioroutine build SCRIPT --out {tmp_path / 'empty'})\n")
+
+
+def test_cli_publish_into_the_output_folder_itself(tmp_path: Path) -> None:
+    out = built(tmp_path)
+    result = CliRunner(mix_stderr=False).invoke(cli, ["publish", str(out), "--base-url", BASE, "--to", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --to: the site needs its own folder, not the output folder {out}\n"
+    assert sorted(p.suffix for p in out.iterdir()) == [".lrc", ".lrc", ".m3u8", ".mp3", ".mp3", ".vtt", ".vtt"]
+
+
+def test_a_site_inside_the_output_folder_is_not_read_as_sessions(tmp_path: Path) -> None:
+    out = built(tmp_path)
+    publish(out, BASE, out / "site")
+    again = publish(out, BASE, out / "site")
+    assert again.written == [] and [s.stem for s in again.sessions] == ["mini-beginner", "mini-progressed"]
+
+
+def test_sessions_follow_the_playlist_not_the_file_names(tmp_path: Path, write_script) -> None:
+    first = load_script(write_script(MINIMAL, "mini.yaml"))
+    second = load_script(write_script(MINIMAL.replace("id: mini", "id: neck").replace("title: Mini", "title: Neck"),
+                                      "neck.yaml"))
+    build_programme([first, second], [BuildOptions(out_dir=tmp_path / "out")] * 2)
+    result = publish(tmp_path / "out", BASE, tmp_path / "site")
+    order = ["mini-beginner", "neck-beginner", "mini-progressed", "neck-progressed"]   # programme.m3u8's order
+    assert [s.stem for s in result.sessions] == order
+    feed = feedparser.parse((tmp_path / "site" / "feed.xml").read_bytes())
+    assert [Path(e.enclosures[0].href).stem for e in feed.entries] == order
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert [index.index(f'href="{stem}.html"') for stem in order] == sorted(index.index(f'href="{stem}.html"')
+                                                                             for stem in order)

@@ -121,6 +121,11 @@ def test_player_page_in_chromium(tmp_path: Path) -> None:
         assert page.get_attribute("#player", "aria-label") == "Play Mini <script>alert('x')</script> — Beginner"
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]   # no sideways scrolling
 
+        page.goto(f"{base}index.html")                                   # the index page too
+        page.click("text=Mini <script>alert('x')</script> — Progressed")
+        assert page.url == f"{base}mini-progressed.html"
+        until(page, "document.getElementById('player').readyState >= 1")
+
         shot = tmp_path / "player.png"
         shoot(page, f"{base}mini-beginner.html", shot, (start + end) // 2)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -54,6 +54,8 @@ def check_base_url(base_url: str) -> str:
 def publish(out_dir: Path, base_url: str, site_dir: Path) -> PublishResult:
     """Write the site for the sessions in `out_dir` into `site_dir`, served at `base_url`."""
     base = check_base_url(base_url)
+    if site_dir.resolve() == out_dir.resolve():
+        raise PublishError(f"--to: the site needs its own folder, not the output folder {out_dir}")
     folders = read_output(out_dir, skip=site_dir)
     result = _Writer(site_dir)
     done = PublishResult(site_dir, folders)
