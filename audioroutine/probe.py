@@ -72,15 +72,7 @@ def probe(path: StrPath) -> dict[str, Any]:
 def inspect(path: StrPath) -> Probe:
     """Tags, chapters, exact duration, loudness and provenance of a built MP3."""
     path = Path(path)
-    if not path.is_file():
-        raise InspectError(f"{path}: no such file")
-    try:
-        info = MP3(str(path)).info
-    except (HeaderNotFoundError, MutagenError, OSError):
-        info = None
-    if info is None:
-        raise InspectError(f"{path}: not an MP3 file")
-    rate = int(info.sample_rate)
+    rate = mp3_rate(path)
     samples, loudness = measure(path, rate)
     tags = read_tags(path)
     return Probe(
@@ -93,6 +85,19 @@ def inspect(path: StrPath) -> Probe:
         transcript_lines=sum(1 for line in (tags.get("lyrics") or "").splitlines() if line.strip()),
         provenance=tags.get("provenance"),
     )
+
+
+def mp3_rate(path: Path) -> int:
+    """The sample rate of an MP3 file; a missing file or one with no MP3 frame is an InspectError."""
+    if not path.is_file():
+        raise InspectError(f"{path}: no such file")
+    try:
+        info = MP3(str(path)).info
+    except (HeaderNotFoundError, MutagenError, OSError):
+        info = None
+    if info is None:
+        raise InspectError(f"{path}: not an MP3 file")
+    return int(info.sample_rate)
 
 
 def measure(path: Path, rate: int) -> tuple[int, dict[str, float | None]]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import functools
 import html
 import json
-import os
 import re
-import shutil
 import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +19,7 @@ import pytest
 
 from audioroutine.pipeline import BuildOptions, build
 from audioroutine.script import load_script
+from tools.screenshot import chromium
 
 PAGE = """<!doctype html><html><body><div id="out">pending</div>
 <audio id="a" src="{src}" preload="auto"></audio>
@@ -33,13 +32,6 @@ a.addEventListener('timeupdate', () => {{ if (a.currentTime > 0) {{ r.time = a.c
 a.play().then(() => {{ r.played = a.duration; show(); }}, e => {{ r.play_error = String(e); show(); }});
 </script></body></html>
 """
-
-
-def chromium() -> str | None:
-    for name in (os.environ.get("AUDIOROUTINE_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
 
 
 class _Quiet(SimpleHTTPRequestHandler):

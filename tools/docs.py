@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ("README.md", "docs/script-format.md", "docs/clinics.md", "docs/engines.md", "docs/cli.md")
+DOCS = ("README.md", "docs/script-format.md", "docs/clinics.md", "docs/engines.md", "docs/cli.md", "docs/publish.md")
 BLOCK = re.compile(r"(<!-- generated: ([\w-]+) -->\n)(.*?)(<!-- /generated -->)", re.DOTALL)
 SEED = "scripts_yaml/upper_middle_back.yaml"
 EPOCH = "1767225600"   # 2026-01-01: the year tag of documented builds

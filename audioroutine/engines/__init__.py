@@ -7,6 +7,7 @@ Other packages add engines through the `audioroutine.engines` entry point group.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import re
@@ -63,10 +64,21 @@ def estimate_seconds(text: str, rate: float = 1.0,
                      base_s: float = EST_BASE_S, per_char_s: float = EST_PER_CHAR_S) -> float:
     """A spoken length on the long side: edges plus a time per character (numbers counted as
     the words they are read as, "10" as "ten"), divided by the speaking rate."""
+    spoken = re.sub(r"\d+", lambda m: "x" * _number_chars(m.group()), text)
+    return (base_s + per_char_s * len(spoken)) / rate
+
+
+@functools.cache
+def _small_number_chars(n: int) -> int:
     from num2words import num2words
 
-    spoken = re.sub(r"\d+", lambda m: str(num2words(int(m.group()))), text)
-    return (base_s + per_char_s * len(spoken)) / rate
+    return len(str(num2words(n)))
+
+
+def _number_chars(digits: str) -> int:
+    """Letters of a number as read in English: exact up to 99, else 9 per digit (an upper
+    bound: "one thousand two hundred thirty-four" is 35 letters for 4 digits)."""
+    return _small_number_chars(int(digits)) if len(digits) <= 2 else 9 * len(digits)
 
 
 @runtime_checkable

@@ -143,7 +143,7 @@ CASES: list[Case] = [
         ["*t"] * 230) + "]").replace("title: Mini", "title: Mini\ndescription: &t " + "Word " * 199 + "end")}, f"error: {S}: level 'beginner' lasts 4:16:52 with estimated speech: the limit is 3:00:00"),
     edit("session-900kb-of-safety-notes", "voice:", "safety:\n" + "".join(
         f"  - Line number {i} of the safety notes, quite long really.\n" for i in range(15000)) + "voice:",
-        f"error: {S}: level 'beginner' lasts 29:20:43 with estimated speech: the limit is 3:00:00"),
+        f"error: {S}: level 'beginner' lasts 29:00:14 with estimated speech: the limit is 3:00:00"),
     # --- text ----------------------------------------------------------------------------------
     edit("cue-100kb", "    hold: Hold.", "    hold: " + "b" * 100_000, f"error: {S}:6: {EX}.hold: value is longer than 1000 characters (100000)"),
     edit("cue-1001-chars", "    hold: Hold.", "    hold: " + LONG, f"error: {S}:6: {EX}.hold: value is longer than 1000 characters (1001)"),

@@ -1,0 +1,131 @@
+"""Publish a built output folder as a static site: a player page per session, an index page
+and a podcast feed per folder, QR codes for handouts.
+
+    from audioroutine.publish import publish
+    result = publish(Path("output"), "https://clinic.example/exercises/", Path("site"))
+
+Re-publishing rewrites only files whose content changed and removes files an earlier publish
+wrote that are no longer part of the site (listed in `.audioroutine-site.json`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, urlsplit
+
+from ..files import write_atomic
+from .feed import chapters_json, make_feed
+from .pages import ASSETS, render_index, render_session
+from .qr import qr_png
+from .site import Folder, PublishError, Session, read_output
+
+__all__ = ["PublishError", "PublishResult", "check_base_url", "publish"]
+
+MANIFEST = ".audioroutine-site.json"
+
+
+@dataclass
+class PublishResult:
+    site: Path
+    folders: list[Folder]
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)       # public feed addresses
+    pages: list[str] = field(default_factory=list)       # public player page addresses
+
+    @property
+    def sessions(self) -> list[Session]:
+        return [session for folder in self.folders for session in folder.sessions]
+
+
+def check_base_url(base_url: str) -> str:
+    """`base_url` ending in '/'; anything but an absolute http(s) address is a PublishError."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment \
+            or any(c.isspace() for c in base_url):
+        raise PublishError(f"--base-url: expected an absolute http:// or https:// address "
+                           f"such as https://clinic.example/exercises/, got {base_url!r}")
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+def publish(out_dir: Path, base_url: str, site_dir: Path) -> PublishResult:
+    """Write the site for the sessions in `out_dir` into `site_dir`, served at `base_url`."""
+    base = check_base_url(base_url)
+    if site_dir.resolve() == out_dir.resolve():
+        raise PublishError(f"--to: the site needs its own folder, not the output folder {out_dir}")
+    folders = read_output(out_dir, skip=site_dir)
+    result = _Writer(site_dir)
+    done = PublishResult(site_dir, folders)
+    for folder in folders:
+        where = "" if folder.depth == 0 else folder.rel.as_posix() + "/"
+
+        def url(name: str, where: str = where) -> str:
+            return base + quote(where + name)
+
+        target = site_dir / folder.rel
+        assets = "../" * folder.depth + "assets/"
+        for session in folder.sessions:
+            result.copy(session.mp3, target / f"{session.stem}.mp3")
+            if session.vtt:
+                result.copy(session.vtt, target / f"{session.stem}.vtt")
+            if session.cover and session.cover_name:
+                result.write(target / session.cover_name, session.cover)
+            result.write(target / f"{session.stem}.chapters.json", chapters_json(session).encode())
+            result.write(target / f"{session.stem}.qr.png", qr_png(url(f"{session.stem}.html")))
+            result.write(target / f"{session.stem}.html",
+                         render_session(folder, session, assets, url(f"{session.stem}.html")).encode())
+            done.pages.append(url(f"{session.stem}.html"))
+        if folder.sessions:
+            result.write(target / "feed.xml", make_feed(folder, url))
+            done.feeds.append(url("feed.xml"))
+        result.write(target / "index.qr.png", qr_png(url("index.html")))
+        result.write(target / "index.html", render_index(folder, assets, url("index.html"),
+                                                         url("feed.xml") if folder.sessions else None).encode())
+    for name, data in ASSETS.items():
+        result.write(site_dir / "assets" / name, data)
+    result.finish()
+    done.written, done.unchanged, done.removed = result.written, result.unchanged, result.removed
+    return done
+
+
+class _Writer:
+    """Writes only what changed (atomically) and remembers what it wrote, to remove leftovers."""
+
+    def __init__(self, site: Path) -> None:
+        self.site = site
+        self.written: list[Path] = []
+        self.unchanged: list[Path] = []
+        self.removed: list[Path] = []
+
+    def write(self, path: Path, data: bytes) -> None:
+        try:
+            same = path.stat().st_size == len(data) and path.read_bytes() == data
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            same = False
+        if same:
+            self.unchanged.append(path)
+        else:
+            write_atomic(path, data)
+            self.written.append(path)
+
+    def copy(self, source: Path, path: Path) -> None:
+        self.write(path, source.read_bytes())
+
+    def finish(self) -> None:
+        manifest = self.site / MANIFEST
+        ours = sorted(p.relative_to(self.site).as_posix() for p in self.written + self.unchanged)
+        try:
+            before = json.loads(manifest.read_text(encoding="utf-8")).get("files", [])
+        except (FileNotFoundError, ValueError, AttributeError):
+            before = []
+        for name in sorted(set(before) - set(ours)):
+            old = self.site / name
+            if isinstance(name, str) and ".." not in PurePosixPath(name).parts and old.is_file():
+                old.unlink()
+                self.removed.append(old)
+        data = (json.dumps({"files": ours}, indent=1) + "\n").encode()
+        if not manifest.exists() or manifest.read_bytes() != data:
+            write_atomic(manifest, data)

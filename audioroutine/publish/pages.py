@@ -1,0 +1,31 @@
+"""HTML pages from Jinja2 templates. Autoescaping is on for every template, and the pages
+forbid inline scripts (Content-Security-Policy), so script text cannot run in a page."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from .. import __version__
+from ..durations import format_ms
+from .site import Folder, Session
+
+_env = Environment(loader=PackageLoader("audioroutine.publish", "templates"), autoescape=True,
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+_env.filters["clock"] = lambda ms: format_ms(int(ms))
+_env.filters["minutes"] = lambda ms: f"{int(ms) // 60000}:{int(ms) // 1000 % 60:02d}"
+
+ASSETS = {name: resources.files("audioroutine.publish").joinpath("static", name).read_bytes()
+          for name in ("player.css", "player.js")}
+
+
+def render_session(folder: Folder, session: Session, assets: str, page_url: str) -> str:
+    return _env.get_template("session.html.j2").render(
+        folder=folder, session=session, assets=assets, page_url=page_url, version=__version__)
+
+
+def render_index(folder: Folder, assets: str, page_url: str, feed_url: str | None) -> str:
+    return _env.get_template("index.html.j2").render(
+        folder=folder, assets=assets, page_url=page_url, feed_url=feed_url, version=__version__,
+        total_ms=sum(s.duration_ms for s in folder.sessions))

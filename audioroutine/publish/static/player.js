@@ -1,0 +1,64 @@
+// The player page: chapters jump to their start, the transcript follows playback (the cue the
+// .vtt says is being spoken is highlighted), the current chapter is marked. No dependencies.
+(function () {
+  'use strict';
+  var audio = document.getElementById('player');
+  if (!audio) { return; }
+  var chapters = Array.prototype.slice.call(document.querySelectorAll('#chapters button[data-start]'));
+  var cues = Array.prototype.slice.call(document.querySelectorAll('#transcript [data-start]'));
+  var position = document.getElementById('position');
+  var nowChapter = document.getElementById('now-chapter');
+  var follow = document.getElementById('follow');
+  var currentCue = null;
+  var currentChapter = null;
+
+  function clock(ms) {
+    var s = Math.floor(ms / 1000);
+    var m = Math.floor(s / 60);
+    return m + ':' + String(s % 60).padStart(2, '0');
+  }
+
+  // Whole milliseconds, like the .vtt and the chapters: no float noise at a cue's edge.
+  function nowMs() { return Math.round(audio.currentTime * 1000); }
+
+  function mark(old, element, cls) {
+    if (old === element) { return element; }
+    if (old) { old.classList.remove(cls); old.removeAttribute('aria-current'); }
+    if (element) { element.classList.add(cls); element.setAttribute('aria-current', 'true'); }
+    return element;
+  }
+
+  function update() {
+    var ms = nowMs();
+    var cue = null;
+    for (var i = 0; i < cues.length; i++) {
+      if (Number(cues[i].dataset.start) <= ms && ms < Number(cues[i].dataset.end)) { cue = cues[i]; break; }
+    }
+    var changed = cue !== currentCue;
+    currentCue = mark(currentCue, cue, 'current');
+    if (changed && cue && follow && follow.checked && !audio.paused) {
+      cue.scrollIntoView({ block: 'nearest' });
+    }
+    var chapter = null;
+    for (var j = 0; j < chapters.length; j++) {
+      if (Number(chapters[j].dataset.start) <= ms) { chapter = chapters[j]; }
+    }
+    currentChapter = mark(currentChapter, chapter, 'current');
+    if (nowChapter) {
+      nowChapter.textContent = chapter ? ' · ' + chapter.querySelector('.name').textContent : '';
+    }
+    if (position) { position.textContent = clock(ms); }
+  }
+
+  chapters.forEach(function (button) {
+    button.addEventListener('click', function () {
+      audio.currentTime = Number(button.dataset.start) / 1000;
+      var played = audio.play();
+      if (played && played.catch) { played.catch(function () {}); }
+    });
+  });
+  ['timeupdate', 'seeked', 'seeking', 'loadedmetadata'].forEach(function (name) {
+    audio.addEventListener(name, update);
+  });
+  update();
+}());
