@@ -307,3 +307,20 @@ def test_handout_pdf_reads_back_and_its_qr_code_opens_the_audio(patients: Path, 
     assert [code.text for code in zxingcpp.read_barcodes(image)] == [url]
     page = (out / "P-0002" / "knee-progressed.html").read_text()
     assert "One hold of 15 seconds." in page and f'href="{url}"' in page and "<svg" in page
+
+
+@pytest.mark.parametrize("name", ["prescriptions.csv", "prescriptions.yaml"])
+def test_the_examples_check(name: str) -> None:
+    from .conftest import ROOT
+
+    result = run("prescribe", str(ROOT / "examples" / name), "--check", "--engine", "fake")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("ok  ")
+
+
+def test_the_example_programme_table_is_the_documented_one() -> None:
+    from .conftest import ROOT
+
+    result = run("programme", str(ROOT / "examples" / "back-6-weeks.yaml"), "--plan")
+    assert result.exit_code == 0
+    assert result.stdout in (ROOT / "docs" / "programmes.md").read_text(encoding="utf-8")

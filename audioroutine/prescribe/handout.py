@@ -7,6 +7,7 @@ base URL, a QR code (segno) that opens the audio.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 from dataclasses import dataclass
@@ -182,11 +183,24 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+def fingerprint(handout: Handout) -> str:
+    """A hash of everything a handout shows and how the PDF is made (font, fpdf2 version)."""
+    from fpdf import FPDF_VERSION
+
+    font = next((f for f in FONTS if Path(f).is_file()), "core")
+    return hashlib.sha256(f"{handout!r}|{font}|{FPDF_VERSION}".encode()).hexdigest()[:16]
+
+
 def write_handout(mp3: Path, handout: Handout) -> list[Path]:
-    """`<session>.pdf` and `<session>.html` beside the MP3; the paths written (unchanged ones are not)."""
+    """`<session>.pdf` and `<session>.html` beside the MP3; the paths written (unchanged ones
+    are not). The HTML carries the fingerprint of both, so an unchanged handout costs no PDF
+    rendering (most of a no-op rebuild otherwise)."""
+    page = html_text(handout).replace("<!doctype html>", f"<!doctype html>\n<!-- handout {fingerprint(handout)} -->", 1)
+    pdf, html_path = mp3.with_suffix(".pdf"), mp3.with_suffix(".html")
+    if pdf.is_file() and html_path.is_file() and html_path.read_bytes() == page.encode("utf-8"):
+        return []
     written = []
-    for path, data in ((mp3.with_suffix(".pdf"), pdf_bytes(handout)),
-                       (mp3.with_suffix(".html"), html_text(handout).encode("utf-8"))):
+    for path, data in ((pdf, pdf_bytes(handout)), (html_path, page.encode("utf-8"))):
         if write_if_changed(path, data):
             written.append(path)
     return written
