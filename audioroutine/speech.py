@@ -12,23 +12,28 @@ from pydub import AudioSegment
 from .cache import Damaged, Outdated, PhraseCache, phrase_key
 from .engines import Clip, Engine
 
-ONSET_LEVEL = 328          # |sample| above this (-40 dBFS) is speech: where it begins and ends
-EDGE_PAD_MS = 5           # quiet kept before the onset and after the last audible sample
+ONSET_LEVEL = 328          # |sample| above this (-40 dBFS): the words begin
+EDGE_PAD_MS = 5           # quiet kept before the onset
+# Words end softly: the decay of "four" or "five" runs 20-40 ms from -40 to -60 dBFS, and
+# cutting it there made a recognizer hear "hi" for "five". The tail is kept down to -55 dBFS.
+TAIL_LEVEL = 58            # |sample| above this (-55 dBFS): still part of the words
+TAIL_PAD_MS = 10           # quiet kept after the last such sample
 
 log = logging.getLogger(__name__)
 
 
 def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
     """Drop the quiet an engine puts before and after the words (Piper: ~70 ms before,
-    100-230 ms after), keeping EDGE_PAD_MS on each side: a cue is heard from where it is
-    placed, and it ends where its audible speech ends, so the window it opens starts there."""
-    samples = np.frombuffer(pcm, dtype="<i2")
-    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > ONSET_LEVEL)
+    100-230 ms after), keeping EDGE_PAD_MS before the onset and TAIL_PAD_MS after the soft
+    end: a cue is heard from where it is placed, and it ends where its audible speech ends,
+    so the window it opens starts there."""
+    samples = np.abs(np.frombuffer(pcm, dtype="<i2").astype(np.int32))
+    loud = np.flatnonzero(samples > ONSET_LEVEL)
     if not len(loud):
         return pcm
-    pad = sample_rate * EDGE_PAD_MS // 1000
-    start = max(0, int(loud[0]) - pad)
-    end = min(len(samples), int(loud[-1]) + 1 + pad)
+    start = max(0, int(loud[0]) - sample_rate * EDGE_PAD_MS // 1000)
+    last = int(np.flatnonzero(samples > TAIL_LEVEL)[-1])
+    end = min(len(samples), last + 1 + sample_rate * TAIL_PAD_MS // 1000)
     return pcm[2 * start:2 * end]
 
 
