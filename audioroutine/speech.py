@@ -17,7 +17,7 @@ EDGE_PAD_MS = 5           # quiet kept before the onset
 # Words end softly: the decay of "four" or "five" runs 20-40 ms from -40 to -60 dBFS, and
 # cutting it there made a recognizer hear "hi" for "five". The tail is kept down to -55 dBFS.
 TAIL_LEVEL = 58            # |sample| above this (-55 dBFS): still part of the words
-TAIL_PAD_MS = 10           # quiet kept after the last such sample
+TAIL_PAD_MS = 5            # quiet kept after the last such sample
 
 log = logging.getLogger(__name__)
 
