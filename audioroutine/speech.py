@@ -14,10 +14,11 @@ from .engines import Clip, Engine
 
 ONSET_LEVEL = 328          # |sample| above this (-40 dBFS): the words begin
 EDGE_PAD_MS = 5           # quiet kept before the onset
-# Words end softly: the decay of "four" or "five" runs 20-40 ms from -40 to -60 dBFS, and
-# cutting it there made a recognizer hear "hi" for "five". The tail is kept down to -55 dBFS.
-TAIL_LEVEL = 58            # |sample| above this (-55 dBFS): still part of the words
-TAIL_PAD_MS = 5            # quiet kept after the last such sample
+# Where the words end. Keeping their decay down to -55 dBFS (20-40 ms more of "four") changed
+# no recognizer verdict, but put the end of a cue up to 35 ms after where a listener's meter
+# finds it (isolated low blips after the decay): -40 dBFS marks both edges.
+TAIL_LEVEL = ONSET_LEVEL
+TAIL_PAD_MS = EDGE_PAD_MS
 
 log = logging.getLogger(__name__)
 

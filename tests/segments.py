@@ -16,7 +16,7 @@ from audioroutine.timeline import Pause, Program, Say, Sound, Window
 FRAME_MS = 5
 RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound
 EDGE_LEVEL = 10 ** (-45 / 20)     # a run's start: its first sample above -45 dBFS
-TAIL_LEVEL = 10 ** (-55 / 20)     # a run's end: its last sample above -55 dBFS (words end softly)
+TAIL_LEVEL = 10 ** (-45 / 20)     # a run's end: its last sample above -45 dBFS
 MIN_QUIET_MS = 480                # quiet shorter than this stays inside one run (Piper pauses up to ~400 ms inside a cue)
 
 
