@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
@@ -19,12 +20,14 @@ from .durations import format_ms
 from .engines import VoiceOptions, engine_class, engine_info, engine_names, get_engine, registry_order
 from .errors import AudioRoutineError, ScriptError, collect
 from .ffmpeg import configure_pydub
+from .inputs import expand
 from .pipeline import (
     DEFAULT_ENGINE,
     BatchPlan,
     BuildOptions,
     build_batch,
     engine_name,
+    output_path,
     plan,
     say_to_file,
     voice_name,
@@ -32,6 +35,7 @@ from .pipeline import (
 from .pipeline import dry_run as dry_run_plan
 from .prescribe import batch as prescribe_batch
 from .prescribe import prescription, progression
+from .prune import prune, stale_outputs
 from .report import show_warnings
 from .script import Routine, load_script
 from .settings import Settings, settings_for
@@ -161,16 +165,20 @@ def _engine_detail(routine: Routine, options: BuildOptions) -> None:
 @click.option("--no-sidecars", is_flag=True, help="Do not write the .vtt and .lrc transcripts.")
 @click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
+@click.option("--prune", "prune_stale", is_flag=True,
+              help="Remove MP3s (and their transcripts, playlists) an earlier build wrote for routines or levels "
+                   "no longer in the inputs; only files with audioroutine's provenance.")
 @_settings_option
 @_common
 @_output_options
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
-              force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, settings_file: Path | None,
-              engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
-    """Build one MP3 per level for each script, their transcripts, and one M3U8 playlist.
+              force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, prune_stale: bool,
+              settings_file: Path | None, engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+    """Build one MP3 per level for each script (files, folders, quoted globs), their transcripts, and one M3U8 playlist.
 
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
     """
+    started = time.monotonic()
     paths = _expand(scripts)
     # Every script and setting valid before any work, every error of every file reported.
     loaded = collect(lambda path: (load_script(path), _settings(path, settings_file)), paths)
@@ -185,8 +193,11 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     options = collect(options_for, loaded)
     for routine, opts in zip(routines, options):
         _engine_detail(routine, opts)
+    # Every level of every script is kept, built now or not: --level does not prune the others.
+    keep = [output_path(r, lv.id, out_dir) for r in routines for lv in r.levels]
     if dry_run:
-        _print_dry_run(dry_run_plan(routines, options), as_json)
+        planned = dry_run_plan(routines, options)
+        _print_dry_run(planned, as_json, stale_outputs(out_dir, [*keep, planned.playlist]) if prune_stale else [])
         return
     _warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
     with ExitStack() as stack:
@@ -194,11 +205,15 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             if as_json or _flag("quiet"):
                 return None
             return stack.enter_context(_ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
-        batch = build_batch(routines, options, progress)
+        batch = build_batch(routines, options, progress, isolate=True)
+    pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist])) if prune_stale else []
     sessions = batch.sessions
     seconds = sum(session.seconds for session in sessions)
     synthesized = sum(result.stats.synthesized for result in batch.results)
     cached = sum(result.stats.cached for result in batch.results)
+    summary = {"built": sum(s.written for s in sessions), "up_to_date": sum(not s.written for s in sessions),
+               "failed": len(batch.failures), "pruned": len(pruned), "seconds": seconds,
+               "time": round(time.monotonic() - started, 3)}
     if as_json:
         click.echo(json.dumps({
             "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "sample_rate": s.sample_rate,
@@ -206,17 +221,39 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             "playlist": str(batch.playlist),
             "seconds": seconds,
             "phrases": {"synthesized": synthesized, "cached": cached},
+            "failed": [{"script": f.script, "error": f.message} for f in batch.failures],
+            "pruned": [str(p) for p in pruned],
+            "summary": summary,
         }, indent=2, ensure_ascii=False))
-        return
-    for session in sessions:
-        state = "written" if session.written else "up to date"
-        info(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
-    info(f"  {batch.playlist}  playlist")
-    info(f"{len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
-         f"{format_ms(int(seconds * 1000))} of audio; phrases: {synthesized} synthesized, {cached} from cache")
+    else:
+        for session in sessions:
+            state = "written" if session.written else "up to date"
+            info(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
+        info(f"  {batch.playlist}  playlist")
+        for path in pruned:
+            info(f"  {path}  pruned")
+        if len(routines) > 1 or pruned or batch.failures:   # a library build: one script needs no table
+            for line in _summary_table(summary):
+                info(line)
+        info(f"{len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
+             f"{format_ms(int(seconds * 1000))} of audio; phrases: {synthesized} synthesized, {cached} from cache")
+    for failure in batch.failures:
+        click.echo(f"failed: {failure.message}", err=True)
+    if batch.failures:
+        click.get_current_context().exit(EXIT_BUILD)
 
 
-def _print_dry_run(planned: BatchPlan, as_json: bool) -> None:
+def _summary_table(summary: dict[str, Any]) -> list[str]:
+    """Two aligned rows: the headings and the counts of a build."""
+    cells = [("built", str(summary["built"])), ("up to date", str(summary["up_to_date"])),
+             ("failed", str(summary["failed"])), ("pruned", str(summary["pruned"])),
+             ("audio", format_ms(int(summary["seconds"] * 1000))), ("time", f"{summary['time']:.1f} s")]
+    widths = [max(len(head), len(value)) for head, value in cells]
+    return ["  " + "  ".join(head.rjust(w) for (head, _), w in zip(cells, widths)),
+            "  " + "  ".join(value.rjust(w) for (_, value), w in zip(cells, widths))]
+
+
+def _print_dry_run(planned: BatchPlan, as_json: bool, stale: list[Path]) -> None:
     if as_json:
         click.echo(json.dumps({
             "dry_run": True,
@@ -225,6 +262,7 @@ def _print_dry_run(planned: BatchPlan, as_json: bool) -> None:
                           "sidecars": [str(p) for p in s.sidecars]} for s in planned.sessions],
             "playlist": str(planned.playlist),
             "phrases": {"to_synthesize": planned.to_synthesize, "cached": planned.cached},
+            "would_prune": [str(p) for p in stale],
         }, indent=2, ensure_ascii=False))
         return
     for session in planned.sessions:
@@ -233,6 +271,8 @@ def _print_dry_run(planned: BatchPlan, as_json: bool) -> None:
         for sidecar in session.sidecars:
             info(f"  {sidecar}  transcript")
     info(f"  {planned.playlist}  playlist")
+    for path in stale:
+        info(f"  {path}  would prune")
     info(f"dry run: nothing synthesized or written; phrases: {planned.to_synthesize} to synthesize, "
          f"{planned.cached} in the cache" + (" (~ marks estimated lengths)" if planned.to_synthesize else ""))
 
@@ -275,7 +315,7 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
 @_output_options
 def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | None,
                  engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
-    """Check scripts (files or folders) without building: keys, values, and that speech fits.
+    """Check scripts (files, folders, quoted globs) without building: keys, values, and that speech fits.
 
     Example: audioroutine validate scripts_yaml/
     """
@@ -513,17 +553,11 @@ def example_script() -> str:
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; folders become their *.yaml and *.yml files."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-            if not found:
-                raise ScriptError("no .yaml scripts in this folder", file=str(path))
-            out += found
-        else:
-            out.append(path)
-    return out
+    """Files as given; folders (recursive) and quoted globs become their routine scripts."""
+    found = expand(paths)
+    for path in found.skipped:
+        detail(f"{path}: skipped: not a routine (no top-level 'exercises:')")
+    return found.scripts
 
 
 class _ProgressBar:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from . import __version__
 from .bitrates import DEFAULT_BITRATE, bitrate_problem
@@ -24,7 +25,7 @@ from .compiler import build_timeline, compile_level, level_title, phrases_for
 from .cover import generate_cover, load_cover
 from .durations import format_hms
 from .engines import Clip, VoiceOptions, get_engine
-from .errors import ScriptError, collect, raise_all
+from .errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, collect, raise_all
 from .files import StrPath, atomic_path, checkpoint, remove_stale_temps, write_atomic
 from .limits import MAX_SESSION_MS
 from .loudness import normalize, rotate_phase
@@ -47,6 +48,7 @@ OUTPUT_SUFFIXES = (".mp3", ".vtt", ".lrc", ".m3u8")   # what a build writes into
 
 Progress = Callable[[int, int, str], None]   # (done, total, phrase)
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 
 @dataclass
@@ -288,11 +290,21 @@ def _write(prepared: _Prepared, tracks: list[Track] | None) -> BuildResult:
 
 
 @dataclass
+class Failure:
+    """A script that failed after every script was validated (build_batch(isolate=True))."""
+
+    script: str | None
+    message: str                       # one line: the script, then the error
+    error: AudioRoutineError | OSError
+
+
+@dataclass
 class BatchResult:
     """Scripts built together: one BuildResult per script, one playlist."""
 
     results: list[BuildResult]
     playlist: Path
+    failures: list[Failure] = field(default_factory=list)   # only with build_batch(isolate=True)
 
     @property
     def sessions(self) -> list[SessionResult]:
@@ -303,6 +315,7 @@ def build_batch(
     routines: Sequence[Routine],
     options: BuildOptions | Sequence[BuildOptions] | None = None,
     progress: Callable[[Routine, BuildOptions], Progress | None] | None = None,
+    isolate: bool = False,
 ) -> BatchResult:
     """Build `routines[i]` with `options[i]` (or every one with the same `options`); number
     the tracks across the whole batch in play order (levels outer, scripts inner) and write
@@ -312,22 +325,71 @@ def build_batch(
     and the first script's album artist.
     `progress(routine, options)` may return a per-script progress callback.
     All or nothing: every script is checked, compiled, synthesized and laid out (every error
-    of every script reported together) before the first file is written."""
+    of every script reported together) before the first file is written.
+    With `isolate`, only ScriptErrors (invalid scripts, speech that cannot fit: the user's
+    input) keep that guarantee; an engine, build or file error fails its script alone, the
+    others are written, and the failures are in `BatchResult.failures` (raised as before
+    when every script failed)."""
     options = _batch_options(routines, options)
     check_unique(routines, options)
     levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
     tracks = track_order(routines, levels)
     compiled = collect(lambda pair: _compile(*pair), zip(routines, options))
-    prepared = collect(lambda p: _synthesize(p, progress(p.routine, p.options) if progress else None), compiled)
+
+    def synthesize(index: int, p: _Prepared) -> _Prepared:
+        return _synthesize(p, progress(p.routine, p.options) if progress else None)
+
+    def write(index: int, job: _Prepared) -> BuildResult:
+        return _write(job, [t for t in tracks if t.routine == index])
+
+    failures: list[Failure] = []
+    if isolate:
+        prepared = _isolated(synthesize, list(enumerate(compiled)), failures)
+        written = _isolated(write, prepared, failures)
+    else:
+        prepared = list(enumerate(collect(lambda p: synthesize(0, p), compiled)))
+        written = [(index, write(index, job)) for index, job in prepared]
+    if not written and failures:   # nothing built: fail as a batch does
+        raise failures[0].error if len(failures) == 1 else ManyErrors([_as_error(f) for f in failures])
     playlist = playlist_path(routines, options[0].out_dir)
     results, entries = [], {}
-    for index, job in enumerate(prepared):
-        result = _write(job, [t for t in tracks if t.routine == index])
+    for index, result in written:
         for session in result.sessions:
             entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
         results.append(result)
-    write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks])
-    return BatchResult(results, playlist)
+    write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks if (t.routine, t.level) in entries])
+    return BatchResult(results, playlist, failures)
+
+
+def _isolated(func: Callable[[int, _Prepared], R], items: list[tuple[int, _Prepared]],
+              failures: list[Failure]) -> list[tuple[int, R]]:
+    """`func(index, job)` on every item; an engine, build or file error fails that script
+    alone (appended to `failures`), a ScriptError still fails the batch: every ScriptError is
+    raised together once all items were tried."""
+    done, errors = [], []
+    for index, job in items:
+        try:
+            done.append((index, func(index, job)))
+        except ScriptError as err:
+            errors.append(err)
+        except (AudioRoutineError, OSError) as err:
+            failures.append(Failure(job.routine.path, _one_line(job.routine.path, err), err))
+    if errors:
+        raise_all([*errors, *(_as_error(f) for f in failures)])
+    return done
+
+
+def _as_error(failure: Failure) -> AudioRoutineError:
+    return failure.error if isinstance(failure.error, AudioRoutineError) else BuildError(failure.message)
+
+
+def _one_line(script: str | None, err: AudioRoutineError | OSError) -> str:
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        text = f"{where}{err.strerror or err}"
+    else:
+        text = str(err).replace("\n", "; ")
+    return f"{script}: {text}" if script and not text.startswith(script) else text
 
 
 def _batch_options(routines: Sequence[Routine],

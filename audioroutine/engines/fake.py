@@ -7,6 +7,7 @@ import struct
 import zlib
 from typing import Any
 
+from ..errors import EngineError
 from . import Clip, EngineInfo, VoiceOptions, estimate_seconds
 
 RATE = 22050
@@ -26,9 +27,11 @@ class FakeEngine:
     name = "fake"
     online = False
     privacy = ""
-    # Every phrase synthesized in this process, in order: the one piece of class-level state
-    # among the engines, kept on purpose: tests read it after a build made its own engine.
+    # Every phrase synthesized in this process, in order, and the phrases that fail: the
+    # class-level state among the engines, kept on purpose: tests read `calls` and set
+    # `fail_on` (with monkeypatch) around a build that makes its own engine.
     calls: list[str] = []
+    fail_on: frozenset[str] = frozenset()
 
     def __init__(self, options: VoiceOptions) -> None:
         self.options = options
@@ -48,6 +51,8 @@ class FakeEngine:
 
     def synthesize(self, text: str) -> Clip:
         FakeEngine.calls.append(text)
+        if text in FakeEngine.fail_on:
+            raise EngineError(f"fake engine failed on '{text}' (as a test asked)")
         n = fake_samples(text, self.sample_rate, self.options.rate)
         freq = 200 + zlib.crc32(text.encode()) % 400
         step = 2 * math.pi * freq / self.sample_rate
