@@ -277,6 +277,45 @@ def _print_dry_run(planned: BatchPlan, as_json: bool, stale: list[Path]) -> None
          f"{planned.cached} in the cache" + (" (~ marks estimated lengths)" if planned.to_synthesize else ""))
 
 
+@cli.command("watch")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--level", "-l", default="all", show_default=True, help="One level (any letter case), or all.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
+              help="Folder for the MP3s.")
+@click.option("--prune", "prune_stale", is_flag=True, help="Prune stale outputs at each build, like build --prune.")
+@_settings_option
+@_common
+@_output_options
+def watch_cmd(paths: tuple[Path, ...], level: str, out_dir: Path, prune_stale: bool, settings_file: Path | None,
+              engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+    """Build, then rebuild whenever a script or settings file is saved (checked every second; Ctrl-C stops).
+
+    Example: audioroutine watch scripts_yaml/ --out output
+    """
+    from .watch import watch, watched_files
+
+    ctx = click.get_current_context()
+
+    def rebuild(changed: list[Path]) -> None:
+        info(f"building: {len(changed)} file(s) changed" if ctx.meta.get("audioroutine.watching") else "building")
+        ctx.meta["audioroutine.watching"] = True
+        try:
+            ctx.invoke(build_cmd, scripts=paths, level=level, out_dir=out_dir, prune_stale=prune_stale,
+                       settings_file=settings_file, engine=engine, voice=voice, cache_dir=cache_dir)
+        except click.exceptions.Exit:   # failures were listed; keep watching
+            pass
+        except (AudioRoutineError, OSError) as err:   # one bad save must not end the watch
+            text = str(err) if isinstance(err, AudioRoutineError) else f"{err.filename or ''}: {err.strerror or err}"
+            for line in text.splitlines():
+                click.echo(f"error: {line}", err=True)
+        info("watching for changes (Ctrl-C stops)")
+
+    try:
+        watch(lambda: watched_files(paths, settings_file), rebuild)
+    except KeyboardInterrupt:   # the way to stop watching: not an error
+        ctx.exit(0)
+
+
 @cli.command("plan")
 @click.argument("script", type=click.Path(path_type=Path))
 @click.option("--level", "-l", default=None, help="Level to plan, any letter case [default: the first].")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +165,60 @@ def test_every_script_failing_is_an_error_as_before(mini_script, tmp_path, monke
     result = run("build", str(mini_script), "--out", str(tmp_path / "out"))
     assert result.exit_code == 1
     assert result.stderr == "error: fake engine failed on 'Exercise 1 of 1: Press.' (as a test asked)\n"
+
+
+def test_watch_rebuilds_when_a_script_or_settings_file_is_saved(library):
+    from audioroutine.watch import watch, watched_files
+
+    calls: list[list[Path]] = []
+    stop = threading.Event()
+
+    def rebuild(changed: list[Path]) -> None:
+        calls.append(changed)
+
+    thread = threading.Thread(target=watch, args=(lambda: watched_files([library]), rebuild),
+                              kwargs={"interval": 0.02, "stop": stop.is_set})
+    thread.start()
+    try:
+        wait_for(lambda: len(calls) == 1)
+        assert calls[0] == [library / "a.yaml", library / "neck/b.yml", library / "neck/deep/c.yaml"]
+        later = time.time() + 5
+        os.utime(library / "neck/b.yml", (later, later))
+        wait_for(lambda: len(calls) == 2)
+        assert calls[1] == [library / "neck/b.yml"]
+        (library / "neck" / "audioroutine.toml").write_text('artist = "Clinic"\n')
+        wait_for(lambda: len(calls) == 3)
+        assert calls[2] == [library / "neck/audioroutine.toml"]
+        script(library, "new.yaml", "new")
+        wait_for(lambda: len(calls) == 4)
+        assert calls[3] == [library / "new.yaml"]
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+
+
+def wait_for(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_watch_command_builds_then_ctrl_c_exits_0_quietly(library, tmp_path, monkeypatch):
+    import audioroutine.watch
+
+    def once(files, rebuild, **kwargs):
+        rebuild(sorted(files()))
+        (library / "neck/b.yml").write_text(MINIMAL.replace("title: Mini", "title: [Mini"))   # a bad save: reported, the watch goes on
+        rebuild([library / "neck/b.yml"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audioroutine.watch, "watch", once)
+    out = tmp_path / "out"
+    result = run("watch", str(library), "--out", str(out), "--level", "beginner")
+    assert result.exit_code == 0
+    assert sorted(p.name for p in out.glob("*.mp3")) == ["a-beginner.mp3", "b-beginner.mp3", "c-beginner.mp3"]
+    assert result.stderr.startswith(f"error: {library / 'neck/b.yml'}:3: YAML syntax error")
+    assert result.stdout.splitlines()[0] == "building"
+    assert result.stdout.splitlines()[-1] == "watching for changes (Ctrl-C stops)"
