@@ -37,7 +37,7 @@ from .prescribe import batch as prescribe_batch
 from .prescribe import prescription, progression
 from .prune import prune, stale_outputs
 from .report import show_warnings
-from .script import Routine, load_script
+from .script import Library, Routine, load_script
 from .settings import Settings, settings_for
 
 EXIT_BUILD, EXIT_INPUT = 1, 2
@@ -181,7 +181,8 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     started = time.monotonic()
     paths = _expand(scripts)
     # Every script and setting valid before any work, every error of every file reported.
-    loaded = collect(lambda path: (load_script(path), _settings(path, settings_file)), paths)
+    libraries: dict[Path, Library] = {}     # each exercise library read once per build
+    loaded = collect(lambda path: (load_script(path, libraries), _settings(path, settings_file)), paths)
     routines = [routine for routine, _ in loaded]
 
     def options_for(pair: tuple[Routine, Settings]) -> BuildOptions:
@@ -359,10 +360,11 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | N
     Example: audioroutine validate scripts_yaml/
     """
     results: list[dict[str, object]] = []
+    libraries: dict[Path, Library] = {}
 
     def check(path: Path) -> None:
         try:
-            routine = load_script(path)
+            routine = load_script(path, libraries)
             options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir,
                                    settings=_settings(path, settings_file))
             _engine_detail(routine, options)

@@ -3,7 +3,8 @@
 A file named on the command line is always loaded (and is an error if it is not a valid
 script). In a folder or a glob match, hidden files and folders (a name starting with `.`) are
 skipped, and so is a YAML file that is not a routine: a routine has a top-level `exercises:`
-key, which programme and prescription files (audioroutine/prescribe/) do not have. The same
+key, which programme and prescription files (audioroutine/prescribe/) do not have, and no
+top-level `library:` key, which marks an exercise library (docs/script-format.md). The same
 file reached twice (named, and again in its folder) is used once.
 """
 
@@ -21,6 +22,7 @@ SUFFIXES = (".yaml", ".yml")
 GLOB_CHARS = re.compile(r"[*?\[]")
 # A top-level key in block style, quoted or not: what every routine script has.
 ROUTINE_KEY = re.compile(rb"^[\"']?exercises[\"']?[ \t]*:", re.MULTILINE)
+LIBRARY_KEY = re.compile(rb"^[\"']?library[\"']?[ \t]*:", re.MULTILINE)
 SNIFF_BYTES = 1 << 20   # enough to find the key; a larger file is left to the loader
 
 
@@ -31,14 +33,15 @@ class Inputs:
 
 
 def is_routine(path: Path) -> bool:
-    """True when `path` looks like a routine script: a line starting with `exercises:`.
-    An unreadable file counts as one, so that loading it reports why."""
+    """True when `path` looks like a routine script: a line starting with `exercises:` and
+    none starting with `library:` (an exercise library). An unreadable file counts as one,
+    so that loading it reports why."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
     except OSError:
         return True
-    return bool(ROUTINE_KEY.search(head))
+    return bool(ROUTINE_KEY.search(head)) and not LIBRARY_KEY.search(head)
 
 
 def _hidden(path: Path, base: Path) -> bool:

@@ -188,9 +188,14 @@ class _Reader:
         self.exercise: str | None = None
         self._constructor = yaml.SafeLoader("")
 
+        self.origin: dict[int, str] = {}     # id(node) -> library file, for nodes read from a library
+
     def fail(self, node: yaml.Node | None, key: str, message: str, hint: str | None = None) -> ScriptError:
         line = node.start_mark.line + 1 if node is not None else None
-        return ScriptError(message, file=self.path, line=line, key=key, exercise=self.exercise, hint=hint)
+        file = self.origin.get(id(node), self.path) if node is not None else self.path
+        if file != self.path:
+            hint = f"{hint}; used by {self.path}" if hint else f"used by {self.path}"
+        return ScriptError(message, file=file, line=line, key=key, exercise=self.exercise, hint=hint)
 
     def mapping(self, node: yaml.Node, key: str, allowed: tuple[str, ...] | None) -> dict[str, yaml.Node]:
         if not isinstance(node, yaml.MappingNode):
@@ -304,26 +309,31 @@ class _Reader:
 ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
-    "transition", "circuits", "sounds", "loudness",
+    "transition", "circuits", "sounds", "loudness", "libraries",
 )
+LIBRARY_KEYS = ("library", "exercises")
 CIRCUIT_KEYS = ("name", "exercises", "rounds", "rest")
 EXERCISE_CUE_KEYS = ("name", "setup", "movement", "hold", "release", "rep", "inhale", "exhale", "caution")
 EXERCISE_KEYS = ("id",) + EXERCISE_CUE_KEYS + ("variants", "dosage")
+USE_KEYS = ("use", "dosage") + EXERCISE_CUE_KEYS
 DOSAGE_KEYS = (
     "reps", "sets", "hold", "rest", "set_rest", "side_rest", "rep_time", "work", "move",
     "transition", "sides", "count", "breath", "countdown", "halfway", "variant", "skip",
 )
 
 
-def load_script(path: StrPath) -> Routine:
-    """Read and validate a script file."""
+def load_script(path: StrPath, libraries: dict[Path, Library] | None = None) -> Routine:
+    """Read and validate a script file. `libraries` caches the exercise libraries read, by
+    resolved path: pass one dict to every script of a build to read each library once."""
     path = Path(path)
     raw = read_input(path)
-    return parse_script(decode_input(raw, str(path)), str(path), hashlib.sha256(raw).hexdigest())
+    return parse_script(decode_input(raw, str(path)), str(path), hashlib.sha256(raw).hexdigest(), libraries)
 
 
-def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine:
-    """Validate a script given as text."""
+def parse_script(
+    text: str, path: str = "<script>", sha256: str = "", libraries: dict[Path, Library] | None = None
+) -> Routine:
+    """Validate a script given as text. Library paths are relative to `path`'s folder."""
     reader = _Reader(path)
     root = _compose(text, path)
     if root is None:
@@ -348,10 +358,16 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
         raise reader.fail(ex_node, "exercises", "expected a list with at least one exercise")
     if len(ex_node.value) > MAX_EXERCISES:
         raise reader.fail(ex_node, "exercises", f"at most {MAX_EXERCISES} exercises, got {len(ex_node.value)}")
+    library = _libraries(reader, top["libraries"], libraries) if "libraries" in top else {}
     exercises = []
     seen: set[str] = set()
+    used: list[tuple[str, str]] = []    # (id, the library exercise's YAML) of every `use:`
     for index, node in enumerate(ex_node.value):
-        exercise = _exercise(reader, node, f"exercises[{index}]", level_ids)
+        if isinstance(node, yaml.MappingNode) and any(k.value == "use" for k, _ in node.value):
+            exercise, source = _used_exercise(reader, node, f"exercises[{index}]", level_ids, library)
+            used.append(source)
+        else:
+            exercise = _exercise(reader, node, f"exercises[{index}]", level_ids)
         if exercise.id in seen:
             raise reader.fail(node, f"exercises[{index}].id", f"duplicate exercise id '{exercise.id}'")
         seen.add(exercise.id)
@@ -383,7 +399,7 @@ def parse_script(text: str, path: str = "<script>", sha256: str = "") -> Routine
         sounds=_sounds(reader, top["sounds"]) if "sounds" in top else SoundSettings(),
         loudness=_loudness(reader, top["loudness"]) if "loudness" in top else LoudnessSettings(),
         path=path,
-        sha256=sha256 or hashlib.sha256(text.encode()).hexdigest(),
+        sha256=_with_libraries(sha256 or hashlib.sha256(text.encode()).hexdigest(), used),
     )
     _check_size(reader, routine)
     return routine
@@ -647,6 +663,151 @@ def _exercise(reader: _Reader, node: yaml.Node, key: str, level_ids: tuple[str, 
     dosage_key = next(k for k, _ in node.value if k.value == "dosage")
     dosage = _dosage_per_level(reader, keys["dosage"], dosage_key, f"{key}.dosage", level_ids, variants)
     return Exercise(id=ex_id, cues=cues, variants=variants, dosage=dosage, line=node.start_mark.line + 1)
+
+
+@dataclass(frozen=True)
+class Library:
+    """An exercise library file: exercises (as YAML nodes, checked when a routine uses them,
+    since only the routine knows its levels) by id."""
+
+    path: str
+    name: str
+    exercises: dict[str, yaml.MappingNode]
+
+
+def _load_library(path: Path, shown: str) -> Library:
+    """Read a library file with the same limits and strictness as a script."""
+    text = decode_input(read_input(path, "library"), shown)
+    reader = _Reader(shown)
+    root = _compose(text, shown)
+    if root is None:
+        raise ScriptError("the library is empty", file=shown)
+    top = reader.mapping(root, "", LIBRARY_KEYS)
+    for required in LIBRARY_KEYS:
+        if required not in top:
+            raise reader.fail(root, required, "missing required key",
+                              "a library file has 'library: NAME' and 'exercises:'")
+    name = reader.text(top["library"], "library")
+    ex_node = top["exercises"]
+    if not isinstance(ex_node, yaml.SequenceNode) or not ex_node.value:
+        raise reader.fail(ex_node, "exercises", "expected a list with at least one exercise")
+    if len(ex_node.value) > MAX_EXERCISES:
+        raise reader.fail(ex_node, "exercises", f"at most {MAX_EXERCISES} exercises, got {len(ex_node.value)}")
+    exercises: dict[str, yaml.MappingNode] = {}
+    for index, node in enumerate(ex_node.value):
+        key = f"exercises[{index}]"
+        keys = reader.mapping(node, key, EXERCISE_KEYS)
+        assert isinstance(node, yaml.MappingNode)
+        if "name" not in keys:
+            raise reader.fail(node, f"{key}.name", "missing required key")
+        ex_id = reader.identifier(keys["id"], f"{key}.id") if "id" in keys else _slug(reader.text(keys["name"], key))
+        if ex_id in exercises:
+            raise reader.fail(node, f"{key}.id", f"duplicate exercise id '{ex_id}'")
+        exercises[ex_id] = node
+    return Library(path=shown, name=name, exercises=exercises)
+
+
+def _libraries(
+    reader: _Reader, node: yaml.Node, cache: dict[Path, Library] | None
+) -> dict[str, tuple[Library, yaml.MappingNode]]:
+    """`libraries: [file, ...]`, relative to the script's folder → exercise id → (library, node)."""
+    cache = {} if cache is None else cache
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    if isinstance(node, yaml.MappingNode):
+        raise reader.fail(node, "libraries", "expected a file name or a list of file names")
+    base = Path(reader.path).parent
+    out: dict[str, tuple[Library, yaml.MappingNode]] = {}
+    for index, item in enumerate(items):
+        key = f"libraries[{index}]" if isinstance(node, yaml.SequenceNode) else "libraries"
+        entry = reader.text(item, key)
+        if Path(entry).is_absolute():
+            raise reader.fail(item, key, f"library path {entry!r} is absolute",
+                              "give it relative to the script's folder")
+        path = base / entry
+        try:
+            resolved = path.resolve()
+            found = resolved.is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
+            raise reader.fail(item, key, f"library {entry!r} not found ({path})", "check the path")
+        if resolved not in cache:
+            cache[resolved] = _load_library(resolved, str(path))
+        library = cache[resolved]
+        for ex_id, ex_node in library.exercises.items():
+            if ex_id in out and out[ex_id][0] is not library:
+                raise reader.fail(item, key, f"exercise id '{ex_id}' is in two libraries: "
+                                             f"{out[ex_id][0].path} and {library.path}")
+            out[ex_id] = (library, ex_node)
+    return out
+
+
+def _register(reader: _Reader, node: yaml.Node, file: str) -> None:
+    """Errors about `node` and everything under it name `file` (a library), not the script."""
+    reader.origin[id(node)] = file
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _register(reader, item, file)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            _register(reader, key_node, file)
+            _register(reader, value_node, file)
+
+
+def _merged(over: yaml.MappingNode, base: yaml.MappingNode, levels: tuple[str, ...]) -> yaml.MappingNode:
+    """`base`'s pairs with `over`'s keys replacing them; level blocks present in both are
+    merged key by key the same way. Carries `over`'s marks (the routine's line)."""
+    pairs = {k.value: (k, v) for k, v in base.value}
+    for k, v in over.value:
+        old = pairs.get(k.value)
+        if (k.value in levels and old is not None
+                and isinstance(v, yaml.MappingNode) and isinstance(old[1], yaml.MappingNode)):
+            v = _merged(v, old[1], ())
+        pairs[k.value] = (k, v)
+    return yaml.MappingNode("tag:yaml.org,2002:map", list(pairs.values()), over.start_mark, over.end_mark)
+
+
+def _used_exercise(
+    reader: _Reader, node: yaml.MappingNode, key: str, level_ids: tuple[str, ...],
+    library: dict[str, tuple[Library, yaml.MappingNode]],
+) -> tuple[Exercise, tuple[str, str]]:
+    """`- use: ID` with optional `dosage:` (merged over the library's) and cue overrides."""
+    reader.exercise = None
+    keys = reader.mapping(node, key, USE_KEYS)
+    use_node = keys["use"]
+    ex_id = reader.identifier(use_node, f"{key}.use")
+    if ex_id not in library:
+        if not library:
+            raise reader.fail(use_node, f"{key}.use", f"no exercise '{ex_id}': the script names no 'libraries'")
+        raise reader.fail(use_node, f"{key}.use", f"no exercise '{ex_id}' in the libraries",
+                          key_hint(ex_id, sorted(library)))
+    lib, lib_node = library[ex_id]
+    _register(reader, lib_node, lib.path)
+    pairs = {k.value: (k, v) for k, v in lib_node.value}
+    for k, v in node.value:
+        if k.value == "use":
+            continue
+        if k.value == "dosage" and "dosage" in pairs:
+            base = pairs["dosage"][1]
+            if isinstance(v, yaml.MappingNode) and isinstance(base, yaml.MappingNode):
+                v = _merged(v, base, level_ids)
+        pairs[k.value] = (k, v)
+    merged = yaml.MappingNode("tag:yaml.org,2002:map", list(pairs.values()), node.start_mark, node.end_mark)
+    exercise = _exercise(reader, merged, key, level_ids)
+    exercise = Exercise(id=ex_id, cues=exercise.cues, variants=exercise.variants, dosage=exercise.dosage,
+                        line=exercise.line)
+    return exercise, (ex_id, yaml.serialize(lib_node))
+
+
+def _with_libraries(sha256: str, used: list[tuple[str, str]]) -> str:
+    """The script's hash, extended by the source of exactly the library exercises it uses:
+    editing one library exercise changes the hash of the routines using it, and no other."""
+    if not used:
+        return sha256
+    digest = hashlib.sha256(sha256.encode())
+    for ex_id, source in used:
+        digest.update(f"\0{ex_id}\0{source}".encode())
+    return digest.hexdigest()
 
 
 def _dosage_per_level(

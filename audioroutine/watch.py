@@ -16,14 +16,16 @@ Stamps = dict[Path, int]
 
 
 def watched_files(paths: Iterable[Path], settings_file: Path | None = None) -> list[Path]:
-    """The scripts `paths` name now, the settings file beside each (whether it exists yet or
-    not) and `settings_file`. A folder without scripts yet watches nothing (no error)."""
+    """The scripts `paths` name now, the other YAML files of their folders and globs (exercise
+    libraries among them: an edit rebuilds the routines using the exercise), the settings file
+    beside each script (whether it exists yet or not) and `settings_file`. A folder without
+    scripts yet watches nothing (no error)."""
     try:
-        scripts = expand(paths).scripts
+        found = expand(paths)
     except ScriptError:
-        scripts = []
-    beside = {script.parent / FILE_NAME for script in scripts}
-    return [*scripts, *sorted(beside), *([settings_file] if settings_file else [])]
+        return [settings_file] if settings_file else []
+    beside = {script.parent / FILE_NAME for script in found.scripts}
+    return [*found.scripts, *found.skipped, *sorted(beside), *([settings_file] if settings_file else [])]
 
 
 def stamps(files: Iterable[Path]) -> Stamps:
