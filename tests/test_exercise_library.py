@@ -113,6 +113,33 @@ def test_a_missing_library_file_is_an_error_at_the_libraries_line(clinic):
     assert str(err.value).startswith(f"{script}:4: libraries[0]: library 'library/neck.yaml' not found")
 
 
+def test_a_library_has_the_scripts_limits_and_an_absolute_path_is_refused(clinic):
+    from audioroutine.limits import MAX_FILE_BYTES
+
+    library = write(clinic / "library" / "back.yaml", LIBRARY + "#" * MAX_FILE_BYTES)
+    script = write(clinic / "a.yaml", routine_text("a", "cobra"))
+    with pytest.raises(ScriptError) as err:
+        load_script(script)
+    assert str(err.value).startswith(f"{library}: library is larger than the limit")
+    write(script, routine_text("a", "cobra").replace("library/back.yaml", str(library)))
+    with pytest.raises(ScriptError) as err:
+        load_script(script)
+    assert str(err.value).startswith(f"{script}:4: libraries[0]: library path {str(library)!r} is absolute")
+
+
+def test_validate_names_the_library_file_and_the_routine(clinic):
+    from click.testing import CliRunner
+
+    from audioroutine.cli import cli
+
+    library = write(clinic / "library" / "back.yaml", LIBRARY.replace("reps: 4", "reps: 0"))
+    script = write(clinic / "a.yaml", routine_text("a", "bird-dog"))
+    result = CliRunner(mix_stderr=False).invoke(cli, ["validate", str(clinic)])
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {library}:13: exercise 'Bird dog': exercises[0].dosage.reps: "
+                             f"must be at least 1, got 0 (used by {script})\n")
+
+
 def test_the_same_id_in_two_libraries_names_both_files(clinic):
     write(clinic / "library" / "more.yaml", LIBRARY.replace("Back care", "More"))
     script = write(clinic / "a.yaml", routine_text("a", "cobra").replace(
