@@ -19,7 +19,8 @@ def compile_level(routine: Routine, level_id: str, settings: Settings | None = N
     Clinic `settings` add their intro before the script's, their outro after it, a disclaimer
     and a contact line (numbers in clinic text are read as spoken.py says)."""
     settings = settings or Settings()
-    level_id = routine.level(level_id).id
+    level = routine.level(level_id)
+    level_id = level.id
     say = phrases_for(routine)
     gap = Pause(routine.gap_ms)
     chapters: list[ChapterPlan] = []
@@ -46,7 +47,6 @@ def compile_level(routine: Routine, level_id: str, settings: Settings | None = N
     outro += [*clinic(settings.outro, "outro"), *clinic(settings.contact, "contact")]
     outro += [Say(say("session_end"), "outro"), Pause(1000, "tail")]
     chapters.append(ChapterPlan(say("chapter_closing"), tuple(outro)))
-    level = routine.level(level_id)
     return Program(routine.id, level_id, level.rate * routine.voice.rate, tuple(chapters), routine.path)
 
 

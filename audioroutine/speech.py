@@ -12,29 +12,26 @@ from pydub import AudioSegment
 from .cache import Damaged, Outdated, PhraseCache, phrase_key
 from .engines import Clip, Engine
 
-ONSET_LEVEL = 328          # |sample| above this (-40 dBFS): the words begin
-EDGE_PAD_MS = 5           # quiet kept before the onset
-# Where the words end. Keeping their decay down to -55 dBFS (20-40 ms more of "four") changed
-# no recognizer verdict, but put the end of a cue up to 35 ms after where a listener's meter
-# finds it (isolated low blips after the decay): -40 dBFS marks both edges.
-TAIL_LEVEL = ONSET_LEVEL
-TAIL_PAD_MS = EDGE_PAD_MS
+# |sample| above this (-40 dBFS) is speech: the first and last such sample mark a cue's edges.
+# (Keeping the decay down to -55 dBFS was tried: it changed no recognizer verdict and put cue
+# ends up to 35 ms after where a meter finds them; see docs/timing.md.)
+ONSET_LEVEL = 328
+EDGE_PAD_MS = 5           # quiet kept before the first and after the last such sample
 
 log = logging.getLogger(__name__)
 
 
 def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
     """Drop the quiet an engine puts before and after the words (Piper: ~70 ms before,
-    100-230 ms after), keeping EDGE_PAD_MS before the onset and TAIL_PAD_MS after the soft
-    end: a cue is heard from where it is placed, and it ends where its audible speech ends,
-    so the window it opens starts there."""
-    samples = np.abs(np.frombuffer(pcm, dtype="<i2").astype(np.int32))
-    loud = np.flatnonzero(samples > ONSET_LEVEL)
+    100-230 ms after), keeping EDGE_PAD_MS on each side: a cue is heard from where it is
+    placed, and it ends where its audible speech ends, so the window it opens starts there."""
+    samples = np.frombuffer(pcm, dtype="<i2")
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > ONSET_LEVEL)
     if not len(loud):
         return pcm
-    start = max(0, int(loud[0]) - sample_rate * EDGE_PAD_MS // 1000)
-    last = int(np.flatnonzero(samples > TAIL_LEVEL)[-1])
-    end = min(len(samples), last + 1 + sample_rate * TAIL_PAD_MS // 1000)
+    pad = sample_rate * EDGE_PAD_MS // 1000
+    start = max(0, int(loud[0]) - pad)
+    end = min(len(samples), int(loud[-1]) + 1 + pad)
     return pcm[2 * start:2 * end]
 
 

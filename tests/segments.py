@@ -15,8 +15,7 @@ from audioroutine.timeline import Pause, Program, Say, Sound, Window
 
 FRAME_MS = 5
 RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound
-EDGE_LEVEL = 10 ** (-45 / 20)     # a run's start: its first sample above -45 dBFS
-TAIL_LEVEL = 10 ** (-45 / 20)     # a run's end: its last sample above -45 dBFS
+EDGE_LEVEL = 10 ** (-45 / 20)     # a run's edges: its first and last sample above -45 dBFS
 MIN_QUIET_MS = 480                # quiet shorter than this stays inside one run (Piper pauses up to ~400 ms inside a cue)
 
 
@@ -33,7 +32,7 @@ def sound_runs(x: np.ndarray, rate: int) -> list[tuple[int, int]]:
     runs = []
     for first, last in zip(firsts, lasts):
         head = np.flatnonzero(np.abs(frames[first]) > EDGE_LEVEL)
-        tail = np.flatnonzero(np.abs(frames[last]) > TAIL_LEVEL)
+        tail = np.flatnonzero(np.abs(frames[last]) > EDGE_LEVEL)
         start = first * n + (int(head[0]) if len(head) else 0)
         end = last * n + (int(tail[-1]) + 1 if len(tail) else n)
         runs.append((start, end))

@@ -18,7 +18,7 @@ from audioroutine import BuildOptions, build, load_script, plan
 from audioroutine.compiler import compile_level
 from audioroutine.engines import Clip
 from audioroutine.pipeline import speech_for
-from audioroutine.speech import EDGE_PAD_MS, ONSET_LEVEL, TAIL_LEVEL, SpeechStats, trim_quiet
+from audioroutine.speech import EDGE_PAD_MS, ONSET_LEVEL, SpeechStats, trim_quiet
 
 from .listener import (
     MISSING_WER,
@@ -129,8 +129,8 @@ def _tamper(script: Path, cache: Path) -> None:
         # keep the victim's own edges (a barely audible sample marks the last one) so the
         # trimmed clip, and so the timeline, stay exactly as they were.
         x = np.frombuffer(target.pcm, dtype="<i2")
-        level = np.abs(x.astype(np.int32))
-        first, last = int(np.flatnonzero(level > ONSET_LEVEL)[0]), int(np.flatnonzero(level > TAIL_LEVEL)[-1])
+        loud = np.flatnonzero(np.abs(x.astype(np.int32)) > ONSET_LEVEL)
+        first, last = int(loud[0]), int(loud[-1])
         start = max(0, first - target.sample_rate * EDGE_PAD_MS // 1000)
         out = np.zeros(len(x), dtype="<i2")
         out[:start] = x[:start]
@@ -139,7 +139,7 @@ def _tamper(script: Path, cache: Path) -> None:
         out[start:start + len(b)] = b
         if abs(int(out[first])) <= ONSET_LEVEL:
             out[first] = ONSET_LEVEL + 1
-        out[last] = TAIL_LEVEL + 1
+        out[last] = ONSET_LEVEL + 1
         return out.tobytes()
 
     silenced = clip(SILENCED)
