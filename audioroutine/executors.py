@@ -24,7 +24,6 @@ from .errors import BuildError, ScriptError
 # starting processes would cost more than they save.
 AUTO_MIN_SESSIONS = 4
 AUTO_MIN_PHRASES = 32
-ENGINE_THREADS_ENV = "AUDIOROUTINE_ENGINE_THREADS"   # threads per engine in a worker (Piper's onnxruntime)
 CLUSTER_HINT = "pip install 'audioroutine[cluster]'"
 
 
@@ -83,14 +82,15 @@ class Serial:
 
 class Processes:
     """A pool of `workers` processes on this machine, started on the first unit. Spawned,
-    not forked: onnxruntime's threads do not survive a fork."""
+    not forked: onnxruntime's threads do not survive a fork. (Piper runs one thread per
+    process, engines/piper.py THREADS: N workers use N cores.)"""
 
     shares_files = True
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker, initargs=(_engine_threads(workers),))
+                                        initializer=_init_worker)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         return self.pool.submit(fn, *args)
@@ -105,14 +105,8 @@ class Processes:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
 
 
-def _engine_threads(workers: int) -> int:
-    """Threads per engine so that the workers together use each core once."""
-    return max(1, available_cores() // workers)
-
-
-def _init_worker(threads: int) -> None:
+def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
-    os.environ.setdefault(ENGINE_THREADS_ENV, str(threads))
 
 
 class Dask:
@@ -133,7 +127,7 @@ class Dask:
                 self.client = self.dask.Client(address, timeout="10s")
             else:
                 self.cluster = self.dask.LocalCluster(n_workers=local, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, env={ENGINE_THREADS_ENV: "1"})
+                                            dashboard_address=None)
                 self.client = self.dask.Client(self.cluster)
         except OSError as err:
             raise BuildError(f"cannot reach the Dask scheduler {address}: {err}") from None

@@ -177,3 +177,19 @@ def _sockets():
 
     return Allowed()
 
+
+
+@pytest.mark.slow
+def test_piper_gives_the_same_bytes_in_this_process_and_in_a_pool(tmp_path):
+    """Piper runs a fixed number of onnxruntime threads everywhere (its default, one per core,
+    changes the samples), so a pool's workers speak exactly like this process."""
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    for ident, name in (("one", "Press"), ("two", "Lift")):
+        (folder / f"{ident}.yaml").write_text(
+            f"id: {ident}\ntitle: {name}\nexercises:\n  - name: {name}\n    hold: Hold.\n"
+            "    dosage: {reps: 2, hold: 2s, rest: 1s}\n", encoding="utf-8")
+    scripts = sorted(folder.iterdir())
+    _build(scripts, tmp_path, "one", Parallel(jobs=1))
+    _build(scripts, tmp_path, "two", Parallel(jobs=2))
+    assert _digests(tmp_path / "one") == _digests(tmp_path / "two")
