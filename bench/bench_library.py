@@ -8,6 +8,8 @@ Each build runs in its own child process; the runs, in this order:
   cold --jobs 1      empty cache, this process only
   cold --jobs 2      empty cache, a pool of 2 processes
   cold dask 2        empty cache, a 2-worker Dask LocalCluster (cluster start inside the time)
+  warm --jobs 1      --force on cold --jobs 1's cache: no synthesis, every session made again
+                     (with cold --jobs 1, it splits a build into per-phrase and per-session costs)
   no-op              nothing changed (default --jobs): every file up to date
   one-exercise edit  one cue of one library exercise changed: only its users' sessions
 
@@ -87,7 +89,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     scripts = expand([Path(spec["library"])]).scripts
     libraries: dict[Path, Any] = {}
     routines = [load_script(path, libraries) for path in scripts]
-    options = BuildOptions(out_dir=Path(spec["out"]), cache_dir=Path(spec["cache"]), engine=spec["engine"])
+    options = BuildOptions(out_dir=Path(spec["out"]), cache_dir=Path(spec["cache"]), engine=spec["engine"],
+                           force=bool(spec.get("force")))
     parallel = Parallel(jobs=spec.get("jobs"), dask_local=spec.get("dask"))
     sampler = _Sampler()
     sampler.start()
@@ -150,6 +153,7 @@ def bench(folder: Path, engine: str, routines: int) -> list[dict[str, Any]]:
         ("cold --jobs 1", {"jobs": 1}, "c1"),
         ("cold --jobs 2", {"jobs": 2}, "c2"),
         ("cold dask 2", {"dask": 2}, "c3"),
+        ("warm --force --jobs 1", {"jobs": 1, "force": True}, "c1"),
         ("no-op", {"jobs": None}, "c1"),
         ("one-exercise edit", {"jobs": None}, "c1"),
     ]
@@ -169,13 +173,14 @@ def bench(folder: Path, engine: str, routines: int) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     cold = float(rows[0]["wall_s"])
-    lines = [f"| run | sessions written | phrases synthesized | build s | vs cold --jobs 1 | "
-             f"peak MB (build process) | peak MB (largest worker) |",
+    lines = ["| run | sessions written | phrases synthesized | build s | vs cold --jobs 1 | "
+             "peak MB (build process) | peak MB (largest worker) |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         worker = f"{row['worker_peak_mb']:.0f}" if row["workers_seen"] else "–"
         lines.append(f"| {row['name']} | {row['written']} of {row['sessions']} | {row['synthesized']} | "
-                     f"{row['wall_s']:.1f} | {cold / float(row['wall_s']):.2f}x | {row['peak_rss_mb']:.0f} | {worker} |")
+                     f"{row['wall_s']:.1f} | {cold / float(row['wall_s']):.2f}x | "
+                     f"{row['peak_rss_mb']:.0f} | {worker} |")
     return "\n".join(lines)
 
 
@@ -192,10 +197,15 @@ def main() -> None:
     print(f"{args.routines} routines, {rows[0]['sessions']} sessions, "
           f"{float(rows[0]['audio_s']) / 3600:.2f} h of audio, engine {args.engine}")
     print(table(rows))
-    same = len({row["digest"] for row in rows[:3]}) == 1
-    ok = same and rows[3]["written"] == 0 and rows[3]["synthesized"] == 0
-    print(f"cold builds byte-identical: {same}; no-op wrote {rows[3]['written']}; "
-          f"edit wrote {rows[4]['written']} session(s), synthesized {rows[4]['synthesized']} phrase(s)")
+    cold, warm, noop, edit = rows[0], rows[3], rows[4], rows[5]
+    same = len({row["digest"] for row in rows[:4]}) == 1
+    ok = same and noop["written"] == 0 and noop["synthesized"] == 0 and warm["synthesized"] == 0
+    print(f"cold and warm builds byte-identical: {same}; no-op wrote {noop['written']}; "
+          f"edit wrote {edit['written']} session(s), synthesized {edit['synthesized']} phrase(s)")
+    t_session = float(warm["wall_s"]) / int(warm["sessions"])
+    t_phrase = (float(cold["wall_s"]) - float(warm["wall_s"])) / max(1, int(cold["synthesized"]))
+    print(f"model constants (--jobs 1): t_phrase = {t_phrase:.3f} s, t_session = {t_session:.2f} s "
+          f"({float(cold['audio_s']) / int(cold['sessions']) / 60:.1f} min of audio per session)")
     if args.json:
         args.json.write_text(json.dumps({"engine": args.engine, "runs": rows}, indent=2) + "\n")
     if not ok:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -193,3 +196,20 @@ def test_piper_gives_the_same_bytes_in_this_process_and_in_a_pool(tmp_path):
     _build(scripts, tmp_path, "one", Parallel(jobs=1))
     _build(scripts, tmp_path, "two", Parallel(jobs=2))
     assert _digests(tmp_path / "one") == _digests(tmp_path / "two")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_pooled_build_stops_the_workers_and_leaves_no_file(scripts, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "AUDIOROUTINE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "audioroutine", "build", str(scripts[0].parent), "--out", str(out),
+                             "--jobs", "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir())):   # a session being made
+        assert proc.poll() is None and time.monotonic() < deadline, "the build ended before a session was made"
+        time.sleep(0.01)
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert not out.exists() or list(out.iterdir()) == []             # no MP3, no temp file
+    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
