@@ -24,7 +24,7 @@ from typing import Any
 from .cache import PhraseCache
 from .compiler import build_timeline
 from .engines import VoiceOptions
-from .errors import AudioRoutineError, BuildError, EngineError, ScriptError, collect
+from .errors import AudioRoutineError, BuildError, EngineError, ScriptError, collect, raise_all
 from .executors import Executor, Parallel, open_executor
 from .files import commit_temp, remove_stale_temps, temp_path
 from .pipeline import (
@@ -34,6 +34,7 @@ from .pipeline import (
     Progress,
     SessionResult,
     _compile,
+    _one_line,
     _Prepared,
     _up_to_date,
     bitrate,
@@ -283,7 +284,7 @@ class _Run:
         if script in self.failed:   # one error per script: its first
             return
         if not self.isolate:
-            self.fatal.append(err if isinstance(err, AudioRoutineError) else BuildError(_os_line(err)))
+            self.fatal.append(self._error(script, err))
         self.failed[script] = err
 
     def _tick(self, script: int, text: str) -> None:
@@ -308,38 +309,28 @@ class _Run:
         transcripts; or, when the batch must fail, remove them and raise every error."""
         if self.fatal:
             self.discard()
-            errors = [*self.fatal, *(e for e in self.failed.values() if self.isolate)]
-            raise_errors(errors)
-        results: list[tuple[int, BuildResult]] = []
-        for index, job in enumerate(self.prepared):
-            mine = [s for s in self.sessions if s.script == index]
-            if index in self.failed:
-                for session in mine:
-                    if session.staged is not None:
-                        session.staged.unlink(missing_ok=True)
-                continue
-            for session in mine:
-                assert session.timeline is not None and session.tags is not None
-                written = session.staged is not None
-                if session.staged is not None:
-                    commit_temp(session.staged, session.path, stage="tags")
-                if job.options.sidecars:
-                    write_sidecars(session.path, session.timeline, session.tags.title, session.tags.artist,
-                                   session.tags.album)
-                job.result.sessions.append(SessionResult(session.program.level, session.path, session.timeline.total,
-                                                         session.timeline.sample_rate, written,
-                                                         session.tags.title, session.tags.artist))
-            results.append((index, job.result))
-        return Outcome(results, sorted(self.failed.items()))
+            failed = [self._error(i, e) for i, e in self.failed.items()] if self.isolate else []
+            raise_all([*self.fatal, *failed])
+        try:
+            return Outcome([(i, self._publish(i, job)) for i, job in enumerate(self.prepared) if i not in self.failed],
+                           sorted(self.failed.items()))
+        finally:
+            self.discard()   # a failed script's sessions; anything left if a rename failed
 
+    def _publish(self, index: int, job: _Prepared) -> BuildResult:
+        for session in (s for s in self.sessions if s.script == index):
+            assert session.timeline is not None and session.tags is not None
+            written = session.staged is not None
+            if session.staged is not None:
+                commit_temp(session.staged, session.path, stage="tags")
+            if job.options.sidecars:
+                write_sidecars(session.path, session.timeline, session.tags.title, session.tags.artist,
+                               session.tags.album)
+            job.result.sessions.append(SessionResult(session.program.level, session.path, session.timeline.total,
+                                                     session.timeline.sample_rate, written,
+                                                     session.tags.title, session.tags.artist))
+        return job.result
 
-def raise_errors(errors: list[AudioRoutineError | OSError]) -> None:
-    from .errors import raise_all
-
-    raise_all([e if isinstance(e, AudioRoutineError) else BuildError(_os_line(e)) for e in errors])
-
-
-def _os_line(err: OSError) -> str:
-    where = f"{err.filename}: " if err.filename else ""
-    return f"{where}{err.strerror or err}"
-
+    def _error(self, script: int, err: AudioRoutineError | OSError) -> AudioRoutineError:
+        path = self.prepared[script].routine.path
+        return err if isinstance(err, AudioRoutineError) else BuildError(_one_line(path, err))
