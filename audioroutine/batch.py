@@ -128,6 +128,7 @@ class _Run:
         self.chunks: list[_Chunk] = []
         self.ticks = [progress(p.routine, p.options) if progress else None for p in prepared]
         self.done = [0] * len(prepared)
+        self.cached: list[list[str]] = [[] for _ in prepared]   # ticks held back (see _tick)
         for index, job in enumerate(prepared):
             numbers = {t.level: t for t in tracks if t.routine == index}
             for program, speech in job.jobs:
@@ -141,7 +142,7 @@ class _Run:
         self.sessions.append(session)
         for text in program.texts():
             if speech.is_cached(text):   # counted as cached by the speech itself
-                self._tick(index, text)
+                self.cached[index].append(text)
                 continue
             key = speech.key(text)
             self.texts.setdefault(key, (spec, text))
@@ -210,6 +211,7 @@ class _Run:
         """The session's timeline, checked, and its tags; None when nothing is to be made
         (up to date, its script failed, or the batch will not be written)."""
         job = self.prepared[session.script]
+        self._tick(session.script)
         if session.script in self.failed or session.script in self.invalid:
             return None
         routine, options = job.routine, job.options
@@ -287,11 +289,16 @@ class _Run:
             self.fatal.append(self._error(script, err))
         self.failed[script] = err
 
-    def _tick(self, script: int, text: str) -> None:
-        self.done[script] += 1
+    def _tick(self, script: int, text: str | None = None) -> None:
+        """Progress of a script: its cached phrases are reported with its first phrase
+        synthesized (or when it is laid out), so that in this process one script's progress
+        ends before the next one's starts, as it always did."""
+        texts, self.cached[script] = [*self.cached[script], *([text] if text is not None else [])], []
         tick = self.ticks[script]
-        if tick:
-            tick(self.done[script], self.prepared[script].result.phrases, text)
+        for each in texts:
+            self.done[script] += 1
+            if tick:
+                tick(self.done[script], self.prepared[script].result.phrases, each)
 
     def discard(self) -> None:
         """Remove every session made but not renamed into place."""

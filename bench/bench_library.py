@@ -61,7 +61,7 @@ def library_text() -> str:
 
 def routine_text(n: int) -> str:
     uses = [EXERCISES[(n + k * 5) % len(EXERCISES)][0] for k in range(3)]
-    reps = 6 + n % 5
+    reps = 7 + n % 5
     body = "".join(f"  - use: {use}\n    dosage: {{reps: {reps}, beginner: {{hold: 3s}}}}\n" for use in uses)
     return (f"id: routine-{n:02d}\ntitle: Routine {n}\nlibraries: [library/clinic.yaml]\n"
             "levels:\n  beginner: {title: Beginner, rate: 0.95}\n  progressed: {title: Progressed}\n"
@@ -115,7 +115,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Sampler:
-    """The peak RSS of each Python descendant process (workers), sampled every 0.1 s."""
+    """The peak RSS of each worker process (spawned by multiprocessing: a process pool's or a
+    Dask nanny's), sampled every 0.1 s. Not ffmpeg, nor a child between fork and exec."""
 
     def __init__(self) -> None:
         self.peaks: dict[int, int] = {}
@@ -140,7 +141,7 @@ class _Sampler:
         while not self._done.wait(0.1):
             for proc in me.children(recursive=True):
                 try:
-                    if "python" in proc.name():
+                    if any("spawn_main" in arg for arg in proc.cmdline()):
                         self.peaks[proc.pid] = max(self.peaks.get(proc.pid, 0), proc.memory_info().rss)
                 except psutil.Error:
                     continue

@@ -213,3 +213,20 @@ def test_ctrl_c_during_a_pooled_build_stops_the_workers_and_leaves_no_file(scrip
     assert proc.wait(timeout=60) == 130
     assert not out.exists() or list(out.iterdir()) == []             # no MP3, no temp file
     assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_counts_every_phrase_of_every_script_once(scripts, tmp_path, jobs):
+    _build(scripts[:1], tmp_path, "out", Parallel(jobs=1))   # alpha's phrases cached, beta's and gamma's partly
+    seen: list[tuple[str, int, int]] = []
+
+    def progress(routine, options):
+        return lambda done, total, text: seen.append((routine.id, done, total))
+
+    options = BuildOptions(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache-out")
+    build_batch([load_script(p) for p in scripts], options, progress, parallel=Parallel(jobs=jobs))
+    for ident in ("alpha", "beta", "gamma"):
+        mine = [(done, total) for who, done, total in seen if who == ident]
+        assert [done for done, _ in mine] == list(range(1, mine[0][1] + 1))   # 1..total, each once
+    if jobs == 1:   # in this process one script's progress ends before the next one's starts
+        assert [who for who, _, _ in seen] == sorted(who for who, _, _ in seen)
