@@ -215,7 +215,7 @@ def test_ctrl_c_during_a_pooled_build_stops_the_workers_and_leaves_no_file(scrip
     assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_progress_counts_every_phrase_of_every_script_once(scripts, tmp_path, jobs):
     _build(scripts[:1], tmp_path, "out", Parallel(jobs=1))   # alpha's phrases cached, beta's and gamma's partly
     seen: list[tuple[str, int, int]] = []
