@@ -193,7 +193,7 @@ class _Run:
                     self._fail(self.sessions[n].script if kind == "session" else None, err, chunk=n)
                     continue
                 except Exception as err:
-                    if type(err).__name__ == "BrokenProcessPool":
+                    if type(err).__name__ in ("BrokenProcessPool", "KilledWorker"):   # pool, Dask
                         raise BuildError("a worker process died (killed, or out of memory): nothing was "
                                          "written; build again") from None
                     raise

@@ -7,7 +7,8 @@ Each build runs in its own child process; the runs, in this order:
 
   cold --jobs 1      empty cache, this process only
   cold --jobs 2      empty cache, a pool of 2 processes
-  cold dask 2        empty cache, a 2-worker Dask LocalCluster (cluster start inside the time)
+  cold dask 1        empty cache, a 1-worker Dask LocalCluster (cluster start inside the time)
+  cold dask 2        the same with 2 workers
   warm --jobs 1      --force on cold --jobs 1's cache: no synthesis, every session made again
                      (with cold --jobs 1, it splits a build into per-phrase and per-session costs)
   no-op              nothing changed (default --jobs): every file up to date
@@ -153,6 +154,7 @@ def bench(folder: Path, engine: str, routines: int) -> list[dict[str, Any]]:
     runs: list[tuple[str, dict[str, Any], str]] = [
         ("cold --jobs 1", {"jobs": 1}, "c1"),
         ("cold --jobs 2", {"jobs": 2}, "c2"),
+        ("cold dask 1", {"dask": 1}, "c4"),
         ("cold dask 2", {"dask": 2}, "c3"),
         ("warm --force --jobs 1", {"jobs": 1, "force": True}, "c1"),
         ("no-op", {"jobs": None}, "c1"),
@@ -198,8 +200,8 @@ def main() -> None:
     print(f"{args.routines} routines, {rows[0]['sessions']} sessions, "
           f"{float(rows[0]['audio_s']) / 3600:.2f} h of audio, engine {args.engine}")
     print(table(rows))
-    cold, warm, noop, edit = rows[0], rows[3], rows[4], rows[5]
-    same = len({row["digest"] for row in rows[:4]}) == 1
+    cold, warm, noop, edit = rows[0], rows[4], rows[5], rows[6]
+    same = len({row["digest"] for row in rows[:5]}) == 1
     ok = same and noop["written"] == 0 and noop["synthesized"] == 0 and warm["synthesized"] == 0
     print(f"cold and warm builds byte-identical: {same}; no-op wrote {noop['written']}; "
           f"edit wrote {edit['written']} session(s), synthesized {edit['synthesized']} phrase(s)")
