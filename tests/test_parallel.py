@@ -103,6 +103,7 @@ def test_an_engine_failure_in_a_worker_fails_its_script_alone(scripts, tmp_path,
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow   # the default run has the same through a pool: test_library.py's failing-script test
 def test_cli_jobs_2_lists_the_failed_script_and_exits_1(scripts, tmp_path, monkeypatch):
     monkeypatch.setenv(FAIL_ENV, "Exercise 2 of 2: Twist.")
     result = CliRunner(mix_stderr=False).invoke(
