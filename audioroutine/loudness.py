@@ -88,22 +88,10 @@ def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rat
     if not settings.enabled:
         return dict(pieces)
     model = Model(pieces, places, sample_rate)
-    loudness = model.loudness(0.0, np.inf)
-    if loudness <= -70.0:                   # silence: nothing to level
+    found = model.gain(settings, later_gain_db)
+    if found is None:                       # silence: nothing to level
         return dict(pieces)
-    target = settings.target - later_gain_db
-    ceiling = 10 ** ((settings.true_peak - later_gain_db - HEADROOM_DB) / 20)
-    estimate = min(target - loudness, MAX_GAIN_DB)
-    most = min(estimate + 12, MAX_GAIN_DB)  # peaks below are exact for gains up to this
-    model.find_peaks(ceiling / 10 ** (most / 20))
-    low, high = estimate - 6.0, most
-    for _ in range(30):                     # bisection: modelled loudness grows with gain
-        middle = (low + high) / 2
-        if model.loudness(middle, ceiling) < target:
-            low = middle
-        else:
-            high = middle
-    gain = 10 ** ((low + high) / 2 / 20)
+    gain, ceiling = 10 ** (found[0] / 20), model.ceiling(settings, later_gain_db)
     return {key: _to_pcm(_apply(x, peaks, model.block, gain, ceiling))
             for key, x, peaks in zip(model.keys, model.samples, model.peaks)}
 
@@ -136,6 +124,32 @@ class Model(Generic[K]):
         self._lengths = [len(p) for p in powers]
         self._peaks = np.zeros(0)
         self._gain_of = np.zeros(0, dtype=np.int64)
+
+    @staticmethod
+    def ceiling(settings: LoudnessSettings, later_gain_db: float = 0.0) -> float:
+        """The limiter's ceiling (linear): the true-peak limit less HEADROOM_DB, before a
+        later stage's gain."""
+        return float(10 ** ((settings.true_peak - later_gain_db - HEADROOM_DB) / 20))
+
+    def gain(self, settings: LoudnessSettings, later_gain_db: float = 0.0) -> tuple[float, float] | None:
+        """(gain dB, modelled LUFS after it and the limiter) that brings the session to
+        `settings.target` once `later_gain_db` is applied; None for silence."""
+        loudness = self.loudness(0.0, np.inf)
+        if loudness <= -70.0:
+            return None
+        target, ceiling = settings.target - later_gain_db, self.ceiling(settings, later_gain_db)
+        estimate = min(target - loudness, MAX_GAIN_DB)
+        most = min(estimate + 12, MAX_GAIN_DB)   # peaks below are exact for gains up to this
+        self.find_peaks(ceiling / 10 ** (most / 20))
+        low, high = estimate - 6.0, most
+        for _ in range(30):                      # bisection: modelled loudness grows with gain
+            middle = (low + high) / 2
+            if self.loudness(middle, ceiling) < target:
+                low = middle
+            else:
+                high = middle
+        gain = (low + high) / 2
+        return gain, self.loudness(gain, ceiling) + later_gain_db
 
     def find_peaks(self, threshold: float) -> None:
         """True peaks per block of every piece (oversampled where above `threshold`), laid

@@ -37,7 +37,11 @@ EDIT_TO = "Take a moment to stand up slowly and notice how your whole back feels
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one build in this process; report its time, output and peak memory."""
+    """Run one build (or a baseline) in this process; report its time, output and peak memory."""
+    if spec.get("baseline") == "piper":
+        return piper_alone(spec)
+    if spec.get("baseline") == "ffmpeg":
+        return ffmpeg_alone(spec)
     from audioroutine import BuildOptions, build, load_script
     from audioroutine.ffmpeg import configure_pydub
 
@@ -65,6 +69,42 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def piper_alone(spec: dict[str, Any]) -> dict[str, Any]:
+    """Baseline: Piper loads and synthesizes the given phrases of every level (each level at
+    its own rate), one after another, in this process: no cache, no trimming, no audio work."""
+    from audioroutine import load_script
+    from audioroutine.compiler import compile_level
+    from audioroutine.engines import VoiceOptions, get_engine
+
+    routine = load_script(Path(str(spec["script"])))
+    only = spec.get("phrases")
+    start = time.perf_counter()
+    count = 0
+    for level in spec["levels"] or [lv.id for lv in routine.levels]:
+        program = compile_level(routine, level)
+        engine = get_engine("piper", VoiceOptions(voice=None, language=routine.language, rate=program.rate))
+        for text in program.texts():
+            if only is None or text in only:
+                engine.synthesize(text)
+                count += 1
+    return {"wall_s": time.perf_counter() - start, "synthesized": count,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def ffmpeg_alone(spec: dict[str, Any]) -> dict[str, Any]:
+    """Baseline: ffmpeg's LAME encodes each session's PCM (decoded from the build's MP3s
+    beforehand, untimed) to the same settings, one after another."""
+    from audioroutine.mp3 import decode_mp3, encode_mp3
+
+    total = 0.0
+    for mp3 in sorted(Path(str(spec["out"])).glob("*.mp3")):
+        pcm = decode_mp3(mp3, 22050).raw_data
+        start = time.perf_counter()
+        encode_mp3([pcm], Path(str(spec["scratch"])) / "alone.mp3", 22050, "64k")
+        total += time.perf_counter() - start
+    return {"wall_s": total, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     row = run_script(__file__, spec, f"build failed ({spec['name']})")
@@ -73,7 +113,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def bench(script: Path, levels: list[str], work: Path) -> list[dict[str, Any]]:
+def bench(script: Path, levels: list[str],
+          work: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     edited = work / "edited.yaml"
     text = script.read_text(encoding="utf-8")
     if EDIT_FROM not in text:
@@ -90,7 +131,27 @@ def bench(script: Path, levels: list[str], work: Path) -> list[dict[str, Any]]:
     for run in runs:
         print(f"  {run['name']} ...", file=sys.stderr, flush=True)
         rows.append(run_child({**base, **run}))
-    return rows
+    print("  baselines ...", file=sys.stderr, flush=True)
+    baselines = {
+        "piper": run_child({**base, "name": "Piper alone, every phrase", "baseline": "piper", "script": str(script)}),
+        "piper edit": run_child({**base, "name": "Piper alone, edited phrase", "baseline": "piper",
+                                 "script": str(edited), "phrases": [EDIT_TO]}),
+        "ffmpeg": run_child({**base, "name": "ffmpeg encode alone", "baseline": "ffmpeg", "scratch": str(work)}),
+    }
+    return rows, baselines
+
+
+def against(rows: list[dict[str, Any]], baselines: dict[str, dict[str, Any]]) -> str:
+    """Each build against what it cannot avoid: encoding (warm), Piper's synthesis plus
+    encoding (cold), one phrase plus encoding (edit)."""
+    piper, edit, encode = (float(baselines[k]["wall_s"]) for k in ("piper", "piper edit", "ffmpeg"))
+    lines = [f"{'baseline':<28} {'s':>7}"]
+    lines += [f"{row['name']:<28} {float(row['wall_s']):>7.2f}" for row in baselines.values()]
+    for name, row, floor in (("warm (--force) / encode alone", rows[1], encode),
+                             ("cold / (Piper alone + encode alone)", rows[0], piper + encode),
+                             ("one edit / (Piper alone, edited phrase + encode)", rows[3], edit + encode)):
+        lines.append(f"{name + ':':<50} {float(row['wall_s']) / floor:.2f}x")
+    return "\n".join(lines)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -122,15 +183,18 @@ def main() -> None:
         return
     levels = [level for level in args.levels.split(",") if level]
     with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
-        rows = bench(args.script.resolve(), levels, Path(tmp))
+        rows, baselines = bench(args.script.resolve(), levels, Path(tmp))
     print(table(rows))
+    print()
+    print(against(rows, baselines))
     edit = rows[3]
     levels_built = int(edit["sessions"])
     ok = edit["synthesized"] == levels_built and rows[2]["written"] == 0 and rows[1]["synthesized"] == 0
     print(f"one edit re-synthesized {edit['synthesized']} clip(s) for {levels_built} level(s); "
           f"no-op rewrote {rows[2]['written']} file(s): {'as expected' if ok else 'UNEXPECTED'}")
     if args.json:
-        args.json.write_text(json.dumps({"script": str(args.script), "runs": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"script": str(args.script), "runs": rows, "baselines": baselines},
+                                        indent=2) + "\n")
     if not ok:
         sys.exit(1)
 
