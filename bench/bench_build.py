@@ -11,6 +11,11 @@ share one fresh temporary phrase cache, in this order:
   edit    a copy of the script with one cue's text changed: only that phrase is synthesized
           (once per level, since each level has its own speaking rate)
 
+and against baselines, each beside the build it is compared with (`--rounds` pairs, the
+fastest of each kept): Piper alone synthesizing every phrase (before the cold build), ffmpeg
+alone encoding the same PCM (with each warm build), Piper alone loading and synthesizing the
+edited phrase (with each edit, made on a fresh copy of the warm cache and output).
+
 Speed is audio seconds per wall second of the build call (imports and interpreter start
 excluded; Piper's model load is inside the cold build). Figures are meant to be read as
 ratios between runs of the same invocation: the machine is shared, absolute times drift.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -113,31 +119,43 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def bench(script: Path, levels: list[str],
-          work: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+def bench(script: Path, levels: list[str], work: Path,
+          rounds: int) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The four builds and the three baselines. A build and the baseline it is compared
+    with run one after the other, `rounds` times (the edit on a fresh copy of the warm
+    cache and output each time); each keeps its fastest round, so that load from other
+    work on the machine, which comes and goes, disturbs the ratios least."""
     edited = work / "edited.yaml"
     text = script.read_text(encoding="utf-8")
     if EDIT_FROM not in text:
         sys.exit(f"{script}: the edit text is not in this script; use the seed routine")
     edited.write_text(text.replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
     base = {"cache": str(work / "cache"), "out": str(work / "out"), "levels": levels}
-    runs = [
-        {"name": "cold", "script": str(script), "force": False},
-        {"name": "warm (--force)", "script": str(script), "force": True},
-        {"name": "no-op rerun", "script": str(script), "force": False},
-        {"name": "one edit", "script": str(edited), "force": False},
-    ]
-    rows = []
-    for run in runs:
-        print(f"  {run['name']} ...", file=sys.stderr, flush=True)
-        rows.append(run_child({**base, **run}))
-    print("  baselines ...", file=sys.stderr, flush=True)
-    baselines = {
-        "piper": run_child({**base, "name": "Piper alone, every phrase", "baseline": "piper", "script": str(script)}),
-        "piper edit": run_child({**base, "name": "Piper alone, edited phrase", "baseline": "piper",
-                                 "script": str(edited), "phrases": [EDIT_TO]}),
-        "ffmpeg": run_child({**base, "name": "ffmpeg encode alone", "baseline": "ffmpeg", "scratch": str(work)}),
-    }
+
+    def step(name: str, **spec: Any) -> dict[str, Any]:
+        print(f"  {name} ...", file=sys.stderr, flush=True)
+        return run_child({**base, "name": name, **spec})
+
+    def fastest(*candidates: dict[str, Any]) -> dict[str, Any]:
+        return min(candidates, key=lambda row: float(row["wall_s"]))
+
+    piper = step("Piper alone, every phrase", baseline="piper", script=str(script))
+    cold = step("cold", script=str(script), force=False)
+    warm, encode = [], []
+    for _ in range(rounds):
+        warm.append(step("warm (--force)", script=str(script), force=True))
+        encode.append(step("ffmpeg encode alone", baseline="ffmpeg", scratch=str(work)))
+    noop = step("no-op rerun", script=str(script), force=False)
+    edits, piper_edit = [], []
+    for n in range(rounds):
+        copy = {"cache": str(work / f"cache-{n}"), "out": str(work / f"out-{n}")}
+        shutil.copytree(work / "cache", copy["cache"])
+        shutil.copytree(work / "out", copy["out"])
+        edits.append(step("one edit", script=str(edited), force=False, **copy))
+        piper_edit.append(step("Piper alone, edited phrase", baseline="piper", script=str(edited),
+                               phrases=[EDIT_TO]))
+    rows = [cold, fastest(*warm), noop, fastest(*edits)]
+    baselines = {"piper": piper, "piper edit": fastest(*piper_edit), "ffmpeg": fastest(*encode)}
     return rows, baselines
 
 
@@ -178,12 +196,13 @@ def main() -> None:
     parser.add_argument("--script", type=Path, default=SEED)
     parser.add_argument("--levels", default="", help="comma-separated; default: every level")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of warm/encode and edit/Piper pairs")
     args = parse_or_serve(parser, child)
     if args is None:
         return
     levels = [level for level in args.levels.split(",") if level]
     with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
-        rows, baselines = bench(args.script.resolve(), levels, Path(tmp))
+        rows, baselines = bench(args.script.resolve(), levels, Path(tmp), args.rounds)
     print(table(rows))
     print()
     print(against(rows, baselines))
