@@ -39,6 +39,7 @@ ENV_VAR = "AUDIOROUTINE_CACHE_DIR"
 FORMAT = 2
 CHUNK = b"arck"
 ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.wav$")
+DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-v[0-9]+\.npz$")
 
 
 class Damaged(Exception):
@@ -92,13 +93,35 @@ class PhraseCache:
         if clip.samples:   # an empty clip would never verify: leave it uncached
             write_atomic(self.path(key), entry_bytes(key, clip), stage="synthesis")
 
+    def derived_path(self, name: str) -> Path:
+        return self.root / "pieces" / name[:2] / f"{name}.npz"
+
+    def load_derived(self, name: str) -> bytes | None:
+        """An entry derived from a phrase (pieces.py verifies it); None when there is none."""
+        try:
+            return self.derived_path(name).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def put_derived(self, name: str, data: bytes) -> None:
+        write_atomic(self.derived_path(name), data, stage="synthesis")
+
+    def drop_derived(self, name: str) -> None:
+        path = self.derived_path(name)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        path.unlink(missing_ok=True)
+
     def remove_stale_temps(self) -> list[Path]:
         """Remove temp files of entries whose writer was killed before renaming them."""
-        try:
-            folders = [Path(e.path) for e in os.scandir(self.root / "phrases") if e.is_dir(follow_symlinks=False)]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [p for folder in folders for p in remove_stale_temps(folder, _is_entry_name)]
+        removed = []
+        for kind, named in (("phrases", _is_entry_name), ("pieces", _is_derived_name)):
+            try:
+                folders = [Path(e.path) for e in os.scandir(self.root / kind) if e.is_dir(follow_symlinks=False)]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            removed += [p for folder in folders for p in remove_stale_temps(folder, named)]
+        return removed
 
 
 def entry_bytes(key: str, clip: Clip) -> bytes:
@@ -142,6 +165,10 @@ def read_entry(data: bytes, key: str) -> Clip:
 
 def _is_entry_name(name: str) -> bool:
     return ENTRY_NAME.match(name) is not None
+
+
+def _is_derived_name(name: str) -> bool:
+    return DERIVED_NAME.match(name) is not None
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Generic, TypeVar
 
@@ -30,6 +31,7 @@ MAX_GAIN_DB = 30.0            # never amplify a near-silent session further than
 HEADROOM_DB = 1.5             # the limiter aims this far under the ceiling; the MP3 check catches the rest
 K_TAIL_MS = 100               # the K-weighting filter's ring after a piece, counted in its power
 SEPARATE = 3                  # empty blocks between pieces: the limiter's smoothing reaches 3 blocks
+PEAK_FLOOR_DB = -50.0         # blocks under this never reach a ceiling (>= -10 dBTP) within MAX_GAIN_DB
 PEAK_MARGIN_DB = 0.2          # the MP3 check aims this far under the ceiling (meters differ by ~0.1 dB)
 FIX_MARGIN_DB = 1.0           # where the MP3 went over, the gain drops this much more
 PEAK_PASSES = 4               # encode/check rounds at most (the last one is only checked)
@@ -77,23 +79,42 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = DEFAULT
 
 
 def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
-          settings: LoudnessSettings = DEFAULT_LOUDNESS, later_gain_db: float = 0.0) -> dict[K, bytes]:
+          settings: LoudnessSettings = DEFAULT_LOUDNESS, later_gain_db: float = 0.0,
+          analyses: Mapping[K, Analysis] | None = None) -> dict[K, bytes]:
     """The pieces of a session (int16 mono clips, each placed at the sample offsets in
     `places`, silence elsewhere) levelled so that the session reads `settings.target` LUFS
     with true peaks at or under `settings.true_peak` dBTP once a later stage has applied
     `later_gain_db` (the MP3 encoder's own level change). Every piece gets the same gain and
     its own look-ahead limiter, so a piece said forty times is processed once and the session
     is never held whole: its loudness is computed from per-piece block powers placed on the
-    timeline (`Model`), not measured. Same lengths, silence stays zero; deterministic."""
+    timeline (`Model`), not measured. `analyses`: pieces already analysed (`analyse`), for
+    instance kept in the phrase cache. Same lengths, silence stays zero; deterministic."""
     if not settings.enabled:
         return dict(pieces)
-    model = Model(pieces, places, sample_rate)
+    model = Model(pieces, places, sample_rate, analyses)
     found = model.gain(settings, later_gain_db)
     if found is None:                       # silence: nothing to level
         return dict(pieces)
     gain, ceiling = 10 ** (found[0] / 20), model.ceiling(settings, later_gain_db)
-    return {key: _to_pcm(_apply(x, peaks, model.block, gain, ceiling))
-            for key, x, peaks in zip(model.keys, model.samples, model.peaks)}
+    return {key: _to_pcm(_apply(_to_float(pieces[key]), analysis.peaks, model.block, gain, ceiling))
+            for key, analysis in zip(model.keys, model.analyses)}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the loudness model needs of one piece, per 10 ms block: its K-weighted mean
+    square (`power`, running K_TAIL_MS past the piece) and its true peak (`peaks`)."""
+
+    power: np.ndarray
+    peaks: np.ndarray
+
+
+def analyse(pcm: bytes, sample_rate: int) -> Analysis:
+    """The Analysis of one piece (int16 mono). Peaks are oversampled in every block whose
+    sample peak is over PEAK_FLOOR_DB, whatever the gain turns out to be, so the result is
+    the same whenever and wherever it is computed."""
+    x, block = _to_float(pcm), max(1, sample_rate * BLOCK_MS // 1000)
+    return Analysis(k_weighted_power(x, sample_rate, block), _block_true_peaks(x, block, 10 ** (PEAK_FLOOR_DB / 20)))
 
 
 class Model(Generic[K]):
@@ -103,12 +124,13 @@ class Model(Generic[K]):
     power of a block is its power times its smoothed limiter gain squared; blocks land on the
     session's 10 ms grid by their centres. tests/test_loudness.py compares it with meters."""
 
-    def __init__(self, pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int) -> None:
+    def __init__(self, pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
+                 analyses: Mapping[K, Analysis] | None = None) -> None:
         self.rate, self.block = sample_rate, max(1, sample_rate * BLOCK_MS // 1000)
         self.keys = list(pieces)
-        self.samples = [_to_float(pieces[key]) for key in self.keys]
-        self.peaks: list[np.ndarray] = []
-        powers = [k_weighted_power(x, sample_rate, self.block) for x in self.samples]
+        known = analyses or {}
+        self.analyses = [known[key] if key in known else analyse(pieces[key], sample_rate) for key in self.keys]
+        powers = [a.power for a in self.analyses]
         # Every placed power block: its power, where it lands, and which piece block it is.
         first = np.cumsum([0] + [len(p) for p in powers])
         index = {key: i for i, key in enumerate(self.keys)}
@@ -121,9 +143,17 @@ class Model(Generic[K]):
         self._rows, self._lands = np.concatenate(rows), np.concatenate(lands)
         self._power = np.concatenate([np.zeros(0), *powers])[self._rows]
         self._blocks = int(self._lands.max()) + 1 if len(self._lands) else 0
-        self._lengths = [len(p) for p in powers]
-        self._peaks = np.zeros(0)
-        self._gain_of = np.zeros(0, dtype=np.int64)
+        # The pieces' peaks end to end, SEPARATE empty blocks between them, so that one pass
+        # of the limiter's smoothing over them is each piece's own; and the index there of
+        # every placed power block (past a piece's end, the K filter's tail, the last index,
+        # which `loudness` sets to the full gain).
+        gap = np.zeros(SEPARATE)
+        self._peaks = np.concatenate([gap, *(part for a in self.analyses for part in (a.peaks, gap))])
+        free = len(self._peaks)
+        offsets = np.cumsum([SEPARATE] + [len(a.peaks) + SEPARATE for a in self.analyses])
+        where = [np.where(np.arange(len(a.power)) < len(a.peaks), offset + np.arange(len(a.power)), free)
+                 for a, offset in zip(self.analyses, offsets)]
+        self._gain_of = np.concatenate([np.zeros(0, dtype=np.int64), *where])[self._rows]
 
     @staticmethod
     def ceiling(settings: LoudnessSettings, later_gain_db: float = 0.0) -> float:
@@ -139,9 +169,7 @@ class Model(Generic[K]):
             return None
         target, ceiling = settings.target - later_gain_db, self.ceiling(settings, later_gain_db)
         estimate = min(target - loudness, MAX_GAIN_DB)
-        most = min(estimate + 12, MAX_GAIN_DB)   # peaks below are exact for gains up to this
-        self.find_peaks(ceiling / 10 ** (most / 20))
-        low, high = estimate - 6.0, most
+        low, high = estimate - 6.0, min(estimate + 12, MAX_GAIN_DB)
         for _ in range(30):                      # bisection: modelled loudness grows with gain
             middle = (low + high) / 2
             if self.loudness(middle, ceiling) < target:
@@ -150,21 +178,6 @@ class Model(Generic[K]):
                 high = middle
         gain = (low + high) / 2
         return gain, self.loudness(gain, ceiling) + later_gain_db
-
-    def find_peaks(self, threshold: float) -> None:
-        """True peaks per block of every piece (oversampled where above `threshold`), laid
-        end to end with SEPARATE empty blocks between pieces, so that one pass of the
-        limiter's smoothing over them is each piece's own."""
-        self.peaks = [_block_true_peaks(x, self.block, threshold) for x in self.samples]
-        gap = np.zeros(SEPARATE)
-        self._peaks = np.concatenate([gap, *(part for p in self.peaks for part in (p, gap))])
-        # the index in those blocks of every power block; past a piece's end (the K filter's
-        # tail), the last index, which `loudness` sets to the full gain
-        free = len(self._peaks)
-        where = [np.where(np.arange(n) < len(p), offset + np.arange(n), free)
-                 for p, n, offset in zip(self.peaks, self._lengths,
-                                         np.cumsum([SEPARATE] + [len(p) + SEPARATE for p in self.peaks]))]
-        self._gain_of = np.concatenate([np.zeros(0, dtype=np.int64), *where])[self._rows]
 
     def loudness(self, gain_db: float, ceiling: float) -> float:
         """Modelled integrated loudness (LUFS) at `gain_db`, limited at `ceiling` (linear;

@@ -80,7 +80,8 @@ def encode_normalized(session: Mix, path: Path, bitrate: str, settings: Loudness
     if not settings.enabled:
         encode_mp3(session.chunks(), path, rate, bitrate)
         return
-    levelled = session.with_pieces(level(session.pieces, session.places, rate, settings, ENCODER_GAIN_DB))
+    levelled = session.with_pieces(level(session.pieces, session.places, rate, settings, ENCODER_GAIN_DB,
+                                         session.analyses))
 
     def peaks(decoded: Iterator[bytes]) -> np.ndarray:
         return stream_true_peaks(decoded, rate, settings.true_peak - PEAK_MARGIN_DB - 3.0)

@@ -16,7 +16,8 @@ from audioroutine import BuildOptions, build, load_script, plan
 from audioroutine.cache import PhraseCache
 from audioroutine.engines import BUILTIN, Engine, VoiceOptions, engine_class, engine_names, get_engine
 from audioroutine.errors import EngineError
-from audioroutine.render import EDGE_FADE_MS, mix
+from audioroutine.pieces import EDGE_FADE_MS
+from audioroutine.render import mix
 from audioroutine.speech import Speech, trim_quiet
 
 TINY = '''
@@ -141,7 +142,7 @@ def test_without_loudness_speech_is_the_engines_clip_except_the_edge_fades(write
 
 
 def test_a_build_without_loudness_renders_without_rotation(write_script, tmp_path, monkeypatch):
-    import audioroutine.render as render_module
+    import audioroutine.pieces as render_module
 
     seen = []
     original = render_module.rotate_phase
