@@ -212,9 +212,10 @@ def test_stale_temp_files_are_removed_and_nothing_else(mini_script, tmp_path):
     entries.mkdir(parents=True)
     stale = [out / f".mini-beginner.mp3.{dead}.tmp", out / f".mini-beginner.vtt.{dead}.tmp",
              out / f".programme.m3u8.{dead}.tmp", out / f".other.mp3.{live}.tmp",   # the last: 2 days old
-             entries / f".{key}.wav.{dead}.tmp"]
+             entries / f".{key}.wav.{dead}.tmp", entries / f".{key}.wav.{dead}-4242.tmp"]   # the last: a thread's
     kept = [out / f".mini-beginner.mp3.{live}.tmp", out / f".notes.txt.{dead}.tmp", out / "mini.mp3.tmp",
             out / f".mini.mp3.{dead}.tmp.bak", out / "keep.mp3", entries / f".{key}.wav.{live}.tmp",
+            entries / f".{key}.wav.{live}-4242.tmp",
             entries / f".notes.{dead}.tmp", entries / f".{key}.wav.{dead}.tmp.x"]
     for path in stale + kept:
         path.write_bytes(b"x")
