@@ -193,6 +193,7 @@ def _build_in_a_process(script: str, out: str, cache: str) -> tuple[int, int]:
     return result.stats.synthesized, result.stats.cached
 
 
+@pytest.mark.slow   # two interpreters start and import everything: 5-12 s
 @pytest.mark.parametrize("cache_root", [S3], indirect=True)
 def test_two_processes_fill_and_read_one_s3_cache_at_once(write_script, tmp_path, cache_root):
     """Two worker processes build the same routine at the same time on one S3 cache: the same
