@@ -27,6 +27,8 @@ CacheLocation = Path | str    # a folder, or an fsspec URL exactly as given
 URL = re.compile(r"^(?P<protocol>[a-zA-Z][a-zA-Z0-9+.-]*)://")
 BUCKETS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})   # first path part: a bucket
 WHOLE_PUT = BUCKETS | {"memory"}                    # an object is written whole or not at all
+# Entries are small: one GET each (s3fs would otherwise HEAD first, to split large objects).
+OPTIONS: dict[str, dict[str, Any]] = {"s3": {"max_concurrency": 1}, "s3a": {"max_concurrency": 1}}
 PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
             "abfss": "adlfs"}
 EXTRA = "pip install 'audioroutine[cluster]'"
@@ -158,7 +160,7 @@ class FsspecStore:
         try:
             import fsspec
 
-            fs, root = fsspec.core.url_to_fs(self.url)
+            fs, root = fsspec.core.url_to_fs(self.url, **OPTIONS.get(self.protocol, {}))
         except ImportError:
             raise CacheError(f"phrase cache {self.url}: needs the {package} package ({EXTRA})") from None
         except ValueError as err:
