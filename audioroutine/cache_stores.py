@@ -29,9 +29,7 @@ BUCKETS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})   # first
 WHOLE_PUT = BUCKETS | {"memory"}                    # an object is written whole or not at all
 # Entries are small: one GET each (s3fs would otherwise HEAD first, to split large objects).
 OPTIONS: dict[str, dict[str, Any]] = {"s3": {"max_concurrency": 1}, "s3a": {"max_concurrency": 1}}
-PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
-            "abfss": "adlfs"}
-EXTRA = "pip install 'audioroutine[cluster]'"
+EXTRA = "pip install 'audioroutine[cluster]'"   # fsspec and s3fs
 
 
 def cache_location(value: StrPath) -> CacheLocation:
@@ -156,28 +154,28 @@ class FsspecStore:
         return self._fs, f"{self._root}/{name}"
 
     def _connect(self) -> tuple[Any, str]:
-        package = PACKAGES.get(self.protocol, "fsspec")
         try:
             import fsspec
-
-            fs, root = fsspec.core.url_to_fs(self.url, **OPTIONS.get(self.protocol, {}))
         except ImportError:
-            raise CacheError(f"phrase cache {self.url}: needs the {package} package ({EXTRA})") from None
+            raise CacheError(f"phrase cache {self.url}: needs the fsspec package ({EXTRA})") from None
+        try:
+            fs, root = fsspec.core.url_to_fs(self.url, **OPTIONS.get(self.protocol, {}))
+        except ImportError as err:   # fsspec knows the protocol, its package is missing
+            missing = f"needs the s3fs package ({EXTRA})" if self.protocol in ("s3", "s3a") else str(err)
+            raise CacheError(printable(f"phrase cache {self.url}: {missing}")) from None
         except ValueError as err:
             raise CacheError(f"phrase cache {self.url}: {printable(str(err))} (see docs/scaling.md)") from None
-        root = root.rstrip("/")
-        try:
+        root, bucket = root.rstrip("/"), root.split("/", 1)[0]
+        try:   # a missing bucket would read as misses, then fail at the first write: say so now
             if self.protocol in BUCKETS:
-                bucket = root.split("/", 1)[0]
-                try:
-                    fs.info(bucket)
-                except FileNotFoundError:
-                    raise CacheError(f"phrase cache {self.url}: bucket '{bucket}' not found "
-                                     f"(create it, or check the URL and {self._endpoint_hint()})") from None
+                fs.info(bucket)
             elif self.protocol not in WHOLE_PUT:
                 fs.makedirs(root, exist_ok=True)
-        except CacheError:
-            raise
+        except FileNotFoundError as err:
+            if self.protocol not in BUCKETS:
+                raise self._error("cannot create the folder", err) from err
+            raise CacheError(f"phrase cache {self.url}: bucket '{bucket}' not found "
+                             f"(create it, or check the URL and {self._endpoint_hint()})") from None
         except Exception as err:
             raise self._error("cannot reach the store", err) from err
         return fs, root

@@ -178,6 +178,14 @@ def test_a_missing_package_or_unknown_protocol_is_one_error_line(monkeypatch):
         PhraseCache("nosuch://x").load("ab" * 32)
 
 
+def test_refused_credentials_name_the_variables_to_check():
+    store = PhraseCache("s3://clinic/phrases").store
+    assert isinstance(store, FsspecStore)
+    assert str(store._error("cannot read", PermissionError("Access Denied"))) == (
+        "phrase cache s3://clinic/phrases: access denied (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+        "or AWS_PROFILE; docs/scaling.md)")
+
+
 def test_a_folder_cache_imports_no_fsspec(mini_script, tmp_path):
     code = ("import sys; from audioroutine import BuildOptions, build, load_script; "
             f"build(load_script({str(mini_script)!r}), BuildOptions(out_dir={str(tmp_path / 'o')!r}, "
