@@ -112,7 +112,7 @@ class FsspecStore:
         fs, path = self._open(name)
         try:
             data = fs.cat_file(path)
-        except IsADirectoryError:
+        except IsADirectoryError:   # the cache removes the folder: not a store failure
             raise
         except FileNotFoundError:
             return None
@@ -126,9 +126,10 @@ class FsspecStore:
         try:
             if self.protocol in WHOLE_PUT:
                 fs.pipe_file(path, data)
-            else:   # sftp, smb, local://...: a temp file beside, then a rename
-                fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                temp = path.rsplit("/", 1)[0] + f"/.{name.rsplit('/', 1)[-1]}.{uuid.uuid4().hex}.tmp"
+            else:   # sftp, smb, local://...: a temp file beside (unique per writer), then a rename
+                folder, _, file = path.rpartition("/")
+                temp = f"{folder}/.{file}.{uuid.uuid4().hex}.tmp"
+                fs.makedirs(folder, exist_ok=True)
                 fs.pipe_file(temp, data)
                 fs.mv(temp, path)
         except Exception as err:
