@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .cache_stores import CacheLocation, cache_location
 from .durations import format_ms
 from .engines import VoiceOptions, engine_class, engine_info, engine_names, get_engine, registry_order
 from .errors import AudioRoutineError, ScriptError, collect
@@ -122,11 +123,21 @@ VOICE_HELP = "Engine voice: piper .onnx path, espeak language or voice, gtts LAN
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--cache-dir", type=click.Path(path_type=Path), envvar="AUDIOROUTINE_CACHE_DIR",
-                        help="Phrase cache folder [env AUDIOROUTINE_CACHE_DIR; default: user cache dir].")(func)
+    func = click.option("--cache-dir", type=CacheParam(), envvar="AUDIOROUTINE_CACHE_DIR",
+                        help="Phrase cache: a folder, or a URL workers share (s3://bucket/prefix; docs/scaling.md) "
+                             "[env AUDIOROUTINE_CACHE_DIR; default: user cache dir].")(func)
     func = click.option("--voice", help=VOICE_HELP)(func)
     func = click.option("--engine", help=ENGINE_HELP)(func)
     return func
+
+
+class CacheParam(click.ParamType):
+    """A folder, or a URL kept exactly as typed (click.Path would turn s3://b/p into s3:/b/p)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> CacheLocation:
+        return cache_location(value)
 
 
 def _settings_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -173,7 +184,8 @@ def _engine_detail(routine: Routine, options: BuildOptions) -> None:
 @_output_options
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
               force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, prune_stale: bool,
-              settings_file: Path | None, engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+              settings_file: Path | None, engine: str | None, voice: str | None,
+              cache_dir: CacheLocation | None) -> None:
     """Build one MP3 per level for each script (files, folders, quoted globs), their transcripts, and one M3U8 playlist.
 
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
@@ -288,7 +300,7 @@ def _print_dry_run(planned: BatchPlan, as_json: bool, stale: list[Path]) -> None
 @_common
 @_output_options
 def watch_cmd(paths: tuple[Path, ...], level: str, out_dir: Path, prune_stale: bool, settings_file: Path | None,
-              engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+              engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
     """Build, then rebuild whenever a script or settings file is saved (checked every second; Ctrl-C stops).
 
     Example: audioroutine watch scripts_yaml/ --out output
@@ -327,7 +339,7 @@ def watch_cmd(paths: tuple[Path, ...], level: str, out_dir: Path, prune_stale: b
 @_common
 @_output_options
 def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silences: bool, settings_file: Path | None,
-             engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+             engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
     """Print the cue sheet of one level: time, chapter, role, text.
 
     Example: audioroutine plan scripts_yaml/upper_middle_back.yaml --level beginner
@@ -354,7 +366,7 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
 @_common
 @_output_options
 def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | None,
-                 engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+                 engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
     """Check scripts (files, folders, quoted globs) without building: keys, values, and that speech fits.
 
     Example: audioroutine validate scripts_yaml/
@@ -418,7 +430,7 @@ def _folder_summary(folders: list[prescribe_batch.FolderResult]) -> None:
 @_output_options
 def programme_cmd(programme_file: Path, out_dir: Path, week: int | None, table: bool, base_url: str | None,
                   force: bool, settings_file: Path | None, engine: str | None, voice: str | None,
-                  cache_dir: Path | None) -> None:
+                  cache_dir: CacheLocation | None) -> None:
     """Build a progression programme: one session per week, one album, a playlist, handouts.
 
     Example: audioroutine programme examples/back-6-weeks.yaml --plan
@@ -448,7 +460,8 @@ def programme_cmd(programme_file: Path, out_dir: Path, week: int | None, table: 
 @_common
 @_output_options
 def prescribe_cmd(prescription_file: Path, out_dir: Path, base_url: str | None, force: bool, check_only: bool,
-                  settings_file: Path | None, engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+                  settings_file: Path | None, engine: str | None, voice: str | None,
+                  cache_dir: CacheLocation | None) -> None:
     """Build each patient's sessions, playlist and handouts into a folder named by their reference.
 
     Example: audioroutine prescribe examples/prescriptions.csv --out clinic-output

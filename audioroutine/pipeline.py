@@ -21,6 +21,7 @@ from typing import TypeVar
 from . import __version__
 from .bitrates import DEFAULT_BITRATE, bitrate_problem
 from .cache import PhraseCache, wav_bytes
+from .cache_stores import CacheLocation, cache_location
 from .compiler import build_timeline, compile_level, level_title, phrases_for
 from .cover import generate_cover, load_cover
 from .durations import format_hms
@@ -60,7 +61,7 @@ class BuildOptions:
     engine: str | None = None          # overrides the script's voice.engine
     voice: str | None = None
     levels: tuple[str, ...] = ()       # empty: every level
-    cache_dir: Path | None = None      # None: $AUDIOROUTINE_CACHE_DIR, else the user cache folder
+    cache_dir: CacheLocation | None = None  # folder or URL (s3://...); None: $AUDIOROUTINE_CACHE_DIR, else user cache
     bitrate: str | None = None         # None: the settings' bitrate, else DEFAULT_BITRATE
     sample_rate: int = SESSION_RATE
     id3_version: int = 3               # 3 or 4
@@ -81,7 +82,7 @@ class BuildOptions:
         # passes, "out" or any PathLike, a list of levels, while the fields stay exact.
         self.out_dir = Path(out_dir)
         self.engine, self.voice, self.levels = engine, voice, tuple(levels)
-        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.cache_dir = None if cache_dir is None else cache_location(cache_dir)
         self.bitrate, self.sample_rate, self.id3_version, self.force = bitrate, sample_rate, id3_version, force
         self.settings, self.sidecars, self.album, self.album_artist = settings, sidecars, album, album_artist
 

@@ -186,3 +186,32 @@ def test_ffmpeg_failing_mid_stream_is_one_clear_error(tmp_path):
 
     with pytest.raises(BuildError, match="ffmpeg failed"):
         encode_mp3([noise(1.0)] * 3, tmp_path / "x.mp3", RATE, "nonsense")
+
+
+def test_a_levelled_piece_is_analysed_once_then_read_from_the_cache(mini_script, tmp_path, monkeypatch):
+    """A rebuild neither rotates nor analyses a phrase it has seen; a damaged piece entry,
+    or one made from another clip, is made again; the MP3 is the same bytes every time."""
+    import audioroutine.pieces as pieces
+    from audioroutine.pipeline import BuildOptions, build
+
+    made = []
+    real = pieces.analyse
+    monkeypatch.setattr(pieces, "analyse", lambda pcm, rate: made.append(1) or real(pcm, rate))
+    routine = load_script(mini_script)
+    options = BuildOptions(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", force=True)
+    first = build(routine, options)
+    mp3s = {s.path: s.path.read_bytes() for s in first.sessions}
+    entries = sorted((tmp_path / "cache" / "pieces").rglob("*.npz"))
+    assert len(made) == len(entries) > 0
+    made.clear()
+    build(routine, options)
+    assert made == []
+    assert {p: p.read_bytes() for p in mp3s} == mp3s
+    damaged = bytearray(entries[0].read_bytes())
+    damaged[-100] ^= 0x01
+    entries[0].write_bytes(bytes(damaged))
+    other = entries[1].read_bytes()
+    entries[2].write_bytes(other)                         # a verifying entry, of another phrase's clip
+    build(routine, options)
+    assert len(made) == 2
+    assert {p: p.read_bytes() for p in mp3s} == mp3s
