@@ -1,19 +1,30 @@
-"""No-op rebuild benchmark: CPU time of a build that finds everything up to date.
+"""No-op rebuild benchmark: a build that finds everything up to date.
 
-    python bench/bench_noop.py [--script PATH] [--repeat 25]
+    python bench/bench_noop.py [--script PATH] [--repeat 25]           # CPU time, in this process
+    python bench/bench_noop.py --shell [PATH ...] [--engine piper] [--repeat 15]   # wall time, from the shell
 
-Builds the script once on the **fake engine** (fresh temporary cache and output), then
-repeats the same build in this process: each one reads and verifies every cached clip,
-measures it, lays out the timelines and compares the MP3s' provenance tags, writing
-nothing. CPU time (`time.process_time`), not wall time, so that other work on a shared
-machine disturbs it less; compare two versions by running each, interleaved, with
-PYTHONPATH pointing at its tree.
+Default: builds the script once on the **fake engine** (fresh temporary cache and output),
+then repeats the same build in this process: each one reads and verifies every cached clip,
+measures it, lays out the timelines and compares the MP3s' provenance tags, writing nothing.
+CPU time (`time.process_time`), not wall time, so that other work on a shared machine
+disturbs it less; compare two versions by running each, interleaved, with PYTHONPATH
+pointing at its tree.
+
+`--shell`: builds the paths (default: `scripts_yaml/`, the seed library) once, then times,
+interleaved in rounds, three commands as a fresh process each, wall time: `python -c pass`
+(interpreter start), `python -m audioroutine build ...` answered from the manifest (the
+fast path), and the same build with the manifest removed first (the normal path, which
+re-decides by the MP3s' provenance tags and records the manifest again). Exits 1 if a
+no-op run wrote an MP3 or the fast path loaded numpy or an engine.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,25 +32,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scripts_yaml" / "upper_middle_back.yaml"
+HEAVY = ("numpy", "pydub", "mutagen", "onnxruntime", "piper", "espeakng_loader", "gtts")   # never on the fast path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="*", type=Path, help="--shell: scripts or folders [default: scripts_yaml/]")
     parser.add_argument("--script", type=Path, default=SEED)
-    parser.add_argument("--repeat", type=int, default=25)
+    parser.add_argument("--repeat", type=int, default=None, help="runs (rounds with --shell) [25; 15]")
+    parser.add_argument("--shell", action="store_true", help="wall time of fresh processes (see above)")
+    parser.add_argument("--engine", default="fake", help="--shell: engine of the build [fake]")
     args = parser.parse_args()
+    if args.shell:
+        shell(args.paths or [ROOT / "scripts_yaml"], args.engine, args.repeat or 15)
+    else:
+        cpu(args.script, args.repeat or 25)
 
+
+def cpu(script: Path, repeat: int) -> None:
     import audioroutine
     from audioroutine import BuildOptions, build, load_script
     from audioroutine.ffmpeg import configure_pydub
 
     configure_pydub()
-    routine = load_script(args.script)
+    routine = load_script(script)
     with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
         options = BuildOptions(out_dir=Path(tmp) / "out", cache_dir=Path(tmp) / "cache", engine="fake")
         build(routine, options)
         times = []
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             start = time.process_time()
             result = build(routine, options)
             times.append(time.process_time() - start)
@@ -47,6 +68,51 @@ def main() -> None:
                 sys.exit("the rebuild was not a no-op")
     print(f"{Path(audioroutine.__file__).parent}: {result.phrases} phrases, no-op rebuild CPU "
           f"median {statistics.median(times) * 1000:.1f} ms, min {min(times) * 1000:.1f} ms")
+
+
+def shell(paths: list[Path], engine: str, rounds: int) -> None:
+    from audioroutine.manifest import MANIFEST_NAME
+
+    with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
+        out = Path(tmp) / "out"
+        env = {**os.environ, "AUDIOROUTINE_CACHE_DIR": str(Path(tmp) / "cache"),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        build = [sys.executable, "-m", "audioroutine", "build", *map(str, paths), "--out", str(out),
+                 "--engine", engine, "--json"]
+        started = time.monotonic()
+        first = json.loads(_run(build, env).stdout)
+        print(f"first build ({engine}): {len(first['sessions'])} sessions, "
+              f"{first['phrases']['synthesized']} phrases, {time.monotonic() - started:.1f} s")
+        probe = [sys.executable, "-X", "importtime", "-m", "audioroutine", "build", *map(str, paths),
+                 "--out", str(out), "--engine", engine, "-q"]
+        loaded = {line.split("|")[-1].strip() for line in _run(probe, env).stderr.splitlines() if "|" in line}
+        if heavy := sorted(name for name in loaded if name.split(".")[0] in HEAVY):
+            sys.exit(f"the fast path imported {', '.join(heavy)}")
+        times: dict[str, list[float]] = {"python -c pass": [], "fast path (manifest)": [], "normal path": []}
+        for _ in range(rounds):
+            for name in times:
+                if name == "normal path":
+                    (out / MANIFEST_NAME).unlink()
+                command = [sys.executable, "-c", "pass"] if name == "python -c pass" else build
+                start = time.perf_counter()
+                proc = _run(command, env)
+                times[name].append(time.perf_counter() - start)
+                if command is build and any(s["written"] for s in json.loads(proc.stdout)["sessions"]):
+                    sys.exit(f"{name}: a no-op build wrote an MP3")
+    base = statistics.median(times["python -c pass"])
+    fast = statistics.median(times["fast path (manifest)"])
+    print(f"{' '.join(p.name for p in paths)}, {engine} engine, {rounds} rounds, wall time of a fresh process:")
+    print("| command | median s | min s | vs python -c pass | vs fast path |\n| --- | ---: | ---: | ---: | ---: |")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"| {name} | {median:.3f} | {min(values):.3f} | {median / base:.1f}× | {median / fast:.2f}× |")
+
+
+def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+    if proc.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{proc.stderr}")
+    return proc
 
 
 if __name__ == "__main__":
