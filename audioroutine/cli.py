@@ -191,6 +191,7 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     # Every level of every script is kept, built now or not: --level does not prune the others.
     keep = [output_path(r, lv.id, out_dir) for r in routines for lv in r.levels]
     if dry_run:
+        configure_pydub()
         from .pipeline import dry_run as dry_run_plan
         from .prune import stale_outputs
 

@@ -78,6 +78,7 @@ def input_keys(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> 
     """The input key of every session a build of `routines` with `options` makes, by MP3
     path; None when one cannot be known without loading an engine (an engine without a
     fingerprint, a voice that cannot be found, ...) or two sessions share a file name."""
+    options = [opts.for_script(routine) for routine, opts in zip(routines, options)]
     try:
         environment = _environment()
         levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]

@@ -1,7 +1,7 @@
 """No-op rebuild benchmark: a build that finds everything up to date.
 
     python bench/bench_noop.py [--script PATH] [--repeat 25]           # CPU time, in this process
-    python bench/bench_noop.py --shell [PATH ...] [--engine piper] [--repeat 15]   # wall time, from the shell
+    python bench/bench_noop.py --shell [PATH ...] [--engine own] [--repeat 15]   # wall time, from the shell
 
 Default: builds the script once on the **fake engine** (fresh temporary cache and output),
 then repeats the same build in this process: each one reads and verifies every cached clip,
@@ -41,10 +41,12 @@ def main() -> None:
     parser.add_argument("--script", type=Path, default=SEED)
     parser.add_argument("--repeat", type=int, default=None, help="runs (rounds with --shell) [25; 15]")
     parser.add_argument("--shell", action="store_true", help="wall time of fresh processes (see above)")
-    parser.add_argument("--engine", default="fake", help="--shell: engine of the build [fake]")
+    parser.add_argument("--cache", type=Path, help="--shell: phrase cache to use (and keep) [a fresh temporary one]")
+    parser.add_argument("--engine", default="fake",
+                        help="--shell: engine of the build, or 'own': each script's own (seed: Piper, espeak) [fake]")
     args = parser.parse_args()
     if args.shell:
-        shell(args.paths or [ROOT / "scripts_yaml"], args.engine, args.repeat or 15)
+        shell(args.paths or [ROOT / "scripts_yaml"], args.engine, args.repeat or 15, args.cache)
     else:
         cpu(args.script, args.repeat or 25)
 
@@ -70,21 +72,21 @@ def cpu(script: Path, repeat: int) -> None:
           f"median {statistics.median(times) * 1000:.1f} ms, min {min(times) * 1000:.1f} ms")
 
 
-def shell(paths: list[Path], engine: str, rounds: int) -> None:
+def shell(paths: list[Path], engine: str, rounds: int, cache: Path | None) -> None:
     from audioroutine.manifest import MANIFEST_NAME
 
     with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
         out = Path(tmp) / "out"
-        env = {**os.environ, "AUDIOROUTINE_CACHE_DIR": str(Path(tmp) / "cache"),
+        env = {**os.environ, "AUDIOROUTINE_CACHE_DIR": str(cache or Path(tmp) / "cache"),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        build = [sys.executable, "-m", "audioroutine", "build", *map(str, paths), "--out", str(out),
-                 "--engine", engine, "--json"]
+        chosen = [] if engine == "own" else ["--engine", engine]
+        build = [sys.executable, "-m", "audioroutine", "build", *map(str, paths), "--out", str(out), *chosen, "--json"]
         started = time.monotonic()
         first = json.loads(_run(build, env).stdout)
         print(f"first build ({engine}): {len(first['sessions'])} sessions, "
               f"{first['phrases']['synthesized']} phrases, {time.monotonic() - started:.1f} s")
         probe = [sys.executable, "-X", "importtime", "-m", "audioroutine", "build", *map(str, paths),
-                 "--out", str(out), "--engine", engine, "-q"]
+                 "--out", str(out), *chosen, "-q"]
         loaded = {line.split("|")[-1].strip() for line in _run(probe, env).stderr.splitlines() if "|" in line}
         if heavy := sorted(name for name in loaded if name.split(".")[0] in HEAVY):
             sys.exit(f"the fast path imported {', '.join(heavy)}")
@@ -101,7 +103,7 @@ def shell(paths: list[Path], engine: str, rounds: int) -> None:
                     sys.exit(f"{name}: a no-op build wrote an MP3")
     base = statistics.median(times["python -c pass"])
     fast = statistics.median(times["fast path (manifest)"])
-    print(f"{' '.join(p.name for p in paths)}, {engine} engine, {rounds} rounds, wall time of a fresh process:")
+    print(f"{' '.join(p.name for p in paths)}, engine {engine}, {rounds} rounds, wall time of a fresh process:")
     print("| command | median s | min s | vs python -c pass | vs fast path |\n| --- | ---: | ---: | ---: | ---: |")
     for name, values in times.items():
         median = statistics.median(values)

@@ -26,15 +26,8 @@ from audioroutine.ffmpeg import ffmpeg_exe
 from audioroutine.manifest import MANIFEST_NAME
 
 from .conftest import MINIMAL, ROOT
+from .test_exercise_library import LIBRARY
 
-LIBRARY = """\
-library: Back care
-exercises:
-  - name: Cobra
-    id: cobra
-    hold: Lift your chest.
-    dosage: {reps: 2, hold: 2s, rest: 1s}
-"""
 A = """\
 id: a
 title: Alpha
