@@ -40,6 +40,7 @@ ENV_VAR = "AUDIOROUTINE_CACHE_DIR"
 FORMAT = 2
 CHUNK = b"arck"
 ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.wav$")
+DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-v[0-9]+\.npz$")
 
 
 class Damaged(Exception):
@@ -112,9 +113,26 @@ class PhraseCache:
         if clip.samples:   # an empty clip would never verify: leave it uncached
             self.store.write(entry_name(key), entry_bytes(key, clip))
 
+    def derived_name(self, name: str) -> str:
+        """Where an entry derived from a phrase (pieces.py) is, relative to the cache location."""
+        return f"pieces/{name[:2]}/{name}.npz"
+
+    def load_derived(self, name: str) -> bytes | None:
+        """An entry derived from a phrase (pieces.py verifies it); None when there is none."""
+        try:
+            return self.store.read(self.derived_name(name))
+        except (IsADirectoryError, NotADirectoryError):
+            return None
+
+    def put_derived(self, name: str, data: bytes) -> None:
+        self.store.write(self.derived_name(name), data)
+
+    def drop_derived(self, name: str) -> None:
+        self.store.remove(self.derived_name(name))
+
     def remove_stale_temps(self) -> list[str]:
         """Remove temp files of entries whose writer was killed before renaming them."""
-        return self.store.remove_stale_temps(_is_entry_name)
+        return self.store.remove_stale_temps(lambda name: _is_entry_name(name) or _is_derived_name(name))
 
 
 def entry_bytes(key: str, clip: Clip) -> bytes:
@@ -158,6 +176,10 @@ def read_entry(data: bytes, key: str) -> Clip:
 
 def _is_entry_name(name: str) -> bool:
     return ENTRY_NAME.match(name) is not None
+
+
+def _is_derived_name(name: str) -> bool:
+    return DERIVED_NAME.match(name) is not None
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:

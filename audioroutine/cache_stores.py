@@ -85,11 +85,14 @@ class FolderStore:
             path.unlink(missing_ok=True)
 
     def remove_stale_temps(self, ours: Callable[[str], bool]) -> list[str]:
-        try:
-            folders = [Path(e.path) for e in os.scandir(self.root / "phrases") if e.is_dir(follow_symlinks=False)]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [str(p) for folder in folders for p in remove_stale_temps(folder, ours)]
+        removed = []
+        for kind in ("phrases", "pieces"):
+            try:
+                folders = [Path(e.path) for e in os.scandir(self.root / kind) if e.is_dir(follow_symlinks=False)]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            removed += [str(p) for folder in folders for p in remove_stale_temps(folder, ours)]
+        return removed
 
 
 class FsspecStore:

@@ -40,7 +40,7 @@ from .options import engine_name as engine_name
 from .options import output_path as output_path
 from .options import voice_name as voice_name
 from .playlist import Entry, Track, playlist_path, track_order, write_playlist
-from .render import render
+from .render import Mix, mix
 from .script import Routine
 from .settings import Settings
 from .speech import Speech, SpeechStats
@@ -197,7 +197,7 @@ def _write(prepared: _Prepared, tracks: list[Track] | None) -> BuildResult:
         tags = session_tags(routine, program.level, timeline, number, total, speech, options)
         written = options.force or not is_up_to_date(path, tags.provenance)
         if written:
-            session = render(timeline, speech, rotate=routine.loudness.enabled)
+            session = mix(timeline, speech, rotate=routine.loudness.enabled)
             checkpoint("render")
             with atomic_path(path, stage="tags") as tmp:
                 encode_normalized(session, tmp, bitrate(options), routine.loudness)
@@ -454,11 +454,8 @@ def say_to_file(clip: Clip, out: Path, loudness: LoudnessSettings | None = None)
     loudness = loudness or LoudnessSettings()
     pcm = rotate_phase(clip.pcm, clip.sample_rate) if loudness.enabled else clip.pcm
     if out.suffix.lower() == ".mp3":
-        from pydub import AudioSegment
-
-        segment = AudioSegment(data=pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1)
         with atomic_path(out) as tmp:
-            encode_normalized(segment, tmp, DEFAULT_BITRATE, loudness)
+            encode_normalized(Mix.of_clip(pcm, clip.sample_rate), tmp, DEFAULT_BITRATE, loudness)
     else:
         write_atomic(out, wav_bytes(Clip(normalize(pcm, clip.sample_rate, loudness), clip.sample_rate)))
 

@@ -59,7 +59,9 @@ def test_the_cli_and_the_environment_take_a_url(mini_script, tmp_path, cache_roo
     assert first.exit_code == 0, first.stderr
     assert first.stdout.splitlines()[-1].endswith("phrases: 10 synthesized, 8 from cache")
     fs, root = fsspec.core.url_to_fs(cache_root)
-    assert len(fs.find(root)) == 10                      # every entry in the store, nothing else
+    found = fs.find(root)                                # every entry in the store, nothing else:
+    assert len(found) == 20                              # each phrase's clip and its levelled piece
+    assert sum("/phrases/" in f for f in found) == sum("/pieces/" in f for f in found) == 10
     monkeypatch.delenv("AUDIOROUTINE_CACHE_DIR")
     again = CliRunner(mix_stderr=False).invoke(cli, ["build", str(mini_script), "--out", str(tmp_path / "b"),
                                                      "--cache-dir", cache_root])
