@@ -4,8 +4,10 @@ beside `encode_normalized` (see docs/architecture.md)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -13,6 +15,7 @@ import numpy as np
 from pydub import AudioSegment
 
 from .bitrates import DEFAULT_BITRATE
+from .errors import BuildError
 from .ffmpeg import ffmpeg_through, run_ffmpeg
 from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, level, peak_fix, stream_true_peaks
 from .loudness_settings import LoudnessSettings
@@ -31,15 +34,33 @@ def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate: s
     honour it return exactly the samples that went in. With `decoded`, the same ffmpeg run
     also decodes what it encodes (a loopback decoder: the samples any decoder of the file
     returns, measured identical) and hands that PCM, as it comes, to `decoded`, whose
-    result is returned: the check costs the second core, not a second pass."""
+    result is returned: the check costs the second core, not a second pass. (An ffmpeg
+    older than 7.1, given by AUDIOROUTINE_FFMPEG, has no loopback decoders: then the file
+    is decoded in a second run.)"""
     args = ["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a",
             "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
             "-codec:a", "libmp3lame", "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "1",
             "-f", "mp3", "-y", str(path)]
-    if decoded:
-        args += ["-dec", "0:0", "-filter_complex", "[dec:0]anull[decoded]", "-map", "[decoded]",
-                 "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"]
-    return ffmpeg_through(args, chunks, decoded)
+    pcm_out = ["-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"]
+    if decoded is None:
+        return ffmpeg_through(args, chunks)
+    if not has_loopback_decoders():
+        ffmpeg_through(args, chunks)
+        return ffmpeg_through(["-i", str(path), *pcm_out], (), decoded)
+    return ffmpeg_through([*args, "-dec", "0:0", "-filter_complex", "[dec:0]anull[decoded]", "-map", "[decoded]",
+                           *pcm_out], chunks, decoded)
+
+
+@lru_cache(maxsize=1)
+def has_loopback_decoders() -> bool:
+    """Whether this ffmpeg decodes what it encodes in the same run (`-dec`, ffmpeg 7.1+)."""
+    try:
+        run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "0.05", "-codec:a", "libmp3lame",
+                    "-f", "mp3", "-y", os.devnull, "-dec", "0:0", "-filter_complex", "[dec:0]anull[d]",
+                    "-map", "[d]", "-f", "null", "-"])
+    except BuildError:
+        return False
+    return True
 
 
 def decode_mp3(path: Path, sample_rate: int | None = None) -> AudioSegment:
