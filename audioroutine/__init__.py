@@ -24,7 +24,7 @@ _EXPORTS = {
     "load_script": "script", "parse_script": "script", "Routine": "script",
     "load_settings": "settings", "settings_for": "settings", "Settings": "settings",
     "compile_level": "compiler", "Timeline": "timeline",
-    "BuildOptions": "pipeline", "BuildResult": "pipeline", "SessionResult": "pipeline",
+    "BuildOptions": "options", "BuildResult": "pipeline", "SessionResult": "options",
     "BatchResult": "pipeline", "BatchPlan": "pipeline", "Parallel": "executors",
     "build": "pipeline", "build_batch": "pipeline", "plan": "pipeline", "dry_run": "pipeline",
     "inspect": "probe", "Probe": "probe",
@@ -41,17 +41,8 @@ if TYPE_CHECKING:
     from .engines import Clip, Engine, VoiceOptions, get_engine
     from .errors import AudioRoutineError, BuildError, EngineError, ScriptError
     from .executors import Parallel
-    from .pipeline import (
-        BatchPlan,
-        BatchResult,
-        BuildOptions,
-        BuildResult,
-        SessionResult,
-        build,
-        build_batch,
-        dry_run,
-        plan,
-    )
+    from .options import BuildOptions, SessionResult
+    from .pipeline import BatchPlan, BatchResult, BuildResult, build, build_batch, dry_run, plan
     from .probe import Probe, inspect
     from .script import Routine, load_script, parse_script
     from .settings import Settings, load_settings, settings_for

@@ -27,22 +27,16 @@ from .engines import VoiceOptions
 from .errors import AudioRoutineError, BuildError, EngineError, ScriptError, collect, raise_all
 from .executors import Executor, Parallel, open_executor
 from .files import commit_temp, remove_stale_temps, temp_path
+from .options import OUTPUT_SUFFIXES, BuildOptions, SessionResult, bitrate, engine_name, output_path, voice_name
 from .pipeline import (
-    OUTPUT_SUFFIXES,
-    BuildOptions,
     BuildResult,
     Progress,
-    SessionResult,
     _compile,
     _one_line,
     _Prepared,
-    _up_to_date,
-    bitrate,
     check_length,
-    engine_name,
-    output_path,
+    is_up_to_date,
     session_tags,
-    voice_name,
 )
 from .playlist import Track
 from .speech import Speech
@@ -232,7 +226,7 @@ class _Run:
         except (AudioRoutineError, OSError) as err:
             self._fail(session.script, err)
             return None
-        if self.fatal or (not options.force and _up_to_date(session.path, session.tags.provenance)):
+        if self.fatal or (not options.force and is_up_to_date(session.path, session.tags.provenance)):
             return None
         folder = session.path.parent
         try:
@@ -335,7 +329,9 @@ class _Run:
                                session.tags.album)
             job.result.sessions.append(SessionResult(session.program.level, session.path, session.timeline.total,
                                                      session.timeline.sample_rate, written,
-                                                     session.tags.title, session.tags.artist))
+                                                     session.tags.title, session.tags.artist,
+                                                     tuple(map(session.speech.key, session.program.texts())),
+                                                     session.tags.provenance))
         return job.result
 
     def _error(self, script: int, err: AudioRoutineError | OSError) -> AudioRoutineError:

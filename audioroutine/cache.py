@@ -1,7 +1,8 @@
 """Phrase cache: content-addressed clips on disk, so unchanged phrases are never synthesized twice.
 
-Key = sha256 of (engine identity, text); the entry is `phrases/KEY[:2]/KEY.wav`, written to a
-temp file and renamed into place.
+Key = sha256 of (engine identity, text); the entry is `phrases/KEY[:2]/KEY.wav` under the cache
+location: a folder (written to a temp file and renamed into place) or an fsspec URL shared by
+several machines (`s3://bucket/prefix`; see cache_stores.py).
 
 Entry format (version 2): a plain 16-bit mono PCM WAV that any player opens, with one extra
 RIFF chunk `arck` between `fmt ` and `data`, holding compact JSON:
@@ -24,7 +25,6 @@ import io
 import json
 import os
 import re
-import shutil
 import struct
 import wave
 from pathlib import Path
@@ -32,13 +32,15 @@ from typing import Any
 
 import platformdirs
 
+from .cache_stores import CacheLocation, FolderStore, cache_location, open_store
 from .engines import Clip
-from .files import remove_stale_temps, write_atomic
+from .files import StrPath
 
 ENV_VAR = "AUDIOROUTINE_CACHE_DIR"
 FORMAT = 2
 CHUNK = b"arck"
 ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.wav$")
+DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-v[0-9]+\.npz$")
 
 
 class Damaged(Exception):
@@ -49,9 +51,14 @@ class Outdated(Damaged):
     """An entry written by an older cache format: not wrong, just not verifiable."""
 
 
-def default_cache_dir() -> Path:
-    """$AUDIOROUTINE_CACHE_DIR, else the user's cache directory."""
-    return Path(os.environ.get(ENV_VAR) or platformdirs.user_cache_dir("audioroutine"))
+def default_cache_location() -> CacheLocation:
+    """$AUDIOROUTINE_CACHE_DIR (a folder or a URL), else the user's cache directory."""
+    return cache_location(os.environ.get(ENV_VAR) or platformdirs.user_cache_dir("audioroutine"))
+
+
+def entry_name(key: str) -> str:
+    """Where the entry for `key` is, relative to the cache location."""
+    return f"phrases/{key[:2]}/{key}.wav"
 
 
 def phrase_key(identity: dict[str, Any], text: str) -> str:
@@ -60,25 +67,38 @@ def phrase_key(identity: dict[str, Any], text: str) -> str:
 
 
 class PhraseCache:
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root else default_cache_dir()
+    """The cache at `root`: a folder, or an fsspec URL string (`s3://bucket/prefix`); None or
+    "" for the default location."""
+
+    def __init__(self, root: StrPath | None = None) -> None:
+        self.root = cache_location(root) if root else default_cache_location()
+        self.store = open_store(self.root)
+
+    def location(self, key: str) -> str:
+        """The entry's path or URL."""
+        return f"{str(self.root).rstrip('/')}/{entry_name(key)}"
 
     def path(self, key: str) -> Path:
-        return self.root / "phrases" / key[:2] / f"{key}.wav"
+        """The entry's file, for a cache in a folder."""
+        if not isinstance(self.store, FolderStore):
+            raise TypeError(f"the cache at {self.root} is not a folder")
+        return self.store.root / entry_name(key)
 
     def load(self, key: str) -> Clip | None:
         """The verified clip; None when there is no entry. A damaged entry is removed and
         raises Damaged (Outdated for the older format)."""
-        path = self.path(key)
+        name = entry_name(key)
         try:
-            return read_entry(path.read_bytes(), key)
-        except FileNotFoundError:
-            return None
+            data = self.store.read(name)
         except IsADirectoryError:
-            shutil.rmtree(path, ignore_errors=True)
+            self.store.remove(name)
             raise Damaged("a directory is in its place") from None
+        if data is None:
+            return None
+        try:
+            return read_entry(data, key)
         except Damaged:
-            path.unlink(missing_ok=True)
+            self.store.remove(name)
             raise
 
     def get(self, key: str) -> Clip | None:
@@ -89,16 +109,30 @@ class PhraseCache:
             return None
 
     def put(self, key: str, clip: Clip) -> None:
+        """Store the clip (atomically; writers of one key write the same bytes)."""
         if clip.samples:   # an empty clip would never verify: leave it uncached
-            write_atomic(self.path(key), entry_bytes(key, clip), stage="synthesis")
+            self.store.write(entry_name(key), entry_bytes(key, clip))
 
-    def remove_stale_temps(self) -> list[Path]:
-        """Remove temp files of entries whose writer was killed before renaming them."""
+    def derived_name(self, name: str) -> str:
+        """Where an entry derived from a phrase (pieces.py) is, relative to the cache location."""
+        return f"pieces/{name[:2]}/{name}.npz"
+
+    def load_derived(self, name: str) -> bytes | None:
+        """An entry derived from a phrase (pieces.py verifies it); None when there is none."""
         try:
-            folders = [Path(e.path) for e in os.scandir(self.root / "phrases") if e.is_dir(follow_symlinks=False)]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [p for folder in folders for p in remove_stale_temps(folder, _is_entry_name)]
+            return self.store.read(self.derived_name(name))
+        except (IsADirectoryError, NotADirectoryError):
+            return None
+
+    def put_derived(self, name: str, data: bytes) -> None:
+        self.store.write(self.derived_name(name), data)
+
+    def drop_derived(self, name: str) -> None:
+        self.store.remove(self.derived_name(name))
+
+    def remove_stale_temps(self) -> list[str]:
+        """Remove temp files of entries whose writer was killed before renaming them."""
+        return self.store.remove_stale_temps(lambda name: _is_entry_name(name) or _is_derived_name(name))
 
 
 def entry_bytes(key: str, clip: Clip) -> bytes:
@@ -142,6 +176,10 @@ def read_entry(data: bytes, key: str) -> Clip:
 
 def _is_entry_name(name: str) -> bool:
     return ENTRY_NAME.match(name) is not None
+
+
+def _is_derived_name(name: str) -> bool:
+    return DERIVED_NAME.match(name) is not None
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:

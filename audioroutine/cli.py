@@ -11,35 +11,29 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
+from . import __version__, manifest
+from .cache_stores import CacheLocation, cache_location
 from .durations import format_ms
 from .engines import VoiceOptions, engine_class, engine_info, engine_names, get_engine, registry_order
 from .errors import AudioRoutineError, ScriptError, collect
 from .executors import Parallel
 from .ffmpeg import configure_pydub
 from .inputs import expand
-from .pipeline import (
-    DEFAULT_ENGINE,
-    BatchPlan,
-    BuildOptions,
-    build_batch,
-    engine_name,
-    output_path,
-    plan,
-    say_to_file,
-    voice_name,
-)
-from .pipeline import dry_run as dry_run_plan
-from .prescribe import batch as prescribe_batch
-from .prescribe import prescription, progression
-from .prune import prune, stale_outputs
+from .options import DEFAULT_ENGINE, BuildOptions, SessionResult, engine_name, output_path, voice_name
 from .report import show_warnings
 from .script import Library, Routine, load_script
 from .settings import Settings, settings_for
+
+if TYPE_CHECKING:
+    from .pipeline import BatchPlan, Failure
+    from .prescribe.batch import FolderResult
+
+# Audio libraries and engines are imported inside the commands that use them: a no-op
+# `build` is answered from the manifest (manifest.py) before any of them is loaded.
 
 EXIT_BUILD, EXIT_INPUT = 1, 2
 EXIT_PIPE = 141       # 128 + SIGPIPE, what other tools report when the reader of their output quits
@@ -114,7 +108,8 @@ def cli() -> None:
 
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml
     """
-    configure_pydub()
+    if click.get_current_context().invoked_subcommand != "build":   # build does it when it builds
+        configure_pydub()
     show_warnings()
 
 
@@ -123,11 +118,21 @@ VOICE_HELP = "Engine voice: piper .onnx path, espeak language or voice, gtts LAN
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--cache-dir", type=click.Path(path_type=Path), envvar="AUDIOROUTINE_CACHE_DIR",
-                        help="Phrase cache folder [env AUDIOROUTINE_CACHE_DIR; default: user cache dir].")(func)
+    func = click.option("--cache-dir", type=CacheParam(), envvar="AUDIOROUTINE_CACHE_DIR",
+                        help="Phrase cache: a folder, or a URL workers share (s3://bucket/prefix; docs/scaling.md) "
+                             "[env AUDIOROUTINE_CACHE_DIR; default: user cache dir].")(func)
     func = click.option("--voice", help=VOICE_HELP)(func)
     func = click.option("--engine", help=ENGINE_HELP)(func)
     return func
+
+
+class CacheParam(click.ParamType):
+    """A folder, or a URL kept exactly as typed (click.Path would turn s3://b/p into s3:/b/p)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> CacheLocation:
+        return cache_location(value)
 
 
 def _settings_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -183,7 +188,8 @@ def _engine_detail(routine: Routine, options: BuildOptions) -> None:
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
               force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, prune_stale: bool,
               jobs: int | None, scheduler: str | None, dask_local: int | None,
-              settings_file: Path | None, engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+              settings_file: Path | None, engine: str | None, voice: str | None,
+              cache_dir: CacheLocation | None) -> None:
     """Build one MP3 per level for each script (files, folders, quoted globs), their transcripts, and one M3U8 playlist.
 
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
@@ -209,9 +215,22 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     # Every level of every script is kept, built now or not: --level does not prune the others.
     keep = [output_path(r, lv.id, out_dir) for r in routines for lv in r.levels]
     if dry_run:
+        configure_pydub()
+        from .pipeline import dry_run as dry_run_plan
+        from .prune import stale_outputs
+
         planned = dry_run_plan(routines, options)
         _print_dry_run(planned, as_json, stale_outputs(out_dir, [*keep, planned.playlist]) if prune_stale else [])
         return
+    keys = manifest.input_keys(routines, options)   # before the build: an input changed meanwhile is not recorded
+    done = None if prune_stale else manifest.fresh(routines, options, keys)
+    if done:
+        _print_build(done.sessions, done.playlist, (0, done.cached), [], [], started, as_json, len(routines))
+        return
+    configure_pydub()
+    from .pipeline import build_batch
+    from .prune import prune, stale_outputs
+
     _warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
     with ExitStack() as stack:
         def progress(routine: Routine, opts: BuildOptions) -> Any:
@@ -220,41 +239,49 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             return stack.enter_context(_ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
         batch = build_batch(routines, options, progress, isolate=True,
                             parallel=Parallel(jobs=jobs, scheduler=scheduler, dask_local=dask_local))
+    manifest.record(keys, batch.sessions, options)
     pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist])) if prune_stale else []
-    sessions = batch.sessions
+    phrases = (sum(result.stats.synthesized for result in batch.results),
+               sum(result.stats.cached for result in batch.results))
+    _print_build(batch.sessions, batch.playlist, phrases, batch.failures, pruned, started, as_json, len(routines))
+    for failure in batch.failures:
+        click.echo(f"failed: {failure.message}", err=True)
+    if batch.failures:
+        click.get_current_context().exit(EXIT_BUILD)
+
+
+def _print_build(sessions: list[SessionResult], playlist: Path, phrases: tuple[int, int], failures: list[Failure],
+                 pruned: list[Path], started: float, as_json: bool, scripts: int) -> None:
+    """The result of a build: JSON, or one line per file and a summary (with a table for a
+    library). `phrases` is (synthesized, from the cache)."""
+    synthesized, cached = phrases
     seconds = sum(session.seconds for session in sessions)
-    synthesized = sum(result.stats.synthesized for result in batch.results)
-    cached = sum(result.stats.cached for result in batch.results)
     summary = {"built": sum(s.written for s in sessions), "up_to_date": sum(not s.written for s in sessions),
-               "failed": len(batch.failures), "pruned": len(pruned), "seconds": seconds,
+               "failed": len(failures), "pruned": len(pruned), "seconds": seconds,
                "time": round(time.monotonic() - started, 3)}
     if as_json:
         click.echo(json.dumps({
             "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "sample_rate": s.sample_rate,
                           "seconds": s.seconds, "written": s.written, "title": s.title} for s in sessions],
-            "playlist": str(batch.playlist),
+            "playlist": str(playlist),
             "seconds": seconds,
             "phrases": {"synthesized": synthesized, "cached": cached},
-            "failed": [{"script": f.script, "error": f.message} for f in batch.failures],
+            "failed": [{"script": f.script, "error": f.message} for f in failures],
             "pruned": [str(p) for p in pruned],
             "summary": summary,
         }, indent=2, ensure_ascii=False))
-    else:
-        for session in sessions:
-            state = "written" if session.written else "up to date"
-            info(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
-        info(f"  {batch.playlist}  playlist")
-        for path in pruned:
-            info(f"  {path}  pruned")
-        if len(routines) > 1 or pruned or batch.failures:   # a library build: one script needs no table
-            for line in _summary_table(summary):
-                info(line)
-        info(f"{len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
-             f"{format_ms(int(seconds * 1000))} of audio; phrases: {synthesized} synthesized, {cached} from cache")
-    for failure in batch.failures:
-        click.echo(f"failed: {failure.message}", err=True)
-    if batch.failures:
-        click.get_current_context().exit(EXIT_BUILD)
+        return
+    for session in sessions:
+        state = "written" if session.written else "up to date"
+        info(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
+    info(f"  {playlist}  playlist")
+    for path in pruned:
+        info(f"  {path}  pruned")
+    if scripts > 1 or pruned or failures:   # a library build: one script needs no table
+        for line in _summary_table(summary):
+            info(line)
+    info(f"{len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
+         f"{format_ms(int(seconds * 1000))} of audio; phrases: {synthesized} synthesized, {cached} from cache")
 
 
 def _summary_table(summary: dict[str, Any]) -> list[str]:
@@ -301,7 +328,7 @@ def _print_dry_run(planned: BatchPlan, as_json: bool, stale: list[Path]) -> None
 @_common
 @_output_options
 def watch_cmd(paths: tuple[Path, ...], level: str, out_dir: Path, prune_stale: bool, settings_file: Path | None,
-              engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+              engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
     """Build, then rebuild whenever a script or settings file is saved (checked every second; Ctrl-C stops).
 
     Example: audioroutine watch scripts_yaml/ --out output
@@ -340,11 +367,13 @@ def watch_cmd(paths: tuple[Path, ...], level: str, out_dir: Path, prune_stale: b
 @_common
 @_output_options
 def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silences: bool, settings_file: Path | None,
-             engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+             engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
     """Print the cue sheet of one level: time, chapter, role, text.
 
     Example: audioroutine plan scripts_yaml/upper_middle_back.yaml --level beginner
     """
+    from .pipeline import plan
+
     routine = load_script(script)
     level = routine.level(level).id if level else routine.levels[0].id
     options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir, settings=_settings(script, settings_file))
@@ -367,11 +396,13 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
 @_common
 @_output_options
 def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | None,
-                 engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+                 engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
     """Check scripts (files, folders, quoted globs) without building: keys, values, and that speech fits.
 
     Example: audioroutine validate scripts_yaml/
     """
+    from .pipeline import plan
+
     results: list[dict[str, object]] = []
     libraries: dict[Path, Library] = {}
 
@@ -401,7 +432,7 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | N
             click.get_current_context().exit(EXIT_INPUT)
 
 
-def _folder_summary(folders: list[prescribe_batch.FolderResult]) -> None:
+def _folder_summary(folders: list[FolderResult]) -> None:
     """One line per file (MP3, handouts, playlist) and a summary; paths show references only."""
     sessions = [s for folder in folders for s in folder.result.sessions]
     for folder in folders:
@@ -431,11 +462,14 @@ def _folder_summary(folders: list[prescribe_batch.FolderResult]) -> None:
 @_output_options
 def programme_cmd(programme_file: Path, out_dir: Path, week: int | None, table: bool, base_url: str | None,
                   force: bool, settings_file: Path | None, engine: str | None, voice: str | None,
-                  cache_dir: Path | None) -> None:
+                  cache_dir: CacheLocation | None) -> None:
     """Build a progression programme: one session per week, one album, a playlist, handouts.
 
     Example: audioroutine programme examples/back-6-weeks.yaml --plan
     """
+    from .prescribe import batch as prescribe_batch
+    from .prescribe import progression
+
     found, routine = progression.load_progression(programme_file)
     if table:
         click.echo(progression.format_table(progression.dosage_table(routine)))
@@ -461,11 +495,15 @@ def programme_cmd(programme_file: Path, out_dir: Path, week: int | None, table: 
 @_common
 @_output_options
 def prescribe_cmd(prescription_file: Path, out_dir: Path, base_url: str | None, force: bool, check_only: bool,
-                  settings_file: Path | None, engine: str | None, voice: str | None, cache_dir: Path | None) -> None:
+                  settings_file: Path | None, engine: str | None, voice: str | None,
+                  cache_dir: CacheLocation | None) -> None:
     """Build each patient's sessions, playlist and handouts into a folder named by their reference.
 
     Example: audioroutine prescribe examples/prescriptions.csv --out clinic-output
     """
+    from .prescribe import batch as prescribe_batch
+    from .prescribe import prescription
+
     found = prescription.load_prescriptions(prescription_file)
     options = BuildOptions(out_dir=out_dir, engine=engine, voice=voice, cache_dir=cache_dir, force=force,
                            settings=_settings(prescription_file, settings_file))
@@ -585,6 +623,8 @@ def say_cmd(text: str, out: Path, engine: str, voice: str | None, language: str,
 
     Example: audioroutine say "Repetición uno de diez." --engine espeak --voice es --out sample.wav
     """
+    from .pipeline import say_to_file
+
     suffix = out.suffix.lower()
     if suffix not in (".wav", ".mp3"):
         raise ScriptError("the output file must end in .wav or .mp3", file=str(out))

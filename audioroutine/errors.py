@@ -69,6 +69,10 @@ class EngineError(AudioRoutineError):
     """A speech engine is missing, unreachable or failed on a phrase."""
 
 
+class CacheError(AudioRoutineError):
+    """The phrase cache's store (a URL) is unreachable, missing or refuses access."""
+
+
 class BuildError(AudioRoutineError):
     """Rendering or writing a session failed."""
 

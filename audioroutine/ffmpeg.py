@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from .errors import BuildError
 
 ENV_VAR = "AUDIOROUTINE_FFMPEG"
+R = TypeVar("R")
 
 
 @lru_cache(maxsize=1)
@@ -34,9 +38,61 @@ def run_ffmpeg(args: list[str], data: bytes | None = None) -> bytes:
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
     proc = subprocess.run(cmd, input=data, capture_output=True, check=False)
     if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise BuildError(f"ffmpeg failed: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
+        raise _failed(proc.stderr, proc.returncode)
     return proc.stdout
+
+
+def ffmpeg_through(args: list[str], chunks: Iterable[bytes], consume: Callable[[Iterator[bytes]], R] | None = None,
+                   size: int = 1 << 18) -> R | None:
+    """Run ffmpeg quietly with `args`, streaming `chunks` into its stdin while `consume`
+    (if given) reads its stdout, in a thread, `size` bytes at a time; return what `consume`
+    returns. ffmpeg failing raises BuildError with its last error line; an exception here
+    or in `consume` (Ctrl-C included) stops ffmpeg first."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args],
+                                stdin=subprocess.PIPE, stderr=log,
+                                stdout=subprocess.PIPE if consume else subprocess.DEVNULL)
+        assert proc.stdin is not None
+        outcome: list[R] = []
+        failure: list[BaseException] = []
+
+        def read() -> None:
+            assert proc.stdout is not None and consume is not None
+            out = proc.stdout
+            try:
+                outcome.append(consume(iter(lambda: out.read(size), b"")))
+            except BaseException as err:    # handed to the caller's thread
+                failure.append(err)
+                proc.kill()
+
+        reader = threading.Thread(target=read, daemon=True) if consume else None
+        try:
+            if reader:
+                reader.start()
+            try:
+                for chunk in chunks:
+                    proc.stdin.write(chunk)
+                proc.stdin.close()
+            except BrokenPipeError:      # ffmpeg stopped reading: its log (or the reader) says why
+                pass
+            returncode = proc.wait()
+            if reader:
+                reader.join()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if failure:
+            raise failure[0]
+        if returncode != 0:
+            log.seek(0)
+            raise _failed(log.read(), returncode)
+        return outcome[0] if outcome else None
+
+
+def _failed(stderr: bytes, returncode: int) -> BuildError:
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return BuildError(f"ffmpeg failed: {lines[-1] if lines else 'exit ' + str(returncode)}")
 
 
 class Report(NamedTuple):

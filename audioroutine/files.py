@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,14 +18,17 @@ from .limits import MAX_FILE_BYTES
 
 StrPath = str | os.PathLike[str]   # what the library accepts wherever it takes a path
 
-TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]{1,10})\.tmp$")   # atomic_path's temp files
+TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]{1,10})(?:-[0-9]{1,20})?\.tmp$")   # atomic_path's temps
 STALE_AFTER_S = 24 * 3600    # a temp this old is stale even if its PID now belongs to another process
 KILL_AT_ENV = "AUDIOROUTINE_TEST_KILL_AT"
 
 
 def temp_path(final: Path) -> Path:
-    """Where `final` is written before it is renamed into place: `.NAME.PID.tmp` beside it."""
-    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    """Where `final` is written before it is renamed into place: `.NAME.PID.tmp` beside it;
+    `.NAME.PID-THREAD.tmp` in other threads, so threads writing one file (two workers putting
+    the same cache entry) never share a temp."""
+    thread = "" if threading.current_thread() is threading.main_thread() else f"-{threading.get_native_id()}"
+    return final.with_name(f".{final.name}.{os.getpid()}{thread}.tmp")
 
 
 @contextmanager

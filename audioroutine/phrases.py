@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from string import Formatter
 
-from num2words import num2words
-
 ENGLISH: dict[str, str] = {
     "session_intro": "{title}. {level} session.",
     "safety_intro": "Before we begin, a word on safety.",
@@ -236,16 +234,15 @@ class Phrases:
         """A count as this language says it: digits in English, words elsewhere."""
         if self.language == "en" or isinstance(value, bool) or not isinstance(value, (int, float)):
             return str(value)
+        return self.words(value)
+
+    def words(self, value: float) -> str:
+        """A number in words in every language, English included (clock times)."""
+        from num2words import num2words  # imported when first needed: it loads every language (~40 ms)
+
         try:
             return str(num2words(value, lang=self.language))
         except NotImplementedError:   # a language num2words does not know: digits
-            return str(value)
-
-    def words(self, value: int) -> str:
-        """A number in words in every language, English included (clock times)."""
-        try:
-            return str(num2words(value, lang=self.language))
-        except NotImplementedError:
             return str(value)
 
     def seconds(self, ms: int) -> str:

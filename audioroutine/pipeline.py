@@ -1,5 +1,5 @@
 """The pipeline for one script or a batch of scripts — script → timeline → speech → render
-→ encode + tags → files and playlist — and the precedence of options, script and settings.
+→ encode + tags → files and playlist (options and their precedence: options.py).
 
 All levels (of all scripts, in a batch) are checked, compiled, synthesized and laid out
 before any file is written, so a script whose speech cannot fit, or that is too long, leaves
@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -27,24 +25,29 @@ from .durations import format_hms
 from .engines import Clip, VoiceOptions, get_engine
 from .errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, raise_all
 from .executors import Parallel
-from .files import StrPath, atomic_path, write_atomic
+from .files import atomic_path, write_atomic
 from .limits import MAX_SESSION_MS
 from .loudness import normalize, rotate_phase
 from .loudness_settings import LoudnessSettings
 from .mp3 import encode_normalized
-from .names import inside
+from .options import DEFAULT_ENGINE as DEFAULT_ENGINE  # these were defined here: still importable from here
+from .options import SESSION_RATE as SESSION_RATE
+from .options import BuildOptions as BuildOptions
+from .options import SessionResult as SessionResult
+from .options import bitrate as bitrate
+from .options import chosen_levels as chosen_levels
+from .options import engine_name as engine_name
+from .options import output_path as output_path
+from .options import voice_name as voice_name
+from .options import year_tag
 from .playlist import Entry, playlist_path, track_order, write_playlist
+from .render import Mix
 from .script import Routine
-from .settings import BESIDE_SCRIPT, Settings, settings_for
+from .settings import Settings
 from .speech import Speech, SpeechStats
 from .tags import ChapterTag, Provenance, SessionTags, read_tags, tags_digest
 from .timeline import Chapter, Program, Timeline
 from .transcript import lines, plain_text, sidecar_paths
-
-DEFAULT_ENGINE = "piper"
-SESSION_RATE = 22050
-
-OUTPUT_SUFFIXES = (".mp3", ".vtt", ".lrc", ".m3u8")   # what a build writes into out_dir
 
 Progress = Callable[[int, int, str], None]   # (done, total, phrase)
 log = logging.getLogger(__name__)
@@ -52,91 +55,10 @@ R = TypeVar("R")
 
 
 @dataclass
-class BuildOptions:
-    """How to build. Precedence, everywhere: these options, then the script, then the
-    settings, then the defaults. Paths may be given as `str` or any path-like object."""
-
-    out_dir: Path = Path("output")
-    engine: str | None = None          # overrides the script's voice.engine
-    voice: str | None = None
-    levels: tuple[str, ...] = ()       # empty: every level
-    cache_dir: Path | None = None      # None: $AUDIOROUTINE_CACHE_DIR, else the user cache folder
-    bitrate: str | None = None         # None: the settings' bitrate, else DEFAULT_BITRATE
-    sample_rate: int = SESSION_RATE
-    id3_version: int = 3               # 3 or 4
-    force: bool = False                # rewrite files even when up to date
-    settings: Settings = BESIDE_SCRIPT  # default: the audioroutine.toml beside each script, if any
-    sidecars: bool = True              # write .vtt and .lrc beside each MP3
-    album: str | None = None           # album tag for a batch of several scripts
-    album_artist: str | None = None    # album artist for a batch of several scripts
-
-    def __init__(
-        self, out_dir: StrPath = "output", engine: str | None = None, voice: str | None = None,
-        levels: Iterable[str] = (), cache_dir: StrPath | None = None, bitrate: str | None = None,
-        sample_rate: int = SESSION_RATE, id3_version: int = 3, force: bool = False,
-        settings: Settings = BESIDE_SCRIPT, sidecars: bool = True, album: str | None = None,
-        album_artist: str | None = None,
-    ) -> None:
-        # Written out (the dataclass keeps it) to accept what a Python caller naturally
-        # passes, "out" or any PathLike, a list of levels, while the fields stay exact.
-        self.out_dir = Path(out_dir)
-        self.engine, self.voice, self.levels = engine, voice, tuple(levels)
-        self.cache_dir = None if cache_dir is None else Path(cache_dir)
-        self.bitrate, self.sample_rate, self.id3_version, self.force = bitrate, sample_rate, id3_version, force
-        self.settings, self.sidecars, self.album, self.album_artist = settings, sidecars, album, album_artist
-
-    def for_script(self, routine: Routine) -> BuildOptions:
-        """These options with the settings decided: the default (BESIDE_SCRIPT) becomes the
-        settings file beside the routine's script, if any."""
-        if self.settings is not BESIDE_SCRIPT:
-            return self
-        found = settings_for(routine.path) if routine.path else Settings()
-        return replace(self, settings=found)
-
-
-@dataclass
-class SessionResult:
-    level: str
-    path: Path
-    samples: int
-    sample_rate: int
-    written: bool                      # False when the file on disk was already up to date
-    title: str = ""
-    artist: str = ""
-
-    @property
-    def seconds(self) -> float:
-        return self.samples / self.sample_rate
-
-
-@dataclass
 class BuildResult:
     sessions: list[SessionResult] = field(default_factory=list)
     stats: SpeechStats = field(default_factory=SpeechStats)
     phrases: int = 0
-
-
-def output_path(routine: Routine, level: str, out_dir: Path) -> Path:
-    return inside(out_dir, f"{routine.id}-{level}.mp3")
-
-
-def engine_name(routine: Routine, options: BuildOptions) -> str:
-    return options.engine or routine.voice.engine or options.settings.engine or DEFAULT_ENGINE
-
-
-def voice_name(routine: Routine, options: BuildOptions) -> str | None:
-    """The voice asked for (None: the engine's default)."""
-    return options.voice or routine.voice.voice or options.settings.voice
-
-
-def chosen_levels(routine: Routine, options: BuildOptions) -> tuple[str, ...]:
-    """The levels a build makes, as the script names them (asked for in any letter case),
-    else all; an unknown level is a ScriptError."""
-    return tuple(routine.level(level).id for level in options.levels) or tuple(lv.id for lv in routine.levels)
-
-
-def bitrate(options: BuildOptions) -> str:
-    return options.bitrate or options.settings.bitrate or DEFAULT_BITRATE
 
 
 def check_options(options: BuildOptions) -> None:
@@ -392,7 +314,7 @@ def dry_run(routines: Sequence[Routine], options: BuildOptions | Sequence[BuildO
             state = "would write"
             if not estimated and not opts.force:
                 tags = session_tags(routine, track.level, timeline, track.number, track.total, speech, opts)
-                state = "up to date" if _up_to_date(path, tags.provenance) else state
+                state = "up to date" if is_up_to_date(path, tags.provenance) else state
             sessions.append(PlannedSession(track.level, path, timeline.total, timeline.sample_rate,
                                            len(estimated), state, sidecar_paths(path) if opts.sidecars else ()))
     return BatchPlan(sessions, playlist_path(routines, options[0].out_dir), len(missing), len(known - missing))
@@ -436,7 +358,7 @@ def session_tags(
         track=track,
         track_total=total,
         genre=settings.genre or say("genre"),
-        year=_year(),
+        year=year_tag(),
         comment=comment,
         language=_iso639_2(routine.language),
         album_artist=options.album_artist or _album_artist(routine, settings),
@@ -471,11 +393,8 @@ def say_to_file(clip: Clip, out: Path, loudness: LoudnessSettings | None = None)
     loudness = loudness or LoudnessSettings()
     pcm = rotate_phase(clip.pcm, clip.sample_rate) if loudness.enabled else clip.pcm
     if out.suffix.lower() == ".mp3":
-        from pydub import AudioSegment
-
-        segment = AudioSegment(data=pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1)
         with atomic_path(out) as tmp:
-            encode_normalized(segment, tmp, DEFAULT_BITRATE, loudness)
+            encode_normalized(Mix.of_clip(pcm, clip.sample_rate), tmp, DEFAULT_BITRATE, loudness)
     else:
         write_atomic(out, wav_bytes(Clip(normalize(pcm, clip.sample_rate, loudness), clip.sample_rate)))
 
@@ -512,19 +431,13 @@ def _timeline_hash(timeline: Timeline) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _up_to_date(path: Path, provenance: Provenance | None) -> bool:
+def is_up_to_date(path: Path, provenance: Provenance | None) -> bool:
     if not path.exists():
         return False
     try:
         return bool(read_tags(path).get("provenance") == json.loads(json.dumps(provenance)))
     except Exception:   # unreadable file: rebuild it
         return False
-
-
-def _year() -> str:
-    # SOURCE_DATE_EPOCH pins the year for reproducible builds.
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    return time.strftime("%Y", time.gmtime(int(epoch) if epoch else None))
 
 
 def _iso639_2(language: str) -> str:

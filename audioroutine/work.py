@@ -26,7 +26,7 @@ from .ffmpeg import configure_pydub
 from .files import checkpoint
 from .loudness_settings import LoudnessSettings
 from .mp3 import encode_normalized
-from .render import render
+from .render import mix
 from .speech import Speech, SpeechStats
 from .tags import SessionTags, write_tags
 from .timeline import Timeline
@@ -124,7 +124,7 @@ def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
 
 
 def _produce(job: SessionJob, path: Path) -> None:
-    session = render(job.timeline, job.spec.speech(), rotate=job.rotate)
+    session = mix(job.timeline, job.spec.speech(), rotate=job.rotate)
     checkpoint("render")
     encode_normalized(session, path, job.bitrate, job.loudness)
     checkpoint("encode")

@@ -11,6 +11,11 @@ share one fresh temporary phrase cache, in this order:
   edit    a copy of the script with one cue's text changed: only that phrase is synthesized
           (once per level, since each level has its own speaking rate)
 
+and against baselines, each beside the build it is compared with (`--rounds` pairs, the
+fastest of each kept): Piper alone synthesizing every phrase (before the cold build), ffmpeg
+alone encoding the same PCM (with each warm build), Piper alone loading and synthesizing the
+edited phrase (with each edit, made on a fresh copy of the warm cache and output).
+
 Speed is audio seconds per wall second of the build call (imports and interpreter start
 excluded; Piper's model load is inside the cold build). Figures are meant to be read as
 ratios between runs of the same invocation: the machine is shared, absolute times drift.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -37,7 +43,11 @@ EDIT_TO = "Take a moment to stand up slowly and notice how your whole back feels
 
 
 def child(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one build in this process; report its time, output and peak memory."""
+    """Run one build (or a baseline) in this process; report its time, output and peak memory."""
+    if spec.get("baseline") == "piper":
+        return piper_alone(spec)
+    if spec.get("baseline") == "ffmpeg":
+        return ffmpeg_alone(spec)
     from audioroutine import BuildOptions, build, load_script
     from audioroutine.ffmpeg import configure_pydub
 
@@ -65,6 +75,42 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def piper_alone(spec: dict[str, Any]) -> dict[str, Any]:
+    """Baseline: Piper loads and synthesizes the given phrases of every level (each level at
+    its own rate), one after another, in this process: no cache, no trimming, no audio work."""
+    from audioroutine import load_script
+    from audioroutine.compiler import compile_level
+    from audioroutine.engines import VoiceOptions, get_engine
+
+    routine = load_script(Path(str(spec["script"])))
+    only = spec.get("phrases")
+    start = time.perf_counter()
+    count = 0
+    for level in spec["levels"] or [lv.id for lv in routine.levels]:
+        program = compile_level(routine, level)
+        engine = get_engine("piper", VoiceOptions(voice=None, language=routine.language, rate=program.rate))
+        for text in program.texts():
+            if only is None or text in only:
+                engine.synthesize(text)
+                count += 1
+    return {"wall_s": time.perf_counter() - start, "synthesized": count,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def ffmpeg_alone(spec: dict[str, Any]) -> dict[str, Any]:
+    """Baseline: ffmpeg's LAME encodes each session's PCM (decoded from the build's MP3s
+    beforehand, untimed) to the same settings, one after another."""
+    from audioroutine.mp3 import decode_mp3, encode_mp3
+
+    total = 0.0
+    for mp3 in sorted(Path(str(spec["out"])).glob("*.mp3")):
+        pcm = decode_mp3(mp3, 22050).raw_data
+        start = time.perf_counter()
+        encode_mp3([pcm], Path(str(spec["scratch"])) / "alone.mp3", 22050, "64k")
+        total += time.perf_counter() - start
+    return {"wall_s": total, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     row = run_script(__file__, spec, f"build failed ({spec['name']})")
@@ -73,24 +119,57 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def bench(script: Path, levels: list[str], work: Path) -> list[dict[str, Any]]:
+def bench(script: Path, levels: list[str], work: Path,
+          rounds: int) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The four builds and the three baselines. A build and the baseline it is compared
+    with run one after the other, `rounds` times (the edit on a fresh copy of the warm
+    cache and output each time); each keeps its fastest round, so that load from other
+    work on the machine, which comes and goes, disturbs the ratios least."""
     edited = work / "edited.yaml"
     text = script.read_text(encoding="utf-8")
     if EDIT_FROM not in text:
         sys.exit(f"{script}: the edit text is not in this script; use the seed routine")
     edited.write_text(text.replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
     base = {"cache": str(work / "cache"), "out": str(work / "out"), "levels": levels}
-    runs = [
-        {"name": "cold", "script": str(script), "force": False},
-        {"name": "warm (--force)", "script": str(script), "force": True},
-        {"name": "no-op rerun", "script": str(script), "force": False},
-        {"name": "one edit", "script": str(edited), "force": False},
-    ]
-    rows = []
-    for run in runs:
-        print(f"  {run['name']} ...", file=sys.stderr, flush=True)
-        rows.append(run_child({**base, **run}))
-    return rows
+
+    def step(name: str, **spec: Any) -> dict[str, Any]:
+        print(f"  {name} ...", file=sys.stderr, flush=True)
+        return run_child({**base, "name": name, **spec})
+
+    def fastest(*candidates: dict[str, Any]) -> dict[str, Any]:
+        return min(candidates, key=lambda row: float(row["wall_s"]))
+
+    piper = step("Piper alone, every phrase", baseline="piper", script=str(script))
+    cold = step("cold", script=str(script), force=False)
+    warm, encode = [], []
+    for _ in range(rounds):
+        warm.append(step("warm (--force)", script=str(script), force=True))
+        encode.append(step("ffmpeg encode alone", baseline="ffmpeg", scratch=str(work)))
+    noop = step("no-op rerun", script=str(script), force=False)
+    edits, piper_edit = [], []
+    for n in range(rounds):
+        copy = {"cache": str(work / f"cache-{n}"), "out": str(work / f"out-{n}")}
+        shutil.copytree(work / "cache", copy["cache"])
+        shutil.copytree(work / "out", copy["out"])
+        edits.append(step("one edit", script=str(edited), force=False, **copy))
+        piper_edit.append(step("Piper alone, edited phrase", baseline="piper", script=str(edited),
+                               phrases=[EDIT_TO]))
+    rows = [cold, fastest(*warm), noop, fastest(*edits)]
+    baselines = {"piper": piper, "piper edit": fastest(*piper_edit), "ffmpeg": fastest(*encode)}
+    return rows, baselines
+
+
+def against(rows: list[dict[str, Any]], baselines: dict[str, dict[str, Any]]) -> str:
+    """Each build against what it cannot avoid: encoding (warm), Piper's synthesis plus
+    encoding (cold), one phrase plus encoding (edit)."""
+    piper, edit, encode = (float(baselines[k]["wall_s"]) for k in ("piper", "piper edit", "ffmpeg"))
+    lines = [f"{'baseline':<28} {'s':>7}"]
+    lines += [f"{row['name']:<28} {float(row['wall_s']):>7.2f}" for row in baselines.values()]
+    for name, row, floor in (("warm (--force) / encode alone", rows[1], encode),
+                             ("cold / (Piper alone + encode alone)", rows[0], piper + encode),
+                             ("one edit / (Piper alone, edited phrase + encode)", rows[3], edit + encode)):
+        lines.append(f"{name + ':':<50} {float(row['wall_s']) / floor:.2f}x")
+    return "\n".join(lines)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -117,20 +196,24 @@ def main() -> None:
     parser.add_argument("--script", type=Path, default=SEED)
     parser.add_argument("--levels", default="", help="comma-separated; default: every level")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of warm/encode and edit/Piper pairs")
     args = parse_or_serve(parser, child)
     if args is None:
         return
     levels = [level for level in args.levels.split(",") if level]
     with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
-        rows = bench(args.script.resolve(), levels, Path(tmp))
+        rows, baselines = bench(args.script.resolve(), levels, Path(tmp), args.rounds)
     print(table(rows))
+    print()
+    print(against(rows, baselines))
     edit = rows[3]
     levels_built = int(edit["sessions"])
     ok = edit["synthesized"] == levels_built and rows[2]["written"] == 0 and rows[1]["synthesized"] == 0
     print(f"one edit re-synthesized {edit['synthesized']} clip(s) for {levels_built} level(s); "
           f"no-op rewrote {rows[2]['written']} file(s): {'as expected' if ok else 'UNEXPECTED'}")
     if args.json:
-        args.json.write_text(json.dumps({"script": str(args.script), "runs": rows}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"script": str(args.script), "runs": rows, "baselines": baselines},
+                                        indent=2) + "\n")
     if not ok:
         sys.exit(1)
 

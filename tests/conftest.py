@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import textwrap
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ import requests  # noqa: F401  urllib3 probes IPv6 with a local socket on import
 
 from audioroutine.engines.fake import FakeEngine
 from audioroutine.ffmpeg import configure_pydub
+
+from .cache_backends import BACKENDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scripts_yaml" / "upper_middle_back.yaml"
@@ -72,3 +76,60 @@ def clean_mini(tmp_path_factory) -> tuple[Path, Path, Path]:
     script.write_text(MINIMAL)
     build(load_script(script), BuildOptions(out_dir=root / "out", cache_dir=root / "cache"))
     return script, root / "cache", root / "out"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """An S3 server (moto) on 127.0.0.1 at a free port, for the tests that share a cache."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def use_s3_endpoint(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point botocore (so s3fs) at `endpoint` with test credentials, as a clinic network's
+    workers would be configured, and forget S3 filesystems made for another endpoint."""
+    import s3fs
+
+    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """`s3://BUCKET` of a new bucket on the moto server (a test using it needs the marks of
+    cache_backends.S3: sockets to 127.0.0.1 only)."""
+    import s3fs
+
+    use_s3_endpoint(monkeypatch, moto_endpoint)
+    bucket = f"cache-{uuid.uuid4().hex[:16]}"
+    s3fs.S3FileSystem().mkdir(bucket)
+    yield f"s3://{bucket}"
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture(params=BACKENDS)
+def cache_root(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """A fresh phrase cache location on each backend: a folder, memory://, S3 (moto)."""
+    if request.param == "folder":
+        yield tmp_path / "shared-cache"
+    elif request.param == "memory":
+        import fsspec
+
+        top = f"/{uuid.uuid4().hex}"
+        yield f"memory://{top}/cache"
+        memory = fsspec.filesystem("memory")
+        if memory.exists(top):
+            memory.rm(top, recursive=True)
+    else:
+        yield request.getfixturevalue("s3_bucket") + "/cache"

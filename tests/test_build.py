@@ -13,7 +13,7 @@ from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine, fake_samples
 from audioroutine.errors import ScriptError
 from audioroutine.mp3 import decode_mp3
-from audioroutine.render import fade_edges
+from audioroutine.pieces import fade_edges
 from audioroutine.tags import read_tags
 
 from .conftest import MINIMAL
@@ -133,7 +133,7 @@ def test_cache_entries_are_plain_wavs(tmp_path):
 
 def test_clips_at_another_rate_are_resampled_once_to_the_session_rate(write_script, tmp_path):
     from audioroutine.engines import VoiceOptions, get_engine
-    from audioroutine.render import clip_pcm
+    from audioroutine.pieces import clip_pcm
     from audioroutine.speech import Speech
 
     engine = get_engine("fake", VoiceOptions(extra=(("rate", 16000),)))

@@ -16,7 +16,8 @@ from audioroutine import BuildOptions, build, load_script, plan
 from audioroutine.cache import PhraseCache
 from audioroutine.engines import BUILTIN, Engine, VoiceOptions, engine_class, engine_names, get_engine
 from audioroutine.errors import EngineError
-from audioroutine.render import EDGE_FADE_MS, render
+from audioroutine.pieces import EDGE_FADE_MS
+from audioroutine.render import mix
 from audioroutine.speech import Speech, trim_quiet
 
 TINY = '''
@@ -132,7 +133,7 @@ def test_without_loudness_speech_is_the_engines_clip_except_the_edge_fades(write
     speech = Speech(engine, PhraseCache(tmp_path / "cache"), timeline.sample_rate)
     fade = timeline.sample_rate * EDGE_FADE_MS // 1000
     for rotate, same in ((False, True), (True, False)):
-        session = np.frombuffer(render(timeline, speech, rotate=rotate).raw_data, dtype="<i2")
+        session = np.frombuffer(mix(timeline, speech, rotate=rotate).pcm(), dtype="<i2")
         for event in (e for e in timeline.events if e.kind == "speech"):
             made = np.frombuffer(trim_quiet(engine.synthesize(event.text).pcm, timeline.sample_rate), dtype="<i2")
             heard = session[event.start:event.end]
@@ -141,7 +142,7 @@ def test_without_loudness_speech_is_the_engines_clip_except_the_edge_fades(write
 
 
 def test_a_build_without_loudness_renders_without_rotation(write_script, tmp_path, monkeypatch):
-    import audioroutine.render as render_module
+    import audioroutine.pieces as render_module
 
     seen = []
     original = render_module.rotate_phase

@@ -16,7 +16,6 @@ import pytest
 import requests
 import responses
 from click.testing import CliRunner
-from pydub import AudioSegment
 
 from audioroutine.cli import cli
 from audioroutine.compiler import compile_level
@@ -40,7 +39,7 @@ def tone_mp3(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     n = 24000
     pcm = struct.pack(f"<{n}h", *(int(9000 * math.sin(2 * math.pi * 440 * i / n)) for i in range(n)))
     path = tmp_path_factory.mktemp("gtts") / "tone.mp3"
-    encode_mp3(AudioSegment(data=pcm, sample_width=2, frame_rate=n, channels=1), path, "32k")
+    encode_mp3([pcm], path, n, "32k")
     return path.read_bytes()
 
 

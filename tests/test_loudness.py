@@ -40,14 +40,12 @@ def test_normalize_hits_target_keeps_length_and_silence():
 
 def test_mp3_meets_target_and_ceiling(tmp_path):
     """The encoder scales by 0.95 and lifts limited peaks: both are made up for."""
-    from pydub import AudioSegment
-
     from audioroutine.mp3 import decode_mp3, encode_normalized
+    from audioroutine.render import Mix
 
     pcm = speechlike()
     path = tmp_path / "s.mp3"
-    encode_normalized(AudioSegment(data=pcm, sample_width=2, frame_rate=RATE, channels=1), path, "64k",
-                      LoudnessSettings(target=-18, true_peak=-2))
+    encode_normalized(Mix.of_clip(pcm, RATE), path, "64k", LoudnessSettings(target=-18, true_peak=-2))
     decoded = decode_mp3(path, RATE).raw_data
     assert len(decoded) == len(pcm)
     assert abs(lufs(np.frombuffer(decoded, dtype="<i2") / 32768) - -18) <= 0.5

@@ -59,7 +59,9 @@ def scripts(tmp_path: Path) -> list[Path]:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+    """sha256 of every output (not the CLI's no-op manifest, which the library does not write)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+            if p.is_file() and p.name != ".audioroutine-manifest.json"}
 
 
 def _build(scripts: list[Path], tmp_path: Path, name: str, parallel: Parallel, isolate: bool = False):

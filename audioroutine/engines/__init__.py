@@ -12,10 +12,12 @@ import importlib
 import importlib.util
 import re
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import EngineError
+from ..files import StrPath
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,12 @@ class Engine(Protocol):
     def info() -> EngineInfo:
         """Status, voices and languages, found without loading a model or using the network."""
 
+    # Optional: `fingerprint(options) -> dict` (a static method), found without loading the
+    # engine or its library: everything besides `options` that `identity()` depends on
+    # (package versions, model files: `package_versions`, `file_stamp`). With it, a rebuild
+    # that would change nothing is answered before any engine is loaded (manifest.py); an
+    # engine without it is always checked the slower way.
+
 
 ENTRY_POINT_GROUP = "audioroutine.engines"
 
@@ -178,6 +186,26 @@ def get_engine(name: str, options: VoiceOptions | None = None) -> Engine:
 
 def engine_info(name: str) -> EngineInfo:
     return engine_class(name).info()
+
+
+def package_versions(*names: str) -> dict[str, str | None]:
+    """The installed version of each distribution (None: not installed), read from its
+    metadata without importing it: for an engine's `fingerprint`."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def file_stamp(path: StrPath) -> list[object]:
+    """A file's resolved path, size and modification time in ns (raises OSError if it is
+    missing): for an engine's `fingerprint`, a model file that changes changes it."""
+    resolved = Path(path).resolve()
+    info = resolved.stat()
+    return [str(resolved), info.st_size, info.st_mtime_ns]
 
 
 def installed(*modules: str) -> bool:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import EngineError
-from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, installed
+from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, installed, package_versions
 
 INSTALL_HINT = "pip install espeakng-loader"
 AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -128,6 +128,12 @@ class EspeakEngine:
 
     def identity(self) -> dict[str, Any]:
         return {"engine": "espeak", "voice": self.voice, "wpm": self.wpm, "version": _about()[0]}
+
+    @staticmethod
+    def fingerprint(options: VoiceOptions) -> dict[str, Any]:
+        """What `identity()` depends on besides the options: espeak-ng's version, which comes
+        with the espeakng-loader wheel (read from its metadata; nothing is loaded)."""
+        return {"packages": package_versions("espeakng-loader")}
 
     def estimate_seconds(self, text: str) -> float:
         return estimate_seconds(text, self.options.rate)   # not calibrated for espeak yet: Piper's

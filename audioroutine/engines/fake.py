@@ -42,6 +42,10 @@ class FakeEngine:
     def identity(self) -> dict[str, Any]:
         return {"engine": "fake", "rate": self.sample_rate, "speed": self.options.rate}
 
+    @staticmethod
+    def fingerprint(options: VoiceOptions) -> dict[str, Any]:
+        """Nothing outside the options and this code changes the tones."""
+        return {"extra": [list(pair) for pair in options.extra]}
 
     def estimate_seconds(self, text: str) -> float:
         # Piper's calibration, not the tones' exact length: plans look like the real engine's.

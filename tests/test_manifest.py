@@ -1,0 +1,308 @@
+"""A no-op rebuild is answered from the build manifest, before any audio library or engine
+is loaded, and only when nothing it would write could differ: every input that changes an
+output takes the normal path, which rebuilds what changed and records the manifest again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from audioroutine import manifest, pipeline
+from audioroutine.cli import cli
+from audioroutine.engines import VoiceOptions
+from audioroutine.engines.fake import FakeEngine
+from audioroutine.engines.piper import PiperEngine
+from audioroutine.ffmpeg import ffmpeg_exe
+from audioroutine.manifest import MANIFEST_NAME
+
+from .conftest import MINIMAL, ROOT
+from .test_exercise_library import LIBRARY
+
+A = """\
+id: a
+title: Alpha
+voice: {engine: fake}
+libraries: [library/back.yaml]
+exercises:
+  - use: cobra
+"""
+B = MINIMAL.replace("id: mini", "id: b").replace("title: Mini", "title: Beta")
+ALL = {"a-beginner.mp3", "a-progressed.mp3", "b-beginner.mp3", "b-progressed.mp3"}
+A_BOTH, B_BOTH = {"a-beginner.mp3", "a-progressed.mp3"}, {"b-beginner.mp3", "b-progressed.mp3"}
+
+
+def cover(path: Path, colour: tuple[int, int, int]) -> None:
+    Image.new("RGB", (16, 16), colour).save(path)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two scripts (one using a library exercise) with a settings file and a cover, built
+    once on the fake engine; each test works on a copy."""
+    root = tmp_path_factory.mktemp("library")
+    (root / "library").mkdir()
+    (root / "library" / "back.yaml").write_text(LIBRARY)
+    (root / "a.yaml").write_text(A)
+    (root / "b.yaml").write_text(B)
+    (root / "audioroutine.toml").write_text('cover = "c.png"\nclinic = "Riverside"\n')
+    cover(root / "c.png", (200, 30, 30))
+    environ = {"AUDIOROUTINE_CACHE_DIR": str(root / "cache"), "SOURCE_DATE_EPOCH": "946684800"}
+    result = CliRunner(mix_stderr=False).invoke(cli, ["build", str(root / "a.yaml"), str(root / "b.yaml"),
+                                                      "--out", str(root / "out")], env=environ)
+    assert result.exit_code == 0, result.stderr
+    return root
+
+
+@pytest.fixture
+def clinic(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "clinic"
+    shutil.copytree(built, root)
+    monkeypatch.setenv("AUDIOROUTINE_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "946684800")   # 2000
+    monkeypatch.delenv("AUDIOROUTINE_FFMPEG", raising=False)
+    return root
+
+
+class Build:
+    """`audioroutine build` in this process; `normal` says whether it took the normal path."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = pipeline.build_batch
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(pipeline, "build_batch", counted)
+
+    def __call__(self, root: Path, *args: str) -> tuple[dict[str, Any], bool]:
+        """Build a.yaml and b.yaml (only b.yaml when `args` name it) with `args` as options."""
+        before = self.calls
+        scripts = [str(root / name) for name in ("a.yaml", "b.yaml") if "b.yaml" not in args or name == "b.yaml"]
+        options = [arg for arg in args if arg != "b.yaml"]
+        result = CliRunner(mix_stderr=False).invoke(cli, ["build", *scripts, "--out", str(root / "out"), "--json",
+                                                          *options])
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout), self.calls > before
+
+
+@pytest.fixture
+def build(monkeypatch: pytest.MonkeyPatch) -> Build:
+    return Build(monkeypatch)
+
+
+def written(result: dict[str, Any]) -> set[str]:
+    return {Path(s["path"]).name for s in result["sessions"] if s["written"]}
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def later(path: Path) -> None:
+    """Move a file's mtime on, as `touch` does a moment later."""
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+
+
+# (what changes, arguments of every build of the case, arguments added after the change,
+# MP3s the normal path then rewrites)
+Change = Callable[[Path, pytest.MonkeyPatch], None]
+ONE = ("b.yaml",)   # build b.yaml alone
+
+
+def slow(*case: Any) -> Any:
+    """A case that rewrites every session: in the slow tests (a faster one covers its kind)."""
+    return pytest.param(*case, marks=pytest.mark.slow, id=case[0])
+
+
+CASES: list[Any] = [
+    ("script text", lambda r, m: edit(r / "a.yaml", "title: Alpha", "title: Alpha two"), (), (), A_BOTH),
+    ("library exercise", lambda r, m: edit(r / "library" / "back.yaml", "Lift your chest.", "Lift up."), (), (),
+     A_BOTH),
+    slow("settings file", lambda r, m: edit(r / "audioroutine.toml", "Riverside", "Hillside"), (), (), ALL),
+    ("settings file, one script", lambda r, m: edit(r / "audioroutine.toml", "Riverside", "Hillside"), ONE, (),
+     B_BOTH),
+    slow("cover image", lambda r, m: cover(r / "c.png", (30, 30, 200)), (), (), ALL),
+    ("cover image, one script", lambda r, m: cover(r / "c.png", (30, 30, 200)), ONE, (), B_BOTH),
+    ("--bitrate", lambda r, m: None, (), ("--bitrate", "96k"), ALL),
+    slow("--id3", lambda r, m: None, (), ("--id3", "2.4"), ALL),
+    slow("--sample-rate", lambda r, m: None, (), ("--sample-rate", "24000"), ALL),
+    ("--level", lambda r, m: None, (), ("--level", "beginner"), {"a-beginner.mp3", "b-beginner.mp3"}),
+    ("one script of the two", lambda r, m: None, (), ONE, B_BOTH),
+    ("year (SOURCE_DATE_EPOCH)", lambda r, m: m.setenv("SOURCE_DATE_EPOCH", "1262304000"), (), (), ALL),
+    ("--voice", lambda r, m: None, (), ("--voice", "other"), set()),
+    ("--no-sidecars", lambda r, m: None, (), ("--no-sidecars",), set()),
+    ("MP3 deleted", lambda r, m: (r / "out" / "b-beginner.mp3").unlink(), (), (), {"b-beginner.mp3"}),
+    ("MP3 touched", lambda r, m: later(r / "out" / "b-beginner.mp3"), (), (), set()),
+    ("MP3 replaced", lambda r, m: shutil.copy(r / "out" / "a-beginner.mp3", r / "out" / "b-beginner.mp3"), (), (),
+     {"b-beginner.mp3"}),
+    ("sidecar deleted", lambda r, m: (r / "out" / "a-progressed.vtt").unlink(), (), (), set()),
+    ("sidecar edited", lambda r, m: edit(r / "out" / "a-progressed.lrc", "Cobra", "Kobra"), (), (), set()),
+    ("playlist edited", lambda r, m: edit(r / "out" / "programme.m3u8", "Alpha", "Alfa"), (), (), set()),
+    ("cached phrase removed", lambda r, m: shutil.rmtree(r / "cache" / "phrases"), (), (), set()),
+    ("tool version", lambda r, m: m.setattr(manifest, "__version__", "99.0"), (), (), set()),
+    ("a dependency's version", lambda r, m: m.setattr(manifest, "version", lambda name: "99.0"), (), (), set()),
+    ("AUDIOROUTINE_FFMPEG", lambda r, m: m.setenv("AUDIOROUTINE_FFMPEG", ffmpeg_exe()), (), (), set()),
+    ("engine fingerprint", lambda r, m: m.setattr(FakeEngine, "fingerprint", staticmethod(lambda o: {"x": 1})),
+     (), (), set()),
+    ("manifest damaged", lambda r, m: (r / "out" / MANIFEST_NAME).write_text("{not json"), (), (), set()),
+]
+
+
+@pytest.mark.parametrize("what, change, base, args, rewritten",
+                         [pytest.param(*case, id=case[0]) if type(case) is tuple else case for case in CASES])
+def test_a_change_takes_the_normal_path_and_is_recorded_again(clinic, build, monkeypatch, what, change, base, args,
+                                                               rewritten):
+    first, normal = build(clinic, *base)   # a copied folder: new inodes, so the normal path decides and records
+    assert normal and written(first) == (B_BOTH if base else set())   # b alone: its track numbers change
+    noop, normal = build(clinic, *base)
+    assert not normal and written(noop) == set() and noop["phrases"] == first["phrases"]
+    change(clinic, monkeypatch)
+    again, normal = build(clinic, *base, *args)
+    assert normal, f"{what}: answered from the manifest"
+    assert written(again) == rewritten
+    out = clinic / "out"
+    assert (out / "b-progressed.vtt").exists() and "Kobra" not in (out / "a-progressed.lrc").read_text()
+    assert "Alfa" not in (out / "programme.m3u8").read_text()
+    after, normal = build(clinic, *base, *args)
+    assert not normal and written(after) == set(), f"{what}: not recorded again"
+    assert [s["path"] for s in after["sessions"]] == [s["path"] for s in again["sessions"]]
+
+
+def test_the_fast_path_prints_what_the_normal_path_prints(clinic, build):
+    (clinic / "out" / MANIFEST_NAME).unlink()
+    runner = CliRunner(mix_stderr=False)
+    args = ["build", str(clinic / "a.yaml"), str(clinic / "b.yaml"), "--out", str(clinic / "out")]
+    normal = runner.invoke(cli, args)
+    before = snapshot(clinic / "out")
+    fast = runner.invoke(cli, args)
+    assert fast.exit_code == normal.exit_code == 0
+    assert snapshot(clinic / "out") == before   # nothing written: bytes and mtimes, the manifest's too
+
+    def untimed(text: str) -> list[str]:   # the table's last cell is the time the build took
+        return [line.rsplit("  ", 1)[0] if line.rstrip().endswith(" s") else line for line in text.splitlines()]
+
+    assert untimed(fast.stdout) == untimed(normal.stdout)
+    assert "4 session(s), 0 written" in fast.stdout and fast.stderr == normal.stderr == ""
+    as_json = [json.loads(runner.invoke(cli, [*args, "--json"]).stdout) for _ in range(2)]
+    (clinic / "out" / MANIFEST_NAME).unlink()
+    as_json.append(json.loads(runner.invoke(cli, [*args, "--json"]).stdout))
+    for result in as_json:
+        del result["summary"]["time"]
+    assert as_json[0] == as_json[1] == as_json[2]
+
+
+def test_a_no_op_rebuild_in_a_new_process_loads_no_audio_library_or_engine(clinic, build):
+    build(clinic)   # the copy is recorded again
+    before = snapshot(clinic / "out")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "audioroutine", "build", str(clinic / "a.yaml"),
+                           str(clinic / "b.yaml"), "--out", str(clinic / "out")],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "audioroutine.manifest" in imported and "audioroutine.cli" in imported
+    heavy = {"numpy", "pydub", "mutagen", "onnxruntime", "piper", "audioroutine.pipeline", "audioroutine.speech"}
+    assert not {name for name in imported if name in heavy or name.split(".")[0] in heavy}
+    assert proc.stdout.splitlines()[-1].startswith("4 session(s), 0 written")
+    assert snapshot(clinic / "out") == before
+
+
+def test_a_no_op_rebuild_creates_no_engine(clinic, build, monkeypatch):
+    first, _ = build(clinic)
+
+    def refuse(self: FakeEngine, options: VoiceOptions) -> None:
+        raise AssertionError("an engine was created")
+
+    monkeypatch.setattr(FakeEngine, "__init__", refuse)
+    result, normal = build(clinic)
+    assert not normal and len(result["sessions"]) == 4
+    assert result["phrases"] == first["phrases"] == {"synthesized": 0, "cached": first["phrases"]["cached"]}
+
+
+@pytest.mark.parametrize("flag", ["--force", "--prune", "--dry-run"])
+def test_force_prune_and_dry_run_take_the_normal_path(clinic, build, flag):
+    build(clinic)
+    if flag == "--dry-run":
+        result = CliRunner(mix_stderr=False).invoke(cli, ["build", str(clinic / "a.yaml"), "--out",
+                                                          str(clinic / "out"), "--dry-run"])
+        assert result.exit_code == 0 and "dry run: nothing synthesized or written" in result.stdout
+        return
+    result, normal = build(clinic, flag)
+    assert normal and written(result) == (ALL if flag == "--force" else set())
+    assert result["summary"]["pruned"] == 0 and (clinic / "out" / MANIFEST_NAME).is_file()
+
+
+def test_stale_temp_files_are_swept_on_the_fast_path_too(clinic, build):
+    build(clinic)
+    stale = clinic / "out" / ".b-beginner.mp3.999999999.tmp"
+    stale.write_bytes(b"partial")
+    ours = clinic / "out" / "notes.txt"
+    ours.write_text("mine")
+    _, normal = build(clinic)
+    assert not normal and not stale.exists() and ours.exists()
+
+
+def test_an_mp3_changed_during_the_build_is_not_recorded(clinic, build):
+    """The record reads each MP3's provenance back: a file another process replaced after
+    the build wrote it is left out, so the next build decides it the normal way."""
+    build(clinic)
+    real = manifest.record
+
+    def replaced_meanwhile(keys: Any, sessions: Any, options: Any) -> None:
+        shutil.copy(clinic / "out" / "a-beginner.mp3", clinic / "out" / "b-beginner.mp3")
+        real(keys, sessions, options)
+
+    (clinic / "out" / MANIFEST_NAME).unlink()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest, "record", replaced_meanwhile)
+        build(clinic)
+    entries = json.loads((clinic / "out" / MANIFEST_NAME).read_text())["sessions"]
+    assert sorted(entries) == sorted(ALL - {"b-beginner.mp3"})
+    result, normal = build(clinic)
+    assert normal and written(result) == {"b-beginner.mp3"}
+
+
+def test_a_source_file_of_the_package_is_part_of_every_key(tmp_path, monkeypatch):
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "phrases.py").write_text("A = 1\n")
+    monkeypatch.setattr(manifest, "PACKAGE", package)
+    before = manifest._environment()
+    later(package / "phrases.py")
+    assert manifest._environment() != before
+
+
+def test_the_piper_fingerprint_follows_the_voice_files_without_loading_piper(tmp_path):
+    model = tmp_path / "voice.onnx"
+    model.write_bytes(b"model")
+    (tmp_path / "voice.onnx.json").write_text("{}")
+    options = VoiceOptions(voice=str(model))
+    before = PiperEngine.fingerprint(options)
+    assert PiperEngine.fingerprint(options) == before
+    model.write_bytes(b"other model")
+    assert PiperEngine.fingerprint(options) != before
+    code = ("import sys; from audioroutine.engines.piper import PiperEngine; from audioroutine.engines import "
+            "VoiceOptions; PiperEngine.fingerprint(VoiceOptions()); print(sorted(m for m in ('piper', "
+            "'onnxruntime', 'numpy') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    assert proc.stdout.strip() == "[]"
