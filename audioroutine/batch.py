@@ -25,7 +25,7 @@ from .cache import PhraseCache
 from .compiler import build_timeline
 from .engines import VoiceOptions
 from .errors import AudioRoutineError, BuildError, EngineError, ScriptError, collect, raise_all
-from .executors import Executor, Parallel, open_executor
+from .executors import Executor, Parallel, Serial, open_executor
 from .files import commit_temp, remove_stale_temps, temp_path
 from .options import OUTPUT_SUFFIXES, BuildOptions, SessionResult, bitrate, engine_name, output_path, voice_name
 from .pipeline import (
@@ -93,7 +93,7 @@ def run_batch(routines: Sequence[Any], options: Sequence[BuildOptions], tracks: 
         PhraseCache(cache).remove_stale_temps()
     run = _Run(prepared, tracks, progress, isolate)
     executor = open_executor(parallel, len(run.sessions), len(run.owners))
-    run.chunk(executor.workers)
+    run.chunk(None if isinstance(executor, Serial) else executor.workers)
     try:
         run.execute(executor)
     except BaseException:
@@ -142,10 +142,12 @@ class _Run:
             self.texts.setdefault(key, (spec, text))
             self.owners.setdefault(key, []).append(session)
 
-    def chunk(self, workers: int) -> None:
-        """The missing phrases in chunks: one per phrase in this process, else enough for
-        every worker to have several, at most MAX_CHUNK phrases each."""
-        size = 1 if workers == 1 else max(1, min(MAX_CHUNK, math.ceil(len(self.texts) / (workers * CHUNKS_PER_WORKER))))
+    def chunk(self, workers: int | None) -> None:
+        """The missing phrases in chunks: one per phrase in this process (`workers` None:
+        progress per phrase), else enough for every worker to have several, at most
+        MAX_CHUNK phrases each (a unit sent to a worker costs a round trip)."""
+        per_worker = math.ceil(len(self.texts) / ((workers or 1) * CHUNKS_PER_WORKER))
+        size = 1 if workers is None else max(1, min(MAX_CHUNK, per_worker))
         open_chunks: dict[EngineSpec, _Chunk] = {}
         for key, (spec, text) in self.texts.items():
             chunk = open_chunks.get(spec)
@@ -161,7 +163,7 @@ class _Run:
         ready = deque(s for s in self.sessions if not s.waiting)
         chunks = deque(range(len(self.chunks)))
         running: dict[Any, tuple[str, int]] = {}
-        limit = 2 * executor.workers if executor.workers > 1 else 1
+        limit = 1 if isinstance(executor, Serial) else 2 * executor.workers   # a worker never waits for a unit
         while ready or chunks or running:
             while len(running) < limit and (ready or chunks):
                 if ready:
