@@ -25,14 +25,14 @@ _EXPORTS = {
     "load_settings": "settings", "settings_for": "settings", "Settings": "settings",
     "compile_level": "compiler", "Timeline": "timeline",
     "BuildOptions": "options", "BuildResult": "pipeline", "SessionResult": "options",
-    "BatchResult": "pipeline", "BatchPlan": "pipeline",
+    "BatchResult": "pipeline", "BatchPlan": "pipeline", "Parallel": "executors",
     "build": "pipeline", "build_batch": "pipeline", "plan": "pipeline", "dry_run": "pipeline",
     "inspect": "probe", "Probe": "probe",
     "Engine": "engines", "VoiceOptions": "engines", "Clip": "engines", "get_engine": "engines",
     "AudioRoutineError": "errors", "ScriptError": "errors", "BuildError": "errors", "EngineError": "errors",
 }
 __all__ = ["AudioRoutineError", "BatchPlan", "BatchResult", "BuildError", "BuildOptions", "BuildResult",
-    "Clip", "Engine", "EngineError", "Probe", "Routine", "ScriptError", "SessionResult", "Settings",
+    "Clip", "Engine", "EngineError", "Parallel", "Probe", "Routine", "ScriptError", "SessionResult", "Settings",
     "Timeline", "VoiceOptions", "build", "build_batch", "compile_level", "dry_run", "get_engine", "inspect",
     "load_script", "load_settings", "parse_script", "plan", "settings_for"]
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .compiler import compile_level
     from .engines import Clip, Engine, VoiceOptions, get_engine
     from .errors import AudioRoutineError, BuildError, EngineError, ScriptError
+    from .executors import Parallel
     from .options import BuildOptions, SessionResult
     from .pipeline import BatchPlan, BatchResult, BuildResult, build, build_batch, dry_run, plan
     from .probe import Probe, inspect

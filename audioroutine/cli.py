@@ -20,6 +20,7 @@ from .cache_stores import CacheLocation, cache_location
 from .durations import format_ms
 from .engines import VoiceOptions, engine_class, engine_info, engine_names, get_engine, registry_order
 from .errors import AudioRoutineError, ScriptError, collect
+from .executors import Parallel
 from .ffmpeg import configure_pydub
 from .inputs import expand
 from .options import DEFAULT_ENGINE, BuildOptions, SessionResult, engine_name, output_path, voice_name
@@ -173,11 +174,20 @@ def _engine_detail(routine: Routine, options: BuildOptions) -> None:
 @click.option("--prune", "prune_stale", is_flag=True,
               help="Remove MP3s (and their transcripts, playlists) an earlier build wrote for routines or levels "
                    "no longer in the inputs; only files with audioroutine's provenance.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Processes for synthesis and sessions [default: the cores this process may use; "
+                   "a batch of under 4 sessions and 32 new phrases stays in one]. Same files for any N.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the build on this Dask scheduler's workers (pip install 'audioroutine[cluster]'; "
+                   "docs/scaling.md); give a --cache-dir every worker can reach.")
+@click.option("--dask-local", type=click.IntRange(min=1), metavar="N",
+              help="Run the build on a local Dask cluster of N worker processes.")
 @_settings_option
 @_common
 @_output_options
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
               force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, prune_stale: bool,
+              jobs: int | None, scheduler: str | None, dask_local: int | None,
               settings_file: Path | None, engine: str | None, voice: str | None,
               cache_dir: CacheLocation | None) -> None:
     """Build one MP3 per level for each script (files, folders, quoted globs), their transcripts, and one M3U8 playlist.
@@ -185,6 +195,8 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
     """
     started = time.monotonic()
+    if scheduler and dask_local:
+        raise ScriptError("give --scheduler or --dask-local, not both", file="--dask-local")
     paths = _expand(scripts)
     # Every script and setting valid before any work, every error of every file reported.
     libraries: dict[Path, Library] = {}     # each exercise library read once per build
@@ -225,7 +237,8 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             if as_json or _flag("quiet"):
                 return None
             return stack.enter_context(_ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
-        batch = build_batch(routines, options, progress, isolate=True)
+        batch = build_batch(routines, options, progress, isolate=True,
+                            parallel=Parallel(jobs=jobs, scheduler=scheduler, dask_local=dask_local))
     manifest.record(keys, batch.sessions, options)
     pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist])) if prune_stale else []
     phrases = (sum(result.stats.synthesized for result in batch.results),

@@ -41,13 +41,18 @@ def atomic_path(final: Path, stage: str | None = None) -> Iterator[Path]:
     tmp = temp_path(final)
     try:
         yield tmp
-        _fsync(tmp)
-        if stage:
-            checkpoint(stage)
-        os.replace(tmp, final)
+        commit_temp(tmp, final, stage)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def commit_temp(tmp: Path, final: Path, stage: str | None = None) -> None:
+    """Rename a complete temp file onto `final`, flushed to disk first (see `atomic_path`)."""
+    _fsync(tmp)
+    if stage:
+        checkpoint(stage)
+    os.replace(tmp, final)
 
 
 def _fsync(path: Path) -> None:

@@ -23,14 +23,14 @@ from .compiler import build_timeline, compile_level, level_title, phrases_for
 from .cover import generate_cover, load_cover
 from .durations import format_hms
 from .engines import Clip, VoiceOptions, get_engine
-from .errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, collect, raise_all
-from .files import atomic_path, checkpoint, remove_stale_temps, write_atomic
+from .errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, raise_all
+from .executors import Parallel
+from .files import atomic_path, write_atomic
 from .limits import MAX_SESSION_MS
 from .loudness import normalize, rotate_phase
 from .loudness_settings import LoudnessSettings
 from .mp3 import encode_normalized
 from .options import DEFAULT_ENGINE as DEFAULT_ENGINE  # these were defined here: still importable from here
-from .options import OUTPUT_SUFFIXES, year_tag
 from .options import SESSION_RATE as SESSION_RATE
 from .options import BuildOptions as BuildOptions
 from .options import SessionResult as SessionResult
@@ -39,14 +39,15 @@ from .options import chosen_levels as chosen_levels
 from .options import engine_name as engine_name
 from .options import output_path as output_path
 from .options import voice_name as voice_name
-from .playlist import Entry, Track, playlist_path, track_order, write_playlist
-from .render import Mix, mix
+from .options import year_tag
+from .playlist import Entry, playlist_path, track_order, write_playlist
+from .render import Mix
 from .script import Routine
 from .settings import Settings
 from .speech import Speech, SpeechStats
-from .tags import ChapterTag, Provenance, SessionTags, read_tags, tags_digest, write_tags
+from .tags import ChapterTag, Provenance, SessionTags, read_tags, tags_digest
 from .timeline import Chapter, Program, Timeline
-from .transcript import lines, plain_text, sidecar_paths, write_sidecars
+from .transcript import lines, plain_text, sidecar_paths
 
 Progress = Callable[[int, int, str], None]   # (done, total, phrase)
 log = logging.getLogger(__name__)
@@ -130,13 +131,12 @@ def check_length(routine: Routine, timeline: Timeline) -> None:
 
 @dataclass
 class _Prepared:
-    """One script compiled (and, once synthesized, laid out), nothing written yet."""
+    """One script compiled, nothing synthesized or written yet."""
 
     routine: Routine
     options: BuildOptions
     jobs: list[tuple[Program, Speech]]
     result: BuildResult
-    timelines: list[Timeline] = field(default_factory=list)
 
 
 def _compile(routine: Routine, options: BuildOptions) -> _Prepared:
@@ -161,54 +161,17 @@ def _compile(routine: Routine, options: BuildOptions) -> _Prepared:
     return _Prepared(routine, options, jobs, result)
 
 
-def _synthesize(prepared: _Prepared, progress: Progress | None) -> _Prepared:
-    """Every phrase synthesized (or from the cache), every level laid out and checked."""
-    done, result, rate = 0, prepared.result, prepared.options.sample_rate
-    for program, speech in prepared.jobs:
-        def tick(text: str) -> None:
-            nonlocal done
-            done += 1
-            if progress:
-                progress(done, result.phrases, text)
-        speech.prepare(program.texts(), tick)
-    if result.stats.outdated:
-        log.warning("%d cached phrase(s) were in an older cache format and were synthesized again",
-                    result.stats.outdated)
-    prepared.timelines = [build_timeline(program, speech.measure, rate) for program, speech in prepared.jobs]
-    for timeline in prepared.timelines:
-        check_length(prepared.routine, timeline)
-    return prepared
-
-
-def build(routine: Routine, options: BuildOptions | None = None, progress: Progress | None = None) -> BuildResult:
+def build(routine: Routine, options: BuildOptions | None = None, progress: Progress | None = None,
+          parallel: Parallel | None = None) -> BuildResult:
     """Build every requested level of `routine` into tagged MP3s in `options.out_dir`
     (no playlist: `build_batch` writes one)."""
-    return _write(_synthesize(_compile(routine, (options or BuildOptions()).for_script(routine)), progress), None)
+    from .batch import run_batch
 
-
-def _write(prepared: _Prepared, tracks: list[Track] | None) -> BuildResult:
-    routine, options, jobs, result = prepared.routine, prepared.options, prepared.jobs, prepared.result
-    remove_stale_temps(options.out_dir, lambda name: name.endswith(OUTPUT_SUFFIXES))
-    PhraseCache(options.cache_dir).remove_stale_temps()
-    numbers = {t.level: (t.number, t.total) for t in tracks or []}
-    for track, ((program, speech), timeline) in enumerate(zip(jobs, prepared.timelines), 1):
-        path = output_path(routine, program.level, options.out_dir)
-        number, total = numbers.get(program.level, (track, len(jobs)))
-        tags = session_tags(routine, program.level, timeline, number, total, speech, options)
-        written = options.force or not is_up_to_date(path, tags.provenance)
-        if written:
-            session = mix(timeline, speech, rotate=routine.loudness.enabled)
-            checkpoint("render")
-            with atomic_path(path, stage="tags") as tmp:
-                encode_normalized(session, tmp, bitrate(options), routine.loudness)
-                checkpoint("encode")
-                write_tags(tmp, tags, options.id3_version)
-        if options.sidecars:
-            write_sidecars(path, timeline, tags.title, tags.artist, tags.album)
-        result.sessions.append(SessionResult(program.level, path, timeline.total, timeline.sample_rate, written,
-                                             tags.title, tags.artist, tuple(map(speech.key, program.texts())),
-                                             tags.provenance))
-    return result
+    options = (options or BuildOptions()).for_script(routine)
+    tracks = track_order([routine], [chosen_levels(routine, options)])
+    outcome = run_batch([routine], [options], tracks, (lambda r, o: progress) if progress else None, False,
+                        parallel or Parallel())
+    return outcome.results[0][1]
 
 
 @dataclass
@@ -238,6 +201,7 @@ def build_batch(
     options: BuildOptions | Sequence[BuildOptions] | None = None,
     progress: Callable[[Routine, BuildOptions], Progress | None] | None = None,
     isolate: bool = False,
+    parallel: Parallel | None = None,
 ) -> BatchResult:
     """Build `routines[i]` with `options[i]` (or every one with the same `options`); number
     the tracks across the whole batch in play order (levels outer, scripts inner) and write
@@ -251,26 +215,19 @@ def build_batch(
     With `isolate`, only ScriptErrors (invalid scripts, speech that cannot fit: the user's
     input) keep that guarantee; an engine, build or file error fails its script alone, the
     others are written, and the failures are in `BatchResult.failures` (raised as before
-    when every script failed)."""
+    when every script failed).
+    `parallel`: where the work runs (default: this process; see executors.Parallel). Every
+    phrase is synthesized once per batch, sessions render as soon as their phrases are in
+    the cache, and the files are the same bytes whatever runs them (batch.py)."""
     options = _batch_options(routines, options)
     check_unique(routines, options)
     levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
     tracks = track_order(routines, levels)
-    compiled = collect(lambda pair: _compile(*pair), zip(routines, options))
+    from .batch import run_batch
 
-    def synthesize(index: int, p: _Prepared) -> _Prepared:
-        return _synthesize(p, progress(p.routine, p.options) if progress else None)
-
-    def write(index: int, job: _Prepared) -> BuildResult:
-        return _write(job, [t for t in tracks if t.routine == index])
-
-    failures: list[Failure] = []
-    if isolate:
-        prepared = _isolated(synthesize, list(enumerate(compiled)), failures)
-        written = _isolated(write, prepared, failures)
-    else:
-        prepared = list(enumerate(collect(lambda p: synthesize(0, p), compiled)))
-        written = [(index, write(index, job)) for index, job in prepared]
+    outcome = run_batch(routines, options, tracks, progress, isolate, parallel or Parallel())
+    written = outcome.results
+    failures = [Failure(routines[i].path, _one_line(routines[i].path, err), err) for i, err in outcome.failed]
     if not written and failures:   # nothing built: fail as a batch does
         raise failures[0].error if len(failures) == 1 else ManyErrors([_as_error(f) for f in failures])
     playlist = playlist_path(routines, options[0].out_dir)
@@ -281,24 +238,6 @@ def build_batch(
         results.append(result)
     write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks if (t.routine, t.level) in entries])
     return BatchResult(results, playlist, failures)
-
-
-def _isolated(func: Callable[[int, _Prepared], R], items: list[tuple[int, _Prepared]],
-              failures: list[Failure]) -> list[tuple[int, R]]:
-    """`func(index, job)` on every item; an engine, build or file error fails that script
-    alone (appended to `failures`), a ScriptError still fails the batch: every ScriptError is
-    raised together once all items were tried."""
-    done, errors = [], []
-    for index, job in items:
-        try:
-            done.append((index, func(index, job)))
-        except ScriptError as err:
-            errors.append(err)
-        except (AudioRoutineError, OSError) as err:
-            failures.append(Failure(job.routine.path, _one_line(job.routine.path, err), err))
-    if errors:
-        raise_all([*errors, *(_as_error(f) for f in failures)])
-    return done
 
 
 def _as_error(failure: Failure) -> AudioRoutineError:

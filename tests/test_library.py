@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from audioroutine.cli import cli
-from audioroutine.engines.fake import FakeEngine
+from audioroutine.engines.fake import FAIL_ENV, FakeEngine
 from audioroutine.inputs import expand
 
 from .conftest import MINIMAL
@@ -138,7 +138,8 @@ def test_prune_removes_a_playlist_of_only_stale_sessions(library, tmp_path):
 def test_one_script_failing_after_validation_does_not_stop_the_others(library, tmp_path, monkeypatch):
     script(library, "neck/bad.yaml", "bad")
     (library / "neck/bad.yaml").write_text(MINIMAL.replace("id: mini", "id: bad").replace("Press", "Squeeze"))
-    monkeypatch.setattr(FakeEngine, "fail_on", frozenset({"Exercise 1 of 1: Squeeze."}))
+    # through the environment: a library this size is built in worker processes
+    monkeypatch.setenv(FAIL_ENV, "Exercise 1 of 1: Squeeze.")
     out = tmp_path / "out"
     result = run("build", str(library), "--out", str(out))
     assert result.exit_code == 1

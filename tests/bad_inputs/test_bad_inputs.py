@@ -58,7 +58,8 @@ def test_a_later_script_failing_after_synthesis_leaves_no_file_of_an_earlier_one
     """Control for 'second-script-overruns': the first script was synthesized, yet nothing is written."""
     case = next(case for case in CASES if case.name == "second-script-overruns")
     write_files(case, tmp_path)
-    result = run(["build", str(tmp_path / "s.yaml"), str(tmp_path / "t.yaml"), "--out", str(tmp_path / "out")])
+    result = run(["build", str(tmp_path / "s.yaml"), str(tmp_path / "t.yaml"), "--out", str(tmp_path / "out"),
+                  "--jobs", "1"])   # in this process, where FakeEngine.calls sees the synthesis
     assert result.exit_code == 2
     assert "Rep 1 of 2. Hold." in FakeEngine.calls         # s.yaml's own cue: its speech was made
     assert not (tmp_path / "out").exists()
