@@ -48,7 +48,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         return piper_alone(spec)
     if spec.get("baseline") == "ffmpeg":
         return ffmpeg_alone(spec)
-    from audioroutine import BuildOptions, build, load_script
+    from audioroutine import BuildOptions, Parallel, build, load_script
     from audioroutine.ffmpeg import configure_pydub
 
     configure_pydub()
@@ -58,7 +58,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         levels=spec["levels"],
     )
     start = time.perf_counter()
-    result = build(routine, options)
+    result = build(routine, options, parallel=Parallel(jobs=spec.get("jobs")))
     wall = time.perf_counter() - start
     return {
         "wall_s": wall,
@@ -119,8 +119,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def bench(script: Path, levels: list[str], work: Path,
-          rounds: int) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+def bench(script: Path, levels: list[str], work: Path, rounds: int,
+          jobs: int | None) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """The four builds and the three baselines. A build and the baseline it is compared
     with run one after the other, `rounds` times (the edit on a fresh copy of the warm
     cache and output each time); each keeps its fastest round, so that load from other
@@ -130,7 +130,7 @@ def bench(script: Path, levels: list[str], work: Path,
     if EDIT_FROM not in text:
         sys.exit(f"{script}: the edit text is not in this script; use the seed routine")
     edited.write_text(text.replace(EDIT_FROM, EDIT_TO), encoding="utf-8")
-    base = {"cache": str(work / "cache"), "out": str(work / "out"), "levels": levels}
+    base = {"cache": str(work / "cache"), "out": str(work / "out"), "levels": levels, "jobs": jobs}
 
     def step(name: str, **spec: Any) -> dict[str, Any]:
         print(f"  {name} ...", file=sys.stderr, flush=True)
@@ -197,12 +197,14 @@ def main() -> None:
     parser.add_argument("--levels", default="", help="comma-separated; default: every level")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of warm/encode and edit/Piper pairs")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="processes per build [default: as the CLI, the cores, small batches in one]")
     args = parse_or_serve(parser, child)
     if args is None:
         return
     levels = [level for level in args.levels.split(",") if level]
     with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
-        rows, baselines = bench(args.script.resolve(), levels, Path(tmp), args.rounds)
+        rows, baselines = bench(args.script.resolve(), levels, Path(tmp), args.rounds, args.jobs)
     print(table(rows))
     print()
     print(against(rows, baselines))
