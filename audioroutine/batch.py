@@ -163,7 +163,7 @@ class _Run:
         ready = deque(s for s in self.sessions if not s.waiting)
         chunks = deque(range(len(self.chunks)))
         running: dict[Any, tuple[str, int]] = {}
-        limit = 1 if isinstance(executor, Serial) else 2 * executor.workers   # a worker never waits for a unit
+        limit = 1 if type(executor) is Serial else 2 * executor.workers   # a worker never waits for a unit
         while ready or chunks or running:
             while len(running) < limit and (ready or chunks):
                 if ready:

@@ -1,5 +1,6 @@
-"""Where a batch's work units run: in this process (`--jobs 1`), in local processes
-(`--jobs N`), or on Dask distributed (`--scheduler tcp://HOST:PORT`, `--dask-local N`).
+"""Where a batch's work units run: in this process (`--jobs 1`; a small batch with `--jobs`
+left to its default makes its sessions in threads), in local processes (`--jobs N`), or on
+Dask distributed (`--scheduler tcp://HOST:PORT`, `--dask-local N`).
 
 One small interface: `submit(fn, *args)` gives a future, `wait(futures)` the ones done (at
 least one), `close(cancel)` ends the workers (`cancel`: at once, running work dropped).
@@ -13,7 +14,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Collection
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -78,6 +79,29 @@ class Serial:
         from .work import forget_engines
 
         forget_engines()
+
+
+class Threads(Serial):
+    """In this process, for batches too small for worker processes: phrases are synthesized
+    in this thread as their units come, sessions are made in `workers` threads (their work
+    is ffmpeg's encoder and decoder and numpy, mostly outside the GIL), so a session encodes
+    while the next phrases are synthesized and sessions encode side by side."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="audioroutine-session")
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        from .work import make_session
+
+        return self.pool.submit(fn, *args) if fn is make_session else super().submit(fn, *args)
+
+    def wait(self, futures: Collection[Any]) -> set[Any]:
+        return set(wait_futures(futures, return_when=FIRST_COMPLETED).done)
+
+    def close(self, cancel: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+        super().close(cancel)
 
 
 class Processes:
@@ -155,6 +179,8 @@ def open_executor(parallel: Parallel, sessions: int, phrases: int) -> Executor:
     if jobs is not None and jobs < 1:
         raise ScriptError(f"--jobs must be at least 1, not {jobs}", file="--jobs")
     if jobs is None:
-        small = sessions < AUTO_MIN_SESSIONS and phrases < AUTO_MIN_PHRASES
-        jobs = 1 if small else available_cores()
+        cores = available_cores()
+        if sessions < AUTO_MIN_SESSIONS and phrases < AUTO_MIN_PHRASES:
+            return Threads(min(cores, sessions)) if cores > 1 and sessions > 1 else Serial()
+        jobs = cores
     return Processes(jobs) if jobs > 1 else Serial()

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from audioroutine import BuildOptions, load_script
 from audioroutine.cli import cli
 from audioroutine.engines.fake import FAIL_ENV
-from audioroutine.executors import Parallel, Processes, Serial, open_executor
+from audioroutine.executors import Parallel, Processes, Serial, Threads, open_executor
 from audioroutine.files import KILL_AT_ENV
 from audioroutine.pipeline import build_batch
 
@@ -115,14 +115,33 @@ def test_cli_jobs_2_lists_the_failed_script_and_exits_1(scripts, tmp_path, monke
     assert "4 written" in result.stdout
 
 
-def test_without_jobs_a_small_batch_stays_in_this_process_and_a_large_one_uses_the_cores():
-    assert isinstance(open_executor(Parallel(jobs=None), sessions=3, phrases=10), Serial)
+def test_without_jobs_a_small_batch_stays_in_this_process_and_a_large_one_uses_the_cores(monkeypatch):
+    import audioroutine.executors as executors
+
+    small = open_executor(Parallel(jobs=None), sessions=3, phrases=10)
+    try:   # its sessions in threads, one per core (this machine: 2 cores)
+        assert isinstance(small, Threads) and small.workers == min(3, len(os.sched_getaffinity(0)))
+    finally:
+        small.close(cancel=False)
+    monkeypatch.setattr(executors, "available_cores", lambda: 1)
+    assert type(open_executor(Parallel(jobs=None), sessions=3, phrases=10)) is Serial
+    monkeypatch.undo()
     pool = open_executor(Parallel(jobs=None), sessions=40, phrases=10)
     try:
         assert isinstance(pool, Processes) and pool.workers == len(os.sched_getaffinity(0))
     finally:
         pool.close(cancel=False)
-    assert isinstance(open_executor(Parallel(jobs=1), sessions=40, phrases=900), Serial)
+    assert type(open_executor(Parallel(jobs=1), sessions=40, phrases=900)) is Serial
+
+
+def test_a_small_batch_made_in_threads_writes_the_bytes_of_jobs_1(scripts, tmp_path):
+    """Sessions made side by side in threads (the default for a small batch), while the
+    phrases are synthesized in this thread: the same files as one after the other."""
+    serial = _build(scripts[:1], tmp_path, "one", Parallel(jobs=1))
+    threaded = _build(scripts[:1], tmp_path, "threads", Parallel(jobs=None))
+    assert _digests(tmp_path / "threads") == _digests(tmp_path / "one")
+    assert len(_digests(tmp_path / "one")) == 2 * 3 + 1
+    assert _unique_phrases(threaded) == _unique_phrases(serial) > 0
 
 
 def test_cli_refuses_scheduler_and_dask_local_together(mini_script, tmp_path):
