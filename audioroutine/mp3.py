@@ -4,10 +4,8 @@ beside `encode_normalized` (see docs/architecture.md)."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,7 +13,6 @@ import numpy as np
 from pydub import AudioSegment
 
 from .bitrates import DEFAULT_BITRATE
-from .errors import BuildError
 from .ffmpeg import ffmpeg_through, run_ffmpeg
 from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, level, peak_fix, stream_true_peaks
 from .loudness_settings import LoudnessSettings
@@ -31,36 +28,19 @@ def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate: s
                decoded: Callable[[Iterator[bytes]], R] | None = None) -> R | None:
     """Write int16 mono PCM arriving in `chunks` to `path` as CBR MP3, streaming it into the
     encoder. The Xing/LAME header records encoder delay and padding, so decoders that
-    honour it return exactly the samples that went in. With `decoded`, the same ffmpeg run
-    also decodes what it encodes (a loopback decoder: the samples any decoder of the file
-    returns, measured identical) and hands that PCM, as it comes, to `decoded`, whose
-    result is returned: the check costs the second core, not a second pass. (An ffmpeg
-    older than 7.1, given by AUDIOROUTINE_FFMPEG, has no loopback decoders: then the file
-    is decoded in a second run.)"""
-    args = ["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a",
-            "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-            "-codec:a", "libmp3lame", "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "1",
-            "-f", "mp3", "-y", str(path)]
-    pcm_out = ["-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"]
+    honour it return exactly the samples that went in. With `decoded`, the file is then
+    decoded as a player would, streaming, and that PCM handed to `decoded`, whose result is
+    returned. (ffmpeg 7.1+ can decode what it encodes in the same run, a loopback decoder:
+    measured, that run took longer than encoding and decoding one after the other once two
+    sessions encode side by side, which is how builds run.)"""
+    ffmpeg_through(["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a",
+                    "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+                    "-codec:a", "libmp3lame", "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "1",
+                    "-f", "mp3", "-y", str(path)], chunks)
     if decoded is None:
-        return ffmpeg_through(args, chunks)
-    if not has_loopback_decoders():
-        ffmpeg_through(args, chunks)
-        return ffmpeg_through(["-i", str(path), *pcm_out], (), decoded)
-    return ffmpeg_through([*args, "-dec", "0:0", "-filter_complex", "[dec:0]anull[decoded]", "-map", "[decoded]",
-                           *pcm_out], chunks, decoded)
-
-
-@lru_cache(maxsize=1)
-def has_loopback_decoders() -> bool:
-    """Whether this ffmpeg decodes what it encodes in the same run (`-dec`, ffmpeg 7.1+)."""
-    try:
-        run_ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "0.05", "-codec:a", "libmp3lame",
-                    "-f", "mp3", "-y", os.devnull, "-dec", "0:0", "-filter_complex", "[dec:0]anull[d]",
-                    "-map", "[d]", "-f", "null", "-"])
-    except BuildError:
-        return False
-    return True
+        return None
+    return ffmpeg_through(["-i", str(path), "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"], (),
+                          decoded)
 
 
 def decode_mp3(path: Path, sample_rate: int | None = None) -> AudioSegment:
@@ -93,7 +73,7 @@ def mp3_to_pcm(data: bytes, sample_rate: int) -> bytes:
 def encode_normalized(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings) -> None:
     """Level `session` (loudness.level: one gain, a limiter per piece) and encode it to
     `path` as MP3, streaming. Lossy coding can lift a limited peak over the ceiling
-    (measured: up to +1.4 dB in a few 10 ms blocks of a 7-minute session), so the MP3 is
+    (measured: up to +1.5 dB in a few 10 ms blocks of a seed session), so the MP3 is
     decoded and its true peaks checked as it streams back; where a block went over, the
     gain is lowered there alone and the session encoded again (checked at most PEAK_PASSES
     times; with 1 dB of headroom the seed sessions pass at the first encode)."""
