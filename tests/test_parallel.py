@@ -178,6 +178,28 @@ def test_a_two_worker_dask_cluster_writes_the_bytes_of_jobs_1(scripts, tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1", "localhost", "::1"])
+def test_a_two_worker_dask_cluster_sharing_a_cache_on_s3_writes_the_bytes_of_jobs_1(scripts, tmp_path, s3_bucket,
+                                                                                     monkeypatch):
+    """The clinic-network setup of docs/scaling.md on one machine: a LocalCluster whose two
+    workers share the phrase cache in an S3 bucket (moto's server). The files are those of
+    a local --jobs 1 build; a second build into a fresh folder synthesizes nothing."""
+    pytest.importorskip("distributed")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))   # the workers import this tree; AWS_* reach them too
+    serial = _build(scripts, tmp_path, "one", Parallel(jobs=1))
+    options = BuildOptions(out_dir=tmp_path / "dask", cache_dir=f"{s3_bucket}/phrases")
+    routines = [load_script(p) for p in scripts]
+    with _sockets():
+        dask = build_batch(routines, options, parallel=Parallel(dask_local=2))
+        again = build_batch(routines, BuildOptions(out_dir=tmp_path / "again", cache_dir=f"{s3_bucket}/phrases"),
+                            parallel=Parallel(dask_local=2))
+    assert _digests(tmp_path / "dask") == _digests(tmp_path / "one") == _digests(tmp_path / "again")
+    assert _unique_phrases(dask) == _unique_phrases(serial) > 0
+    assert _unique_phrases(again) == 0
+
+
+@pytest.mark.slow
 def test_a_dask_worker_failure_fails_its_script_alone(scripts, tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
