@@ -179,6 +179,8 @@ class _Run:
                         continue
                     running[executor.submit(synthesize_phrases, self.chunks[n].spec, tuple(self.chunks[n].texts))] \
                         = ("chunk", n)
+                    if isinstance(executor, Serial):   # synthesized already, in this thread: take its
+                        break                          # result (a failed script stops) before the next
             if not running:
                 continue
             for future in executor.wait(list(running)):
