@@ -216,5 +216,7 @@ def test_two_processes_fill_and_read_one_s3_cache_at_once(write_script, tmp_path
     assert all(synthesized + cached == 18 for synthesized, cached in stats)   # 10 phrases, 18 uses over 2 levels
     assert _mp3s(tmp_path / "w1") == _mp3s(tmp_path / "w2") == _mp3s(tmp_path / "local")
     fs, root = fsspec.core.url_to_fs(cache_root)
-    names = sorted(p.rsplit("/", 1)[-1].removesuffix(".wav") for p in fs.find(root))
+    found = fs.find(root)
+    names = sorted(p.rsplit("/", 1)[-1].removesuffix(".wav") for p in found if p.endswith(".wav"))
     assert len(names) == 10 and all(PhraseCache(cache_root).load(key) is not None for key in names)
+    assert sum(p.endswith(".npz") for p in found) == 10 == len(found) - len(names)   # and each one's piece
