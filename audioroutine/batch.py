@@ -25,7 +25,7 @@ from .cache import PhraseCache
 from .compiler import build_timeline
 from .engines import VoiceOptions
 from .errors import AudioRoutineError, BuildError, EngineError, ScriptError, collect, raise_all
-from .executors import Executor, Parallel, Serial, open_executor
+from .executors import Executor, Parallel, open_executor
 from .files import commit_temp, remove_stale_temps, temp_path
 from .options import OUTPUT_SUFFIXES, BuildOptions, SessionResult, bitrate, engine_name, output_path, voice_name
 from .pipeline import (
@@ -93,7 +93,7 @@ def run_batch(routines: Sequence[Any], options: Sequence[BuildOptions], tracks: 
         PhraseCache(cache).remove_stale_temps()
     run = _Run(prepared, tracks, progress, isolate)
     executor = open_executor(parallel, len(run.sessions), len(run.owners))
-    run.chunk(None if isinstance(executor, Serial) else executor.workers)
+    run.chunk(None if executor.synthesizes_here else executor.workers)
     try:
         run.execute(executor)
     except BaseException:
@@ -163,7 +163,7 @@ class _Run:
         ready = deque(s for s in self.sessions if not s.waiting)
         chunks = deque(range(len(self.chunks)))
         running: dict[Any, tuple[str, int]] = {}
-        limit = 1 if type(executor) is Serial else 2 * executor.workers   # a worker never waits for a unit
+        limit = executor.in_flight
         while ready or chunks or running:
             while len(running) < limit and (ready or chunks):
                 if ready:
@@ -179,8 +179,8 @@ class _Run:
                         continue
                     running[executor.submit(synthesize_phrases, self.chunks[n].spec, tuple(self.chunks[n].texts))] \
                         = ("chunk", n)
-                    if isinstance(executor, Serial):   # synthesized already, in this thread: take its
-                        break                          # result (a failed script stops) before the next
+                    if executor.synthesizes_here:   # synthesized already: take its result (a failed
+                        break                       # script stops) before the next
             if not running:
                 continue
             for future in executor.wait(list(running)):

@@ -49,7 +49,12 @@ def available_cores() -> int:
 
 class Executor(Protocol):
     workers: int
-    shares_files: bool   # True: workers write into the output folder themselves
+    shares_files: bool        # True: workers write into the output folder themselves
+    synthesizes_here: bool    # True: phrases are synthesized in this thread, when submitted
+
+    @property
+    def in_flight(self) -> int:
+        """Units to keep submitted at once."""
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
@@ -63,6 +68,11 @@ class Serial:
 
     workers = 1
     shares_files = True
+    synthesizes_here = True
+
+    @property
+    def in_flight(self) -> int:
+        return 1
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         future: Future[Any] = Future()
@@ -91,6 +101,10 @@ class Threads(Serial):
         self.workers = workers
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="audioroutine-session")
 
+    @property
+    def in_flight(self) -> int:
+        return 2 * self.workers   # a thread never waits for a session
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         from .work import make_session
 
@@ -110,11 +124,16 @@ class Processes:
     process, engines/piper.py THREADS: N workers use N cores.)"""
 
     shares_files = True
+    synthesizes_here = False
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_worker)
+
+    @property
+    def in_flight(self) -> int:
+        return 2 * self.workers   # a worker never waits for a unit
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         return self.pool.submit(fn, *args)
@@ -139,6 +158,7 @@ class Dask:
     need not see the output folder); the phrase cache must be shared (docs/scaling.md)."""
 
     shares_files = False
+    synthesizes_here = False
 
     def __init__(self, address: str | None = None, local: int | None = None) -> None:
         try:
@@ -156,6 +176,10 @@ class Dask:
         except OSError as err:
             raise BuildError(f"cannot reach the Dask scheduler {address}: {err}") from None
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    @property
+    def in_flight(self) -> int:
+        return 2 * self.workers   # a worker never waits for a unit
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.client.submit(fn, *args, pure=False)
