@@ -1,13 +1,16 @@
-"""Loudness: bring a rendered session to a target integrated loudness (ITU-R BS.1770, LUFS)
-with a true-peak ceiling (dBTP), without moving a single sample boundary.
+"""Loudness: bring a session to a target integrated loudness (ITU-R BS.1770, LUFS) with a
+true-peak ceiling (dBTP), without moving a single sample boundary or holding the session.
 
 Piper's speech has a high peak-to-loudness ratio, so gain alone would clip. Clips are
-phase-rotated first (`rotate_phase`, applied by render.py when loudness is on). The session
-is measured with ffmpeg's `ebur128` filter, amplified, and passed through an offline
-look-ahead limiter that works on true (4x oversampled) peaks, then measured again and
-trimmed. The encoder (mp3.encode_normalized) checks the decoded peaks and fixes them here
-(`lower_peaks`) where they went over. All of it is multiplication per sample: silence stays
-digital zero, lengths never change, the same input gives the same bytes.
+phase-rotated first (`rotate_phase`, applied by pieces.py when loudness is on). Each piece
+(phrase or sound) is analysed once (`analyse`: K-weighted power and true peak per 10 ms
+block); a model places those blocks on the timeline and finds the gain that reaches the
+target (`Model`, `level`), and every piece gets that gain and its own offline look-ahead
+limiter on true (4x oversampled) peaks. The encoder (mp3.encode_normalized) checks the
+decoded MP3's peaks as they stream (`stream_true_peaks`) and lowers the gain where they went
+over (`peak_fix`, `Envelope`). All of it is multiplication per sample: silence stays digital
+zero, lengths never change, the same input gives the same bytes. `integrated` (ffmpeg's
+ebur128 meter) is for `inspect` and the tests.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ TAPS_PER_PHASE = 16
 CHUNK_SAMPLES = 1 << 18        # oversample this many samples at a time (bounded memory)
 
 K = TypeVar("K", bound=Hashable)
+
+
+def block_size(sample_rate: int) -> int:
+    """Samples in one BLOCK_MS block: the grid of the limiter, the model and the peak check."""
+    return max(1, sample_rate * BLOCK_MS // 1000)
 
 
 def integrated(pcm: bytes, sample_rate: int, peak: bool = False) -> tuple[float, float]:
@@ -113,7 +121,7 @@ def analyse(pcm: bytes, sample_rate: int) -> Analysis:
     """The Analysis of one piece (int16 mono). Peaks are oversampled in every block whose
     sample peak is over PEAK_FLOOR_DB, whatever the gain turns out to be, so the result is
     the same whenever and wherever it is computed."""
-    x, block = _to_float(pcm), max(1, sample_rate * BLOCK_MS // 1000)
+    x, block = _to_float(pcm), block_size(sample_rate)
     return Analysis(k_weighted_power(x, sample_rate, block), _block_true_peaks(x, block, 10 ** (PEAK_FLOOR_DB / 20)))
 
 
@@ -122,11 +130,11 @@ class Model(Generic[K]):
     -70 LUFS and -10 LU) a session of placed pieces would have at a given gain and limiter
     ceiling, from each piece's K-weighted power and true peak per 10 ms block. The limited
     power of a block is its power times its smoothed limiter gain squared; blocks land on the
-    session's 10 ms grid by their centres. tests/test_loudness.py compares it with meters."""
+    session's 10 ms grid by their centres. tests/test_stream.py compares it with two meters."""
 
     def __init__(self, pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
                  analyses: Mapping[K, Analysis] | None = None) -> None:
-        self.rate, self.block = sample_rate, max(1, sample_rate * BLOCK_MS // 1000)
+        self.rate, self.block = sample_rate, block_size(sample_rate)
         self.keys = list(pieces)
         known = analyses or {}
         self.analyses = [known[key] if key in known else analyse(pieces[key], sample_rate) for key in self.keys]
@@ -242,7 +250,7 @@ def gated_loudness(power: np.ndarray, sample_rate: int, block: int) -> float:
 def limit(x: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
     """An offline look-ahead limiter: true peaks of the result stay under `ceiling`
     (linear full scale)."""
-    block = max(1, sample_rate * BLOCK_MS // 1000)
+    block = block_size(sample_rate)
     return _apply(x, _block_true_peaks(x, block, ceiling / 2), block, 1.0, ceiling)
 
 
@@ -294,7 +302,7 @@ def peak_fix(peaks: np.ndarray, settings: LoudnessSettings) -> np.ndarray | None
 def stream_true_peaks(chunks: Iterable[bytes], sample_rate: int, threshold_db: float) -> np.ndarray:
     """True peak per 10 ms block of int16 PCM arriving in chunks (oversampled where a block's
     sample peak is over `threshold_db` dBFS), holding a chunk at a time."""
-    block = max(1, sample_rate * BLOCK_MS // 1000)
+    block = block_size(sample_rate)
     half = TAPS_PER_PHASE // 2
     threshold = 10 ** (threshold_db / 20)
     found: list[np.ndarray] = []
@@ -320,7 +328,7 @@ class Envelope:
     int16 PCM chunk by chunk: sample i gets the same gain however the stream is cut."""
 
     def __init__(self, gains: np.ndarray, sample_rate: int) -> None:
-        self.block = max(1, sample_rate * BLOCK_MS // 1000)
+        self.block = block_size(sample_rate)
         self.gains = _smoothed(gains, 1.0)
         self.centres = np.arange(len(gains)) * self.block + (self.block - 1) / 2
 

@@ -76,7 +76,7 @@ def encode_normalized(session: Mix, path: Path, bitrate: str, settings: Loudness
     (measured: up to +1.5 dB in a few 10 ms blocks of a seed session), so the MP3 is
     decoded and its true peaks checked as it streams back; where a block went over, the
     gain is lowered there alone and the session encoded again (checked at most PEAK_PASSES
-    times; with 1 dB of headroom the seed sessions pass at the first encode)."""
+    times; with HEADROOM_DB, 1.5 dB, the seed sessions pass at the first encode)."""
     rate = session.sample_rate
     if not settings.enabled:
         encode_mp3(session.chunks(), path, rate, bitrate)
