@@ -4,7 +4,7 @@ The library API (docs/api.md): `load_script` (and `settings_for`), `plan`, `buil
 script, `build_batch` for several (with a playlist), `dry_run`, `inspect`. The stages and
 where each one lives: docs/architecture.md.
 
-Names are imported on first use, so `import audioroutine.script` (parsing a script) pulls in
+Names are imported on first use, so `import audioroutine.model.script` (parsing a script) pulls in
 no audio library.
 """
 
@@ -21,32 +21,34 @@ __version__ = "0.1.0"
 warnings.filterwarnings("ignore", message="Couldn't find ffmpeg or avconv", category=RuntimeWarning)
 
 _EXPORTS = {
-    "load_script": "script", "parse_script": "script", "Routine": "script",
-    "load_settings": "settings", "settings_for": "settings", "Settings": "settings",
-    "compile_level": "compiler", "Timeline": "timeline",
-    "BuildOptions": "options", "BuildResult": "pipeline", "SessionResult": "options",
-    "BatchResult": "pipeline", "BatchPlan": "pipeline", "Parallel": "executors",
-    "build": "pipeline", "build_batch": "pipeline", "plan": "pipeline", "dry_run": "pipeline",
-    "inspect": "probe", "Probe": "probe",
+    "load_script": "model.script", "parse_script": "model.script", "Routine": "model.script",
+    "load_settings": "model.settings", "settings_for": "model.settings", "Settings": "model.settings",
+    "compile_level": "compile.compiler", "Timeline": "compile.timeline",
+    "BuildOptions": "run.options", "BuildResult": "run.pipeline", "SessionResult": "run.options",
+    "BatchResult": "run.pipeline", "BatchPlan": "run.pipeline", "Parallel": "run.executors",
+    "build": "run.pipeline", "build_batch": "run.pipeline", "plan": "run.pipeline", "dry_run": "run.pipeline",
+    "inspect": "output.probe", "Probe": "output.probe",
     "Engine": "engines", "VoiceOptions": "engines", "Clip": "engines", "get_engine": "engines",
-    "AudioRoutineError": "errors", "ScriptError": "errors", "BuildError": "errors", "EngineError": "errors",
+    "AudioRoutineError": "core.errors", "ScriptError": "core.errors", "BuildError": "core.errors",
+    "EngineError": "core.errors", "Failure": "run.pipeline",
 }
 __all__ = ["AudioRoutineError", "BatchPlan", "BatchResult", "BuildError", "BuildOptions", "BuildResult",
-    "Clip", "Engine", "EngineError", "Parallel", "Probe", "Routine", "ScriptError", "SessionResult", "Settings",
+    "Clip", "Engine", "EngineError", "Failure", "Parallel", "Probe", "Routine", "ScriptError", "SessionResult",
+    "Settings",
     "Timeline", "VoiceOptions", "build", "build_batch", "compile_level", "dry_run", "get_engine", "inspect",
     "load_script", "load_settings", "parse_script", "plan", "settings_for"]
 
 if TYPE_CHECKING:
-    from .compiler import compile_level
+    from .compile.compiler import compile_level
+    from .compile.timeline import Timeline
+    from .core.errors import AudioRoutineError, BuildError, EngineError, ScriptError
     from .engines import Clip, Engine, VoiceOptions, get_engine
-    from .errors import AudioRoutineError, BuildError, EngineError, ScriptError
-    from .executors import Parallel
-    from .options import BuildOptions, SessionResult
-    from .pipeline import BatchPlan, BatchResult, BuildResult, build, build_batch, dry_run, plan
-    from .probe import Probe, inspect
-    from .script import Routine, load_script, parse_script
-    from .settings import Settings, load_settings, settings_for
-    from .timeline import Timeline
+    from .model.script import Routine, load_script, parse_script
+    from .model.settings import Settings, load_settings, settings_for
+    from .output.probe import Probe, inspect
+    from .run.executors import Parallel
+    from .run.options import BuildOptions, SessionResult
+    from .run.pipeline import BatchPlan, BatchResult, BuildResult, Failure, build, build_batch, dry_run, plan
 
 
 def __getattr__(name: str) -> Any:

@@ -49,7 +49,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("baseline") == "ffmpeg":
         return ffmpeg_alone(spec)
     from audioroutine import BuildOptions, Parallel, build, load_script
-    from audioroutine.ffmpeg import configure_pydub
+    from audioroutine.core.ffmpeg import configure_pydub
 
     configure_pydub()
     routine = load_script(Path(str(spec["script"])))
@@ -79,7 +79,7 @@ def piper_alone(spec: dict[str, Any]) -> dict[str, Any]:
     """Baseline: Piper loads and synthesizes the given phrases of every level (each level at
     its own rate), one after another, in this process: no cache, no trimming, no audio work."""
     from audioroutine import load_script
-    from audioroutine.compiler import compile_level
+    from audioroutine.compile.compiler import compile_level
     from audioroutine.engines import VoiceOptions, get_engine
 
     routine = load_script(Path(str(spec["script"])))
@@ -100,7 +100,7 @@ def piper_alone(spec: dict[str, Any]) -> dict[str, Any]:
 def ffmpeg_alone(spec: dict[str, Any]) -> dict[str, Any]:
     """Baseline: ffmpeg's LAME encodes each session's PCM (decoded from the build's MP3s
     beforehand, untimed) to the same settings, one after another."""
-    from audioroutine.mp3 import decode_mp3, encode_mp3
+    from audioroutine.audio.mp3 import decode_mp3, encode_mp3
 
     total = 0.0
     for mp3 in sorted(Path(str(spec["out"])).glob("*.mp3")):

@@ -81,10 +81,10 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     import resource
 
     from audioroutine import BuildOptions, load_script
-    from audioroutine.executors import Parallel
-    from audioroutine.ffmpeg import configure_pydub
-    from audioroutine.inputs import expand
-    from audioroutine.pipeline import build_batch
+    from audioroutine.core.ffmpeg import configure_pydub
+    from audioroutine.model.inputs import expand
+    from audioroutine.run.executors import Parallel
+    from audioroutine.run.pipeline import build_batch
 
     configure_pydub()
     scripts = expand([Path(spec["library"])]).scripts

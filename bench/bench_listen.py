@@ -37,7 +37,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from audioroutine import BuildOptions, build, load_script, plan
-    from audioroutine.ffmpeg import configure_pydub
+    from audioroutine.core.ffmpeg import configure_pydub
 
     configure_pydub()
     routine = load_script(args.script)

@@ -52,7 +52,7 @@ def long_script(minutes: float, folder: Path, engine: str) -> Path:
 def child(spec: dict[str, str]) -> dict[str, float]:
     """Build one level cold in this process; report its peak memory."""
     from audioroutine import BuildOptions, build, load_script
-    from audioroutine.ffmpeg import configure_pydub
+    from audioroutine.core.ffmpeg import configure_pydub
 
     configure_pydub()
     routine = load_script(Path(spec["script"]))

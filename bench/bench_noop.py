@@ -57,7 +57,7 @@ def main() -> None:
 def cpu(script: Path, repeat: int, cache_dir: str | None) -> None:
     import audioroutine
     from audioroutine import BuildOptions, build, load_script
-    from audioroutine.ffmpeg import configure_pydub
+    from audioroutine.core.ffmpeg import configure_pydub
 
     configure_pydub()
     routine = load_script(script)
@@ -79,7 +79,7 @@ def cpu(script: Path, repeat: int, cache_dir: str | None) -> None:
 
 
 def shell(paths: list[Path], engine: str, rounds: int, cache: Path | None) -> None:
-    from audioroutine.manifest import MANIFEST_NAME
+    from audioroutine.run.manifest import MANIFEST_NAME
 
     with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
         out = Path(tmp) / "out"

@@ -37,10 +37,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["AUDIOROUTINE_CACHE_DIR"] = str(Path(tmp) / "cache")
-        from audioroutine.ffmpeg import configure_pydub
-        from audioroutine.pipeline import BuildOptions
-        from audioroutine.prescribe.batch import build_prescriptions
+        from audioroutine.core.ffmpeg import configure_pydub
+        from audioroutine.prescribe.build import build_prescriptions
         from audioroutine.prescribe.prescription import load_prescriptions
+        from audioroutine.run.pipeline import BuildOptions
 
         configure_pydub()
         csv = Path(tmp) / "patients.csv"

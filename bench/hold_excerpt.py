@@ -16,11 +16,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from audioroutine.compiler import compile_level
-from audioroutine.durations import format_ms
-from audioroutine.mp3 import decode_mp3
-from audioroutine.pipeline import BuildOptions, build, plan
-from audioroutine.script import load_script
+from audioroutine.audio.mp3 import decode_mp3
+from audioroutine.compile.compiler import compile_level
+from audioroutine.model.durations import format_ms
+from audioroutine.model.script import load_script
+from audioroutine.run.pipeline import BuildOptions, build, plan
 from tests.segments import measure_windows
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import fsspec
 import pytest
 
-from audioroutine.cache import PhraseCache
+from audioroutine.speech.cache import PhraseCache
 
 S3 = pytest.param("s3", marks=[pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])])
 BACKENDS = ["folder", "memory", S3]   # the `cache_root` fixture's; a subset: indirect parametrize

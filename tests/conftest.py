@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests  # noqa: F401  urllib3 probes IPv6 with a local socket on import: do it before sockets are blocked
 
+from audioroutine.core.ffmpeg import configure_pydub
 from audioroutine.engines.fake import FakeEngine
-from audioroutine.ffmpeg import configure_pydub
 
 from .cache_backends import BACKENDS
 

@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from audioroutine.ffmpeg import ffmpeg_exe
+from audioroutine.core.ffmpeg import ffmpeg_exe
 
 
 def _unescape(value: str) -> str:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from audioroutine.timeline import Timeline
+    from audioroutine.compile.timeline import Timeline
 
 RATE = 16000                  # pocketsphinx's English model is trained on 16 kHz audio
 PAD = np.zeros(RATE // 4, dtype="<i2")   # 250 ms of silence around each cut-out cue
@@ -194,7 +194,7 @@ def speech_cues(timeline: Timeline) -> list[tuple[int, int, str]]:
 
 
 def decode_16k(path: Path) -> np.ndarray:
-    from audioroutine.mp3 import decode_mp3
+    from audioroutine.audio.mp3 import decode_mp3
 
     return np.frombuffer(decode_mp3(path, RATE).raw_data, dtype="<i2")
 

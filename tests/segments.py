@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from audioroutine.timeline import Pause, Program, Say, Sound, Window
+from audioroutine.compile.timeline import Pause, Program, Say, Sound, Window
 
 FRAME_MS = 5
 RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound

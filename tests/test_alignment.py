@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioroutine.pipeline import BuildOptions, build, plan
-from audioroutine.script import load_script
+from audioroutine.model.script import load_script
+from audioroutine.run.pipeline import BuildOptions, build, plan
 
 from .listener import RATE, decode_16k, normalize
 from .test_timing import SCRIPT

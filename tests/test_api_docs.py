@@ -61,7 +61,7 @@ def test_the_api_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_parsing_a_script_imports_no_audio_library() -> None:
-    code = ("import sys, audioroutine.script, audioroutine.settings, audioroutine\n"
+    code = ("import sys, audioroutine.model.script, audioroutine.model.settings, audioroutine\n"
             "audioroutine.load_script(sys.argv[1])\n"
             "print(sorted(m for m in ('numpy', 'pydub', 'mutagen') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code, str(ROOT / "scripts_yaml" / "upper_middle_back.yaml")],

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
-from audioroutine.cache import PhraseCache, phrase_key
+from audioroutine.audio.mp3 import decode_mp3
+from audioroutine.audio.pieces import fade_edges
+from audioroutine.core.errors import ScriptError
 from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine, fake_samples
-from audioroutine.errors import ScriptError
-from audioroutine.mp3 import decode_mp3
-from audioroutine.pieces import fade_edges
-from audioroutine.tags import read_tags
+from audioroutine.output.tags import read_tags
+from audioroutine.speech.cache import PhraseCache, phrase_key
 
 from .conftest import MINIMAL
 
@@ -132,9 +132,9 @@ def test_cache_entries_are_plain_wavs(tmp_path):
 
 
 def test_clips_at_another_rate_are_resampled_once_to_the_session_rate(write_script, tmp_path):
+    from audioroutine.audio.pieces import clip_pcm
     from audioroutine.engines import VoiceOptions, get_engine
-    from audioroutine.pieces import clip_pcm
-    from audioroutine.speech import Speech
+    from audioroutine.speech.clips import Speech
 
     engine = get_engine("fake", VoiceOptions(extra=(("rate", 16000),)))
     speech = Speech(engine, PhraseCache(tmp_path / "c"), 22050)
@@ -151,7 +151,7 @@ def test_edge_fades_keep_the_length_and_silence_the_ends():
 
 
 def test_a_programme_numbers_tracks_in_play_order_and_writes_one_playlist(write_script, tmp_path):
-    from audioroutine.pipeline import build_batch
+    from audioroutine.run.pipeline import build_batch
 
     first = load_script(write_script(MINIMAL, "a.yaml"))
     second = load_script(write_script(MINIMAL.replace("id: mini", "id: other").replace("title: Mini", "title: Other"),

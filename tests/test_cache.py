@@ -13,7 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from audioroutine import BuildOptions, build, load_script
-from audioroutine.cache import (
+from audioroutine.cli import cli
+from audioroutine.compile.compiler import compile_level
+from audioroutine.engines import Clip
+from audioroutine.engines.fake import FakeEngine
+from audioroutine.run.pipeline import speech_for
+from audioroutine.speech.cache import (
     Damaged,
     Outdated,
     PhraseCache,
@@ -21,12 +26,7 @@ from audioroutine.cache import (
     read_entry,
     wav_bytes,
 )
-from audioroutine.cli import cli
-from audioroutine.compiler import compile_level
-from audioroutine.engines import Clip
-from audioroutine.engines.fake import FakeEngine
-from audioroutine.pipeline import speech_for
-from audioroutine.speech import SpeechStats
+from audioroutine.speech.clips import SpeechStats
 
 from .cache_backends import S3, Entry, copy_cache
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from audioroutine.pipeline import BuildOptions, build
-from audioroutine.script import load_script
+from audioroutine.model.script import load_script
+from audioroutine.run.pipeline import BuildOptions, build
 from tools.screenshot import chromium
 
 PAGE = """<!doctype html><html><body><div id="out">pending</div>

@@ -83,7 +83,7 @@ def test_build_one_level(mini_script, tmp_path):
 
 
 def test_plan_json_matches_the_built_mp3(mini_script, tmp_path):
-    from audioroutine.mp3 import decode_mp3
+    from audioroutine.audio.mp3 import decode_mp3
 
     estimated = json.loads(run("plan", str(mini_script), "--json").stdout)
     assert estimated["estimated_phrases"] == 9
@@ -141,8 +141,8 @@ def test_every_command_has_help_with_an_example_and_is_documented(name):
 
 
 def test_script_format_doc_lists_every_key():
-    from audioroutine.phrases import PHRASE_KEYS
-    from audioroutine.script import DOSAGE_KEYS, EXERCISE_KEYS, ROUTINE_KEYS
+    from audioroutine.model.phrases import PHRASE_KEYS
+    from audioroutine.model.script import DOSAGE_KEYS, EXERCISE_KEYS, ROUTINE_KEYS
 
     doc = (ROOT / "docs" / "script-format.md").read_text()
     for key in (*ROUTINE_KEYS, *EXERCISE_KEYS, *DOSAGE_KEYS, *PHRASE_KEYS):
@@ -207,7 +207,7 @@ def test_every_command_takes_quiet_verbose_and_debug(name):
 
 
 def test_debug_after_the_command_shows_the_traceback(write_script):
-    from audioroutine.errors import ScriptError
+    from audioroutine.core.errors import ScriptError
 
     path = write_script(MINIMAL.replace("reps: 2", "reps: lots"))
     assert run("validate", str(path)).exit_code == 2                       # control: one line
@@ -279,7 +279,7 @@ def test_output_piped_into_head_ends_quietly(write_script):
 
 
 def test_say_is_normalized_like_a_session(tmp_path):
-    from audioroutine.loudness import integrated
+    from audioroutine.audio.loudness import integrated
 
     out = tmp_path / "s.wav"
     result = run("say", "A line long enough to measure its loudness.", "--engine", "fake", "--out", str(out))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from audioroutine.compiler import build_timeline, compile_level
-from audioroutine.errors import ScriptError
-from audioroutine.script import parse_script
-from audioroutine.timeline import Say, Window
+from audioroutine.compile.compiler import build_timeline, compile_level
+from audioroutine.compile.timeline import Say, Window
+from audioroutine.core.errors import ScriptError
+from audioroutine.model.script import parse_script
 
 from .conftest import MINIMAL
 

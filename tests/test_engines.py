@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
-from audioroutine.cache import PhraseCache
+from audioroutine.audio.pieces import EDGE_FADE_MS
+from audioroutine.audio.render import mix
+from audioroutine.core.errors import EngineError
 from audioroutine.engines import BUILTIN, Engine, VoiceOptions, engine_class, engine_names, get_engine
-from audioroutine.errors import EngineError
-from audioroutine.pieces import EDGE_FADE_MS
-from audioroutine.render import mix
-from audioroutine.speech import Speech, trim_quiet
+from audioroutine.speech.cache import PhraseCache
+from audioroutine.speech.clips import Speech, trim_quiet
 
 TINY = '''
 """A third-party engine: square waves, 8000 Hz, 10 ms per character."""
@@ -142,7 +142,7 @@ def test_without_loudness_speech_is_the_engines_clip_except_the_edge_fades(write
 
 
 def test_a_build_without_loudness_renders_without_rotation(write_script, tmp_path, monkeypatch):
-    import audioroutine.pieces as render_module
+    import audioroutine.audio.pieces as render_module
 
     seen = []
     original = render_module.rotate_phase

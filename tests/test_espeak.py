@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from audioroutine.audio.mp3 import decode_mp3
 from audioroutine.cli import cli
+from audioroutine.compile.timeline import Timeline
+from audioroutine.core.errors import EngineError
 from audioroutine.engines import VoiceOptions, get_engine
 from audioroutine.engines.espeak import EspeakEngine
-from audioroutine.errors import EngineError
-from audioroutine.mp3 import decode_mp3
-from audioroutine.pipeline import BuildOptions, build, plan
-from audioroutine.script import load_script
-from audioroutine.timeline import Timeline
+from audioroutine.model.script import load_script
+from audioroutine.run.pipeline import BuildOptions, build, plan
 
 from .conftest import ROOT, SEED
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from audioroutine import BuildOptions, build, load_script
-from audioroutine.compiler import compile_level
+from audioroutine.compile.compiler import compile_level
+from audioroutine.core.errors import ScriptError
 from audioroutine.engines.fake import FakeEngine
-from audioroutine.errors import ScriptError
-from audioroutine.inputs import expand
+from audioroutine.model.inputs import expand
 
 LIBRARY = """\
 library: Back care
@@ -114,7 +114,7 @@ def test_a_missing_library_file_is_an_error_at_the_libraries_line(clinic):
 
 
 def test_a_library_has_the_scripts_limits_and_an_absolute_path_is_refused(clinic):
-    from audioroutine.limits import MAX_FILE_BYTES
+    from audioroutine.core.limits import MAX_FILE_BYTES
 
     library = write(clinic / "library" / "back.yaml", LIBRARY + "#" * MAX_FILE_BYTES)
     script = write(clinic / "a.yaml", routine_text("a", "cobra"))
@@ -158,14 +158,14 @@ def test_a_folder_scan_skips_library_files(clinic):
 
 
 def test_watch_watches_the_library_files_of_a_folder(clinic):
-    from audioroutine.watch import watched_files
+    from audioroutine.run.watch import watched_files
 
     write(clinic / "a.yaml", routine_text("a", "cobra"))
     assert clinic / "library" / "back.yaml" in watched_files([clinic])
 
 
 def test_a_library_is_read_once_per_cache(clinic, monkeypatch):
-    from audioroutine import script as script_module
+    from audioroutine.model import script as script_module
 
     reads: list[Path] = []
     real = script_module._load_library

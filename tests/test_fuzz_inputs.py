@@ -9,8 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audioroutine.errors import ScriptError
-from audioroutine.script import (
+from audioroutine.core.errors import ScriptError
+from audioroutine.model.script import (
     DOSAGE_KEYS,
     EXERCISE_KEYS,
     ROUTINE_KEYS,
@@ -18,7 +18,7 @@ from audioroutine.script import (
     load_script,
     parse_script,
 )
-from audioroutine.settings import parse_settings
+from audioroutine.model.settings import parse_settings
 
 from .conftest import MINIMAL
 

@@ -17,14 +17,14 @@ import requests
 import responses
 from click.testing import CliRunner
 
+from audioroutine.audio.mp3 import encode_mp3
 from audioroutine.cli import cli
-from audioroutine.compiler import compile_level
+from audioroutine.compile.compiler import compile_level
+from audioroutine.core.errors import EngineError
 from audioroutine.engines import VoiceOptions, get_engine
 from audioroutine.engines.gtts import GTTSEngine, parse_voice
-from audioroutine.errors import EngineError
-from audioroutine.mp3 import encode_mp3
-from audioroutine.pipeline import BuildOptions, build
-from audioroutine.script import load_script
+from audioroutine.model.script import load_script
+from audioroutine.run.pipeline import BuildOptions, build
 
 URL = "https://translate.google.com/_/TranslateWebserverUi/data/batchexecute"
 PHRASE = "Rep 1 of 10."

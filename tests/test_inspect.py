@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from audioroutine.audio.loudness import parse_ebur128
 from audioroutine.cli import cli
-from audioroutine.loudness import parse_ebur128
-from audioroutine.pipeline import BuildOptions, plan
-from audioroutine.script import load_script
+from audioroutine.model.script import load_script
+from audioroutine.run.pipeline import BuildOptions, plan
 
 EBUR128_TAIL = """[Parsed_ebur128_0 @ 0x5] Summary:
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
-from audioroutine.compiler import compile_level
+from audioroutine.compile.compiler import compile_level
 from audioroutine.engines import Clip
-from audioroutine.pipeline import speech_for
-from audioroutine.speech import EDGE_PAD_MS, ONSET_LEVEL, SpeechStats, trim_quiet
+from audioroutine.run.pipeline import speech_for
+from audioroutine.speech.clips import EDGE_PAD_MS, ONSET_LEVEL, SpeechStats, trim_quiet
 
 from .listener import (
     MISSING_WER,

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
-from audioroutine.files import KILL_AT_ENV
-from audioroutine.mp3 import decode_mp3
+from audioroutine.audio.mp3 import decode_mp3
+from audioroutine.core.files import KILL_AT_ENV
 
 from .conftest import ROOT
 

@@ -10,13 +10,13 @@ from click.testing import CliRunner
 from mutagen.id3 import ID3
 
 from audioroutine.cli import cli
-from audioroutine.compiler import compile_level
-from audioroutine.phrases import ENGLISH, PHRASE_KEYS, PHRASES, Phrases
-from audioroutine.pipeline import BuildOptions, build, plan
-from audioroutine.script import load_script
-from audioroutine.settings import load_settings
-from audioroutine.tags import read_tags
-from audioroutine.timeline import Say, Window
+from audioroutine.compile.compiler import compile_level
+from audioroutine.compile.timeline import Say, Window
+from audioroutine.model.phrases import ENGLISH, PHRASE_KEYS, PHRASES, Phrases
+from audioroutine.model.script import load_script
+from audioroutine.model.settings import load_settings
+from audioroutine.output.tags import read_tags
+from audioroutine.run.pipeline import BuildOptions, build, plan
 
 
 def fields(template: str) -> set[str]:

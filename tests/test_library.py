@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from audioroutine.cli import cli
 from audioroutine.engines.fake import FAIL_ENV, FakeEngine
-from audioroutine.inputs import expand
+from audioroutine.model.inputs import expand
 
 from .conftest import MINIMAL
 
@@ -169,7 +169,7 @@ def test_every_script_failing_is_an_error_as_before(mini_script, tmp_path, monke
 
 
 def test_watch_rebuilds_when_a_script_or_settings_file_is_saved(library):
-    from audioroutine.watch import watch, watched_files
+    from audioroutine.run.watch import watch, watched_files
 
     calls: list[list[Path]] = []
     stop = threading.Event()
@@ -208,7 +208,7 @@ def wait_for(condition, seconds: float = 5.0) -> None:
 
 
 def test_watch_command_builds_then_ctrl_c_exits_0_quietly(library, tmp_path, monkeypatch):
-    import audioroutine.watch
+    import audioroutine.run.watch
 
     def once(files, rebuild, **kwargs):
         rebuild(sorted(files()))
@@ -216,7 +216,7 @@ def test_watch_command_builds_then_ctrl_c_exits_0_quietly(library, tmp_path, mon
         rebuild([library / "neck/b.yml"])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(audioroutine.watch, "watch", once)
+    monkeypatch.setattr(audioroutine.run.watch, "watch", once)
     out = tmp_path / "out"
     result = run("watch", str(library), "--out", str(out), "--level", "beginner")
     assert result.exit_code == 0

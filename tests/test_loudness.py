@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioroutine.loudness import LoudnessSettings, integrated, limit, normalize, true_peak
-from audioroutine.pipeline import BuildOptions, build
-from audioroutine.script import load_script
+from audioroutine.audio.loudness import LoudnessSettings, integrated, limit, normalize, true_peak
+from audioroutine.model.script import load_script
+from audioroutine.run.pipeline import BuildOptions, build
 
 RATE = 22050
 
@@ -40,8 +40,8 @@ def test_normalize_hits_target_keeps_length_and_silence():
 
 def test_mp3_meets_target_and_ceiling(tmp_path):
     """The encoder scales by 0.95 and lifts limited peaks: both are made up for."""
-    from audioroutine.mp3 import decode_mp3, encode_normalized
-    from audioroutine.render import Mix
+    from audioroutine.audio.mp3 import decode_mp3, encode_normalized
+    from audioroutine.audio.render import Mix
 
     pcm = speechlike()
     path = tmp_path / "s.mp3"
@@ -66,7 +66,7 @@ def test_limiter_holds_true_peak_between_samples():
 
 
 def test_loudness_key_is_validated(write_script):
-    from audioroutine.errors import ScriptError
+    from audioroutine.core.errors import ScriptError
 
     path = write_script("""
         id: a
@@ -81,7 +81,7 @@ def test_loudness_key_is_validated(write_script):
 @pytest.mark.slow
 def test_seed_sessions_are_at_minus_16_lufs(tmp_path):
     """Real Piper, both levels of the seed routine (about 25 s warm, minutes cold)."""
-    from audioroutine.mp3 import decode_mp3
+    from audioroutine.audio.mp3 import decode_mp3
     from tests.conftest import SEED
 
     result = build(load_script(SEED), BuildOptions(out_dir=tmp_path / "out"))
@@ -94,7 +94,7 @@ def test_seed_sessions_are_at_minus_16_lufs(tmp_path):
 
 
 def test_phase_rotation_keeps_length_and_energy_and_lowers_lopsided_peaks():
-    from audioroutine.loudness import rotate_phase
+    from audioroutine.audio.loudness import rotate_phase
 
     t = np.arange(RATE) / RATE
     pulses = sum(np.cos(2 * np.pi * 120 * k * t) / k for k in range(1, 40))   # glottal-like, peaky

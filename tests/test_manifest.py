@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from audioroutine import manifest, pipeline
 from audioroutine.cli import cli
+from audioroutine.core.ffmpeg import ffmpeg_exe
 from audioroutine.engines import VoiceOptions
 from audioroutine.engines.fake import FakeEngine
 from audioroutine.engines.piper import PiperEngine
-from audioroutine.ffmpeg import ffmpeg_exe
-from audioroutine.manifest import MANIFEST_NAME
+from audioroutine.run import manifest, pipeline
+from audioroutine.run.manifest import MANIFEST_NAME
 
 from .conftest import MINIMAL, ROOT
 from .test_exercise_library import LIBRARY
@@ -219,8 +219,8 @@ def test_a_no_op_rebuild_in_a_new_process_loads_no_audio_library_or_engine(clini
                           capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert "audioroutine.manifest" in imported and "audioroutine.cli" in imported
-    heavy = {"numpy", "pydub", "mutagen", "onnxruntime", "piper", "audioroutine.pipeline", "audioroutine.speech"}
+    assert "audioroutine.run.manifest" in imported and "audioroutine.cli.build" in imported
+    heavy = {"numpy", "pydub", "mutagen", "onnxruntime", "piper", "audioroutine.run.pipeline", "audioroutine.speech.clips"}
     assert not {name for name in imported if name in heavy or name.split(".")[0] in heavy}
     assert proc.stdout.splitlines()[-1].startswith("4 session(s), 0 written")
     assert snapshot(clinic / "out") == before

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 
 from audioroutine import BuildOptions, load_script
 from audioroutine.cli import cli
+from audioroutine.core.files import KILL_AT_ENV
 from audioroutine.engines.fake import FAIL_ENV
-from audioroutine.executors import Parallel, Processes, Serial, Threads, open_executor
-from audioroutine.files import KILL_AT_ENV
-from audioroutine.pipeline import build_batch
+from audioroutine.run.executors import Parallel, Processes, Serial, Threads, open_executor
+from audioroutine.run.pipeline import build_batch
 
 from .conftest import ROOT
 
@@ -116,7 +116,7 @@ def test_cli_jobs_2_lists_the_failed_script_and_exits_1(scripts, tmp_path, monke
 
 
 def test_without_jobs_a_small_batch_stays_in_this_process_and_a_large_one_uses_the_cores(monkeypatch):
-    import audioroutine.executors as executors
+    import audioroutine.run.executors as executors
 
     small = open_executor(Parallel(jobs=None), sessions=3, phrases=10)
     try:   # its sessions in threads, one per core (this machine: 2 cores)

@@ -50,7 +50,7 @@ def test_one_script_playlist_is_named_after_it(mini_script: Path, tmp_path: Path
 
 def test_scripts_by_different_authors_share_one_album_and_album_artist(write_script, tmp_path: Path) -> None:
     from audioroutine import BuildOptions, load_script
-    from audioroutine.pipeline import build_batch
+    from audioroutine.run.pipeline import build_batch
 
     first = load_script(write_script(OTHER.replace("voice:", "author: Ana\nvoice:"), "neck.yaml"))
     second = load_script(write_script(OTHER.replace("id: neck", "id: hips").replace("voice:", "author: Ben\nvoice:"),

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from audioroutine.cli import cli
-from audioroutine.compiler import compile_level
+from audioroutine.compile.compiler import compile_level
+from audioroutine.core.errors import ScriptError
 from audioroutine.engines.fake import FakeEngine
-from audioroutine.errors import ScriptError
-from audioroutine.pipeline import BuildOptions, plan
-from audioroutine.prescribe.batch import build_folder, build_prescriptions
+from audioroutine.output.tags import read_tags
+from audioroutine.prescribe.build import build_folder, build_prescriptions
 from audioroutine.prescribe.prescription import load_prescriptions
 from audioroutine.prescribe.progression import (
     dosage_table,
@@ -25,7 +25,7 @@ from audioroutine.prescribe.progression import (
     parse_programme,
     round_ms,
 )
-from audioroutine.tags import read_tags
+from audioroutine.run.pipeline import BuildOptions, plan
 
 from .segments import check_windows, measure_windows
 from .test_timing import RATE, decoded

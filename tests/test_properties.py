@@ -12,9 +12,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audioroutine.compiler import compile_level
-from audioroutine.script import SIDES, parse_script
-from audioroutine.timeline import layout, ms_to_samples
+from audioroutine.compile.compiler import compile_level
+from audioroutine.compile.timeline import layout, ms_to_samples
+from audioroutine.model.script import SIDES, parse_script
 
 GET_READY_MS = 3000                                       # the script default
 durations = st.integers(5, 120).map(lambda n: n * 100)    # 0.5-12 s in 100 ms steps

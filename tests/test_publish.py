@@ -17,10 +17,10 @@ from PIL import Image
 
 from audioroutine import BuildOptions, build, load_script
 from audioroutine.cli import cli
-from audioroutine.pipeline import build_batch
+from audioroutine.output.tags import read_tags
 from audioroutine.publish import publish
 from audioroutine.publish.site import parse_vtt
-from audioroutine.tags import read_tags
+from audioroutine.run.pipeline import build_batch
 from tools.screenshot import serve
 
 from .conftest import MINIMAL

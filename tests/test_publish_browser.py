@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from audioroutine import BuildOptions, build, load_script
-from audioroutine.durations import format_ms
+from audioroutine.model.durations import format_ms
+from audioroutine.output.tags import read_tags
 from audioroutine.publish import publish
-from audioroutine.tags import read_tags
 from tools.screenshot import PHONE, browser_page, chromium, serve, shoot, until
 
 from .conftest import MINIMAL

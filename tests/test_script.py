@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from audioroutine.cli import example_script
-from audioroutine.compiler import compile_level
-from audioroutine.durations import parse_duration_ms
-from audioroutine.errors import ScriptError
-from audioroutine.script import load_script, parse_script
+from audioroutine.cli.voices import example_script
+from audioroutine.compile.compiler import compile_level
+from audioroutine.core.errors import ScriptError
+from audioroutine.model.durations import parse_duration_ms
+from audioroutine.model.script import load_script, parse_script
 
 from .conftest import MINIMAL, SEED
 

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from audioroutine import BuildOptions, build, load_script, plan
+from audioroutine.audio.mp3 import decode_mp3
 from audioroutine.cli import cli
-from audioroutine.ffmpeg import ffmpeg_exe
-from audioroutine.mp3 import decode_mp3
-from audioroutine.tags import read_tags
+from audioroutine.core.ffmpeg import ffmpeg_exe
+from audioroutine.output.tags import read_tags
 
 from .conftest import SEED
 

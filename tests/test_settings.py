@@ -10,8 +10,8 @@ from mutagen.id3 import ID3
 from PIL import Image
 
 from audioroutine.cli import cli
-from audioroutine.errors import ScriptError
-from audioroutine.settings import Settings, load_settings, parse_settings
+from audioroutine.core.errors import ScriptError
+from audioroutine.model.settings import Settings, load_settings, parse_settings
 
 
 def test_full_file(tmp_path: Path) -> None:

@@ -19,12 +19,12 @@ import pytest
 from click.testing import CliRunner
 
 from audioroutine import BuildOptions, build, load_script
-from audioroutine.cache import PhraseCache, entry_bytes
-from audioroutine.cache_stores import FolderStore, FsspecStore, cache_location
 from audioroutine.cli import cli
+from audioroutine.core.errors import CacheError
 from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine
-from audioroutine.errors import CacheError
+from audioroutine.speech.cache import PhraseCache, entry_bytes
+from audioroutine.speech.stores import FolderStore, FsspecStore, cache_location
 
 from .cache_backends import S3
 from .conftest import MINIMAL, ROOT, use_s3_endpoint

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from audioroutine.phrases import Phrases
-from audioroutine.spoken import speak_numbers
+from audioroutine.compile.spoken import speak_numbers
+from audioroutine.model.phrases import Phrases
 
 
 @pytest.mark.parametrize(("language", "text", "spoken"), [

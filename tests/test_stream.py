@@ -11,12 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audioroutine import loudness
-from audioroutine.compiler import build_timeline, compile_level
-from audioroutine.loudness import Envelope, LoudnessSettings, Model, _block_true_peaks, integrated, stream_true_peaks
-from audioroutine.mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3, encode_normalized
-from audioroutine.render import CHUNK_BYTES, Mix, mix
-from audioroutine.script import load_script
+from audioroutine.audio import loudness
+from audioroutine.audio.loudness import (
+    Envelope,
+    LoudnessSettings,
+    Model,
+    _block_true_peaks,
+    integrated,
+    stream_true_peaks,
+)
+from audioroutine.audio.mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3, encode_normalized
+from audioroutine.audio.render import CHUNK_BYTES, Mix, mix
+from audioroutine.compile.compiler import build_timeline, compile_level
+from audioroutine.model.script import load_script
 
 RATE = 22050
 
@@ -44,8 +51,8 @@ def noise(seconds: float, level: float = 0.5, seed: int = 3) -> bytes:
 
 
 def session(tmp_path, write_script, engine: str = "espeak") -> Mix:
-    from audioroutine.pipeline import BuildOptions, speech_for
-    from audioroutine.speech import SpeechStats
+    from audioroutine.run.pipeline import BuildOptions, speech_for
+    from audioroutine.speech.clips import SpeechStats
 
     path = write_script(f"""
         id: s
@@ -138,7 +145,7 @@ def test_mp3_peaks_over_the_ceiling_are_lowered_and_reencoded(tmp_path, monkeypa
     """With no headroom the limiter aims at the ceiling itself, and MP3 coding lifts peaks
     of heavily limited noise over it: the check of the decoded file finds them and the session is
     encoded again, lower there."""
-    import audioroutine.mp3 as mp3
+    import audioroutine.audio.mp3 as mp3
 
     monkeypatch.setattr(loudness, "HEADROOM_DB", 0.0)
     encodes = []
@@ -182,7 +189,7 @@ def test_memory_does_not_grow_with_the_session(tmp_path):
 
 
 def test_ffmpeg_failing_mid_stream_is_one_clear_error(tmp_path):
-    from audioroutine.errors import BuildError
+    from audioroutine.core.errors import BuildError
 
     with pytest.raises(BuildError, match="ffmpeg failed"):
         encode_mp3([noise(1.0)] * 3, tmp_path / "x.mp3", RATE, "nonsense")
@@ -191,8 +198,8 @@ def test_ffmpeg_failing_mid_stream_is_one_clear_error(tmp_path):
 def test_a_levelled_piece_is_analysed_once_then_read_from_the_cache(mini_script, tmp_path, monkeypatch):
     """A rebuild neither rotates nor analyses a phrase it has seen; a damaged piece entry,
     or one made from another clip, is made again; the MP3 is the same bytes every time."""
-    import audioroutine.pieces as pieces
-    from audioroutine.pipeline import BuildOptions, build
+    import audioroutine.audio.pieces as pieces
+    from audioroutine.run.pipeline import BuildOptions, build
 
     made = []
     real = pieces.analyse

@@ -10,10 +10,10 @@ import pytest
 from mutagen.id3 import ID3
 from PIL import Image
 
-from audioroutine.cover import generate_cover
-from audioroutine.pipeline import BuildOptions, build, plan
-from audioroutine.script import load_script
-from audioroutine.settings import load_settings
+from audioroutine.model.script import load_script
+from audioroutine.model.settings import load_settings
+from audioroutine.output.cover import generate_cover
+from audioroutine.run.pipeline import BuildOptions, build, plan
 
 from .conftest import MINIMAL
 from .ffmeta import attached_picture, decoded_samples, ffmetadata, ffmpeg_streams

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioroutine.cache import PhraseCache
-from audioroutine.compiler import compile_level
+from audioroutine.audio.mp3 import decode_mp3
+from audioroutine.compile.compiler import compile_level
+from audioroutine.core.errors import ScriptError
 from audioroutine.engines import VoiceOptions
 from audioroutine.engines.fake import FakeEngine, fake_samples
-from audioroutine.errors import ScriptError
-from audioroutine.mp3 import decode_mp3
-from audioroutine.pipeline import BuildOptions, build, plan
-from audioroutine.script import load_script
-from audioroutine.speech import Speech
+from audioroutine.model.script import load_script
+from audioroutine.run.pipeline import BuildOptions, build, plan
+from audioroutine.speech.cache import PhraseCache
+from audioroutine.speech.clips import Speech
 
 from .segments import Measured, check_windows, measure_windows
 

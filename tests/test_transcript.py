@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from mutagen.id3 import ID3
 
 from audioroutine.cli import cli
-from audioroutine.pipeline import BuildOptions, plan
-from audioroutine.script import load_script
-from audioroutine.transcript import Line, lrc_time, to_lrc, to_vtt, vtt_time
+from audioroutine.model.script import load_script
+from audioroutine.output.transcript import Line, lrc_time, to_lrc, to_vtt, vtt_time
+from audioroutine.run.pipeline import BuildOptions, plan
 
 
 def test_time_formats() -> None:

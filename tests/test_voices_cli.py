@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from audioroutine.audio.mp3 import decode_mp3
 from audioroutine.cli import cli
-from audioroutine.mp3 import decode_mp3
 
 
 def run(*args: str):
@@ -106,7 +106,7 @@ def test_bundled_piper_voice_refuses_other_languages(write_script, tmp_path: Pat
 def test_engine_per_run_overrides_the_routine(mini_script: Path, tmp_path: Path) -> None:
     result = run("build", str(mini_script), "--engine", "espeak", "--level", "beginner", "--out", str(tmp_path / "o"))
     assert result.exit_code == 0, result.stderr
-    from audioroutine.tags import read_tags
+    from audioroutine.output.tags import read_tags
 
     assert read_tags(tmp_path / "o" / "mini-beginner.mp3")["provenance"]["engine"]["engine"] == "espeak"
     assert "warning" not in result.stderr          # offline engines do not warn

@@ -158,7 +158,7 @@ def error_unknown_key() -> str:
 
 def phrase_keys() -> str:
     """Every phrase key with its English wording and placeholders."""
-    from audioroutine.phrases import ENGLISH
+    from audioroutine.model.phrases import ENGLISH
 
     rows = ["| key | English default | placeholders |", "| --- | --- | --- |"]
     for key, text in ENGLISH.items():

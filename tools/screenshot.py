@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from audioroutine import BuildOptions, build, load_script
-    from audioroutine.ffmpeg import configure_pydub
+    from audioroutine.core.ffmpeg import configure_pydub
     from audioroutine.publish import publish
     from audioroutine.publish.site import read_session
 

@@ -16,8 +16,8 @@ from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, v
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import EngineError
-from ..files import StrPath
+from ..core.errors import EngineError
+from ..core.files import StrPath
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from ..errors import EngineError
+from ..core.errors import EngineError
 from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, installed, package_versions
 
 INSTALL_HINT = "pip install espeakng-loader"

@@ -8,7 +8,7 @@ import struct
 import zlib
 from typing import Any
 
-from ..errors import EngineError
+from ..core.errors import EngineError
 from . import Clip, EngineInfo, VoiceOptions, estimate_seconds
 
 RATE = 22050

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import AudioRoutineError, EngineError
+from ..core.errors import AudioRoutineError, EngineError
+from ..core.ffmpeg import mp3_to_pcm
 from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, installed
 
 SAMPLE_RATE = 24000        # what Google sends; Speech resamples to the session rate
@@ -90,8 +91,6 @@ class GTTSEngine:
         mp3 = self._fetch(text)
         if not mp3:
             raise self._error(text, NO_AUDIO)
-        from ..mp3 import mp3_to_pcm
-
         try:
             pcm = mp3_to_pcm(mp3, SAMPLE_RATE)
         except AudioRoutineError:

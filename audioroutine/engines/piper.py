@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError
+from ..core.errors import EngineError
 from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, file_stamp, installed, package_versions
 
 DEFAULT_VOICE = "en_US-joe-medium"

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..compiler import compile_level, level_title
-from ..durations import format_hms
-from ..files import write_atomic
-from ..script import Routine
-from ..settings import Settings
-from ..timeline import Say
+from ..compile.compiler import compile_level, level_title
+from ..compile.timeline import Say
+from ..core.files import write_atomic
+from ..model.durations import format_hms
+from ..model.script import Routine
+from ..model.settings import Settings
 
 FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf",
          "/usr/share/fonts/TTF/DejaVuSans.ttf", "/Library/Fonts/DejaVuSans.ttf")

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import yaml
 
-from ..compiler import compile_level, phrases_for
-from ..durations import parse_duration_ms
+from ..compile.compiler import compile_level, phrases_for
+from ..core.errors import ScriptError, key_hint
+from ..core.files import decode_input, read_input
+from ..core.limits import MAX_COUNT, MAX_DURATION_MS
 from ..engines import ENGINES, engine_names
-from ..errors import ScriptError, key_hint
-from ..files import decode_input, read_input
-from ..limits import MAX_COUNT, MAX_DURATION_MS
-from ..names import name_problem
-from ..script import Routine, load_script
-from ..texts import text_problem
+from ..model.durations import parse_duration_ms
+from ..model.names import name_problem
+from ..model.script import Routine, load_script
+from ..model.texts import text_problem
 from .progression import Programme, fit_hold_extras, load_programme, progression_routine, week_id
 from .yamlfile import compose
 

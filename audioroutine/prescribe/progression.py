@@ -16,11 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ScriptError, key_hint
-from ..files import decode_input, read_input
-from ..limits import MAX_COUNT
-from ..names import name_problem
-from ..script import HALFWAY_ROOM_MS, Breath, Dosage, Exercise, Level, Routine, load_script
+from ..core.errors import ScriptError, key_hint
+from ..core.files import decode_input, read_input
+from ..core.limits import MAX_COUNT
+from ..model.names import name_problem
+from ..model.script import HALFWAY_ROOM_MS, Breath, Dosage, Exercise, Level, Routine, load_script
 from .yamlfile import compose
 
 MAX_WEEKS = 52

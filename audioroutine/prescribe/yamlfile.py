@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from ..errors import ScriptError
+from ..core.errors import ScriptError
 
 
 def compose(text: str, path: str) -> yaml.Node | None:

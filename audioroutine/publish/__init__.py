@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
-from ..files import write_atomic
+from ..core.files import write_atomic
 from .feed import chapters_json, make_feed
 from .pages import ASSETS, render_index, render_session
 from .qr import qr_png

@@ -8,7 +8,7 @@ from importlib import resources
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .. import __version__
-from ..durations import format_ms
+from ..model.durations import format_ms
 from .site import Folder, Session
 
 _env = Environment(loader=PackageLoader("audioroutine.publish", "templates"), autoescape=True,

@@ -11,10 +11,10 @@ from pathlib import Path, PurePosixPath
 
 from mutagen.id3 import ID3, ID3NoHeaderError
 
-from ..errors import AudioRoutineError
-from ..mp3 import decode_mp3
-from ..probe import InspectError, mp3_rate
-from ..tags import read_tags
+from ..audio.mp3 import decode_mp3
+from ..core.errors import AudioRoutineError
+from ..output.probe import InspectError, mp3_rate
+from ..output.tags import read_tags
 
 
 class PublishError(AudioRoutineError):

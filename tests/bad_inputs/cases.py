@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from audioroutine.script import ROUTINE_KEYS
+from audioroutine.model.script import ROUTINE_KEYS
 
 from ..conftest import MINIMAL
 

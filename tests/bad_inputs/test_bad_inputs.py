@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from mutagen.id3 import ID3
 
 from audioroutine.cli import cli
+from audioroutine.core.errors import BuildError
 from audioroutine.engines.fake import FakeEngine
-from audioroutine.errors import BuildError
-from audioroutine.names import inside
-from audioroutine.tags import read_tags
+from audioroutine.model.names import inside
+from audioroutine.output.tags import read_tags
 
 from .cases import CASES, FAKE, Case
 

@@ -1,0 +1,80 @@
+"""Pieces: a phrase as a session plays it — trimmed, phase-rotated when the session is
+loudness-levelled, edge-faded — with its loudness analysis (loudness.Analysis). Made once and
+kept in the phrase cache beside the phrase's clip, so a rebuild neither rotates nor analyses
+a phrase it has seen; an entry is used only if it verifies and was made from this very clip."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+
+from ..speech.clips import Speech
+from .loudness import Analysis, analyse, rotate_phase
+
+EDGE_FADE_MS = 5          # clip edges fade in/out to avoid clicks; lengths do not change
+VERSION = 1               # of the rotation, fades and analysis: a change makes new entries
+MAGIC = b"ARPIECE1"
+
+
+def fade_edges(pcm: bytes, n: int) -> bytes:
+    """Linear fade over the first and last `n` samples. (pydub's fades slice in whole
+    milliseconds and can drop samples, which would shift every later cue.)"""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    n = min(n, len(samples) // 2)
+    if n:
+        ramp = np.arange(n, dtype=np.float32) / n
+        samples[:n] *= ramp
+        samples[-n:] *= ramp[::-1]
+    return np.round(samples).astype("<i2").tobytes()
+
+
+def clip_pcm(speech: Speech, text: str, rotate: bool) -> bytes:
+    """One phrase as it sounds in the session, before the edge fades."""
+    pcm = speech.clip(text)
+    return rotate_phase(pcm, speech.sample_rate) if rotate else pcm
+
+
+def speech_piece(speech: Speech, text: str, rotate: bool) -> tuple[bytes, Analysis | None]:
+    """(PCM, analysis) of one phrase as the session plays it; the analysis only when
+    `rotate` (the session is levelled), from the cache when it holds this clip's."""
+    rate = speech.sample_rate
+    fade = rate * EDGE_FADE_MS // 1000
+    if not rotate:
+        return fade_edges(speech.clip(text), fade), None
+    source = hashlib.sha256(speech.clip(text)).digest()
+    name = f"{speech.key(text)}-{rate}-v{VERSION}"
+    data = speech.cache.load_derived(name)
+    if data is not None:
+        found = _decode(data, source)
+        if found is not None:
+            return found
+        speech.cache.drop_derived(name)
+    pcm = fade_edges(clip_pcm(speech, text, rotate), fade)
+    analysis = analyse(pcm, rate)
+    speech.cache.put_derived(name, _encode(pcm, analysis, source))
+    return pcm, analysis
+
+
+def _encode(pcm: bytes, analysis: Analysis, source: bytes) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, pcm=np.frombuffer(pcm, dtype="<i2"), power=analysis.power, peaks=analysis.peaks,
+             source=np.frombuffer(source, dtype=np.uint8))
+    payload = buffer.getvalue()
+    return MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def _decode(data: bytes, source: bytes) -> tuple[bytes, Analysis] | None:
+    """The entry's (PCM, analysis); None unless it verifies and was made from `source`."""
+    head = len(MAGIC) + 32
+    if data[:len(MAGIC)] != MAGIC or hashlib.sha256(data[head:]).digest() != data[len(MAGIC):head]:
+        return None
+    try:
+        with np.load(io.BytesIO(data[head:]), allow_pickle=False) as entry:
+            pcm, power, peaks, made_from = (entry[k] for k in ("pcm", "power", "peaks", "source"))
+    except (ValueError, KeyError, OSError):
+        return None
+    if made_from.tobytes() != source or pcm.dtype != np.dtype("<i2") or not len(peaks) <= len(power):
+        return None
+    return pcm.tobytes(), Analysis(power, peaks)

@@ -1,0 +1,103 @@
+"""Render: a timeline's speech, sounds and silence as one mono session, sample-exactly, played
+out in chunks and never held whole. A session is its unique pieces (each phrase and sound
+once) and where they sound; with loudness on, each speech clip is phase-rotated first
+(loudness.rotate_phase: same sound, lower peaks, same length) and the pieces are levelled
+together (loudness.level); with loudness off, a clip is the engine's samples (trimmed, see
+speech.trim_quiet) with only the edge fades (pieces.EDGE_FADE_MS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..compile.timeline import Timeline
+from ..core.errors import BuildError
+from ..speech.clips import Speech
+from .loudness import Analysis
+from .pieces import speech_piece
+from .tones import synthesize
+
+CHUNK_BYTES = 1 << 18     # what the stream hands on at a time (about 6 s at 22,050 Hz)
+
+Piece = tuple[str, str, int]   # (kind, text or sound name, samples)
+
+
+@dataclass
+class Mix:
+    """A session as pieces (int16 mono PCM, each once) and the sample offsets where they
+    start; everything else is digital silence. `chunks()` plays it out. `analyses`: the
+    pieces' loudness analyses already known (from the phrase cache)."""
+
+    pieces: dict[Piece, bytes]
+    places: list[tuple[int, Piece]]
+    total: int
+    sample_rate: int
+    analyses: dict[Piece, Analysis] = field(default_factory=dict)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The session's PCM in order, about CHUNK_BYTES at a time; exactly `total` samples."""
+        buffer, position = bytearray(), 0
+        for start, piece in self.places:
+            if start < position:
+                raise BuildError(f"internal: '{piece[1]}' starts before the previous piece ends")
+            yield from _silence(buffer, 2 * (start - position))
+            buffer += self.pieces[piece]
+            position = start + len(self.pieces[piece]) // 2
+            if len(buffer) >= CHUNK_BYTES:
+                yield bytes(buffer)
+                buffer.clear()
+        if position > self.total:
+            raise BuildError("internal: rendered length differs from the timeline")
+        yield from _silence(buffer, 2 * (self.total - position))
+        if buffer:
+            yield bytes(buffer)
+
+    def pcm(self) -> bytes:
+        """The whole session at once (tests and short clips; builds stream `chunks()`)."""
+        return b"".join(self.chunks())
+
+    @classmethod
+    def of_clip(cls, pcm: bytes, sample_rate: int) -> Mix:
+        """A session that is one clip (int16 mono) from start to end."""
+        piece: Piece = ("speech", "", len(pcm) // 2)
+        return cls({piece: pcm}, [(0, piece)], len(pcm) // 2, sample_rate)
+
+    def with_pieces(self, pieces: dict[Piece, bytes]) -> Mix:
+        return Mix(pieces, self.places, self.total, self.sample_rate, self.analyses)
+
+
+def _silence(buffer: bytearray, size: int) -> Iterator[bytes]:
+    """Append `size` zero bytes to `buffer`, handing on full chunks as they fill."""
+    while size > 0:
+        step = min(size, CHUNK_BYTES - len(buffer))
+        buffer += bytes(step)
+        size -= step
+        if len(buffer) >= CHUNK_BYTES:
+            yield bytes(buffer)
+            buffer.clear()
+
+
+def mix(timeline: Timeline, speech: Speech, rotate: bool = True) -> Mix:
+    """The session of `timeline`: every distinct phrase fetched (and rotated and analysed,
+    when the session is to be loudness-levelled: `rotate`; see pieces.py) and faded once,
+    every sound made once. Raises if a piece's length is not the timeline's."""
+    rate = timeline.sample_rate
+    pieces: dict[Piece, bytes] = {}
+    analyses: dict[Piece, Analysis] = {}
+    places: list[tuple[int, Piece]] = []
+    for event in timeline.events:
+        if event.kind == "silence":
+            continue
+        piece: Piece = (event.kind, event.text, event.length)
+        if piece not in pieces:
+            if event.kind == "speech":
+                data, analysis = speech_piece(speech, event.text, rotate)
+                if analysis is not None:
+                    analyses[piece] = analysis
+            else:
+                data = synthesize(event.text, rate, event.length)
+            if len(data) != 2 * event.length:
+                raise BuildError(f"internal: '{event.text}' is {len(data) // 2} samples, timeline says {event.length}")
+            pieces[piece] = data
+        places.append((event.start, piece))
+    return Mix(pieces, places, timeline.total, rate, analyses)

@@ -1,0 +1,316 @@
+"""Commands that build and check routines: build, watch, plan, validate."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..core.errors import AudioRoutineError, ScriptError, collect
+from ..core.ffmpeg import configure_pydub
+from ..model.durations import format_ms
+from ..model.script import Library, Routine, load_script
+from ..model.settings import Settings
+from ..run import manifest
+from ..run.executors import Parallel
+from ..run.options import BuildOptions, SessionResult, engine_name, output_path
+from ..speech.stores import CacheLocation
+
+if TYPE_CHECKING:
+    from ..run.pipeline import BatchPlan, Failure
+from .app import (
+    EXIT_BUILD,
+    EXIT_INPUT,
+    MP3_RATES,
+    ProgressBar,
+    cli,
+    common,
+    engine_detail,
+    expand_paths,
+    flag,
+    info,
+    levels_of,
+    output_options,
+    settings_of,
+    settings_option,
+    warn_online,
+)
+
+
+@cli.command("build")
+@click.argument("scripts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--level", "-l", default="all", show_default=True, help="One level (any letter case), or all.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
+              help="Folder for the MP3s.")
+@click.option("--bitrate", default=None, help="MP3 bitrate (mono) [default: settings, else 64k].")
+@click.option("--sample-rate", type=click.Choice(MP3_RATES), default="22050", show_default=True,
+              help="Session and MP3 sample rate in Hz.")
+@click.option("--force", is_flag=True, help="Rewrite MP3s even when they are up to date.")
+@click.option("--id3", "id3", type=click.Choice(["2.3", "2.4"]), default="2.3", show_default=True,
+              help="ID3 version: 2.3 reads everywhere (Windows, car stereos); 2.4 stores UTF-8.")
+@click.option("--no-sidecars", is_flag=True, help="Do not write the .vtt and .lrc transcripts.")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
+@click.option("--prune", "prune_stale", is_flag=True,
+              help="Remove MP3s (and their transcripts, playlists) an earlier build wrote for routines or levels "
+                   "no longer in the inputs; only files with audioroutine's provenance.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Processes for synthesis and sessions [default: the cores this process may use; "
+                   "a batch of under 4 sessions and 32 new phrases stays in one]. Same files for any N.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run the build on this Dask scheduler's workers (pip install 'audioroutine[cluster]'; "
+                   "docs/scaling.md); give a --cache-dir every worker can reach.")
+@click.option("--dask-local", type=click.IntRange(min=1), metavar="N",
+              help="Run the build on a local Dask cluster of N worker processes.")
+@settings_option
+@common
+@output_options
+def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
+              force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, prune_stale: bool,
+              jobs: int | None, scheduler: str | None, dask_local: int | None,
+              settings_file: Path | None, engine: str | None, voice: str | None,
+              cache_dir: CacheLocation | None) -> None:
+    """Build one MP3 per level for each script (files, folders, quoted globs), their transcripts, and one M3U8 playlist.
+
+    Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
+    """
+    started = time.monotonic()
+    if scheduler and dask_local:
+        raise ScriptError("give --scheduler or --dask-local, not both", file="--dask-local")
+    paths = expand_paths(scripts)
+    # Every script and setting valid before any work, every error of every file reported.
+    libraries: dict[Path, Library] = {}     # each exercise library read once per build
+    loaded = collect(lambda path: (load_script(path, libraries), settings_of(path, settings_file)), paths)
+    routines = [routine for routine, _ in loaded]
+
+    def options_for(pair: tuple[Routine, Settings]) -> BuildOptions:
+        routine, found = pair
+        return BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=levels_of(routine, level),
+                            cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
+                            id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars)
+
+    options = collect(options_for, loaded)
+    for routine, opts in zip(routines, options):
+        engine_detail(routine, opts)
+    # Every level of every script is kept, built now or not: --level does not prune the others.
+    keep = [output_path(r, lv.id, out_dir) for r in routines for lv in r.levels]
+    if dry_run:
+        configure_pydub()
+        from ..output.prune import stale_outputs
+        from ..run.pipeline import dry_run as dry_run_plan
+
+        planned = dry_run_plan(routines, options)
+        _print_dry_run(planned, as_json, stale_outputs(out_dir, [*keep, planned.playlist]) if prune_stale else [])
+        return
+    keys = manifest.input_keys(routines, options)   # before the build: an input changed meanwhile is not recorded
+    done = None if prune_stale else manifest.fresh(routines, options, keys)
+    if done:
+        _print_build(done.sessions, done.playlist, (0, done.cached), [], [], started, as_json, len(routines))
+        return
+    configure_pydub()
+    from ..output.prune import prune, stale_outputs
+    from ..run.pipeline import build_batch
+
+    warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
+    with ExitStack() as stack:
+        def progress(routine: Routine, opts: BuildOptions) -> Any:
+            if as_json or flag("quiet"):
+                return None
+            return stack.enter_context(ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
+        batch = build_batch(routines, options, progress, isolate=True,
+                            parallel=Parallel(jobs=jobs, scheduler=scheduler, dask_local=dask_local))
+    manifest.record(keys, batch.sessions, options)
+    pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist])) if prune_stale else []
+    phrases = (sum(result.stats.synthesized for result in batch.results),
+               sum(result.stats.cached for result in batch.results))
+    _print_build(batch.sessions, batch.playlist, phrases, batch.failures, pruned, started, as_json, len(routines))
+    for failure in batch.failures:
+        click.echo(f"failed: {failure.message}", err=True)
+    if batch.failures:
+        click.get_current_context().exit(EXIT_BUILD)
+
+
+def _print_build(sessions: list[SessionResult], playlist: Path, phrases: tuple[int, int], failures: list[Failure],
+                 pruned: list[Path], started: float, as_json: bool, scripts: int) -> None:
+    """The result of a build: JSON, or one line per file and a summary (with a table for a
+    library). `phrases` is (synthesized, from the cache)."""
+    synthesized, cached = phrases
+    seconds = sum(session.seconds for session in sessions)
+    summary = {"built": sum(s.written for s in sessions), "up_to_date": sum(not s.written for s in sessions),
+               "failed": len(failures), "pruned": len(pruned), "seconds": seconds,
+               "time": round(time.monotonic() - started, 3)}
+    if as_json:
+        click.echo(json.dumps({
+            "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "sample_rate": s.sample_rate,
+                          "seconds": s.seconds, "written": s.written, "title": s.title} for s in sessions],
+            "playlist": str(playlist),
+            "seconds": seconds,
+            "phrases": {"synthesized": synthesized, "cached": cached},
+            "failed": [{"script": f.script, "error": f.message} for f in failures],
+            "pruned": [str(p) for p in pruned],
+            "summary": summary,
+        }, indent=2, ensure_ascii=False))
+        return
+    for session in sessions:
+        state = "written" if session.written else "up to date"
+        info(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
+    info(f"  {playlist}  playlist")
+    for path in pruned:
+        info(f"  {path}  pruned")
+    if scripts > 1 or pruned or failures:   # a library build: one script needs no table
+        for line in _summary_table(summary):
+            info(line)
+    info(f"{len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
+         f"{format_ms(int(seconds * 1000))} of audio; phrases: {synthesized} synthesized, {cached} from cache")
+
+
+def _summary_table(summary: dict[str, Any]) -> list[str]:
+    """Two aligned rows: the headings and the counts of a build."""
+    cells = [("built", str(summary["built"])), ("up to date", str(summary["up_to_date"])),
+             ("failed", str(summary["failed"])), ("pruned", str(summary["pruned"])),
+             ("audio", format_ms(int(summary["seconds"] * 1000))), ("time", f"{summary['time']:.1f} s")]
+    widths = [max(len(head), len(value)) for head, value in cells]
+    return ["  " + "  ".join(head.rjust(w) for (head, _), w in zip(cells, widths)),
+            "  " + "  ".join(value.rjust(w) for (_, value), w in zip(cells, widths))]
+
+
+def _print_dry_run(planned: BatchPlan, as_json: bool, stale: list[Path]) -> None:
+    if as_json:
+        click.echo(json.dumps({
+            "dry_run": True,
+            "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "seconds": s.seconds,
+                          "estimated_phrases": s.estimated, "state": s.state,
+                          "sidecars": [str(p) for p in s.sidecars]} for s in planned.sessions],
+            "playlist": str(planned.playlist),
+            "phrases": {"to_synthesize": planned.to_synthesize, "cached": planned.cached},
+            "would_prune": [str(p) for p in stale],
+        }, indent=2, ensure_ascii=False))
+        return
+    for session in planned.sessions:
+        about = "~" if session.estimated else ""
+        info(f"  {session.path}  {about}{format_ms(int(session.seconds * 1000))}  {session.state}")
+        for sidecar in session.sidecars:
+            info(f"  {sidecar}  transcript")
+    info(f"  {planned.playlist}  playlist")
+    for path in stale:
+        info(f"  {path}  would prune")
+    info(f"dry run: nothing synthesized or written; phrases: {planned.to_synthesize} to synthesize, "
+         f"{planned.cached} in the cache" + (" (~ marks estimated lengths)" if planned.to_synthesize else ""))
+
+
+@cli.command("watch")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--level", "-l", default="all", show_default=True, help="One level (any letter case), or all.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
+              help="Folder for the MP3s.")
+@click.option("--prune", "prune_stale", is_flag=True, help="Prune stale outputs at each build, like build --prune.")
+@settings_option
+@common
+@output_options
+def watch_cmd(paths: tuple[Path, ...], level: str, out_dir: Path, prune_stale: bool, settings_file: Path | None,
+              engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
+    """Build, then rebuild whenever a script or settings file is saved (checked every second; Ctrl-C stops).
+
+    Example: audioroutine watch scripts_yaml/ --out output
+    """
+    from ..run.watch import watch, watched_files
+
+    ctx = click.get_current_context()
+
+    def rebuild(changed: list[Path]) -> None:
+        info(f"building: {len(changed)} file(s) changed" if ctx.meta.get("audioroutine.watching") else "building")
+        ctx.meta["audioroutine.watching"] = True
+        try:
+            ctx.invoke(build_cmd, scripts=paths, level=level, out_dir=out_dir, prune_stale=prune_stale,
+                       settings_file=settings_file, engine=engine, voice=voice, cache_dir=cache_dir)
+        except click.exceptions.Exit:   # failures were listed; keep watching
+            pass
+        except (AudioRoutineError, OSError) as err:   # one bad save must not end the watch
+            text = str(err) if isinstance(err, AudioRoutineError) else f"{err.filename or ''}: {err.strerror or err}"
+            for line in text.splitlines():
+                click.echo(f"error: {line}", err=True)
+        info("watching for changes (Ctrl-C stops)")
+
+    try:
+        watch(lambda: watched_files(paths, settings_file), rebuild)
+    except KeyboardInterrupt:   # the way to stop watching: not an error
+        ctx.exit(0)
+
+
+@cli.command("plan")
+@click.argument("script", type=click.Path(path_type=Path))
+@click.option("--level", "-l", default=None, help="Level to plan, any letter case [default: the first].")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option("--exact", is_flag=True, help="Synthesize phrases not yet cached, so every time is exact.")
+@click.option("--silences", is_flag=True, help="List silences too.")
+@settings_option
+@common
+@output_options
+def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silences: bool, settings_file: Path | None,
+             engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
+    """Print the cue sheet of one level: time, chapter, role, text.
+
+    Example: audioroutine plan scripts_yaml/upper_middle_back.yaml --level beginner
+    """
+    from ..run.pipeline import plan
+
+    routine = load_script(script)
+    level = routine.level(level).id if level else routine.levels[0].id
+    options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir, settings=settings_of(script, settings_file))
+    engine_detail(routine, options)
+    timeline = plan(routine, level, options, exact=exact)
+    if as_json:
+        click.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo(timeline.format_sheet(silences=silences))
+    note = f" (estimated: {timeline.estimated} phrase(s) not synthesized yet; --exact to measure)" \
+        if timeline.estimated else ""
+    click.echo(f"total {format_ms(timeline.ms(timeline.total))}{note}")
+
+
+@cli.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one result per script as JSON (every script checked; exit 2 if any failed).")
+@settings_option
+@common
+@output_options
+def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | None,
+                 engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
+    """Check scripts (files, folders, quoted globs) without building: keys, values, and that speech fits.
+
+    Example: audioroutine validate scripts_yaml/
+    """
+    from ..run.pipeline import plan
+
+    results: list[dict[str, object]] = []
+    libraries: dict[Path, Library] = {}
+
+    def check(path: Path) -> None:
+        try:
+            routine = load_script(path, libraries)
+            options = BuildOptions(engine=engine, voice=voice, cache_dir=cache_dir,
+                                   settings=settings_of(path, settings_file))
+            engine_detail(routine, options)
+            estimated = sum(plan(routine, lv.id, options).estimated for lv in routine.levels)
+        except ScriptError as err:
+            if not as_json:
+                raise
+            results.append({"path": str(path), "ok": False, "error": str(err)})
+            return
+        results.append({"path": str(path), "ok": True, "exercises": len(routine.exercises),
+                        "levels": [lv.id for lv in routine.levels], "estimated_phrases": estimated})
+        note = f" (fit checked with {estimated} estimated phrase length(s))" if estimated else ""
+        if not as_json:
+            info(f"ok  {path}: {len(routine.exercises)} exercises, "
+                 f"levels {', '.join(lv.id for lv in routine.levels)}{note}")
+
+    collect(check, expand_paths(paths))   # every file checked; every error reported
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        if not all(result["ok"] for result in results):
+            click.get_current_context().exit(EXIT_INPUT)

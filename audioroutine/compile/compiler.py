@@ -1,0 +1,279 @@
+"""Compile: a routine and one level → a `Program` of coaching steps, then a timed `Timeline`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..core.errors import ScriptError
+from ..model.phrases import PhraseError, Phrases
+from ..model.script import Circuit, Cues, Dosage, Exercise, Routine
+from ..model.settings import Settings
+from ..model.sounds import SoundSettings, sound_ms
+from .spoken import speak_numbers
+from .timeline import ChapterPlan, Cue, FitError, Pause, Program, Role, Say, Sound, Step, Timeline, Window, layout
+
+
+def compile_level(routine: Routine, level_id: str, settings: Settings | None = None) -> Program:
+    """Turn every exercise's dosage for `level_id` into spoken cues, pauses and exact windows.
+    Clinic `settings` add their intro before the script's, their outro after it, a disclaimer
+    and a contact line (numbers in clinic text are read as spoken.py says)."""
+    settings = settings or Settings()
+    level = routine.level(level_id)
+    level_id = level.id
+    say = phrases_for(routine)
+    gap = Pause(routine.gap_ms)
+    chapters: list[ChapterPlan] = []
+
+    def clinic(text: str | None, role: Role) -> list[Step]:
+        return [Say(speak_numbers(text, say), role), gap] if text else []
+
+    title = say("session_intro", title=routine.title, level=level_title(routine, level_id, say))
+    intro: list[Step] = [Say(title, "title"), gap, *clinic(settings.intro, "intro")]
+    if routine.intro:
+        intro += [Say(routine.intro, "intro"), gap]
+    if routine.safety:
+        intro += [Say(say("safety_intro"), "safety")]
+        for note in routine.safety:
+            intro += [Say(note, "safety"), gap]
+    intro += clinic(settings.disclaimer, "disclaimer")
+    if routine.warmup:
+        intro += [Say(routine.warmup, "warmup"), gap]
+    chapters.append(ChapterPlan(say("chapter_intro"), tuple(intro)))
+
+    chapters += _exercise_chapters(routine, level_id, say)
+
+    outro: list[Step] = [Say(routine.outro, "outro"), gap] if routine.outro else []
+    outro += [*clinic(settings.outro, "outro"), *clinic(settings.contact, "contact")]
+    outro += [Say(say("session_end"), "outro"), Pause(1000, "tail")]
+    chapters.append(ChapterPlan(say("chapter_closing"), tuple(outro)))
+    return Program(routine.id, level_id, level.rate * routine.voice.rate, tuple(chapters), routine.path)
+
+
+def phrases_for(routine: Routine) -> Phrases:
+    """The routine's phrase table (its language, its overrides); a gap is a script error."""
+    try:
+        return Phrases(routine.language, routine.phrases)
+    except PhraseError as err:
+        raise ScriptError(err.message, file=routine.path, key=err.key or "language", hint=err.hint) from None
+
+
+def level_title(routine: Routine, level_id: str, say: Phrases | None = None) -> str:
+    """The title the script gives a level, else the language's word for a default level
+    (beginner, progressed), else the level's name capitalized."""
+    level = routine.level(level_id)
+    say = say or phrases_for(routine)
+    key = f"level_{level.id}"
+    if level.named or key not in say.table:
+        return level.title
+    return say(key)
+
+
+def _exercise_chapters(routine: Routine, level_id: str, say: Phrases) -> list[ChapterPlan]:
+    """A chapter per exercise; a circuit's exercises once per round, with a rest window
+    between rounds. Later rounds skip the setup and movement descriptions."""
+    active = [ex for ex in routine.exercises if not ex.dosage[level_id].skip]
+    circuit_of = {ex_id: c for c in routine.circuits for ex_id in c.exercises}
+    blocks: list[tuple[Circuit | None, list[Exercise]]] = []
+    for exercise in active:
+        circuit = circuit_of.get(exercise.id)
+        if circuit is not None and blocks and blocks[-1][0] is circuit:
+            blocks[-1][1].append(exercise)
+        else:
+            blocks.append((circuit, [exercise]))
+    chapters: list[ChapterPlan] = []
+    n = 0
+    for block_index, (circuit, exercises) in enumerate(blocks):
+        rounds = circuit.rounds_for(level_id) if circuit else 1
+        last_block = block_index + 1 == len(blocks)
+        for round_no in range(1, rounds + 1):
+            for index, exercise in enumerate(exercises):
+                last_in_round = index + 1 == len(exercises)
+                opening: list[Step] = []
+                if circuit and round_no == 1 and index == 0 and rounds > 1:
+                    opening = [Say(say("circuit_intro", name=circuit.name, n=rounds), "circuit"),
+                               Pause(routine.gap_ms)]
+                if round_no == 1:
+                    n += 1
+                    announce = say("exercise_intro", n=n, total=len(active), name=exercise.cues_for(level_id).name)
+                else:
+                    announce = say("round", n=round_no, total=rounds, name=exercise.cues_for(level_id).name)
+                between_rounds = last_in_round and round_no < rounds
+                chapter = _exercise_chapter(
+                    routine, exercise, level_id, announce, say, brief=round_no > 1,
+                    transition=not between_rounds and not (last_block and last_in_round and round_no == rounds),
+                    opening=opening)
+                if round_no > 1:
+                    chapter = replace(chapter, title=say("round_chapter", name=chapter.title, n=round_no))
+                if between_rounds and circuit:
+                    rest = Say(say("round_rest", n=round_no + 1, total=rounds), "round_rest")
+                    chapter = replace(chapter, steps=(*chapter.steps, Window(circuit.rest_ms, "round_rest", (rest,)))
+                                      if circuit.rest_ms else (*chapter.steps, rest, Pause(routine.gap_ms)))
+                chapters.append(chapter)
+    return chapters
+
+
+def _exercise_chapter(
+    routine: Routine, exercise: Exercise, level_id: str, announce: str, say: Phrases,
+    brief: bool = False, transition: bool = True, opening: list[Step] | None = None,
+) -> ChapterPlan:
+    """One exercise: its announcement and dosage, (unless `brief`) its caution, setup and
+    movement lines, then every set, side and rep; then "Good work." and, when `transition`,
+    the routine's or the exercise's transition window."""
+    dose = exercise.dosage[level_id]
+    cues = exercise.cues_for(level_id)
+    gap = Pause(routine.gap_ms)
+    steps: list[Step] = [
+        *_sound(routine.sounds, "exercise"),
+        *(opening or []),
+        Say(announce, "announce"),
+        Pause(routine.gap_ms // 2),
+        Say(_describe(dose, say), "dosage"),
+        gap,
+    ]
+    if not brief:
+        if cues.caution:
+            steps += [Say(cues.caution, "caution"), gap]
+        for line in cues.setup:
+            steps += [Say(line, "setup"), gap]
+        for line in cues.movement:
+            steps += [Say(line, "movement"), gap]
+
+    sides: list[str | None] = ["right", "left"] if dose.sides == "each" else [None]
+    side_rest_ms = dose.rest_ms if dose.side_rest_ms is None else dose.side_rest_ms
+    for side_index, side in enumerate(sides):
+        if side:
+            key = "side_first" if side_index == 0 else "side_switch"
+            steps += [Say(say(key, side=say(side)), "side"), gap]
+        for set_no in range(1, dose.sets + 1):
+            ready = say("get_ready")
+            if dose.sets > 1:
+                ready = f"{say('set', n=set_no, total=dose.sets)} {ready}"
+            steps.append(Window(routine.get_ready_ms, "get_ready", (Say(ready, "get_ready"),)))
+            steps += _reps(dose, cues, say, routine.sounds)
+            if set_no < dose.sets:
+                steps.append(Window(dose.set_rest_ms, "set_rest",
+                                    (Say(say("set_rest", n=set_no + 1, total=dose.sets), "set_rest"),)))
+        if side_index + 1 < len(sides) and side_rest_ms:
+            following = say(sides[side_index + 1] or "")
+            steps.append(Window(side_rest_ms, "side_rest", (Say(say("side_rest", side=following), "side_rest"),)))
+    done = Say(say("exercise_done"), "done")
+    transition_ms = routine.transition_ms if dose.transition_ms is None else dose.transition_ms
+    if transition_ms and transition:
+        steps.append(Window(transition_ms, "transition", (done,)))
+    else:
+        steps += [done, gap]
+    return ChapterPlan(cues.name, tuple(steps), exercise=cues.name, line=dose.line)
+
+
+def _sound(sounds: SoundSettings, event: str) -> list[Sound]:
+    """The sound for `event` as a cue, or nothing when the routine has none for it."""
+    name = getattr(sounds, event)
+    return [Sound(name, sound_ms(name), SOUND_ROLES[event])] if name else []
+
+
+SOUND_ROLES: dict[str, Role] = {"hold_start": "hold_start_sound", "hold_end": "hold_end_sound",
+                                "exercise": "exercise_sound"}
+
+
+def _counts(dose: Dosage, say: Phrases) -> list[str]:
+    """What each rep's cue starts with: "Rep 3 of 10.", "Last one, left side.", or nothing
+    for a single hold. With alternating sides, reps count in total or per side (`count`)."""
+    if dose.reps == 1 and dose.sides != "alternating":
+        return [""]
+    per_side = dose.sides == "alternating" and dose.count == "per_side"
+    out = []
+    for index in range(dose.reps * 2 if per_side else dose.reps):
+        side = say("right" if index % 2 == 0 else "left") if dose.sides == "alternating" else None
+        n = index // 2 + 1 if per_side else index + 1
+        if dose.reps == 1:     # one hold per side: name the side, never "rep 1 of 1"
+            out.append(say("side_first" if index == 0 else "side_switch", side=side))
+        elif n == dose.reps:
+            out.append(say("last_rep_side", side=side) if side else say("last_rep"))
+        else:
+            out.append(say("rep_side", n=n, total=dose.reps, side=side) if side else say("rep", n=n, total=dose.reps))
+    return out
+
+
+def _reps(dose: Dosage, cues: Cues, say: Phrases, sounds: SoundSettings) -> list[Step]:
+    """Each rep as windows that start when the cue opening them ends (docs/timing.md)."""
+    steps: list[Step] = []
+    counts = _counts(dose, say)
+    for index, count in enumerate(counts):
+        more = index + 1 < len(counts)
+        if dose.breath:
+            first = index == 0
+            inhale = cues.inhale if first and cues.inhale else f"{count} {say('inhale')}".strip()
+            exhale = cues.exhale if first and cues.exhale else say("exhale")
+            steps.append(Window(dose.breath.inhale_ms, "breath_in", (Say(inhale, "breath_in"),)))
+            steps.append(Window(dose.breath.exhale_ms, "breath_out", (Say(exhale, "breath_out"),)))
+        elif dose.hold_ms:
+            steps += _hold(dose, cues, say, sounds, count, more)
+        elif dose.work_ms:
+            go = say("interval", n=index + 1, total=len(counts)) if more or len(counts) == 1 else say("last_interval")
+            steps.append(Window(dose.work_ms, "work", (Say(go, "work"),)))
+            if more and dose.rest_ms:
+                steps.append(Window(dose.rest_ms, "rest", (Say(say("rest"), "rest"),)))
+        else:
+            text = f"{count} {cues.rep}" if cues.rep and index == 0 else count or cues.rep or say("begin")
+            steps.append(Window(dose.rep_ms, "rep", (Say(text.strip(), "rep"),)))
+            if more and dose.rest_ms:
+                steps.append(Window(dose.rest_ms, "rest", (Say(say("rest"), "rest"),)))
+    return steps
+
+
+def _hold(dose: Dosage, cues: Cues, say: Phrases, sounds: SoundSettings, count: str, more: bool) -> list[Step]:
+    """One hold: its cue, movement time, the hold (hold-start sound at its first sample,
+    countdown numbers on their seconds, "halfway"), then the release cue (after the
+    hold-end sound) opening the rest."""
+    words = cues.hold or (say("hold") if count else say("hold_for", time=say.seconds(dose.hold_ms)))
+    timed: list[tuple[int, Cue]] = [(0, cue) for cue in _sound(sounds, "hold_start")]
+    if dose.halfway:
+        timed.append((dose.hold_ms // 2, Say(say("halfway"), "halfway")))
+    timed += [(dose.hold_ms - k * 1000, Say(say.number(k), "countdown")) for k in range(dose.countdown, 0, -1)]
+    hold = Window(dose.hold_ms, "hold", (Say(f"{count} {words}".strip(), "rep"),), tuple(timed), dose.move_ms)
+    release: tuple[Cue, ...] = (*_sound(sounds, "hold_end"), Say(cues.release or say("release"), "release"))
+    if more and dose.rest_ms:
+        return [hold, Window(dose.rest_ms, "rest", release)]
+    return [hold, *release, Pause(600)]
+
+
+def _describe(dose: Dosage, say: Phrases) -> str:
+    """The dosage in one sentence: "10 reps, holding each for 4 seconds."."""
+    time = say.seconds
+    if dose.work_ms:
+        parts = [say("dose_intervals", n=dose.reps)]
+        parts.append(say("dose_work", work=time(dose.work_ms), rest=time(dose.rest_ms)) if dose.rest_ms
+                     else say("dose_work_only", work=time(dose.work_ms)))
+    elif dose.reps == 1 and dose.hold_ms and dose.sides != "alternating":
+        parts = [say("dose_single_hold", time=time(dose.hold_ms))]
+    else:
+        if dose.sides == "alternating" and dose.reps > 1:
+            parts = [say("dose_reps_per_side" if dose.count == "per_side" else "dose_reps_total", n=dose.reps)]
+        else:
+            parts = [say("dose_reps", n=dose.reps) if dose.reps > 1 else say("dose_one_rep")]
+        if dose.hold_ms:
+            parts.append(say("dose_hold", time=time(dose.hold_ms)))
+        if dose.rep_ms:
+            parts.append(say("dose_rep_time", time=time(dose.rep_ms)))
+    if dose.sets > 1:
+        parts.insert(1, say("dose_sets", n=dose.sets))
+    if dose.breath:
+        parts.append(say("dose_breath", inhale=time(dose.breath.inhale_ms), exhale=time(dose.breath.exhale_ms)))
+    if dose.sides == "each":
+        parts.append(say("dose_each_side"))
+    elif dose.sides == "alternating":
+        parts.append(say("dose_alternating"))
+    sentence = ", ".join(parts)
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def build_timeline(program: Program, measure: Callable[[str], int], sample_rate: int) -> Timeline:
+    """Lay out `program`; speech that overruns its window is a script error naming the exercise."""
+    try:
+        return layout(program, measure, sample_rate)
+    except FitError as err:
+        raise ScriptError(
+            err.message, file=program.path, line=err.chapter.line,
+            exercise=err.chapter.exercise, key=f"dosage ({program.level})",
+        ) from None

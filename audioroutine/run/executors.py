@@ -1,0 +1,210 @@
+"""Where a batch's work units run: in this process (`--jobs 1`; a small batch with `--jobs`
+left to its default makes its sessions in threads), in local processes (`--jobs N`), or on
+Dask distributed (`--scheduler tcp://HOST:PORT`, `--dask-local N`).
+
+One small interface: `submit(fn, *args)` gives a future, `wait(futures)` the ones done (at
+least one), `close(cancel)` ends the workers (`cancel`: at once, running work dropped).
+Dask is imported only when asked for (`pip install 'audioroutine[cluster]'`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Collection
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..core.errors import BuildError, ScriptError
+
+# --jobs left to its default (the cores) keeps a batch this small in this process, where
+# starting processes would cost more than they save.
+AUTO_MIN_SESSIONS = 4
+AUTO_MIN_PHRASES = 32
+CLUSTER_HINT = "pip install 'audioroutine[cluster]'"
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """How a batch runs. `jobs`: processes on this machine (None: the cores this process may
+    use, small batches staying in this process); `scheduler`: a Dask scheduler address;
+    `dask_local`: a Dask LocalCluster of that many workers (both share the phrase cache)."""
+
+    jobs: int | None = 1
+    scheduler: str | None = None
+    dask_local: int | None = None
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:   # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor(Protocol):
+    workers: int
+    shares_files: bool        # True: workers write into the output folder themselves
+    synthesizes_here: bool    # True: phrases are synthesized in this thread, when submitted
+
+    @property
+    def in_flight(self) -> int:
+        """Units to keep submitted at once."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any: ...
+
+    def wait(self, futures: Collection[Any]) -> set[Any]: ...
+
+    def close(self, cancel: bool) -> None: ...
+
+
+class Serial:
+    """Every unit runs at once, in this process, when submitted."""
+
+    workers = 1
+    shares_files = True
+    synthesizes_here = True
+
+    @property
+    def in_flight(self) -> int:
+        return 1
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as err:   # delivered like a worker's error; Ctrl-C still stops the build
+            future.set_exception(err)
+        return future
+
+    def wait(self, futures: Collection[Any]) -> set[Any]:
+        return set(futures)
+
+    def close(self, cancel: bool) -> None:
+        from .work import forget_engines
+
+        forget_engines()
+
+
+class Threads(Serial):
+    """In this process, for batches too small for worker processes: phrases are synthesized
+    in this thread as their units come, sessions are made in `workers` threads (their work
+    is ffmpeg's encoder and decoder and numpy, mostly outside the GIL), so a session encodes
+    while the next phrases are synthesized and sessions encode side by side."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="audioroutine-session")
+
+    @property
+    def in_flight(self) -> int:
+        return 2 * self.workers   # a thread never waits for a session
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        from .work import make_session
+
+        return self.pool.submit(fn, *args) if fn is make_session else super().submit(fn, *args)
+
+    def wait(self, futures: Collection[Any]) -> set[Any]:
+        return set(wait_futures(futures, return_when=FIRST_COMPLETED).done)
+
+    def close(self, cancel: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+        super().close(cancel)
+
+
+class Processes:
+    """A pool of `workers` processes on this machine, started on the first unit. Spawned,
+    not forked: onnxruntime's threads do not survive a fork. (Piper runs one thread per
+    process, engines/piper.py THREADS: N workers use N cores.)"""
+
+    shares_files = True
+    synthesizes_here = False
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker)
+
+    @property
+    def in_flight(self) -> int:
+        return 2 * self.workers   # a worker never waits for a unit
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self.pool.submit(fn, *args)
+
+    def wait(self, futures: Collection[Any]) -> set[Any]:
+        return set(wait_futures(futures, return_when=FIRST_COMPLETED).done)
+
+    def close(self, cancel: bool) -> None:
+        if cancel:   # Ctrl-C or an error: stop the workers now, their temp files are removed by the caller
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the parent's to handle
+
+
+class Dask:
+    """A Dask distributed client: of the scheduler at `address`, or of a LocalCluster of
+    `local` single-threaded worker processes. Sessions come back as bytes (a remote worker
+    need not see the output folder); the phrase cache must be shared (docs/scaling.md)."""
+
+    shares_files = False
+    synthesizes_here = False
+
+    def __init__(self, address: str | None = None, local: int | None = None) -> None:
+        try:
+            self.dask: Any = importlib.import_module("distributed")
+        except ImportError:
+            raise BuildError(f"Dask distributed is not installed: {CLUSTER_HINT}") from None
+        self.cluster: Any = None
+        try:
+            if address:
+                self.client = self.dask.Client(address, timeout="10s")
+            else:
+                self.cluster = self.dask.LocalCluster(n_workers=local, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
+                self.client = self.dask.Client(self.cluster)
+        except OSError as err:
+            raise BuildError(f"cannot reach the Dask scheduler {address}: {err}") from None
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    @property
+    def in_flight(self) -> int:
+        return 2 * self.workers   # a worker never waits for a unit
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait(self, futures: Collection[Any]) -> set[Any]:
+        return set(self.dask.wait(list(futures), return_when="FIRST_COMPLETED").done)
+
+    def close(self, cancel: bool) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def open_executor(parallel: Parallel, sessions: int, phrases: int) -> Executor:
+    """The executor for a batch of `sessions` sessions with `phrases` phrases to synthesize."""
+    if parallel.scheduler:
+        return Dask(address=parallel.scheduler)
+    if parallel.dask_local:
+        return Dask(local=parallel.dask_local)
+    jobs = parallel.jobs
+    if jobs is not None and jobs < 1:
+        raise ScriptError(f"--jobs must be at least 1, not {jobs}", file="--jobs")
+    if jobs is None:
+        cores = available_cores()
+        if sessions < AUTO_MIN_SESSIONS and phrases < AUTO_MIN_PHRASES:
+            return Threads(min(cores, sessions)) if cores > 1 and sessions > 1 else Serial()
+        jobs = cores
+    return Processes(jobs) if jobs > 1 else Serial()

@@ -1,0 +1,257 @@
+"""The pipeline for one script or a batch of scripts — script → timeline → speech → render
+→ encode + tags → files and playlist (options and their precedence: options.py).
+
+All levels (of all scripts, in a batch) are checked, compiled, synthesized and laid out
+before any file is written, so a script whose speech cannot fit, or that is too long, leaves
+`output/` untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+
+from ..audio.loudness import normalize, rotate_phase
+from ..audio.mp3 import encode_normalized
+from ..audio.render import Mix
+from ..compile.compiler import build_timeline, compile_level, phrases_for
+from ..compile.timeline import Program, Timeline
+from ..core.errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, raise_all
+from ..core.files import atomic_path, write_atomic
+from ..engines import Clip
+from ..model.bitrates import DEFAULT_BITRATE
+from ..model.loudness_settings import LoudnessSettings
+from ..model.script import Routine
+from ..output.playlist import Entry, playlist_path, track_order, write_playlist
+from ..output.transcript import sidecar_paths
+from ..speech.cache import wav_bytes
+from ..speech.clips import Speech, SpeechStats
+from .executors import Parallel
+from .options import DEFAULT_ENGINE as DEFAULT_ENGINE  # these were defined here: still importable from here
+from .options import SESSION_RATE as SESSION_RATE
+from .options import BuildOptions as BuildOptions
+from .options import SessionResult as SessionResult
+from .options import bitrate as bitrate
+from .options import chosen_levels as chosen_levels
+from .options import engine_name as engine_name
+from .options import output_path as output_path
+from .options import voice_name as voice_name
+from .prepare import BuildResult as BuildResult
+from .prepare import Progress as Progress
+from .prepare import check_length, estimated_timeline, one_line, speech_for
+from .tagging import album_artist, is_up_to_date, session_tags
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+def plan(routine: Routine, level: str | None = None, options: BuildOptions | None = None,
+         exact: bool = False) -> Timeline:
+    """The timeline of one level (default: the first). Phrases not in the cache are
+    estimated (and counted as such in `timeline.estimated`) unless `exact`, which
+    synthesizes them."""
+    level = routine.level(level).id if level else routine.levels[0].id
+    return _plan(routine, level, (options or BuildOptions()).for_script(routine), exact)[2]
+
+
+def _plan(routine: Routine, level: str, options: BuildOptions,
+          exact: bool = False) -> tuple[Program, Speech, Timeline, set[str]]:
+    """`plan`, with the program, the speech it used and the phrases it estimated."""
+    program = compile_level(routine, level, options.settings)
+    speech = speech_for(routine, program, options, SpeechStats())
+    if exact:
+        timeline = build_timeline(program, speech.measure, options.sample_rate)
+        estimated: set[str] = set()
+    else:
+        timeline, estimated = estimated_timeline(program, speech, options.sample_rate)
+    check_length(routine, timeline)
+    return program, speech, timeline, estimated
+
+
+def build(routine: Routine, options: BuildOptions | None = None, progress: Progress | None = None,
+          parallel: Parallel | None = None) -> BuildResult:
+    """Build every requested level of `routine` into tagged MP3s in `options.out_dir`
+    (no playlist: `build_batch` writes one)."""
+    from .batch import run_batch
+
+    options = (options or BuildOptions()).for_script(routine)
+    tracks = track_order([routine], [chosen_levels(routine, options)])
+    outcome = run_batch([routine], [options], tracks, (lambda r, o: progress) if progress else None, False,
+                        parallel or Parallel())
+    return outcome.results[0][1]
+
+
+@dataclass
+class Failure:
+    """A script that failed after every script was validated (build_batch(isolate=True))."""
+
+    script: str | None
+    message: str                       # one line: the script, then the error
+    error: AudioRoutineError | OSError
+
+
+@dataclass
+class BatchResult:
+    """Scripts built together: one BuildResult per script, one playlist."""
+
+    results: list[BuildResult]
+    playlist: Path
+    failures: list[Failure] = field(default_factory=list)   # only with build_batch(isolate=True)
+
+    @property
+    def sessions(self) -> list[SessionResult]:
+        return [session for result in self.results for session in result.sessions]
+
+
+def build_batch(
+    routines: Sequence[Routine],
+    options: BuildOptions | Sequence[BuildOptions] | None = None,
+    progress: Callable[[Routine, BuildOptions], Progress | None] | None = None,
+    isolate: bool = False,
+    parallel: Parallel | None = None,
+) -> BatchResult:
+    """Build `routines[i]` with `options[i]` (or every one with the same `options`); number
+    the tracks across the whole batch in play order (levels outer, scripts inner) and write
+    one M3U8 playlist in that order.
+    Several scripts share one album and album artist (a phone would split them otherwise):
+    the first script's settings `album`, else the word for "Exercise programme" in its language,
+    and the first script's album artist.
+    `progress(routine, options)` may return a per-script progress callback.
+    All or nothing: every script is checked, compiled, synthesized and laid out (every error
+    of every script reported together) before the first file is written.
+    With `isolate`, only ScriptErrors (invalid scripts, speech that cannot fit: the user's
+    input) keep that guarantee; an engine, build or file error fails its script alone, the
+    others are written, and the failures are in `BatchResult.failures` (raised as before
+    when every script failed).
+    `parallel`: where the work runs (default: this process; see executors.Parallel). Every
+    phrase is synthesized once per batch, sessions render as soon as their phrases are in
+    the cache, and the files are the same bytes whatever runs them (batch.py)."""
+    options = _batch_options(routines, options)
+    check_unique(routines, options)
+    levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
+    tracks = track_order(routines, levels)
+    from .batch import run_batch
+
+    outcome = run_batch(routines, options, tracks, progress, isolate, parallel or Parallel())
+    written = outcome.results
+    failures = [Failure(routines[i].path, one_line(routines[i].path, err), err) for i, err in outcome.failed]
+    if not written and failures:   # nothing built: fail as a batch does
+        raise failures[0].error if len(failures) == 1 else ManyErrors([_as_error(f) for f in failures])
+    playlist = playlist_path(routines, options[0].out_dir)
+    results, entries = [], {}
+    for index, result in written:
+        for session in result.sessions:
+            entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
+        results.append(result)
+    write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks if (t.routine, t.level) in entries])
+    return BatchResult(results, playlist, failures)
+
+
+def _as_error(failure: Failure) -> AudioRoutineError:
+    return failure.error if isinstance(failure.error, AudioRoutineError) else BuildError(failure.message)
+
+
+def _batch_options(routines: Sequence[Routine],
+                   options: BuildOptions | Sequence[BuildOptions] | None) -> list[BuildOptions]:
+    """One BuildOptions per script with its settings decided, and one album and album artist
+    for all scripts when there are several."""
+    if options is None or isinstance(options, BuildOptions):
+        options = [options or BuildOptions()] * len(routines)
+    if len(options) != len(routines):
+        raise ValueError(f"{len(routines)} routines but {len(options)} BuildOptions")
+    options = [opts.for_script(routine) for routine, opts in zip(routines, options)]
+    if len(routines) < 2:
+        return options
+    first, settings = routines[0], options[0].settings
+    album = options[0].album or settings.album or phrases_for(first)("programme")
+    artist = options[0].album_artist or album_artist(first, settings)
+    return [replace(opts, album=album, album_artist=artist) for opts in options]
+
+
+@dataclass
+class PlannedSession:
+    """What `build` would write for one level; `state` is 'up to date' or 'would write'."""
+
+    level: str
+    path: Path
+    samples: int
+    sample_rate: int
+    estimated: int                    # phrases of this session not synthesized yet
+    state: str
+    sidecars: tuple[Path, ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return self.samples / self.sample_rate
+
+
+@dataclass
+class BatchPlan:
+    sessions: list[PlannedSession]
+    playlist: Path
+    to_synthesize: int                # distinct phrases not in the cache
+    cached: int
+
+
+def dry_run(routines: Sequence[Routine], options: BuildOptions | Sequence[BuildOptions] | None = None) -> BatchPlan:
+    """What `build_batch` would write, synthesizing nothing and writing nothing. Lengths
+    of phrases not yet cached are estimates; a session whose phrases are all cached is
+    checked against the file on disk like a real build would."""
+    options = _batch_options(routines, options)
+    tracks = track_order(routines, [chosen_levels(r, o) for r, o in zip(routines, options)])
+    sessions: list[PlannedSession] = []
+    missing: set[tuple[str, str]] = set()
+    known: set[tuple[str, str]] = set()
+    for index, (routine, opts) in enumerate(zip(routines, options)):
+        for track in (t for t in tracks if t.routine == index):
+            program, speech, timeline, estimated = _plan(routine, track.level, opts)
+            identity = json.dumps(speech.engine.identity(), sort_keys=True)
+            missing |= {(identity, text) for text in estimated}
+            known |= {(identity, text) for text in program.texts()}
+            path = output_path(routine, track.level, opts.out_dir)
+            state = "would write"
+            if not estimated and not opts.force:
+                tags = session_tags(routine, track.level, timeline, track.number, track.total, speech, opts)
+                state = "up to date" if is_up_to_date(path, tags.provenance) else state
+            sessions.append(PlannedSession(track.level, path, timeline.total, timeline.sample_rate,
+                                           len(estimated), state, sidecar_paths(path) if opts.sidecars else ()))
+    return BatchPlan(sessions, playlist_path(routines, options[0].out_dir), len(missing), len(known - missing))
+
+
+def check_unique(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> None:
+    """Two scripts with one id (or two sessions with one file name) would overwrite each
+    other: a ScriptError naming both files."""
+    ids: dict[str, Routine] = {}
+    files: dict[str, Routine] = {}
+    errors = []
+    for routine, opts in zip(routines, options):
+        if routine.id in ids:
+            errors.append(ScriptError(f"routine id '{routine.id}' is also the id of {ids[routine.id].path}",
+                                      file=routine.path, key="id"))
+            continue
+        ids[routine.id] = routine
+        for level in chosen_levels(routine, opts):
+            name = f"{routine.id}-{level}.mp3"
+            if name in files:
+                errors.append(ScriptError(f"{name} would also be written by {files[name].path}",
+                                          file=routine.path, key="id"))
+            files[name] = routine
+    raise_all(errors)
+
+
+def say_to_file(clip: Clip, out: Path, loudness: LoudnessSettings | None = None) -> None:
+    """Write one clip as WAV or MP3 (by `out`'s suffix), phase-rotated and normalized to the
+    loudness sessions get, so an audition sounds like the build."""
+    loudness = loudness or LoudnessSettings()
+    pcm = rotate_phase(clip.pcm, clip.sample_rate) if loudness.enabled else clip.pcm
+    if out.suffix.lower() == ".mp3":
+        with atomic_path(out) as tmp:
+            encode_normalized(Mix.of_clip(pcm, clip.sample_rate), tmp, DEFAULT_BITRATE, loudness)
+    else:
+        write_atomic(out, wav_bytes(Clip(normalize(pcm, clip.sample_rate, loudness), clip.sample_rate)))
+
+

@@ -1,0 +1,113 @@
+"""What the MP3 of a session says about itself (title, album, chapters, transcript, cover,
+and the provenance of its bytes), and whether the file on disk is that MP3."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .. import __version__
+from ..compile.compiler import level_title, phrases_for
+from ..compile.timeline import Chapter, Timeline
+from ..core.errors import ScriptError
+from ..model.cover_image import load_cover
+from ..model.script import Routine
+from ..model.settings import Settings
+from ..output.cover import generate_cover
+from ..output.tags import ChapterTag, Provenance, SessionTags, read_tags, tags_digest
+from ..output.transcript import lines, plain_text
+from ..speech.clips import Speech
+from .options import BuildOptions, bitrate, year_tag
+
+
+def session_tags(
+    routine: Routine, level: str, timeline: Timeline, track: int, total: int, speech: Speech, options: BuildOptions
+) -> SessionTags:
+    say = phrases_for(routine)
+    settings = options.settings
+    clinic = routine.clinic or settings.clinic
+    artist = _artist(routine, settings)
+    title = f"{routine.title} — {level_title(routine, level, say)}"
+    comment = " ".join(filter(None, [*routine.safety, settings.disclaimer, routine.description]))
+    spoken = lines(timeline)
+    tags = SessionTags(
+        title=title,
+        artist=artist,
+        album=settings.album or options.album or routine.title,
+        track=track,
+        track_total=total,
+        genre=settings.genre or say("genre"),
+        year=year_tag(),
+        comment=comment,
+        language=_iso639_2(routine.language),
+        album_artist=options.album_artist or album_artist(routine, settings),
+        publisher=clinic,
+        copyright=settings.copyright,
+        lyrics=plain_text(spoken),
+        synced=[(line.text, line.start_ms) for line in spoken],
+        chapters=[ChapterTag(c.title, timeline.ms(c.start), timeline.ms(c.end), _subtitle(timeline, c))
+                  for c in timeline.chapters],
+        toc_title=say("chapters"),
+    )
+    tags.cover, tags.cover_mime = _cover(routine, level, clinic, settings)
+    tags.provenance = {
+        "tool": f"audioroutine {__version__}",
+        "script_sha256": routine.sha256,
+        "level": level,
+        "engine": speech.engine.identity(),
+        "timeline": timeline_hash(timeline),
+        "samples": timeline.total,
+        "sample_rate": timeline.sample_rate,
+        "bitrate": bitrate(options),
+        "loudness": [routine.loudness.target, routine.loudness.true_peak, routine.loudness.enabled],
+        "id3": options.id3_version,
+        "tags": tags_digest(tags),
+    }
+    return tags
+
+
+def _artist(routine: Routine, settings: Settings) -> str:
+    return routine.author or settings.artist or routine.clinic or settings.clinic or "audioroutine"
+
+
+def album_artist(routine: Routine, settings: Settings) -> str:
+    return settings.artist or routine.clinic or settings.clinic or _artist(routine, settings)
+
+
+def _subtitle(timeline: Timeline, chapter: Chapter) -> str | None:
+    """The dosage sentence of an exercise chapter (its TIT3)."""
+    for event in timeline.events:
+        if chapter.start <= event.start < chapter.end and event.role == "dosage":
+            return event.text
+    return None
+
+
+def _cover(routine: Routine, level: str, clinic: str | None, settings: Settings) -> tuple[bytes, str]:
+    if settings.cover:
+        try:
+            return load_cover(settings.cover)
+        except ValueError as err:   # checked when the settings were read; changed since
+            raise ScriptError(f"{err}: {settings.cover}", file=settings.path, line=settings.line("cover"),
+                              key="cover") from None
+    index = [lv.id for lv in routine.levels].index(level)
+    return generate_cover(routine.title, level_title(routine, level), index, clinic), "image/png"
+
+
+def timeline_hash(timeline: Timeline) -> str:
+    blob = json.dumps([(e.start, e.length, e.kind, e.text) for e in timeline.events]).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def is_up_to_date(path: Path, provenance: Provenance | None) -> bool:
+    if not path.exists():
+        return False
+    try:
+        return bool(read_tags(path).get("provenance") == json.loads(json.dumps(provenance)))
+    except Exception:   # unreadable file: rebuild it
+        return False
+
+
+def _iso639_2(language: str) -> str:
+    return {"en": "eng", "es": "spa", "de": "deu", "fr": "fra", "it": "ita", "pt": "por", "nl": "nld"}.get(
+        language.split("-")[0].lower(), "und")
