@@ -22,7 +22,7 @@ from audioroutine.core.ffmpeg import ffmpeg_exe
 from audioroutine.engines import VoiceOptions
 from audioroutine.engines.fake import FakeEngine
 from audioroutine.engines.piper import PiperEngine
-from audioroutine.run import manifest, pipeline
+from audioroutine.run import freshness, manifest, pipeline
 from audioroutine.run.manifest import MANIFEST_NAME
 
 from .conftest import MINIMAL, ROOT
@@ -158,8 +158,8 @@ CASES: list[Any] = [
     ("sidecar edited", lambda r, m: edit(r / "out" / "a-progressed.lrc", "Cobra", "Kobra"), (), (), set()),
     ("playlist edited", lambda r, m: edit(r / "out" / "programme.m3u8", "Alpha", "Alfa"), (), (), set()),
     ("cached phrase removed", lambda r, m: shutil.rmtree(r / "cache" / "phrases"), (), (), set()),
-    ("tool version", lambda r, m: m.setattr(manifest, "__version__", "99.0"), (), (), set()),
-    ("a dependency's version", lambda r, m: m.setattr(manifest, "version", lambda name: "99.0"), (), (), set()),
+    slow("tool version", lambda r, m: m.setattr(freshness, "__version__", "99.0"), (), (), ALL),   # in the provenance
+    ("a dependency's version", lambda r, m: m.setattr(freshness, "version", lambda name: "99.0"), (), (), set()),
     ("AUDIOROUTINE_FFMPEG", lambda r, m: m.setenv("AUDIOROUTINE_FFMPEG", ffmpeg_exe()), (), (), set()),
     ("engine fingerprint", lambda r, m: m.setattr(FakeEngine, "fingerprint", staticmethod(lambda o: {"x": 1})),
      (), (), set()),
@@ -285,10 +285,10 @@ def test_a_source_file_of_the_package_is_part_of_every_key(tmp_path, monkeypatch
     package = tmp_path / "package"
     package.mkdir()
     (package / "phrases.py").write_text("A = 1\n")
-    monkeypatch.setattr(manifest, "PACKAGE", package)
-    before = manifest._environment()
+    monkeypatch.setattr(freshness, "PACKAGE", package)
+    before = freshness.Environment().package
     later(package / "phrases.py")
-    assert manifest._environment() != before
+    assert freshness.Environment().package != before
 
 
 def test_the_piper_fingerprint_follows_the_voice_files_without_loading_piper(tmp_path):

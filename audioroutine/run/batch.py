@@ -209,7 +209,8 @@ class _Run:
             if self._moot(n):
                 ready.extend(self._chunk_done(n, Spoken()))
                 continue
-            running[executor.submit(synthesize_phrases, self.chunks[n].spec, tuple(self.chunks[n].texts))] = ("chunk", n)
+            chunk = self.chunks[n]
+            running[executor.submit(synthesize_phrases, chunk.spec, tuple(chunk.texts))] = ("chunk", n)
             if executor.synthesizes_here:
                 return
 
