@@ -47,15 +47,11 @@ Stamp = list[int]
 
 @dataclass
 class Fresh:
-    """A build found to be a no-op: its sessions (none written) and its playlist."""
+    """A build found to be a no-op: its sessions (none written), each with its script's
+    index, and its playlist."""
 
-    sessions: list[SessionResult]
+    sessions: list[tuple[int, SessionResult]]
     playlist: Path
-
-    @property
-    def cached(self) -> int:
-        """Phrases a normal no-op build reads from the cache (each level's distinct phrases)."""
-        return sum(len(session.phrases) for session in self.sessions)
 
 
 def input_keys(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> Keys | None:
@@ -106,7 +102,7 @@ def fresh(routines: Sequence[Routine], options: Sequence[BuildOptions], keys: Ke
         return None   # a manifest not as written, a playlist missing...: the normal path decides
     remove_stale_temps(out_dir, lambda name: name.endswith(OUTPUT_SUFFIXES) or name == MANIFEST_NAME)
     cache.remove_stale_temps()
-    return Fresh(list(sessions.values()), playlist)
+    return Fresh([(index, session) for (index, _), session in sessions.items()], playlist)
 
 
 @dataclass
@@ -178,7 +174,7 @@ def _touched(entry: dict[str, Any], path: Path, sidecars: bool, cache: PhraseCac
 
 def _result(entry: dict[str, Any], level: str, path: Path) -> SessionResult:
     return SessionResult(level, path, int(entry["samples"]), int(entry["sample_rate"]), False, str(entry["title"]),
-                         str(entry["artist"]), tuple(entry["phrases"]))
+                         str(entry["artist"]), tuple(entry["phrases"]), entry.get("provenance"))
 
 
 def _playlist_holds(playlist: Path, routines: Sequence[Routine], options: Sequence[BuildOptions],
@@ -215,7 +211,7 @@ def record(keys: Keys | None, sessions: Sequence[SessionResult], options: Sequen
             entries[session.path.name] = {
                 "key": inputs.key, "inputs": inputs.parts, "files": files, "phrases": phrases,
                 "samples": session.samples, "sample_rate": session.sample_rate, "title": session.title,
-                "artist": session.artist}
+                "artist": session.artist, "provenance": session.provenance}
     data = json.dumps({"format": FORMAT, "sessions": entries}, ensure_ascii=False, sort_keys=True)
     remove_stale_temps(out_dir, lambda name: name == MANIFEST_NAME)
     write_atomic(out_dir / MANIFEST_NAME, data.encode("utf-8"))
