@@ -50,7 +50,7 @@ OPTIONS: dict[str, Option] = {
     "out_dir": Option(False, None, "where the files go, not what they hold"),
     "cache_dir": Option(False, None, "where phrases are cached: every cache gives the same bytes"),
     "force": Option(False, None, "rewrites files, with the same bytes"),
-    "levels": Option(True, "level", "which sessions, so their track numbers (tags)"),
+    "levels": Option(True, "tags", "which sessions, so their track numbers (tags)"),
     "engine": Option(True, "engine", "the engine's identity"),
     "voice": Option(True, "engine", "the engine's identity"),
     "bitrate": Option(True, "bitrate", "the MP3's bitrate"),
@@ -84,7 +84,7 @@ LABELS: dict[str, str] = {
     "dependencies": "Python or a dependency's version",
     "ffmpeg": f"${FFMPEG_ENV}",
     "track": "track number (the sessions built together)",
-    "album": "the batch's album (its first script)",
+    "album": "the album tags (the batch's first script and its settings)",
     "year": "year (SOURCE_DATE_EPOCH)",
 }
 

@@ -147,7 +147,8 @@ def explain(routines: Sequence[Routine], options: Sequence[BuildOptions],
     batch = []
     playlist = playlist_path(routines, options[0].out_dir)
     try:
-        if len(sessions) == len(found) and not _playlist_holds(playlist, routines, options, sessions):
+        unchanged = len(sessions) == len(found) and not any(session.changed for session in found)
+        if unchanged and not _playlist_holds(playlist, routines, options, sessions):   # else rewritten anyway
             batch.append(f"{playlist}: playlist edited or deleted")
     except (KeyError, TypeError, ValueError, OSError):
         batch.append(f"{playlist}: playlist edited or deleted")
