@@ -59,6 +59,26 @@ class ScriptError(AudioRoutineError):
         return printable("".join(parts))
 
 
+class ScriptErrors(ScriptError):
+    """Several independent errors of one input file (two exercises, two patients): one
+    line each. Its message, file and line are the first error's."""
+
+    def __init__(self, errors: Sequence[ScriptError]) -> None:
+        flat: list[ScriptError] = []
+        for err in errors:
+            flat += err.errors if isinstance(err, ScriptErrors) else [err]
+        self.errors = flat
+        first = flat[0]
+        super().__init__(first.message, file=first.file, line=first.line, key=first.key,
+                         exercise=first.exercise, hint=first.hint)
+
+    def with_hint(self, hint: str) -> ScriptError:
+        return ScriptErrors([err.with_hint(hint) for err in self.errors])
+
+    def _format(self) -> str:
+        return "\n".join(str(err) for err in getattr(self, "errors", []))
+
+
 def printable(text: str) -> str:
     """`text` with control characters (a newline in a YAML key, say) escaped: one line, and
     nothing that drives the terminal."""
@@ -93,7 +113,7 @@ def collect(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
     for item in items:
         try:
             results.append(func(item))
-        except ManyErrors as err:
+        except (ManyErrors, ScriptErrors) as err:
             errors += err.errors
         except AudioRoutineError as err:
             errors.append(err)
