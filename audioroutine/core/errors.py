@@ -73,7 +73,8 @@ class ScriptErrors(ScriptError):
                          exercise=first.exercise, hint=first.hint)
 
     def with_hint(self, hint: str) -> ScriptError:
-        return ScriptErrors([err.with_hint(hint) for err in self.errors])
+        """Each error with `hint` added to its own."""
+        return ScriptErrors([err.with_hint(f"{err.hint}; {hint}" if err.hint else hint) for err in self.errors])
 
     def _format(self) -> str:
         return "\n".join(str(err) for err in getattr(self, "errors", []))

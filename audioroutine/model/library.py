@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from ..core.errors import ScriptError, key_hint
+from ..core.errors import ScriptError, ScriptErrors, key_hint
 from ..core.limits import MAX_EXERCISES
 from ..core.reader import compose_yaml, read_text
 from .exercises import EXERCISE_KEYS, USE_KEYS, read_exercise, slug
@@ -85,7 +85,12 @@ def read_libraries(
         path = reader.path_of(item, key, "library")
         resolved = path.resolve()
         if resolved not in cache:
-            cache[resolved] = load_library(resolved, str(path))
+            try:
+                cache[resolved] = load_library(resolved, str(path))
+            except ScriptError as err:   # the library's own error, and who named it
+                named = f"named by {reader.path}:{item.start_mark.line + 1}"
+                raise (err.with_hint(named) if isinstance(err, ScriptErrors) else
+                       err.with_hint(f"{err.hint}; {named}" if err.hint else named)) from None
         library = cache[resolved]
         for ex_id, ex_node in library.exercises.items():
             if ex_id in out and out[ex_id][0] is not library:
