@@ -130,8 +130,8 @@ def inside_roots(entry: str, base: Path, what: str) -> Path:
         raise PathRefused(f"{what} {entry!r} cannot be resolved (a symlink loop?)") from None
     roots = allowed_roots(base)
     if not any(resolved == root or root in resolved.parents for root in roots):
-        raise PathRefused(f"{what} {entry!r} is outside the folders an input file may name "
-                          f"(its own folder, the current folder, ${ROOTS_ENV})")
+        raise PathRefused(f"{what} {entry!r} is outside the folders an input file may name: "
+                          f"its own folder, the current folder and ${ROOTS_ENV}")
     try:
         mode = resolved.stat().st_mode
     except FileNotFoundError:
@@ -260,8 +260,10 @@ class NodeReader:
             self.errors.append(err)
 
     def raise_errors(self) -> None:
-        """Raise every error kept: one, or a ScriptErrors with one line each."""
+        """Raise every error kept: one, or a ScriptErrors with one line each, this file's
+        in line order, then those of other files (libraries) it names."""
         errors, self.errors = self.errors, []
+        errors.sort(key=lambda err: (err.file != self.path, err.file or "", err.line or 0))
         if len(errors) == 1:
             raise errors[0]
         if errors:
@@ -371,8 +373,8 @@ class NodeReader:
         one, and the error says so without quoting anything of it (it may be any file)."""
         names = [k.value for k, _ in root.value] if isinstance(root, yaml.MappingNode) else []
         if not names or not any(name in allowed for name in names) or (required and required not in names):
-            what = f"top-level '{required}:'" if required else f"any of the keys {', '.join(allowed[:4])}..."
-            raise ScriptError(f"not {kind}: no {what}", file=self.path)
+            what = f"no top-level '{required}:'" if required else f"none of the keys {', '.join(allowed[:3])}..."
+            raise ScriptError(f"not {kind}: {what}", file=self.path)
         return self.mapping(root, "", allowed, keep_going)
 
     def path_of(self, node: yaml.Node, key: str, what: str) -> Path:
@@ -382,6 +384,14 @@ class NodeReader:
             return inside_roots(entry, Path(self.path).parent, what)
         except PathRefused as err:
             raise self.fail(node, key, str(err)) from None
+
+
+def named_by(err: ScriptError, where: str) -> ScriptError:
+    """`err` (about a file another file names) with "named by WHERE" added to its hint."""
+    named = f"named by {where}"
+    if isinstance(err, ScriptErrors):
+        return err.with_hint(named)
+    return err.with_hint(f"{err.hint}; {named}" if err.hint else named)
 
 
 # --- CSV -------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from ..core.errors import ScriptError, ScriptErrors, key_hint
+from ..core.errors import ScriptError, key_hint
 from ..core.limits import MAX_EXERCISES
-from ..core.reader import compose_yaml, read_text
+from ..core.reader import compose_yaml, named_by, read_text
 from .exercises import EXERCISE_KEYS, USE_KEYS, read_exercise, slug
 from .fields import FieldReader
 from .routine import Exercise
@@ -88,9 +88,7 @@ def read_libraries(
             try:
                 cache[resolved] = load_library(resolved, str(path))
             except ScriptError as err:   # the library's own error, and who named it
-                named = f"named by {reader.path}:{item.start_mark.line + 1}"
-                raise (err.with_hint(named) if isinstance(err, ScriptErrors) else
-                       err.with_hint(f"{err.hint}; {named}" if err.hint else named)) from None
+                raise named_by(err, f"{reader.path}:{item.start_mark.line + 1}") from None
         library = cache[resolved]
         for ex_id, ex_node in library.exercises.items():
             if ex_id in out and out[ex_id][0] is not library:

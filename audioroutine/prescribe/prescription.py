@@ -26,6 +26,7 @@ from ..core.reader import (
     control_problem,
     csv_rows,
     inside_roots,
+    named_by,
     read_text,
     short,
     text_problem,
@@ -39,8 +40,8 @@ from ..model.script import Routine, load_script
 from .progression import (
     Programme,
     fit_hold_extras,
+    load_named_script,
     load_programme,
-    programme_script,
     progression_routine,
     week_id,
 )
@@ -124,14 +125,14 @@ def load_prescriptions(path: str | Path) -> Prescriptions:
     if path.suffix.lower() not in (".csv", ".yaml", ".yml"):
         raise ScriptError("a prescription file is .csv, .yaml or .yml", file=str(path))
     text, _ = read_text(path, "prescription file")
+    errors: list[ScriptError] = []      # of entries that could not be read: the others are checked too
     if path.suffix.lower() == ".csv":
         options, entries = _read_csv(text, str(path))
     else:
-        options, entries = _read_yaml(text, str(path))
+        options, entries = _read_yaml(text, str(path), errors)
     out = Prescriptions(str(path), speak_first_names=options)
     seen: dict[str, int | None] = {}
     cache: dict[tuple[str, str], tuple[Routine, Programme | None]] = {}
-    errors: list[ScriptError] = []
     for entry in entries:
         try:
             patient = _patient(entry, path.parent, options, cache)
@@ -148,6 +149,7 @@ def load_prescriptions(path: str | Path) -> Prescriptions:
             out.names_ignored += 1
         out.patients.append(patient)
     if errors:
+        errors.sort(key=lambda err: err.line or 0)
         raise errors[0] if len(errors) == 1 else ScriptErrors(errors)
     if not out.patients:
         raise ScriptError("no patients in this file", file=str(path))
@@ -214,8 +216,9 @@ def _header(row: list[str], path: str, line: int) -> list[str]:
     return header
 
 
-def _read_yaml(text: str, path: str) -> tuple[bool, list[Entry]]:
-    """`speak_first_names: yes` (optional) and `patients:`, a list of mappings."""
+def _read_yaml(text: str, path: str, errors: list[ScriptError]) -> tuple[bool, list[Entry]]:
+    """`speak_first_names: yes` (optional) and `patients:`, a list of mappings. The errors of
+    patients that cannot be read are added to `errors`; the others are returned."""
     reader = FieldReader(path)
     root = compose_yaml(text, path)
     if root is None:
@@ -231,7 +234,7 @@ def _read_yaml(text: str, path: str) -> tuple[bool, list[Entry]]:
     for index, item in enumerate(node.value):
         with reader.collect():
             entries.append(_yaml_entry(reader, item, f"patients[{index}]"))
-    reader.raise_errors()
+    errors += reader.errors
     return speak, entries
 
 
@@ -322,11 +325,14 @@ def _source(entry: Entry, base: Path, cache: Cache) -> tuple[Routine, Programme 
         raise entry.fail(source, str(err)) from None
     if (source, str(file)) not in cache:
         # An error in the script or programme itself names its own file and line.
-        if programme_file:
-            found = load_programme(file)
-            cache[(source, str(file))] = (progression_routine(load_script(programme_script(found)), found), found)
-        else:
-            cache[(source, str(file))] = (load_script(file), None)
+        try:
+            if programme_file:
+                found = load_programme(file)
+                cache[(source, str(file))] = (progression_routine(load_named_script(found), found), found)
+            else:
+                cache[(source, str(file))] = (load_script(file), None)
+        except ScriptError as err:
+            raise named_by(err, f"{entry.file}:{entry.row}") from None
     return cache[(source, str(file))]
 
 

@@ -18,7 +18,7 @@ import yaml
 
 from ..core.errors import ScriptError, key_hint
 from ..core.limits import MAX_COUNT
-from ..core.reader import PathRefused, compose_yaml, inside_roots, read_text
+from ..core.reader import PathRefused, compose_yaml, inside_roots, named_by, read_text
 from ..model.fields import FieldReader
 from ..model.script import HALFWAY_ROOM_MS, Breath, Dosage, Exercise, Level, Routine, load_script
 
@@ -258,7 +258,16 @@ def programme_script(programme: Programme) -> Path:
 def load_progression(path: str | Path) -> tuple[Programme, Routine]:
     """A programme file and its routine, derived."""
     programme = load_programme(path)
-    return programme, progression_routine(load_script(programme_script(programme)), programme)
+    return programme, progression_routine(load_named_script(programme), programme)
+
+
+def load_named_script(programme: Programme) -> Routine:
+    """The routine a programme names; an error in it says which programme named it."""
+    script = programme_script(programme)
+    try:
+        return load_script(script)
+    except ScriptError as err:
+        raise named_by(err, f"{programme.path}:{programme.script_line}") from None
 
 
 def describe_dose(dose: Dosage) -> str:
