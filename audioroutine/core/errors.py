@@ -67,7 +67,7 @@ class ScriptErrors(ScriptError):
         flat: list[ScriptError] = []
         for err in errors:
             flat += err.errors if isinstance(err, ScriptErrors) else [err]
-        self.errors = flat
+        self.errors: list[ScriptError] = flat
         first = flat[0]
         super().__init__(first.message, file=first.file, line=first.line, key=first.key,
                          exercise=first.exercise, hint=first.hint)
@@ -110,7 +110,8 @@ class ManyErrors(AudioRoutineError):
 def collect(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """`func(item)` for every item; when any raise, every error is raised together (one, or a
     ManyErrors) once all items were tried."""
-    results, errors = [], []
+    results: list[R] = []
+    errors: list[AudioRoutineError] = []
     for item in items:
         try:
             results.append(func(item))

@@ -496,6 +496,7 @@ def _tree_problem(data: Any) -> str | None:
     return None
 
 
-def _ignored(path: Path, what: str, why: str) -> None:
+def _ignored(path: Path, what: str, why: str) -> Any:
+    """None, after saying in the log (shown with -v) why the record is treated as absent."""
     log.info("%s: %s ignored: %s (treated as absent)", path, what, why)
     return None

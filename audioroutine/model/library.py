@@ -51,7 +51,8 @@ def load_library(path: Path, shown: str) -> Library:
     for index, node in enumerate(ex_node.value):
         with reader.collect():
             ex_id = _library_exercise(reader, node, f"exercises[{index}]", exercises)
-            exercises[ex_id] = node   # type: ignore[assignment]   # _library_exercise checked it
+            assert isinstance(node, yaml.MappingNode)   # _library_exercise checked it
+            exercises[ex_id] = node
     reader.raise_errors()
     return Library(path=shown, name=name, exercises=exercises)
 

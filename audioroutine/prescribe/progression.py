@@ -101,7 +101,7 @@ def _weeks(reader: FieldReader, node: yaml.Node) -> int:
 
 
 def _texts(reader: FieldReader, keys: dict[str, yaml.Node]) -> dict[str, str]:
-    texts = {}
+    texts: dict[str, str] = {}
     for name in ("id", "script", "title", "unit", "from", "to"):
         if name in keys:
             with reader.collect():
