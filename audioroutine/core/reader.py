@@ -214,16 +214,36 @@ def _scan_events(events: Iterator[yaml.Event], path: str) -> None:
 
 
 def top_keys(path: Path) -> list[str] | None:
-    """The top-level keys of a YAML file (read with every limit), or None when it cannot be
-    read, does not parse, or is not a mapping: what a folder build looks at to tell a routine
-    from a library, programme or prescription."""
+    """The top-level keys of a YAML file, or None when it cannot be read, does not parse or is
+    not a mapping: what a folder build looks at to tell a routine from a library, programme or
+    prescription. Read from the event stream (not recursive, nothing built), size-bounded."""
     try:
-        root = compose_yaml(read_text(path)[0], str(path))
+        text = read_text(path)[0]
     except ScriptError:
         return None
-    if not isinstance(root, yaml.MappingNode):
+    keys: list[str] = []
+    depth, key_next, documents = 0, False, 0
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            documents += isinstance(event, yaml.DocumentStartEvent)
+            if documents > 1:    # not one document: loading it as a routine says so
+                return None
+            if depth == 1 and isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+                if key_next and isinstance(event, yaml.ScalarEvent):
+                    keys.append(event.value)
+                key_next = not key_next
+            if isinstance(event, yaml.CollectionStartEvent):
+                if depth == 0 and not isinstance(event, yaml.MappingStartEvent):
+                    return None
+                key_next = key_next or depth == 0
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif depth == 0 and isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                return None
+    except (yaml.YAMLError, RecursionError):
         return None
-    return [str(k.value) for k, _ in root.value if isinstance(k, yaml.ScalarNode)]
+    return keys or None
 
 
 def short(name: str, limit: int = 40) -> str:
