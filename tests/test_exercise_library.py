@@ -165,12 +165,12 @@ def test_watch_watches_the_library_files_of_a_folder(clinic):
 
 
 def test_a_library_is_read_once_per_cache(clinic, monkeypatch):
-    from audioroutine.model import script as script_module
+    from audioroutine.model import library as library_module
 
     reads: list[Path] = []
-    real = script_module._load_library
-    monkeypatch.setattr(script_module, "_load_library", lambda path, shown: reads.append(path) or real(path, shown))
-    cache: dict[Path, script_module.Library] = {}
+    real = library_module.load_library
+    monkeypatch.setattr(library_module, "load_library", lambda path, shown: reads.append(path) or real(path, shown))
+    cache: dict[Path, library_module.Library] = {}
     for name in ("a", "b"):
         load_script(write(clinic / f"{name}.yaml", routine_text(name, "cobra")), cache)
     assert len(reads) == 1

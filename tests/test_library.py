@@ -64,8 +64,7 @@ def test_a_folder_of_non_routines_is_one_error(tmp_path):
     (tmp_path / "p.yaml").write_text("id: p\nweeks: 2\n")
     result = run("validate", str(tmp_path))
     assert result.exit_code == 2
-    assert result.stderr == (f"error: {tmp_path}: no .yaml scripts in this folder "
-                             "(1 YAML file(s) without a top-level 'exercises:')\n")
+    assert result.stderr == f"error: {tmp_path}: no .yaml scripts in this folder (1 file skipped: 1 programme)\n"
 
 
 def test_a_non_routine_named_explicitly_is_loaded_and_fails(tmp_path):
@@ -77,9 +76,10 @@ def test_a_non_routine_named_explicitly_is_loaded_and_fails(tmp_path):
 def test_validate_a_library_notes_skipped_files_in_verbose_mode(library):
     result = run("validate", str(library), "-v")
     assert result.exit_code == 0, result.stderr
-    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+    assert [line.split(":")[0] for line in result.stdout.splitlines()[:-1]] == [
         f"ok  {library / 'a.yaml'}", f"ok  {library / 'neck/b.yml'}", f"ok  {library / 'neck/deep/c.yaml'}"]
-    assert f"{library / 'programme.yaml'}: skipped: not a routine (no top-level 'exercises:')" in result.stderr
+    assert f"{library / 'programme.yaml'}: skipped: programme, not a routine" in result.stderr
+    assert result.stdout.splitlines()[-1] == "2 files skipped: 1 programme, 1 prescription"
 
 
 def test_build_a_library_prints_the_summary_table(library, tmp_path):

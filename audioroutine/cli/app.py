@@ -157,11 +157,24 @@ def warn_online(engines: set[str]) -> None:
 
 
 def expand_paths(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; folders (recursive) and quoted globs become their routine scripts."""
+    """Files as given; folders (recursive) and quoted globs become their routine scripts. The
+    files skipped (libraries, programmes, prescriptions) are named with -v and counted by
+    `report_skipped` at the end of the command."""
     found = expand(paths)
     for path in found.skipped:
-        detail(f"{path}: skipped: not a routine (no top-level 'exercises:')")
+        detail(f"{path}: skipped: {found.kinds[path]}, not a routine")
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["audioroutine.skipped"] = found.skipped_summary()
     return found.scripts
+
+
+def report_skipped() -> None:
+    """The summary line of the files a folder or glob held that are not routines, if any."""
+    ctx = click.get_current_context(silent=True)
+    summary = ctx.meta.get("audioroutine.skipped") if ctx is not None else None
+    if summary:
+        info(summary)
 
 
 class ProgressBar:

@@ -35,6 +35,7 @@ from .app import (
     info,
     levels_of,
     output_options,
+    report_skipped,
     settings_of,
     settings_option,
     warn_online,
@@ -146,6 +147,7 @@ def _print_build(batch: BatchResult, pruned: list[Path], started: float, as_json
     info(f"  {batch.playlist}  playlist")
     for path in pruned:
         info(f"  {path}  pruned")
+    report_skipped()
     if scripts > 1 or pruned or batch.failures:   # a library build: one script needs no table
         for line in _summary_table(batch.summary(pruned, time.monotonic() - started)):
             info(line)
@@ -298,6 +300,8 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | N
                  f"levels {', '.join(lv.id for lv in routine.levels)}{note}")
 
     collect(check, expand_paths(paths))   # every file checked; every error reported
+    if not as_json:
+        report_skipped()
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))
         if not all(result["ok"] for result in results):

@@ -59,6 +59,27 @@ class ScriptError(AudioRoutineError):
         return printable("".join(parts))
 
 
+class ScriptErrors(ScriptError):
+    """Several independent errors of one input file (two exercises, two patients): one
+    line each. Its message, file and line are the first error's."""
+
+    def __init__(self, errors: Sequence[ScriptError]) -> None:
+        flat: list[ScriptError] = []
+        for err in errors:
+            flat += err.errors if isinstance(err, ScriptErrors) else [err]
+        self.errors: list[ScriptError] = flat
+        first = flat[0]
+        super().__init__(first.message, file=first.file, line=first.line, key=first.key,
+                         exercise=first.exercise, hint=first.hint)
+
+    def with_hint(self, hint: str) -> ScriptError:
+        """Each error with `hint` added to its own."""
+        return ScriptErrors([err.with_hint(f"{err.hint}; {hint}" if err.hint else hint) for err in self.errors])
+
+    def _format(self) -> str:
+        return "\n".join(str(err) for err in getattr(self, "errors", []))
+
+
 def printable(text: str) -> str:
     """`text` with control characters (a newline in a YAML key, say) escaped: one line, and
     nothing that drives the terminal."""
@@ -89,11 +110,12 @@ class ManyErrors(AudioRoutineError):
 def collect(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """`func(item)` for every item; when any raise, every error is raised together (one, or a
     ManyErrors) once all items were tried."""
-    results, errors = [], []
+    results: list[R] = []
+    errors: list[AudioRoutineError] = []
     for item in items:
         try:
             results.append(func(item))
-        except ManyErrors as err:
+        except (ManyErrors, ScriptErrors) as err:
             errors += err.errors
         except AudioRoutineError as err:
             errors.append(err)

@@ -18,4 +18,6 @@ MAX_SESSION_REPS = 2000             # reps (or breaths) in one session, sides co
 MAX_SESSION_MS = 3 * 3_600_000      # one session, with estimated speech lengths (3 hours)
 MAX_COVER_BYTES = 10_000_000        # a clinic's cover image file
 MAX_COVER_PIXELS = 4096 * 4096      # its width × height
+MAX_RECORD_BYTES = 64_000_000      # a build manifest or site record (JSON the tool wrote)
+MAX_RECORD_TEXT = 4096              # one text in such a record (a file name, a title)
 COVER_EDGE = 1400                   # a larger cover is scaled down to this many pixels a side

@@ -2,10 +2,12 @@
 
 A file named on the command line is always loaded (and is an error if it is not a valid
 script). In a folder or a glob match, hidden files and folders (a name starting with `.`) are
-skipped, and so is a YAML file that is not a routine: a routine has a top-level `exercises:`
-key, which programme and prescription files (audioroutine/prescribe/) do not have, and no
-top-level `library:` key, which marks an exercise library (docs/script-format.md). The same
-file reached twice (named, and again in its folder) is used once.
+skipped. Every other YAML file is read (with the one reader's limits) and told apart by its
+top-level keys: `library:` marks an exercise library, `patients:` a prescription file,
+`script:`/`weeks:` a programme; these are not routines and are skipped, counted and named
+(`skipped`, `kinds`). Anything else, a routine or a file that fails to load or only looks
+like one (`exercices:`), is loaded, so its errors are reported: nothing is skipped in
+silence. The same file reached twice (named, and again in its folder) is used once.
 """
 
 from __future__ import annotations
@@ -17,31 +19,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import ScriptError
+from ..core.reader import top_keys
 
 SUFFIXES = (".yaml", ".yml")
 GLOB_CHARS = re.compile(r"[*?\[]")
-# A top-level key in block style, quoted or not: what every routine script has.
-ROUTINE_KEY = re.compile(rb"^[\"']?exercises[\"']?[ \t]*:", re.MULTILINE)
-LIBRARY_KEY = re.compile(rb"^[\"']?library[\"']?[ \t]*:", re.MULTILINE)
-SNIFF_BYTES = 1 << 20   # enough to find the key; a larger file is left to the loader
+PROGRAMME_SIGNS = ("script", "weeks", "plateau", "switch")
+KIND_ORDER = ("library", "programme", "prescription")
+PLURAL = {"library": "libraries", "programme": "programmes", "prescription": "prescriptions"}
 
 
 @dataclass
 class Inputs:
     scripts: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)   # YAML in a folder or glob that is not a routine
+    kinds: dict[Path, str] = field(default_factory=dict)   # skipped file -> library, programme or prescription
+
+    def skipped_summary(self) -> str | None:
+        """"2 files skipped: 1 library, 1 programme", or None when none was skipped."""
+        return skipped_summary([self.kinds[path] for path in self.skipped])
+
+
+def skipped_summary(kinds: list[str]) -> str | None:
+    if not kinds:
+        return None
+    counts = ", ".join(f"{n} {kind if n == 1 else PLURAL[kind]}" for kind in KIND_ORDER if (n := kinds.count(kind)))
+    return f"{len(kinds)} file{'s' if len(kinds) > 1 else ''} skipped: {counts}"
+
+
+def kind_of(path: Path) -> str:
+    """routine, library, programme or prescription, by the file's top-level keys. A file that
+    cannot be read or parsed, or that none of these describes, is a routine: loading it
+    reports why it is not one."""
+    keys = top_keys(path)
+    if keys is None or "exercises" in keys and "library" not in keys:
+        return "routine"
+    if "library" in keys:
+        return "library"
+    if "patients" in keys:
+        return "prescription"
+    if any(key in keys for key in PROGRAMME_SIGNS):
+        return "programme"
+    return "routine"
 
 
 def is_routine(path: Path) -> bool:
-    """True when `path` looks like a routine script: a line starting with `exercises:` and
-    none starting with `library:` (an exercise library). An unreadable file counts as one,
-    so that loading it reports why."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError:
-        return True
-    return bool(ROUTINE_KEY.search(head)) and not LIBRARY_KEY.search(head)
+    """True when `path` is to be loaded as a routine script (see `kind_of`)."""
+    return kind_of(path) == "routine"
 
 
 def _hidden(path: Path, base: Path) -> bool:
@@ -78,11 +101,14 @@ def expand(paths: Iterable[Path]) -> Inputs:
         else:
             add(path)
             continue
-        routines = [p for p in candidates if is_routine(p)]
-        found.skipped += [p for p in candidates if p not in routines]
+        kinds = {p: kind_of(p) for p in candidates}
+        routines = [p for p in candidates if kinds[p] == "routine"]
+        others = [p for p in candidates if kinds[p] != "routine"]
+        found.skipped += others
+        found.kinds.update((p, kinds[p]) for p in others)
         if not routines:
-            others = f" ({len(candidates)} YAML file(s) without a top-level 'exercises:')" if candidates else ""
-            raise ScriptError(f"no .yaml scripts {what}{others}", file=str(path))
+            summary = skipped_summary([kinds[p] for p in others])
+            raise ScriptError(f"no .yaml scripts {what}" + (f" ({summary})" if summary else ""), file=str(path))
         for routine in routines:
             add(routine)
     return found

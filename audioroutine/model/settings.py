@@ -7,13 +7,13 @@ Flat `key = "text"` pairs; strict like scripts: unknown keys are errors with fil
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ScriptError, key_hint
-from ..core.files import StrPath, decode_input, read_input
+from ..core.errors import ScriptError, ScriptErrors, key_hint
+from ..core.files import StrPath
+from ..core.reader import PathRefused, inside_roots, load_toml, read_text, short
 from ..engines import engine_names
 from .bitrates import ALL_BITRATES
 from .cover_image import load_cover
@@ -68,46 +68,60 @@ def settings_for(script: StrPath, settings_file: StrPath | None = None) -> Setti
 def load_settings(path: StrPath) -> Settings:
     """Read and validate a settings file."""
     path = Path(path)
-    raw = read_input(path, "settings file")
-    return parse_settings(decode_input(raw, str(path)), str(path))
+    text, _ = read_text(path, "settings file")
+    return parse_settings(text, str(path))
 
 
 def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        match = re.search(r"\(at line (\d+)", str(err))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
-        raise ScriptError(f"TOML syntax error: {message}", file=path,
-                          line=int(match.group(1)) if match else None, hint='write key = "text"') from None
-    except RecursionError:
-        raise ScriptError("TOML nested too deeply", file=path, hint='write flat lines like engine = "piper"') from None
+    """Validate settings given as text (the one reader's TOML, limits and text checks);
+    every bad key is reported. `cover` is a file inside the allowed roots (core.reader)."""
+    data = load_toml(text, path)
     values: dict[str, Any] = {}   # text, or a Path for the cover: each checked below
     lines = tuple((key, _line_of(text, key)) for key in data)
+    errors = []
     for key, value in data.items():
-        line = dict(lines)[key]
-        if key not in KEYS:
-            raise ScriptError(f"unknown key '{key}'", file=path, line=line, key=key, hint=key_hint(key, KEYS))
-        if isinstance(value, dict):
-            raise ScriptError("tables are not used here", file=path, line=line, key=key,
-                              hint='write flat lines like engine = "piper"')
-        if not isinstance(value, str) or not value.strip():
-            raise ScriptError("expected some text in quotes", file=path, line=line, key=key)
-        problem = _problem(key, value)
-        if problem:
-            raise ScriptError(problem, file=path, line=line, key=key)
-        values[key] = " ".join(value.split())
-    if "cover" in values:
-        cover = Path(path).parent / str(values["cover"])
-        if not cover.is_file():
-            raise ScriptError(f"cover image not found: {cover}", file=path, line=_line_of(text, "cover"),
-                              key="cover", hint="give a PNG or JPEG path relative to this file")
         try:
-            load_cover(cover)
-        except ValueError as err:
-            raise ScriptError(f"{err}: {cover}", file=path, line=_line_of(text, "cover"), key="cover") from None
-        values["cover"] = cover
+            values[key] = _value(key, value, path, dict(lines)[key])
+        except ScriptError as err:
+            errors.append(err)
+    if not errors and "cover" in values:
+        try:
+            values["cover"] = _cover(str(values["cover"]), path, _line_of(text, "cover"))
+        except ScriptError as err:
+            errors.append(err)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ScriptErrors(errors)
     return Settings(**values, path=path, lines=lines)
+
+
+def _value(key: str, value: object, path: str, line: int | None) -> str:
+    if key not in KEYS:
+        raise ScriptError(f"unknown key '{short(key)}'", file=path, line=line, key=short(key), hint=key_hint(key, KEYS))
+    if isinstance(value, dict):
+        raise ScriptError("tables are not used here", file=path, line=line, key=key,
+                          hint='write flat lines like engine = "piper"')
+    if not isinstance(value, str) or not value.strip():
+        raise ScriptError("expected some text in quotes", file=path, line=line, key=key)
+    problem = _problem(key, value)
+    if problem:
+        raise ScriptError(problem, file=path, line=line, key=key)
+    return " ".join(value.split())
+
+
+def _cover(entry: str, path: str, line: int | None) -> Path:
+    try:
+        cover = inside_roots(entry, Path(path).parent, "cover image")
+    except PathRefused as err:
+        message = str(err)
+        if message.endswith(("not found", "is a folder, not a file")) or " not found (" in message:
+            message = f"cover image not found: {Path(path).parent / entry}"
+        raise ScriptError(message, file=path, line=line, key="cover",
+                          hint="give a PNG or JPEG path relative to this file") from None
+    try:
+        load_cover(cover)
+    except ValueError as err:
+        raise ScriptError(f"{err}: {cover}", file=path, line=line, key="cover") from None
+    return cover
 
 
 def _problem(key: str, value: str) -> str | None:

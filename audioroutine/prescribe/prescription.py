@@ -8,10 +8,8 @@ from a name column. A first name is spoken only when the file opts in (docs/prog
 
 from __future__ import annotations
 
-import csv
 import difflib
 import hashlib
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -20,22 +18,40 @@ from pathlib import Path
 import yaml
 
 from ..compile.compiler import compile_level, phrases_for
-from ..core.errors import ScriptError, key_hint
-from ..core.files import decode_input, read_input
-from ..core.limits import MAX_COUNT, MAX_DURATION_MS
+from ..core.errors import ScriptError, ScriptErrors, key_hint
+from ..core.limits import MAX_COUNT, MAX_DURATION_MS, MAX_EXERCISES
+from ..core.reader import (
+    PathRefused,
+    compose_yaml,
+    control_problem,
+    csv_rows,
+    inside_roots,
+    named_by,
+    read_text,
+    short,
+    text_problem,
+    whole_number,
+)
 from ..engines import ENGINES, engine_names
 from ..model.durations import parse_duration_ms
+from ..model.fields import FieldReader
 from ..model.names import name_problem
 from ..model.script import Routine, load_script
-from ..model.texts import text_problem
-from .progression import Programme, fit_hold_extras, load_programme, progression_routine, week_id
-from .yamlfile import compose
+from .progression import (
+    Programme,
+    fit_hold_extras,
+    load_named_script,
+    load_programme,
+    progression_routine,
+    week_id,
+)
 
 COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name")
 OVERRIDES = ("reps", "sets", "hold", "rest", "set_rest")   # per exercise: `<exercise id>.<key>` columns
 OPTIONS = ("speak_first_names",)
 GREETING = {"en": "Hello {name}.", "es": "Hola, {name}.", "de": "Hallo {name}."}
 MAX_PATIENTS = 5000
+MAX_COLUMNS = len(COLUMNS) + len(OVERRIDES) * MAX_EXERCISES   # every column, every override of every exercise
 
 
 class RowError(ScriptError):
@@ -104,26 +120,37 @@ class Prescriptions:
 
 
 def load_prescriptions(path: str | Path) -> Prescriptions:
-    """Read and check every row; the first bad cell is a RowError (nothing is built)."""
+    """Read and check every row; every bad row is reported (a RowError each), nothing built."""
     path = Path(path)
-    text = decode_input(read_input(path, "prescription file"), str(path))
+    if path.suffix.lower() not in (".csv", ".yaml", ".yml"):
+        raise ScriptError("a prescription file is .csv, .yaml or .yml", file=str(path))
+    text, _ = read_text(path, "prescription file")
+    errors: list[ScriptError] = []      # of entries that could not be read: the others are checked too
     if path.suffix.lower() == ".csv":
         options, entries = _read_csv(text, str(path))
-    elif path.suffix.lower() in (".yaml", ".yml"):
-        options, entries = _read_yaml(text, str(path))
     else:
-        raise ScriptError("a prescription file is .csv, .yaml or .yml", file=str(path))
+        options, entries = _read_yaml(text, str(path), errors)
     out = Prescriptions(str(path), speak_first_names=options)
     seen: dict[str, int | None] = {}
     cache: dict[tuple[str, str], tuple[Routine, Programme | None]] = {}
     for entry in entries:
-        patient = _patient(entry, path.parent, options, cache)
-        if patient.ref in seen:
-            raise entry.fail("ref", f"reference '{patient.ref}' is also used on row {seen[patient.ref]}")
+        try:
+            patient = _patient(entry, path.parent, options, cache)
+            if patient.ref in seen:
+                raise entry.fail("ref", f"reference '{patient.ref}' is also used on row {seen[patient.ref]}")
+        except ScriptErrors as err:
+            errors += err.errors
+            continue
+        except ScriptError as err:
+            errors.append(err)
+            continue
         seen[patient.ref] = entry.row
         if entry.get("first_name") and not options:
             out.names_ignored += 1
         out.patients.append(patient)
+    if errors:
+        errors.sort(key=lambda err: err.line or 0)
+        raise errors[0] if len(errors) == 1 else ScriptErrors(errors)
     if not out.patients:
         raise ScriptError("no patients in this file", file=str(path))
     return out
@@ -135,7 +162,7 @@ def _flag(value: str, file: str, row: int | None, key: str) -> bool:
         return True
     if lowered in ("no", "false", "0"):
         return False
-    raise RowError(f"expected yes or no, got {value.strip()!r}", file=file, row=row, name=key)
+    raise RowError(f"expected yes or no, got {short(value.strip())!r}", file=file, row=row, name=key)
 
 
 def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
@@ -149,32 +176,13 @@ def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
         key, _, value = line[1:].partition(":")
         key = key.strip()
         if key not in OPTIONS:
-            raise RowError(f"unknown option '{key[:40]}'", file=path, row=number, name=key[:40],
+            raise RowError(f"unknown option '{short(key)}'", file=path, row=number, name=short(key),
                            hint=key_hint(key, OPTIONS))
         speak = _flag(value, path, number, key)
-    reader = csv.reader(io.StringIO("".join(lines[start:])))
-    try:
-        rows = list(reader)
-    except csv.Error as err:
-        raise RowError(f"CSV error: {err}", file=path, row=start + reader.line_num) from None
+    rows = csv_rows("".join(lines[start:]), path, start + 1, MAX_PATIENTS + 1, MAX_COLUMNS)
     if not rows:
         raise ScriptError("no header row", file=path)
-    header = [name.strip() for name in rows[0]]
-    for column, name in enumerate(header, 1):
-        ex, dot, key = name.partition(".")
-        if name in COLUMNS or (dot and key in OVERRIDES and ex):
-            continue
-        hint = key_hint(key, OVERRIDES) if dot else key_hint(name, COLUMNS)
-        raise RowError(f"unknown column '{name[:40]}'", file=path, row=start + 1, column=column,
-                       name=name[:40], hint=hint + "; per exercise: <exercise id>.<reps|sets|hold|rest|set_rest>")
-    if len(set(header)) != len(header):
-        twice = next(name for name in header if header.count(name) > 1)
-        raise RowError(f"column '{twice}' appears twice", file=path, row=start + 1,
-                       column=header.index(twice) + 1, name=twice)
-    if "ref" not in header:
-        raise RowError("missing column 'ref'", file=path, row=start + 1, hint="one patient reference per row")
-    if len(rows) - 1 > MAX_PATIENTS:
-        raise ScriptError(f"at most {MAX_PATIENTS} patients per file, got {len(rows) - 1}", file=path)
+    header = _header(rows[0], path, start + 1)
     entries = []
     for index, row in enumerate(rows[1:], start + 2):
         if not any(cell.strip() for cell in row):
@@ -184,150 +192,102 @@ def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
                            column=len(header) + 1)
         cells = {name: Cell(value, index, column) for column, (name, value) in enumerate(zip(header, row), 1)}
         entries.append(Entry(cells, index, path))
+    if len(entries) > MAX_PATIENTS:
+        raise ScriptError(f"at most {MAX_PATIENTS} patients per file, got {len(entries)}", file=path)
     return speak, entries
 
 
-def _read_yaml(text: str, path: str) -> tuple[bool, list[Entry]]:
-    """`speak_first_names: yes` (optional) and `patients:`, a list of mappings."""
-    root = compose(text, path)
-    if not isinstance(root, yaml.MappingNode):
-        raise ScriptError("expected 'patients:' with a list of patients", file=path)
-    top = {str(k.value): v for k, v in root.value}
-    for key_node, _ in root.value:
-        if key_node.value not in ("patients", *OPTIONS):
-            raise RowError(f"unknown key '{str(key_node.value)[:40]}'", file=path, row=key_node.start_mark.line + 1,
-                           name=str(key_node.value)[:40], hint=key_hint(str(key_node.value), ("patients", *OPTIONS)))
-    speak = False
-    if "speak_first_names" in top:
-        node = top["speak_first_names"]
-        speak = _flag(str(getattr(node, "value", "")), path, node.start_mark.line + 1, "speak_first_names")
-    node = top.get("patients")
+def _header(row: list[str], path: str, line: int) -> list[str]:
+    """The column names: known columns and `<exercise id>.<key>` overrides, each once, with `ref`."""
+    header = [name.strip() for name in row]
+    for column, name in enumerate(header, 1):
+        ex, dot, key = name.partition(".")
+        if name in COLUMNS or (dot and key in OVERRIDES and ex):
+            continue
+        hint = key_hint(key, OVERRIDES) if dot else key_hint(name, COLUMNS)
+        raise RowError(f"unknown column '{short(name)}'", file=path, row=line, column=column,
+                       name=short(name), hint=hint + "; per exercise: <exercise id>.<reps|sets|hold|rest|set_rest>")
+    if len(set(header)) != len(header):
+        twice = next(name for name in header if header.count(name) > 1)
+        raise RowError(f"column '{short(twice)}' appears twice", file=path, row=line,
+                       column=header.index(twice) + 1, name=short(twice))
+    if "ref" not in header:
+        raise RowError("missing column 'ref'", file=path, row=line, hint="one patient reference per row")
+    return header
+
+
+def _read_yaml(text: str, path: str, errors: list[ScriptError]) -> tuple[bool, list[Entry]]:
+    """`speak_first_names: yes` (optional) and `patients:`, a list of mappings. The errors of
+    patients that cannot be read are added to `errors`; the others are returned."""
+    reader = FieldReader(path)
+    root = compose_yaml(text, path)
+    if root is None:
+        raise ScriptError("the prescription file is empty", file=path, hint="see docs/programmes.md")
+    top = reader.top(root, ("patients", *OPTIONS), "a prescription file", "patients")
+    speak = reader.boolean(top["speak_first_names"], "speak_first_names") if "speak_first_names" in top else False
+    node = top["patients"]
     if not isinstance(node, yaml.SequenceNode):
-        raise RowError("expected a list of patients", file=path, row=node.start_mark.line + 1 if node else None,
-                       name="patients")
+        raise reader.fail(node, "patients", "expected a list of patients")
     if len(node.value) > MAX_PATIENTS:
         raise ScriptError(f"at most {MAX_PATIENTS} patients per file, got {len(node.value)}", file=path)
     entries = []
     for index, item in enumerate(node.value):
-        key = f"patients[{index}]"
-        line = item.start_mark.line + 1
-        if not isinstance(item, yaml.MappingNode):
-            raise RowError("expected a mapping of keys to values", file=path, row=line, name=key)
-        cells: dict[str, Cell] = {}
-        for k, v in item.value:
-            name = str(k.value)
-            if name == "dosage":
-                cells.update(_yaml_dosage(v, path, f"{key}.dosage"))
-                continue
-            if name not in COLUMNS:
-                raise RowError(f"unknown key '{name[:40]}'", file=path, row=k.start_mark.line + 1,
-                               name=f"{key}.{name[:40]}", hint=key_hint(name, (*COLUMNS, "dosage")))
-            if name == "exercises" and isinstance(v, yaml.SequenceNode):
-                value = ";".join(str(getattr(x, "value", "")) for x in v.value)
-            elif isinstance(v, yaml.ScalarNode):
-                value = str(v.value)
-            else:
-                raise RowError("expected a single value", file=path, row=v.start_mark.line + 1, name=f"{key}.{name}")
-            cells[name] = Cell(value, v.start_mark.line + 1, None)
-        entries.append(Entry(cells, line, path))
+        with reader.collect():
+            entries.append(_yaml_entry(reader, item, f"patients[{index}]"))
+    errors += reader.errors
     return speak, entries
 
 
-def _yaml_dosage(node: yaml.Node, path: str, key: str) -> Iterator[tuple[str, Cell]]:
-    if not isinstance(node, yaml.MappingNode):
-        raise RowError("expected exercise ids, each with reps, sets, hold, rest or set_rest", file=path,
-                       row=node.start_mark.line + 1, name=key)
-    for ex_node, fields in node.value:
-        if not isinstance(fields, yaml.MappingNode):
-            raise RowError("expected reps, sets, hold, rest or set_rest", file=path,
-                           row=fields.start_mark.line + 1, name=f"{key}.{ex_node.value}")
-        for k, v in fields.value:
-            if k.value not in OVERRIDES:
-                raise RowError(f"unknown key '{str(k.value)[:40]}'", file=path, row=k.start_mark.line + 1,
-                               name=f"{key}.{ex_node.value}.{str(k.value)[:40]}",
-                               hint=key_hint(str(k.value), OVERRIDES))
-            yield f"{ex_node.value}.{k.value}", Cell(str(getattr(v, "value", "")), v.start_mark.line + 1, None)
-
-
-def _patient(entry: Entry, base: Path, speak: bool,
-             cache: dict[tuple[str, str], tuple[Routine, Programme | None]]) -> Patient:
-    ref = entry.get("ref")
-    if ref is None:
-        raise entry.fail("ref", "missing patient reference", "a pseudonym such as P-0042; it names the folder")
-    problem = name_problem(ref)
-    if problem:   # the reference may be real patient data: do not repeat it
-        raise entry.fail("ref", "a reference becomes a folder name: use 1 to 64 ASCII letters, digits, '-' "
-                                "and '_', starting with a letter or digit")
-    entry.ref = ref
-    script, programme_file = entry.get("script"), entry.get("programme")
-    if bool(script) == bool(programme_file):
-        raise entry.fail("programme" if programme_file else "script", "give either a script or a programme")
-    source = "programme" if programme_file else "script"
-    file = base / str(programme_file or script)
-    if (source, str(file)) not in cache:
-        if not file.is_file():
-            raise entry.fail(source, f"{source} not found: {file}")
-        # An error in the script or programme itself names its own file and line.
-        if programme_file:
-            found = load_programme(file)
-            cache[(source, str(file))] = (progression_routine(load_script(found.script), found), found)
+def _yaml_entry(reader: FieldReader, item: yaml.Node, key: str) -> Entry:
+    cells: dict[str, Cell] = {}
+    for name, value in reader.mapping(item, key, (*COLUMNS, "dosage")).items():
+        if name == "dosage":
+            cells.update(_yaml_dosage(reader, value, f"{key}.dosage"))
+        elif name == "exercises" and isinstance(value, yaml.SequenceNode):
+            ids = [reader.identifier(x, f"{key}.exercises[{i}]") for i, x in enumerate(value.value)]
+            cells[name] = Cell(";".join(ids), value.start_mark.line + 1, None)
         else:
-            cache[(source, str(file))] = (load_script(file), None)
-    routine, programme = cache[(source, str(file))]
+            cells[name] = Cell(_yaml_cell(reader, value, f"{key}.{name}"), value.start_mark.line + 1, None)
+    return Entry(cells, item.start_mark.line + 1, reader.path)
+
+
+def _yaml_cell(reader: FieldReader, node: yaml.Node, key: str) -> str:
+    """A value as the CSV cell it stands for (checked, like a cell, in `_patient`)."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise reader.fail(node, key, "expected a single value")
+    return str(node.value)
+
+
+def _yaml_dosage(reader: FieldReader, node: yaml.Node, key: str) -> Iterator[tuple[str, Cell]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise reader.fail(node, key, "expected exercise ids, each with reps, sets, hold, rest or set_rest")
+    for ex_id, fields in reader.mapping(node, key, None).items():
+        ex_key = f"{key}.{short(ex_id)}"
+        if not isinstance(fields, yaml.MappingNode):
+            raise reader.fail(fields, ex_key, "expected reps, sets, hold, rest or set_rest")
+        for name, value in reader.mapping(fields, ex_key, OVERRIDES).items():
+            yield f"{ex_id}.{name}", Cell(_yaml_cell(reader, value, f"{ex_key}.{name}"), value.start_mark.line + 1,
+                                          None)
+
+
+Cache = dict[tuple[str, str], tuple[Routine, "Programme | None"]]
+
+
+def _patient(entry: Entry, base: Path, speak: bool, cache: Cache) -> Patient:
+    ref = _reference(entry)
+    for name, cell in entry.cells.items():
+        problem = control_problem(cell.value) if name != "first_name" else None   # a name is never repeated
+        if problem:
+            raise entry.fail(name, problem)
+    routine, programme = _source(entry, base, cache)
     row_data: dict[str, object] = {"source": routine.sha256}
-
-    exercises = entry.get("exercises")
-    if exercises:
-        ids = [part.strip() for part in exercises.replace(",", ";").split(";") if part.strip()]
-        known = {ex.id: ex for ex in routine.exercises}
-        for ex_id in ids:
-            if ex_id not in known:
-                close = difflib.get_close_matches(ex_id, list(known), n=1)
-                raise entry.fail("exercises", f"no exercise '{ex_id[:40]}' in {routine.path}",
-                                 f"did you mean '{close[0]}'?" if close else f"exercises: {', '.join(known)}")
-        if len(set(ids)) != len(ids):
-            raise entry.fail("exercises", "an exercise is listed twice")
-        routine = replace(routine, exercises=tuple(known[ex_id] for ex_id in ids))
-        row_data["exercises"] = ids
-
-    levels: tuple[str, ...] = tuple(lv.id for lv in routine.levels)
-    level, week = entry.get("level"), entry.get("week")
-    if level and week:
-        raise entry.fail("week", "give a level or a week, not both")
-    if level:
-        if programme:
-            raise entry.fail("level", "a programme has weeks: use the 'week' column")
-        try:
-            levels = (routine.level(level).id,)
-        except ScriptError as err:
-            raise entry.fail("level", f"no level '{level[:40]}' in {routine.path}", err.hint) from None
-    if week:
-        if not programme:
-            raise entry.fail("week", "a week needs a programme (the 'programme' column)")
-        if not week.isdigit() or not 1 <= int(week) <= programme.weeks:
-            raise entry.fail("week", f"expected a week from 1 to {programme.weeks}, got {week[:40]!r}")
-        levels = (week_id(programme, int(week)),)
-
+    routine = _chosen_exercises(entry, routine, row_data)
+    levels = _levels(entry, routine, programme)
     routine = _overrides(entry, routine, row_data)
-    language = entry.get("language")
-    if language:
-        routine = replace(routine, language=language)
-        try:
-            phrases_for(routine)
-        except ScriptError as err:
-            raise entry.fail("language", err.message, err.hint) from None
-        row_data["language"] = language
-    engine = entry.get("engine")
-    if engine and engine not in ENGINES:
-        raise entry.fail("engine", f"unknown engine {engine[:40]!r}: choose one of {', '.join(engine_names())}")
-    voice = entry.get("voice")
-    if voice and text_problem(voice):
-        raise entry.fail("voice", str(text_problem(voice)))
-    first_name = entry.get("first_name") if speak else None
+    routine = _language(entry, routine, row_data)
+    engine, voice = _voice(entry)
+    first_name = _first_name(entry) if speak else None
     if first_name:
-        if len(first_name) > 60 or text_problem(first_name) or not any(c.isalpha() for c in first_name):
-            raise entry.fail("first_name", "not a usable first name (at most 60 characters, letters, no control "
-                                           "characters)")   # never repeat the value
         greeting = GREETING.get(routine.language.split("-")[0], GREETING["en"]).format(name=first_name)
         routine = replace(routine, intro=f"{greeting} {routine.intro}" if routine.intro else greeting)
         row_data["greeting"] = True
@@ -339,6 +299,110 @@ def _patient(entry: Entry, base: Path, speak: bool,
         except ScriptError as err:
             raise entry.fail("ref", f"does not compile: {err.message}", err.hint) from None
     return Patient(ref, routine, levels, engine, voice, first_name, entry.row)
+
+
+def _reference(entry: Entry) -> str:
+    ref = entry.get("ref")
+    if ref is None:
+        raise entry.fail("ref", "missing patient reference", "a pseudonym such as P-0042; it names the folder")
+    if name_problem(ref):   # the reference may be real patient data: do not repeat it
+        raise entry.fail("ref", "a reference becomes a folder name: use 1 to 64 ASCII letters, digits, '-' "
+                                "and '_', starting with a letter or digit")
+    entry.ref = ref
+    return ref
+
+
+def _source(entry: Entry, base: Path, cache: Cache) -> tuple[Routine, Programme | None]:
+    """The routine (or programme and its routine) a row names, inside the allowed roots;
+    each file is read once per prescription file."""
+    script, programme_file = entry.get("script"), entry.get("programme")
+    if bool(script) == bool(programme_file):
+        raise entry.fail("programme" if programme_file else "script", "give either a script or a programme")
+    source = "programme" if programme_file else "script"
+    try:
+        file = inside_roots(str(programme_file or script), base, source)
+    except PathRefused as err:
+        raise entry.fail(source, str(err)) from None
+    if (source, str(file)) not in cache:
+        # An error in the script or programme itself names its own file and line.
+        try:
+            if programme_file:
+                found = load_programme(file)
+                cache[(source, str(file))] = (progression_routine(load_named_script(found), found), found)
+            else:
+                cache[(source, str(file))] = (load_script(file), None)
+        except ScriptError as err:
+            raise named_by(err, f"{entry.file}:{entry.row}") from None
+    return cache[(source, str(file))]
+
+
+def _chosen_exercises(entry: Entry, routine: Routine, row_data: dict[str, object]) -> Routine:
+    exercises = entry.get("exercises")
+    if not exercises:
+        return routine
+    ids = [part.strip() for part in exercises.replace(",", ";").split(";") if part.strip()]
+    known = {ex.id: ex for ex in routine.exercises}
+    for ex_id in ids:
+        if ex_id not in known:
+            close = difflib.get_close_matches(ex_id, list(known), n=1)
+            raise entry.fail("exercises", f"no exercise '{short(ex_id)}' in {routine.path}",
+                             f"did you mean '{close[0]}'?" if close else f"exercises: {', '.join(known)}")
+    if len(set(ids)) != len(ids):
+        raise entry.fail("exercises", "an exercise is listed twice")
+    row_data["exercises"] = ids
+    return replace(routine, exercises=tuple(known[ex_id] for ex_id in ids))
+
+
+def _levels(entry: Entry, routine: Routine, programme: Programme | None) -> tuple[str, ...]:
+    level, week = entry.get("level"), entry.get("week")
+    if level and week:
+        raise entry.fail("week", "give a level or a week, not both")
+    if level:
+        if programme:
+            raise entry.fail("level", "a programme has weeks: use the 'week' column")
+        try:
+            return (routine.level(level).id,)
+        except ScriptError as err:
+            raise entry.fail("level", f"no level '{short(level)}' in {routine.path}", err.hint) from None
+    if week:
+        if not programme:
+            raise entry.fail("week", "a week needs a programme (the 'programme' column)")
+        number = whole_number(week, 1, programme.weeks)
+        if number is None:
+            raise entry.fail("week", f"expected a week from 1 to {programme.weeks}, got {short(week)!r}")
+        return (week_id(programme, number),)
+    return tuple(lv.id for lv in routine.levels)
+
+
+def _language(entry: Entry, routine: Routine, row_data: dict[str, object]) -> Routine:
+    language = entry.get("language")
+    if not language:
+        return routine
+    routine = replace(routine, language=language)
+    try:
+        phrases_for(routine)
+    except ScriptError as err:
+        raise entry.fail("language", err.message, err.hint) from None
+    row_data["language"] = language
+    return routine
+
+
+def _voice(entry: Entry) -> tuple[str | None, str | None]:
+    engine = entry.get("engine")
+    if engine and engine not in ENGINES:
+        raise entry.fail("engine", f"unknown engine {short(engine)!r}: choose one of {', '.join(engine_names())}")
+    voice = entry.get("voice")
+    if voice and text_problem(voice):
+        raise entry.fail("voice", str(text_problem(voice)))
+    return engine, voice
+
+
+def _first_name(entry: Entry) -> str | None:
+    first_name = entry.get("first_name")
+    if first_name and (len(first_name) > 60 or text_problem(first_name) or not any(c.isalpha() for c in first_name)):
+        raise entry.fail("first_name", "not a usable first name (at most 60 characters, letters, no control "
+                                       "characters)")   # never repeat the value
+    return first_name
 
 
 def _overrides(entry: Entry, routine: Routine, row_data: dict[str, object]) -> Routine:
@@ -355,9 +419,10 @@ def _overrides(entry: Entry, routine: Routine, row_data: dict[str, object]) -> R
             raise entry.fail(name, f"no exercise '{ex_id[:40]}' in this prescription",
                              f"did you mean '{close[0]}'?" if close else f"exercises: {', '.join(known)}")
         if key in ("reps", "sets"):
-            if not value.isdigit() or not 1 <= int(value) <= MAX_COUNT:
-                raise entry.fail(name, f"expected a whole number from 1 to {MAX_COUNT}, got {value[:40]!r}")
-            number = int(value)
+            counted = whole_number(value)
+            if counted is None:
+                raise entry.fail(name, f"expected a whole number from 1 to {MAX_COUNT}, got {short(value)!r}")
+            number = counted
         else:
             try:
                 number = parse_duration_ms(value)

@@ -17,11 +17,10 @@ from pathlib import Path
 import yaml
 
 from ..core.errors import ScriptError, key_hint
-from ..core.files import decode_input, read_input
 from ..core.limits import MAX_COUNT
-from ..model.names import name_problem
+from ..core.reader import PathRefused, compose_yaml, inside_roots, named_by, read_text
+from ..model.fields import FieldReader
 from ..model.script import HALFWAY_ROOM_MS, Breath, Dosage, Exercise, Level, Routine, load_script
-from .yamlfile import compose
 
 MAX_WEEKS = 52
 UNITS = {"week": "Week", "stage": "Stage"}
@@ -43,88 +42,105 @@ class Programme:
     plateau: tuple[int, ...] = ()     # weeks that repeat the week before
     switch: dict[str, int] = field(default_factory=dict)   # exercise id → week its variant switches
     path: str = "<programme>"
+    script_line: int | None = None    # the line of `script:`, for errors
+    script_entry: str = ""            # `script:` as written, relative to `base`, the programme's folder
+    base: Path = Path(".")
 
     def digest(self) -> str:
         data = asdict(self)
         data["script"] = self.script.name
         data.pop("path")
+        for name in ("script_line", "script_entry", "base"):
+            data.pop(name)
         return json.dumps(data, sort_keys=True, default=str)
 
 
 def load_programme(path: str | Path) -> Programme:
     """Read and validate a programme file (docs/programmes.md)."""
     path = Path(path)
-    text = decode_input(read_input(path, "programme file"), str(path))
+    text, _ = read_text(path, "programme file")
     return parse_programme(text, str(path), path.parent)
 
 
-def _fail(path: str, node: yaml.Node | None, key: str, message: str, hint: str | None = None) -> ScriptError:
-    line = node.start_mark.line + 1 if node is not None else None
-    return ScriptError(message, file=path, line=line, key=key, hint=hint)
-
-
 def parse_programme(text: str, path: str = "<programme>", base: Path = Path(".")) -> Programme:
-    root = compose(text, path)
-    if not isinstance(root, yaml.MappingNode):
-        raise ScriptError("expected a mapping of keys to values", file=path, hint="see docs/programmes.md")
-    keys: dict[str, yaml.Node] = {}
-    for key_node, value in root.value:
-        name = str(key_node.value)
-        if name not in PROGRAMME_KEYS:
-            raise _fail(path, key_node, name[:40], f"unknown key '{name[:40]}'", key_hint(name, PROGRAMME_KEYS))
-        if name in keys:
-            raise _fail(path, key_node, name, f"key '{name}' appears twice")
-        keys[name] = value
+    """Validate a programme given as text, with the limits and checks of every input file
+    (core.reader); every independent error is reported."""
+    reader = FieldReader(path)
+    root = compose_yaml(text, path)
+    if root is None:
+        raise ScriptError("the programme is empty", file=path, hint="see docs/programmes.md")
+    keys = reader.top(root, PROGRAMME_KEYS, "a programme", keep_going=True)
     for required in ("script", "weeks"):
         if required not in keys:
-            raise _fail(path, root, required, "missing required key")
+            reader.errors.append(reader.fail(root, required, "missing required key"))
+    weeks = MAX_WEEKS
+    if "weeks" in keys:
+        with reader.collect():
+            weeks = _weeks(reader, keys["weeks"])
+    texts = _texts(reader, keys)
+    plateau = switch = None
+    with reader.collect():
+        plateau = _plateau(reader, keys, weeks)
+    with reader.collect():
+        switch = _switch(reader, keys, weeks)
+    reader.raise_errors()
+    assert plateau is not None and switch is not None   # else raise_errors() raised
+    return Programme(
+        script=base / texts["script"], weeks=weeks, id=texts.get("id"), title=texts.get("title"),
+        unit=texts.get("unit", "week"), start=texts.get("from"), end=texts.get("to"), plateau=plateau,
+        switch=switch, path=path, script_line=keys["script"].start_mark.line + 1,
+        script_entry=texts["script"], base=base,
+    )
 
-    def scalar(name: str) -> object:
-        node = keys[name]
-        if not isinstance(node, yaml.ScalarNode):
-            raise _fail(path, node, name, "expected a single value")
-        return yaml.safe_load(node.value) if node.tag.endswith(("int", "bool")) else node.value
 
-    weeks = scalar("weeks")
+def _weeks(reader: FieldReader, node: yaml.Node) -> int:
+    weeks = reader.scalar(node, "weeks")
     if isinstance(weeks, bool) or not isinstance(weeks, int) or not 2 <= weeks <= MAX_WEEKS:
-        raise _fail(path, keys["weeks"], "weeks", f"expected a whole number from 2 to {MAX_WEEKS}, got {weeks!r}")
-    texts = {}
+        raise reader.fail(node, "weeks", f"expected a whole number from 2 to {MAX_WEEKS}, got {weeks!r}")
+    return weeks
+
+
+def _texts(reader: FieldReader, keys: dict[str, yaml.Node]) -> dict[str, str]:
+    texts: dict[str, str] = {}
     for name in ("id", "script", "title", "unit", "from", "to"):
         if name in keys:
-            value = scalar(name)
-            if not isinstance(value, str) or not value.strip():
-                raise _fail(path, keys[name], name, "expected some text")
-            texts[name] = value.strip()
-    if "id" in texts and name_problem(texts["id"]):
-        raise _fail(path, keys["id"], "id", str(name_problem(texts["id"])))
-    unit = texts.get("unit", "week")
-    if unit not in UNITS:
-        raise _fail(path, keys["unit"], "unit", f"expected one of {', '.join(UNITS)}, got {unit!r}")
-    plateau: list[int] = []
-    if "plateau" in keys:
-        node = keys["plateau"]
-        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-        for item in items:
-            week = yaml.safe_load(item.value) if isinstance(item, yaml.ScalarNode) else None
-            if isinstance(week, bool) or not isinstance(week, int) or not 2 <= week <= weeks:
-                raise _fail(path, item, "plateau", f"a plateau is a week from 2 to {weeks}, got {week!r}")
-            plateau.append(week)
-        if len(set(plateau)) == weeks - 1:
-            raise _fail(path, node, "plateau", "every week after the first is a plateau: nothing progresses")
-    switch: dict[str, int] = {}
-    if "switch" in keys:
-        node = keys["switch"]
-        if not isinstance(node, yaml.MappingNode):
-            raise _fail(path, node, "switch", "expected exercise ids with the week each switches, e.g. {cobra: 4}")
-        for key_node, value in node.value:
-            week = yaml.safe_load(value.value) if isinstance(value, yaml.ScalarNode) else None
-            if isinstance(week, bool) or not isinstance(week, int) or not 1 <= week <= weeks:
-                raise _fail(path, value, f"switch.{key_node.value}", f"expected a week from 1 to {weeks}, got {week!r}")
-            switch[str(key_node.value)] = week
-    return Programme(
-        script=base / texts["script"], weeks=weeks, id=texts.get("id"), title=texts.get("title"), unit=unit,
-        start=texts.get("from"), end=texts.get("to"), plateau=tuple(sorted(set(plateau))), switch=switch, path=path,
-    )
+            with reader.collect():
+                texts[name] = reader.file_name(keys[name], name) if name == "id" else reader.text(keys[name], name)
+                if name == "unit" and texts[name] not in UNITS:
+                    raise reader.fail(keys[name], name, f"expected one of {', '.join(UNITS)}, got {texts[name]!r}")
+    return texts
+
+
+def _plateau(reader: FieldReader, keys: dict[str, yaml.Node], weeks: int) -> tuple[int, ...]:
+    if "plateau" not in keys:
+        return ()
+    node = keys["plateau"]
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    plateau = []
+    for item in items:
+        week = reader.scalar(item, "plateau") if isinstance(item, yaml.ScalarNode) else None
+        if isinstance(week, bool) or not isinstance(week, int) or not 2 <= week <= weeks:
+            raise reader.fail(item, "plateau", f"a plateau is a week from 2 to {weeks}, got {week!r}")
+        plateau.append(week)
+    if len(set(plateau)) == weeks - 1:
+        raise reader.fail(node, "plateau", "every week after the first is a plateau: nothing progresses")
+    return tuple(sorted(set(plateau)))
+
+
+def _switch(reader: FieldReader, keys: dict[str, yaml.Node], weeks: int) -> dict[str, int]:
+    if "switch" not in keys:
+        return {}
+    node = keys["switch"]
+    if not isinstance(node, yaml.MappingNode):
+        raise reader.fail(node, "switch", "expected exercise ids with the week each switches, e.g. {cobra: 4}")
+    switch = {}
+    for name, value in reader.mapping(node, "switch", None).items():
+        ex_id = reader.identifier(next(k for k, _ in node.value if k.value == name), "switch")
+        week = reader.scalar(value, f"switch.{ex_id}") if isinstance(value, yaml.ScalarNode) else None
+        if isinstance(week, bool) or not isinstance(week, int) or not 1 <= week <= weeks:
+            raise reader.fail(value, f"switch.{ex_id}", f"expected a week from 1 to {weeks}, got {week!r}")
+        switch[ex_id] = week
+    return switch
 
 
 def round_ms(ms: float) -> int:
@@ -231,12 +247,27 @@ def progression_routine(routine: Routine, programme: Programme) -> Routine:
                    exercises=tuple(exercises), title=programme.title or routine.title, sha256=sha)
 
 
+def programme_script(programme: Programme) -> Path:
+    """The script a programme names, checked: inside the allowed roots, a regular file."""
+    try:
+        return inside_roots(programme.script_entry, programme.base, "script")
+    except PathRefused as err:
+        raise ScriptError(str(err), file=programme.path, line=programme.script_line, key="script") from None
+
+
 def load_progression(path: str | Path) -> tuple[Programme, Routine]:
     """A programme file and its routine, derived."""
     programme = load_programme(path)
-    if not programme.script.is_file():
-        raise ScriptError(f"script not found: {programme.script}", file=programme.path, key="script")
-    return programme, progression_routine(load_script(programme.script), programme)
+    return programme, progression_routine(load_named_script(programme), programme)
+
+
+def load_named_script(programme: Programme) -> Routine:
+    """The routine a programme names; an error in it says which programme named it."""
+    script = programme_script(programme)
+    try:
+        return load_script(script)
+    except ScriptError as err:
+        raise named_by(err, f"{programme.path}:{programme.script_line}") from None
 
 
 def describe_dose(dose: Dosage) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
 from ..core.files import write_atomic
+from ..core.reader import read_record
 from .feed import chapters_json, make_feed
 from .pages import ASSETS, render_index, render_session
 from .qr import qr_png
@@ -91,6 +92,11 @@ def publish(out_dir: Path, base_url: str, site_dir: Path) -> PublishResult:
     return done
 
 
+def _is_site_record(data: object) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("files"), list) and all(
+        isinstance(name, str) for name in data["files"])
+
+
 class _Writer:
     """Writes only what changed (atomically) and remembers what it wrote, to remove leftovers."""
 
@@ -117,10 +123,8 @@ class _Writer:
     def finish(self) -> None:
         manifest = self.site / MANIFEST
         ours = sorted(p.relative_to(self.site).as_posix() for p in self.written + self.unchanged)
-        try:
-            before = json.loads(manifest.read_text(encoding="utf-8")).get("files", [])
-        except (FileNotFoundError, ValueError, AttributeError):
-            before = []
+        record = read_record(manifest, "site record", _is_site_record)   # damaged or hostile: absent
+        before = record["files"] if record else []
         for name in sorted(set(before) - set(ours)):
             old = self.site / name
             if isinstance(name, str) and ".." not in PurePosixPath(name).parts and old.is_file():

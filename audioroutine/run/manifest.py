@@ -31,6 +31,7 @@ from typing import Any
 
 from ..core.errors import AudioRoutineError
 from ..core.files import remove_stale_temps, write_atomic
+from ..core.reader import read_record
 from ..model.script import Routine
 from ..output.playlist import Entry, playlist_path, to_m3u8, track_order
 from ..output.transcript import sidecar_paths
@@ -219,14 +220,16 @@ def record(keys: Keys | None, sessions: Sequence[SessionResult], options: Sequen
 
 
 def _load(out_dir: Path) -> dict[str, Any]:
-    """The manifest's entries by MP3 name; none when it is missing or not one we wrote."""
-    try:
-        data = json.loads((out_dir / MANIFEST_NAME).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("sessions"), dict):
+    """The manifest's entries by MP3 name; none when it is missing or not one we wrote (the
+    one reader's `read_record`: a damaged or hostile manifest is absent, said with -v)."""
+    data = read_record(out_dir / MANIFEST_NAME, "build manifest", _is_manifest)
+    if data is None:
         return {}
     return {name: entry for name, entry in data["sessions"].items() if isinstance(entry, dict)}
+
+
+def _is_manifest(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("sessions"), dict)
 
 
 def _stamp(path: Path) -> Stamp | None:

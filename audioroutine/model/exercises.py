@@ -1,0 +1,64 @@
+"""Exercises: cues, variants and a dosage per level, read from YAML nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from .dosage import dosage_per_level
+from .fields import FieldReader
+from .routine import Cues, Exercise
+
+EXERCISE_CUE_KEYS = ("name", "setup", "movement", "hold", "release", "rep", "inhale", "exhale", "caution")
+EXERCISE_KEYS = ("id",) + EXERCISE_CUE_KEYS + ("variants", "dosage")
+USE_KEYS = ("use", "dosage") + EXERCISE_CUE_KEYS
+
+
+def _cues(reader: FieldReader, keys: dict[str, yaml.Node], key: str, base: Cues | None) -> Cues:
+    def get(name: str, conv: Callable[[yaml.Node, str], Any]) -> Any:
+        if name in keys:
+            return conv(keys[name], f"{key}.{name}")
+        return getattr(base, name) if base else (() if name in ("setup", "movement") else None)
+
+    if base is None and "name" not in keys:
+        raise reader.fail(None, f"{key}.name", "missing required key")
+    return Cues(
+        name=get("name", reader.text),
+        setup=get("setup", reader.texts),
+        movement=get("movement", reader.texts),
+        hold=get("hold", reader.text),
+        release=get("release", reader.text),
+        rep=get("rep", reader.text),
+        inhale=get("inhale", reader.text),
+        exhale=get("exhale", reader.text),
+        caution=get("caution", reader.text),
+    )
+
+
+def read_exercise(reader: FieldReader, node: yaml.Node, key: str, level_ids: tuple[str, ...]) -> Exercise:
+    reader.exercise = None
+    keys = reader.mapping(node, key, None)
+    if "name" in keys:
+        reader.exercise = reader.text(keys["name"], f"{key}.name")
+    assert isinstance(node, yaml.MappingNode)   # reader.mapping() has checked it: for the type checker
+    reader.check_keys(node, key, EXERCISE_KEYS)
+    if "name" not in keys:
+        raise reader.fail(node, f"{key}.name", "missing required key")
+    if "dosage" not in keys:
+        raise reader.fail(node, f"{key}.dosage", "missing required key", "give reps, hold, sets... per level")
+    ex_id = reader.identifier(keys["id"], f"{key}.id") if "id" in keys else slug(reader.exercise or "")
+    cues = _cues(reader, keys, key, None)
+    variants: dict[str, Cues] = {}
+    if "variants" in keys:
+        for name, vnode in reader.mapping(keys["variants"], f"{key}.variants", None).items():
+            vkey = f"{key}.variants.{name}"
+            variants[name] = _cues(reader, reader.mapping(vnode, vkey, EXERCISE_CUE_KEYS), vkey, cues)
+    dosage_key = next(k for k, _ in node.value if k.value == "dosage")
+    dosage = dosage_per_level(reader, keys["dosage"], dosage_key, f"{key}.dosage", level_ids, variants)
+    return Exercise(id=ex_id, cues=cues, variants=variants, dosage=dosage, line=node.start_mark.line + 1)
+
+
+def slug(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split()) or "exercise"
