@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from audioroutine.cli import cli
+from audioroutine.run.manifest import FORMAT
 
 from ..conftest import MINIMAL
 from .cases_inputs import CASES, FIFO, SECRET, Case
@@ -109,7 +110,7 @@ def test_a_hostile_build_manifest_is_absent(name: str, built: tuple[Path, Path],
     assert "Traceback" not in result.stderr
     assert f"{manifest}: build manifest ignored: " in result.stderr   # said with -v, once per read
     assert "up to date" in result.stdout
-    assert json.loads(manifest.read_text())["format"] == 1     # rewritten whole by the build
+    assert json.loads(manifest.read_text())["format"] == FORMAT    # rewritten whole by the build
 
 
 @pytest.mark.parametrize("kind", ["symlink-to-dev-zero", "fifo", "folder"])
