@@ -19,3 +19,9 @@ MAX_SESSION_MS = 3 * 3_600_000      # one session, with estimated speech lengths
 MAX_COVER_BYTES = 10_000_000        # a clinic's cover image file
 MAX_COVER_PIXELS = 4096 * 4096      # its width × height
 COVER_EDGE = 1400                   # a larger cover is scaled down to this many pixels a side
+
+# Where a build runs (docs/reliability.md, "Bounds and timeouts").
+MAX_JOBS = 64                       # --jobs: worker processes on one machine
+MAX_DASK_WORKERS = 64               # --dask-local: worker processes of a local Dask cluster
+SCHEDULER_TIMEOUT_S = 10.0          # --scheduler-timeout default: reach the scheduler and find a worker
+MAX_SCHEDULER_TIMEOUT_S = 3600.0    # its largest value
