@@ -1,4 +1,4 @@
-"""Library warnings (the `audioroutine` logger) reach a CLI user as one line on stderr."""
+"""Library warnings (the `audioroutine` logger) reach a CLI user as one redacted line on stderr."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import logging
 
 import click
 
+from ..core.redact import redact
+
 
 class _EchoWarnings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"warning: {record.getMessage()}", err=True)
+        click.echo(f"warning: {redact(record.getMessage())}", err=True)   # no secret, ever (core/redact.py)
 
 
 def show_warnings() -> None:
