@@ -143,7 +143,9 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         (("-v", "--verbose"), "Say which settings file, engine and voice each script uses."),
         (("--debug",), "Show tracebacks instead of one-line errors."),
     )):
-        func = click.option(*decls, is_flag=True, expose_value=False, callback=_remember, help=help_text)(func)
+        # eager: known before any other option's value is checked (an error there obeys --debug)
+        func = click.option(*decls, is_flag=True, expose_value=False, callback=_remember, is_eager=True,
+                            help=help_text)(func)
     return func
 
 

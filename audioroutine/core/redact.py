@@ -78,13 +78,24 @@ def _mask_userinfo(match: re.Match[str]) -> str:
     return f"{match['scheme']}{user}:{MASK}@" if colon else f"{match['scheme']}{MASK}@"
 
 
+def _mask_value(match: re.Match[str]) -> str:
+    value = match["value"]
+    kept = value[len(value.rstrip(":,.;)")):]   # punctuation of the message around the URL stays
+    return f"{match['name']}{MASK}{kept}"
+
+
 def redact(text: str) -> str:
     """`text` with every secret masked (see the module docstring)."""
     if not text:
         return text
     text = _USERINFO.sub(_mask_userinfo, text)
-    text = _SECRET_PARAM.sub(lambda m: m["name"] + MASK, text)
+    text = _SECRET_PARAM.sub(_mask_value, text)
     for secret in sorted(_environment_secrets() | _remembered, key=len, reverse=True):   # longest first
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def forget() -> None:
+    """Forget the secrets `remember` was given (a new session of a long-lived process; tests)."""
+    _remembered.clear()

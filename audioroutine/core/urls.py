@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from .errors import ScriptError, printable
+from .errors import ScriptError
 from .redact import redact, remember_url
 
 MAX_URL_CHARS = 2000
@@ -28,8 +28,8 @@ _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])
 
 def _shown(value: str) -> str:
     """The value as an error may quote it: redacted, one line, not endless."""
-    shown = printable(redact(value))
-    return repr(shown if len(shown) <= 120 else shown[:119] + "…")
+    shown = redact(value)
+    return repr(shown if len(shown) <= 120 else shown[:119] + "…")   # repr escapes control characters
 
 
 def public_url(value: str, option: str = "--base-url") -> str:
