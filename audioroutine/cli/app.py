@@ -184,11 +184,11 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="Phrase cache: a folder, or a URL workers share (s3://bucket/prefix; docs/scaling.md) "
                              "[env AUDIOROUTINE_CACHE_DIR; default: user cache dir].")(func)
     func = click.option("--voice", help=VOICE_HELP)(func)
-    func = click.option("--engine", callback=_known_engine, help=ENGINE_HELP)(func)
+    func = click.option("--engine", callback=known_engine, help=ENGINE_HELP)(func)
     return func
 
 
-def _known_engine(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def known_engine(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """An engine name nothing provides is a usage error (exit 2), like any bad option value."""
     if value is not None and value not in engine_names():
         raise click.BadParameter(f"unknown engine '{value}': choose one of {', '.join(engine_names())}")

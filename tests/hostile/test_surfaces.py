@@ -181,6 +181,8 @@ CASES = [
          line=rf"^error: --engine: unknown engine 'pipr': choose one of {', '.join(engine_names())} "
               r"\(see: audioroutine build -h\)$"),
     case("programme-unknown-engine", *PROG, "--engine", "pipr", code=2, line=r"^error: --engine: unknown engine"),
+    case("say-unknown-engine", "say", "Hi.", "--engine", "pipr", "--out", "{root}/out/a.wav", code=2,
+         line=r"^error: --engine: unknown engine 'pipr': .* \(see: audioroutine say -h\)$"),
     case("piper-spanish-build", "build", "{root}/in/es.yaml", "--out", "{root}/out", code=2,
          line=r"^error: .*/in/es\.yaml:3: language: the bundled Piper voice speaks English only, this routine is "
               r"'es': use --engine espeak, or --voice with a path to a Piper \.onnx voice for that language$"),
