@@ -120,7 +120,7 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
                sum(result.stats.cached for result in batch.results))
     _print_build(batch.sessions, batch.playlist, phrases, batch.failures, pruned, started, as_json, len(routines))
     for failure in batch.failures:
-        click.echo(f"failed: {failure.message}", err=True)
+        click.echo(f"failed: {redact(failure.message)}", err=True)
     if batch.failures:
         click.get_current_context().exit(EXIT_BUILD)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..core.errors import AudioRoutineError, ScriptError
+from ..core.redact import redact
 from ..engines import VoiceOptions, engine_class, engine_info, engine_names, get_engine, registry_order
 from ..model.durations import format_ms
 from ..run.options import DEFAULT_ENGINE
@@ -58,7 +59,7 @@ def _check_engine(name: str) -> str:
     try:
         get_engine(name).synthesize("Test.")
     except AudioRoutineError as err:
-        return f"NOT WORKING: {err}"
+        return f"NOT WORKING: {redact(str(err))}"
     return "installed, working"
 
 
