@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -304,7 +305,8 @@ def _patient(entry: Entry, base: Path, speak: bool,
     if week:
         if not programme:
             raise entry.fail("week", "a week needs a programme (the 'programme' column)")
-        if not week.isdigit() or not 1 <= int(week) <= programme.weeks:
+        # ASCII digits only: '²'.isdigit() is true and int('²') a traceback, as is int() of 5,000 digits
+        if not re.fullmatch(r"[0-9]{1,3}", week) or not 1 <= int(week) <= programme.weeks:
             raise entry.fail("week", f"expected a week from 1 to {programme.weeks}, got {week[:40]!r}")
         levels = (week_id(programme, int(week)),)
 

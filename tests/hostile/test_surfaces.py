@@ -53,6 +53,7 @@ exercises:
     dosage: {reps: 2, hold: 3s, rest: 2s}
 """
 PATIENTS = "ref,script,level\nP-1,knee.yaml,beginner\n"
+WEEK_CELLS = {"superscript": "\u00b2", "zero": "0", "huge": "9" * 5000, "arabic-indic": "\u0663"}   # weeks in a file
 EXPECTED_ADDRESS = "expected an absolute http:// or https:// address such as https://clinic.example/exercises/"
 SCHEDULER = "expected a Dask scheduler address tcp://HOST:PORT (or tls://HOST:PORT), e.g. tcp://build-server:8786"
 
@@ -176,6 +177,9 @@ CASES = [
          line=r"^error: --jobs: 1000000000000 is not in the range 1<=x<=64\. \(see: audioroutine programme -h\)$"),
     case("prescribe-dask-local-huge", *PRESC, "--dask-local", "99999999999999999999", code=2,
          line=r"^error: --dask-local: 99999999999999999999 is not in the range 1<=x<=64\."),
+    *[case(f"prescribe-week-{name}", "prescribe", f"{{root}}/in/weeks-{name}.csv", "--out", "{root}/out", code=2,
+           line=rf"^error: .*/in/weeks-{name}\.csv:2:3: patient 'P-1': week: expected a week from 1 to 6, got ")
+      for name in WEEK_CELLS],
     # --- one exit-code rule --------------------------------------------------------------------
     case("unknown-engine", *BUILD, "--engine", "pipr", code=2,
          line=rf"^error: --engine: unknown engine 'pipr': choose one of {', '.join(engine_names())} "
@@ -212,6 +216,9 @@ def root(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "in" / "prog.yaml").write_text(PROGRAMME.lstrip().replace("knee-6", "prog"), encoding="utf-8")
     (tmp_path / "in" / "patients.csv").write_text(PATIENTS, encoding="utf-8")
     (tmp_path / "in" / "es.yaml").write_text(SPANISH, encoding="utf-8")
+    for name, week in WEEK_CELLS.items():
+        (tmp_path / "in" / f"weeks-{name}.csv").write_text(f"ref,programme,week\nP-1,prog.yaml,{week}\n",
+                                                           encoding="utf-8")
     (tmp_path / "built").mkdir()
     redact.forget()   # a secret remembered by an earlier case must not hide a leak in this one
     yield tmp_path
