@@ -42,10 +42,11 @@ def test_missing_script_file(tmp_path):
     assert result.stderr == f"error: {tmp_path / 'gone.yaml'}: file not found (check the path)\n"
 
 
-def test_unknown_engine_is_a_build_failure(mini_script, tmp_path):
+def test_unknown_engine_is_bad_input(mini_script, tmp_path):
     result = run("build", str(mini_script), "--engine", "nope", "--out", str(tmp_path / "o"))
-    assert result.exit_code == 1
-    assert result.stderr == f"error: unknown engine 'nope': choose one of {', '.join(engine_names())}\n"
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: --engine: unknown engine 'nope': choose one of {', '.join(engine_names())} "
+                             "(see: audioroutine build -h)\n")
     assert not (tmp_path / "o").exists()
 
 
@@ -212,7 +213,9 @@ def test_debug_after_the_command_shows_the_traceback(write_script):
     path = write_script(MINIMAL.replace("reps: 2", "reps: lots"))
     assert run("validate", str(path)).exit_code == 2                       # control: one line
     result = run("validate", str(path), "--debug")
-    assert isinstance(result.exception, ScriptError) and result.stderr == ""
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith("Traceback (most recent call last):")
+    assert f"{ScriptError.__module__}.ScriptError: {path}:" in result.stderr
 
 
 def test_quiet_build_prints_nothing_and_verbose_names_settings_and_engine(mini_script, tmp_path):

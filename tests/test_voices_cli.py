@@ -97,10 +97,11 @@ def test_bundled_piper_voice_refuses_other_languages(write_script, tmp_path: Pat
             dosage: {reps: 1, hold: 3s}
         """)
     result = run("build", str(path), "--out", str(tmp_path / "o"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2   # the script's choice: bad input, naming its language line
     assert result.stderr == (
-        "error: the bundled Piper voice speaks English only, this routine is 'es': use --engine espeak, "
-        "or --voice with a path to a Piper .onnx voice for that language\n")
+        f"error: {path}:3: language: the bundled Piper voice speaks English only, this routine is 'es': "
+        "use --engine espeak, or --voice with a path to a Piper .onnx voice for that language\n")
+    assert not (tmp_path / "o").exists()
 
 
 def test_engine_per_run_overrides_the_routine(mini_script: Path, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -12,6 +11,7 @@ import click
 
 from ..core.errors import AudioRoutineError, ScriptError, collect
 from ..core.ffmpeg import configure_pydub
+from ..core.redact import redact
 from ..model.durations import format_ms
 from ..model.script import Library, Routine, load_script
 from ..model.settings import Settings
@@ -27,8 +27,10 @@ from .app import (
     EXIT_INPUT,
     MP3_RATES,
     ProgressBar,
+    batch_options,
     cli,
     common,
+    echo_json,
     engine_detail,
     expand_paths,
     flag,
@@ -62,29 +64,19 @@ from .app import (
 @click.option("--prune", "prune_stale", is_flag=True,
               help="Remove MP3s (and their transcripts, playlists) an earlier build wrote for routines or levels "
                    "no longer in the inputs; only files with audioroutine's provenance.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Processes for synthesis and sessions [default: the cores this process may use; "
-                   "a batch of under 4 sessions and 32 new phrases stays in one]. Same files for any N.")
-@click.option("--scheduler", metavar="tcp://HOST:PORT",
-              help="Run the build on this Dask scheduler's workers (pip install 'audioroutine[cluster]'; "
-                   "docs/scaling.md); give a --cache-dir every worker can reach.")
-@click.option("--dask-local", type=click.IntRange(min=1), metavar="N",
-              help="Run the build on a local Dask cluster of N worker processes.")
+@batch_options
 @settings_option
 @common
 @output_options
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
               force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, explain: bool, prune_stale: bool,
-              jobs: int | None, scheduler: str | None, dask_local: int | None,
-              settings_file: Path | None, engine: str | None, voice: str | None,
+              parallel: Parallel, settings_file: Path | None, engine: str | None, voice: str | None,
               cache_dir: CacheLocation | None) -> None:
     """Build one MP3 per level for each script (files, folders, quoted globs), their transcripts, and one M3U8 playlist.
 
     Example: audioroutine build scripts_yaml/upper_middle_back.yaml --level beginner
     """
     started = time.monotonic()
-    if scheduler and dask_local:
-        raise ScriptError("give --scheduler or --dask-local, not both", file="--dask-local")
     paths = expand_paths(scripts)
     # Every script and setting valid before any work, every error of every file reported.
     libraries: dict[Path, Library] = {}     # each exercise library read once per build
@@ -120,7 +112,7 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             return stack.enter_context(ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
         # A no-op is answered from the manifest, loading no audio library (run/builds.py).
         batch = build_batch(routines, options, progress, isolate=True, use_manifest=not prune_stale,
-                            parallel=Parallel(jobs=jobs, scheduler=scheduler, dask_local=dask_local))
+                            parallel=parallel)
     pruned: list[Path] = []
     if prune_stale:
         from ..output.prune import prune, stale_outputs
@@ -128,7 +120,7 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
         pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist]))
     _print_build(batch, pruned, started, as_json, len(routines))
     for failure in batch.failures:
-        click.echo(f"failed: {failure.message}", err=True)
+        click.echo(f"failed: {redact(failure.message)}", err=True)
     if batch.failures:
         click.get_current_context().exit(EXIT_BUILD)
 
@@ -137,7 +129,7 @@ def _print_build(batch: BatchResult, pruned: list[Path], started: float, as_json
     """The result of a build: JSON (BatchResult.to_dict), or one line per file and a summary
     (with a table for a library)."""
     if as_json:
-        click.echo(json.dumps(batch.to_dict(pruned, time.monotonic() - started), indent=2, ensure_ascii=False))
+        echo_json(batch.to_dict(pruned, time.monotonic() - started))
         return
     sessions = batch.sessions
     seconds = sum(session.seconds for session in sessions)
@@ -178,7 +170,7 @@ def _summary_table(summary: dict[str, Any]) -> list[str]:
 
 def _print_dry_run(planned: BatchPlan, as_json: bool, stale: list[Path]) -> None:
     if as_json:
-        click.echo(json.dumps(planned.to_dict(stale), indent=2, ensure_ascii=False))
+        echo_json(planned.to_dict(stale))
         return
     for session in planned.sessions:
         about = "~" if session.estimated else ""
@@ -222,7 +214,7 @@ def watch_cmd(paths: tuple[Path, ...], level: str, out_dir: Path, prune_stale: b
         except (AudioRoutineError, OSError) as err:   # one bad save must not end the watch
             text = str(err) if isinstance(err, AudioRoutineError) else f"{err.filename or ''}: {err.strerror or err}"
             for line in text.splitlines():
-                click.echo(f"error: {line}", err=True)
+                click.echo(f"error: {redact(line)}", err=True)
         info("watching for changes (Ctrl-C stops)")
 
     try:
@@ -254,7 +246,7 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
     engine_detail(routine, options)
     timeline = plan(routine, level, options, exact=exact)
     if as_json:
-        click.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
+        echo_json(timeline.to_json())
         return
     click.echo(timeline.format_sheet(silences=silences))
     note = f" (estimated: {timeline.estimated} phrase(s) not synthesized yet; --exact to measure)" \
@@ -303,6 +295,6 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | N
     if not as_json:
         report_skipped()
     if as_json:
-        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        echo_json(results)
         if not all(result["ok"] for result in results):
             click.get_current_context().exit(EXIT_INPUT)

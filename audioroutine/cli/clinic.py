@@ -9,17 +9,45 @@ import click
 
 from ..core.errors import ScriptError
 from ..model.durations import format_ms
+from ..run.executors import Parallel
 from ..run.options import BuildOptions, engine_name
 from ..speech.stores import CacheLocation
 
 if TYPE_CHECKING:
-    from ..prescribe.build import FolderResult
-from .app import cli, common, engine_detail, info, output_options, settings_of, settings_option, warn_online
+    from ..prescribe.build import FolderPlan, FolderResult
+from .app import (
+    base_url_option,
+    batch_options,
+    cli,
+    common,
+    dry_run_options,
+    echo_json,
+    engine_detail,
+    info,
+    output_options,
+    settings_of,
+    settings_option,
+    warn_online,
+)
 
 
-def _folder_summary(folders: list[FolderResult]) -> None:
+def _folder_summary(folders: list[FolderResult], as_json: bool) -> None:
     """One line per file (MP3, handouts, playlist) and a summary; paths show references only."""
     sessions = [s for folder in folders for s in folder.result.sessions]
+    synthesized = sum(folder.result.stats.synthesized for folder in folders)
+    cached = sum(folder.result.stats.cached for folder in folders)
+    if as_json:
+        echo_json({
+            "folders": [{"folder": str(f.folder), "reference": f.reference, "playlist": str(f.playlist),
+                         "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples,
+                                       "sample_rate": s.sample_rate, "seconds": s.seconds, "written": s.written,
+                                       "title": s.title} for s in f.result.sessions],
+                         "handouts": [str(h) for h in f.handouts]} for f in folders],
+            "phrases": {"synthesized": synthesized, "cached": cached},
+            "summary": {"folders": len(folders), "sessions": len(sessions), "built": sum(s.written for s in sessions),
+                        "handouts": sum(len(f.handouts) for f in folders)},
+        })
+        return
     for folder in folders:
         for session in folder.result.sessions:
             state = "written" if session.written else "up to date"
@@ -27,27 +55,54 @@ def _folder_summary(folders: list[FolderResult]) -> None:
         for handout in folder.handouts:
             info(f"  {handout}  handout")
         info(f"  {folder.playlist}  playlist")
-    synthesized = sum(folder.result.stats.synthesized for folder in folders)
-    cached = sum(folder.result.stats.cached for folder in folders)
     info(f"{len(folders)} folder(s), {len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
          f"{sum(len(f.handouts) for f in folders)} handout file(s) written; "
          f"phrases: {synthesized} synthesized, {cached} from cache")
+
+
+def _folder_dry_run(folders: list[FolderPlan], as_json: bool) -> None:
+    """What a programme or prescription build would write, as `build --dry-run` shows it."""
+    to_synthesize = sum(f.plan.to_synthesize for f in folders)
+    cached = sum(f.plan.cached for f in folders)
+    if as_json:
+        echo_json({
+            "dry_run": True,
+            "folders": [{"folder": str(f.folder), "reference": f.reference, "playlist": str(f.plan.playlist),
+                         "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples,
+                                       "seconds": s.seconds, "estimated_phrases": s.estimated, "state": s.state}
+                                      for s in f.plan.sessions],
+                         "handouts": [str(h) for h in f.handouts]} for f in folders],
+            "phrases": {"to_synthesize": to_synthesize, "cached": cached},
+        })
+        return
+    for folder in folders:
+        for session in folder.plan.sessions:
+            about = "~" if session.estimated else ""
+            info(f"  {session.path}  {about}{format_ms(int(session.seconds * 1000))}  {session.state}")
+        for handout in folder.handouts:
+            info(f"  {handout}  handout")
+        info(f"  {folder.plan.playlist}  playlist")
+    info(f"dry run: nothing synthesized or written; phrases: {to_synthesize} to synthesize, {cached} in the cache"
+         + (" (~ marks estimated lengths)" if to_synthesize else ""))
 
 
 @cli.command("programme")
 @click.argument("programme_file", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
               help="Folder for the MP3s, handouts and playlist.")
-@click.option("--week", type=int, default=None, help="Build one week (or stage) only [default: all].")
+@click.option("--week", type=click.IntRange(min=1), default=None,
+              help="Build one week (or stage) only [default: all].")
 @click.option("--plan", "table", is_flag=True, help="Print the dosage table per week; build nothing.")
-@click.option("--base-url", default=None, help="Where the output folder will be served: handouts get a QR code.")
+@base_url_option
 @click.option("--force", is_flag=True, help="Rewrite MP3s even when they are up to date.")
+@dry_run_options
+@batch_options
 @settings_option
 @common
 @output_options
 def programme_cmd(programme_file: Path, out_dir: Path, week: int | None, table: bool, base_url: str | None,
-                  force: bool, settings_file: Path | None, engine: str | None, voice: str | None,
-                  cache_dir: CacheLocation | None) -> None:
+                  force: bool, dry_run: bool, as_json: bool, parallel: Parallel, settings_file: Path | None,
+                  engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
     """Build a progression programme: one session per week, one album, a playlist, handouts.
 
     Example: audioroutine programme examples/back-6-weeks.yaml --plan
@@ -59,29 +114,34 @@ def programme_cmd(programme_file: Path, out_dir: Path, week: int | None, table: 
     if table:
         click.echo(progression.format_table(progression.dosage_table(routine)))
         return
-    levels = (progression.week_id(found, week),) if week else ()
-    if week and not 1 <= week <= found.weeks:
+    if week is not None and week > found.weeks:
         raise ScriptError(f"no week {week}: the programme has {found.weeks}", file=str(programme_file))
+    levels = (progression.week_id(found, week),) if week is not None else ()
     options = BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=levels, cache_dir=cache_dir,
                            force=force, settings=settings_of(programme_file, settings_file))
     engine_detail(routine, options)
+    if dry_run:
+        _folder_dry_run([prescribe_batch.dry_run_folder(routine, options)], as_json)
+        return
     warn_online({engine_name(routine, options)})
-    _folder_summary([prescribe_batch.build_folder(routine, options, base_url)])
+    _folder_summary([prescribe_batch.build_folder(routine, options, base_url, parallel=parallel)], as_json)
 
 
 @cli.command("prescribe")
 @click.argument("prescription_file", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("output"), show_default=True,
               help="Folder that gets one folder per patient reference.")
-@click.option("--base-url", default=None, help="Where the output folder will be served: handouts get a QR code.")
+@base_url_option
 @click.option("--force", is_flag=True, help="Rewrite MP3s even when they are up to date.")
 @click.option("--check", "check_only", is_flag=True, help="Check every row; build nothing.")
+@dry_run_options
+@batch_options
 @settings_option
 @common
 @output_options
 def prescribe_cmd(prescription_file: Path, out_dir: Path, base_url: str | None, force: bool, check_only: bool,
-                  settings_file: Path | None, engine: str | None, voice: str | None,
-                  cache_dir: CacheLocation | None) -> None:
+                  dry_run: bool, as_json: bool, parallel: Parallel, settings_file: Path | None,
+                  engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
     """Build each patient's sessions, playlist and handouts into a folder named by their reference.
 
     Example: audioroutine prescribe examples/prescriptions.csv --out clinic-output
@@ -99,5 +159,8 @@ def prescribe_cmd(prescription_file: Path, out_dir: Path, base_url: str | None, 
         prescribe_batch.check_patients(found, options)
         info(f"ok  {prescription_file}: {len(found.patients)} patient(s)")
         return
+    if dry_run:
+        _folder_dry_run(prescribe_batch.dry_run_prescriptions(found, options), as_json)
+        return
     warn_online({engine_name(p.routine, prescribe_batch.patient_options(p, options)) for p in found.patients})
-    _folder_summary(prescribe_batch.build_prescriptions(found, options, base_url))
+    _folder_summary(prescribe_batch.build_prescriptions(found, options, base_url, parallel=parallel), as_json)

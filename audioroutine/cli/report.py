@@ -1,5 +1,5 @@
-"""Library warnings (the `audioroutine` logger) reach a CLI user as one line on stderr; its
-notes (INFO: a damaged build manifest or site record treated as absent) only with -v."""
+"""Library warnings (the `audioroutine` logger) reach a CLI user as one redacted line on stderr;
+its notes (INFO: a damaged build manifest or site record treated as absent) only with -v."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import logging
 
 import click
 
+from ..core.redact import redact
+
 
 class _EchoWarnings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.WARNING:
-            click.echo(f"warning: {record.getMessage()}", err=True)
+            click.echo(f"warning: {redact(record.getMessage())}", err=True)   # no secret, ever (core/redact.py)
             return
         ctx = click.get_current_context(silent=True)
         if ctx is not None and ctx.meta.get("audioroutine.verbose") and not ctx.meta.get("audioroutine.quiet"):
-            click.echo(record.getMessage(), err=True)
+            click.echo(redact(record.getMessage()), err=True)
 
 
 def show_warnings() -> None:

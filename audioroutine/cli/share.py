@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +9,7 @@ import click
 
 if TYPE_CHECKING:
     pass
-from .app import cli, info, output_options
+from .app import cli, echo_json, info, output_options
 
 
 @cli.command("inspect")
@@ -25,7 +24,10 @@ def inspect_cmd(mp3: Path, as_json: bool) -> None:
     from ..output.probe import format_report, probe
 
     info_ = probe(mp3)
-    click.echo(json.dumps(info_, indent=2, ensure_ascii=False) if as_json else format_report(info_))
+    if as_json:
+        echo_json(info_)
+    else:
+        click.echo(format_report(info_))
 
 
 @cli.command("publish")
@@ -43,13 +45,13 @@ def publish_cmd(output_dir: Path, base_url: str, site_dir: Path, as_json: bool) 
 
     done = publish(output_dir, base_url, site_dir)
     if as_json:
-        click.echo(json.dumps({
+        echo_json({
             "site": str(done.site), "feeds": done.feeds, "pages": done.pages,
             "sessions": [{"path": str(s.mp3), "title": s.title, "samples": s.samples, "sample_rate": s.sample_rate,
                           "seconds": s.seconds} for s in done.sessions],
             "written": [str(p) for p in done.written], "unchanged": len(done.unchanged),
             "removed": [str(p) for p in done.removed],
-        }, indent=2, ensure_ascii=False))
+        })
         return
     for path in done.written:
         info(f"  {path}  written")

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 import click
 
 from ..core.errors import AudioRoutineError, ScriptError
+from ..core.redact import redact
 from ..engines import VoiceOptions, engine_class, engine_info, engine_names, get_engine, registry_order
 from ..model.durations import format_ms
 from ..run.options import DEFAULT_ENGINE
 
 if TYPE_CHECKING:
     pass
-from .app import ENGINE_HELP, VOICE_HELP, cli, info, output_options, warn_online
+from .app import ENGINE_HELP, VOICE_HELP, cli, info, known_engine, output_options, warn_online
 
 
 @cli.command("example")
@@ -58,14 +59,14 @@ def _check_engine(name: str) -> str:
     try:
         get_engine(name).synthesize("Test.")
     except AudioRoutineError as err:
-        return f"NOT WORKING: {err}"
+        return f"NOT WORKING: {redact(str(err))}"
     return "installed, working"
 
 
 @cli.command("say")
 @click.argument("text")
 @click.option("--out", "-o", type=click.Path(path_type=Path), required=True, help="File to write: .wav or .mp3.")
-@click.option("--engine", default=DEFAULT_ENGINE, show_default=True, help=ENGINE_HELP)
+@click.option("--engine", default=DEFAULT_ENGINE, show_default=True, callback=known_engine, help=ENGINE_HELP)
 @click.option("--voice", help=VOICE_HELP)
 @click.option("--language", default="en", show_default=True, help="Language, when --voice is not given.")
 @click.option("--rate", type=click.FloatRange(0.5, 2.0), default=1.0, show_default=True, help="Speaking rate.")

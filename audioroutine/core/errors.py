@@ -90,6 +90,13 @@ class EngineError(AudioRoutineError):
     """A speech engine is missing, unreachable or failed on a phrase."""
 
 
+class LanguageError(EngineError):
+    """An engine cannot speak the routine's language: the input's choice, so exit 2 (the
+    build names the script's `language:` line, run/prepare.py)."""
+
+    exit_code = 2
+
+
 class CacheError(AudioRoutineError):
     """The phrase cache's store (a URL) is unreachable, missing or refuses access."""
 

@@ -21,3 +21,9 @@ MAX_COVER_PIXELS = 4096 * 4096      # its width × height
 MAX_RECORD_BYTES = 64_000_000      # a build manifest or site record (JSON the tool wrote)
 MAX_RECORD_TEXT = 4096              # one text in such a record (a file name, a title)
 COVER_EDGE = 1400                   # a larger cover is scaled down to this many pixels a side
+
+# Where a build runs (docs/reliability.md, "Bounds and timeouts").
+MAX_JOBS = 64                       # --jobs: worker processes on one machine
+MAX_DASK_WORKERS = 64               # --dask-local: worker processes of a local Dask cluster
+SCHEDULER_TIMEOUT_S = 10.0          # --scheduler-timeout default: reach the scheduler and find a worker
+MAX_SCHEDULER_TIMEOUT_S = 3600.0    # its largest value

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import struct
+import time
 import zlib
 from typing import Any
 
@@ -13,6 +14,7 @@ from . import Clip, EngineInfo, VoiceOptions, estimate_seconds
 
 RATE = 22050
 FAIL_ENV = "AUDIOROUTINE_FAKE_FAIL_ON"   # phrases that fail, one per line: reaches worker processes too
+DELAY_ENV = "AUDIOROUTINE_FAKE_DELAY"   # seconds each phrase takes (a slow engine), in workers too
 MS_PER_CHAR = 40
 BASE_MS = 100
 
@@ -57,6 +59,8 @@ class FakeEngine:
 
     def synthesize(self, text: str) -> Clip:
         FakeEngine.calls.append(text)
+        if os.environ.get(DELAY_ENV):
+            time.sleep(float(os.environ[DELAY_ENV]))
         if text in FakeEngine.fail_on or text in os.environ.get(FAIL_ENV, "").split("\n"):
             raise EngineError(f"fake engine failed on '{text}' (as a test asked)")
         n = fake_samples(text, self.sample_rate, self.options.rate)

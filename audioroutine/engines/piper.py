@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import EngineError
+from ..core.errors import EngineError, LanguageError
 from . import Clip, EngineInfo, VoiceOptions, estimate_seconds, file_stamp, installed, package_versions
 
 DEFAULT_VOICE = "en_US-joe-medium"
@@ -47,7 +47,7 @@ class PiperEngine:
         self.options = options
         if not options.voice and not options.language.lower().startswith("en"):
             # The bundled voice would read Spanish text with English sounds.
-            raise EngineError(
+            raise LanguageError(
                 f"the bundled Piper voice speaks English only, this routine is '{options.language}': "
                 "use --engine espeak, or --voice with a path to a Piper .onnx voice for that language"
             )

@@ -12,9 +12,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..core.errors import AudioRoutineError, ScriptError
+from ..core.urls import public_url
 from ..model.names import inside
 from ..model.script import Routine
-from ..run.pipeline import BuildOptions, BuildResult, build_batch, chosen_levels, plan
+from ..run.executors import Parallel
+from ..run.pipeline import BatchPlan, BuildOptions, BuildResult, build_batch, chosen_levels, dry_run, plan
 from ..run.prepare import check_length
 from .handout import handout_for, write_handout
 from .prescription import Patient, Prescriptions, RowError
@@ -31,18 +33,31 @@ class FolderResult:
     reference: str | None = None
 
 
+@dataclass
+class FolderPlan:
+    """One folder as a dry run sees it: what `build_folder` would write."""
+
+    folder: Path
+    plan: BatchPlan
+    handouts: list[Path] = field(default_factory=list)
+    reference: str | None = None
+
+
 def audio_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
-    """`base_url` + the MP3's path below the output folder, or None without a base URL."""
+    """`base_url` + the MP3's path below the output folder, or None without a base URL. The
+    base URL follows the one rule for published addresses (core/urls.py): http(s), no credentials."""
     if not base_url:
         return None
     relative = mp3.resolve().relative_to(out_dir.resolve()).as_posix()
-    return base_url.rstrip("/") + "/" + quote(relative)
+    return public_url(base_url) + quote(relative)
 
 
 def build_folder(routine: Routine, options: BuildOptions, base_url: str | None = None, url_root: Path | None = None,
-                 reference: str | None = None, handouts: bool = True) -> FolderResult:
+                 reference: str | None = None, handouts: bool = True, parallel: Parallel | None = None) -> FolderResult:
     """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session."""
-    programme = build_batch([routine], [options])
+    if base_url:
+        public_url(base_url)   # before any work
+    programme = build_batch([routine], [options], parallel=parallel)
     result = programme.results[0]
     out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
     if handouts:
@@ -76,8 +91,26 @@ def check_patients(prescriptions: Prescriptions, options: BuildOptions) -> None:
 
 
 def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, base_url: str | None = None,
-                        handouts: bool = True) -> list[FolderResult]:
+                        handouts: bool = True, parallel: Parallel | None = None) -> list[FolderResult]:
     """Each patient's sessions, playlist and handouts in `options.out_dir/<ref>/`."""
+    if base_url:
+        public_url(base_url)
     check_patients(prescriptions, options)
-    return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts)
+    return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts, parallel)
             for p in prescriptions.patients]
+
+
+def dry_run_folder(routine: Routine, options: BuildOptions, reference: str | None = None,
+                   handouts: bool = True) -> FolderPlan:
+    """What `build_folder` would write: sessions (lengths estimated where phrases are not
+    cached), playlist and handouts; nothing synthesized or written."""
+    planned = dry_run([routine], [options])
+    files = [s.path.with_suffix(suffix) for s in planned.sessions for suffix in (".pdf", ".html")] if handouts else []
+    return FolderPlan(options.out_dir, planned, files, reference)
+
+
+def dry_run_prescriptions(prescriptions: Prescriptions, options: BuildOptions,
+                          handouts: bool = True) -> list[FolderPlan]:
+    """`dry_run_folder` for every patient, once every row is checked."""
+    check_patients(prescriptions, options)
+    return [dry_run_folder(p.routine, patient_options(p, options), p.ref, handouts) for p in prescriptions.patients]

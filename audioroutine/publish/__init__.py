@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from ..core.errors import ScriptError
 from ..core.files import write_atomic
 from ..core.reader import read_record
+from ..core.urls import public_url
 from .feed import chapters_json, make_feed
 from .pages import ASSETS, render_index, render_session
 from .qr import qr_png
@@ -43,13 +45,12 @@ class PublishResult:
 
 
 def check_base_url(base_url: str) -> str:
-    """`base_url` ending in '/'; anything but an absolute http(s) address is a PublishError."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment \
-            or any(c.isspace() for c in base_url):
-        raise PublishError(f"--base-url: expected an absolute http:// or https:// address "
-                           f"such as https://clinic.example/exercises/, got {base_url!r}")
-    return base_url if base_url.endswith("/") else base_url + "/"
+    """`base_url` ending in '/'; anything the one rule for published addresses refuses
+    (core/urls.py: not http(s), credentials, a query...) is a PublishError."""
+    try:
+        return public_url(base_url)
+    except ScriptError as err:
+        raise PublishError(str(err)) from None
 
 
 def publish(out_dir: Path, base_url: str, site_dir: Path) -> PublishResult:

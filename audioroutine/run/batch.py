@@ -18,7 +18,7 @@ import math
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,12 +89,12 @@ def run_batch(routines: Sequence[Any], options: Sequence[BuildOptions], tracks: 
     executor = open_executor(parallel, len(run.sessions), len(run.owners))
     run.chunk(None if executor.synthesizes_here else executor.workers)
     try:
-        run.execute(executor)
+        stopped = run.execute(executor)
     except BaseException:
         executor.close(cancel=True)
         run.discard()
         raise
-    executor.close(cancel=False)
+    executor.close(cancel=stopped)   # stopped early: the work still running can change nothing
     outdated = sum(job.result.stats.outdated for job in prepared)
     if outdated:
         log.warning("%d cached phrase(s) were in an older cache format and were synthesized again", outdated)
@@ -174,7 +174,9 @@ class _Run:
             for session in self.owners[key]:
                 session.waiting.add(len(self.chunks) - 1)
 
-    def execute(self, executor: Executor) -> None:
+    def execute(self, executor: Executor) -> bool:
+        """Run every unit; True when it stopped early, the outcome decided (`_decided`)
+        while units were still running."""
         ready = deque(s for s in self.sessions if not s.waiting)
         chunks = deque(range(len(self.chunks)))
         running: dict[Any, tuple[str, int]] = {}
@@ -188,9 +190,23 @@ class _Run:
                 if value is _FAILED:
                     continue
                 if kind == "chunk":
-                    ready.extend(self._chunk_done(n, value))
+                    ready.extend(self._chunk_done(n, value, chunks))
                 else:
                     self._session_done(self.sessions[n], value)
+            if running and self._decided(running.values(), chunks, ready):
+                return True
+        return False
+
+    def _decided(self, running: Iterable[tuple[str, int]], chunks: Iterable[int], ready: Iterable[_Session]) -> bool:
+        """True when nothing left to run or running can change the outcome: synthesis or
+        writing failed and the batch fails as a whole (not `isolate`), or every unit left
+        serves only scripts that failed. Then the build stops at once, as with --jobs 1:
+        workers are not left trying phrases after the first failure (no network...)."""
+        if any(not isinstance(err, ScriptError) for err in self.fatal):
+            return True
+        dead = {*self.failed, *self.invalid}
+        return all(self._moot(n) if kind == "chunk" else self.sessions[n].script in dead for kind, n in running) \
+            and all(self._moot(n) for n in chunks) and all(s.script in dead for s in ready)
 
     def _submit(self, executor: Executor, ready: deque[_Session], chunks: deque[int],
                 running: dict[Any, tuple[str, int]]) -> None:
@@ -207,7 +223,7 @@ class _Run:
                 continue
             n = chunks.popleft()
             if self._moot(n):
-                ready.extend(self._chunk_done(n, Spoken()))
+                ready.extend(self._chunk_done(n, Spoken(), chunks))
                 continue
             chunk = self.chunks[n]
             running[executor.submit(synthesize_phrases, chunk.spec, tuple(chunk.texts))] = ("chunk", n)
@@ -270,12 +286,18 @@ class _Run:
         return SessionJob(session.spec, session.timeline, session.tags, routine.loudness.enabled,
                           bitrate(options), routine.loudness, options.id3_version)
 
-    def _chunk_done(self, n: int, spoken: Spoken) -> list[_Session]:
-        """Record a chunk's lengths and failures; the sessions it made ready."""
+    def _chunk_done(self, n: int, spoken: Spoken, queue: deque[int]) -> list[_Session]:
+        """Record a chunk's lengths and failures; the sessions it made ready. Phrases the
+        worker left unspoken after a failure go into a new chunk (appended to `queue`) when a
+        script still alive needs them."""
         chunk, ready = self.chunks[n], []
+        retry = _Chunk(chunk.spec, [], [])
         for key, text in zip(chunk.keys, chunk.texts):
             owners = self.owners[key]
-            if text not in spoken.lengths and text not in spoken.failed:   # skipped: its scripts failed
+            if text not in spoken.lengths and text not in spoken.failed:   # unspoken
+                if spoken.failed and any(s.script not in {*self.failed, *self.invalid} for s in owners):
+                    retry.keys.append(key)
+                    retry.texts.append(text)
                 continue
             if text in spoken.failed:
                 for script in dict.fromkeys(s.script for s in owners):
@@ -289,6 +311,12 @@ class _Run:
                 else:
                     stats.cached += 1
                 self._tick(session.script, text)
+        if retry.keys:
+            self.chunks.append(retry)
+            queue.append(len(self.chunks) - 1)
+            for session in {id(s): s for key in retry.keys for s in self.owners[key]}.values():
+                if n in session.waiting:
+                    session.waiting.add(len(self.chunks) - 1)
         for session in self.sessions:
             if n in session.waiting:
                 session.waiting.discard(n)

@@ -20,23 +20,29 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.errors import BuildError, ScriptError
+from ..core.limits import MAX_DASK_WORKERS, MAX_JOBS, SCHEDULER_TIMEOUT_S
+from ..core.redact import redact
+from ..core.urls import scheduler_address
 
 # --jobs left to its default (the cores) keeps a batch this small in this process, where
 # starting processes would cost more than they save.
 AUTO_MIN_SESSIONS = 4
 AUTO_MIN_PHRASES = 32
 CLUSTER_HINT = "pip install 'audioroutine[cluster]'"
+SCHEDULER_TIMEOUT_ENV = "AUDIOROUTINE_SCHEDULER_TIMEOUT"
 
 
 @dataclass(frozen=True)
 class Parallel:
     """How a batch runs. `jobs`: processes on this machine (None: the cores this process may
     use, small batches staying in this process); `scheduler`: a Dask scheduler address;
-    `dask_local`: a Dask LocalCluster of that many workers (both share the phrase cache)."""
+    `dask_local`: a Dask LocalCluster of that many workers (both share the phrase cache);
+    `timeout`: seconds to reach the scheduler and, once there, to find a worker."""
 
     jobs: int | None = 1
     scheduler: str | None = None
     dask_local: int | None = None
+    timeout: float = SCHEDULER_TIMEOUT_S
 
 
 def available_cores() -> int:
@@ -160,21 +166,34 @@ class Dask:
     shares_files = False
     synthesizes_here = False
 
-    def __init__(self, address: str | None = None, local: int | None = None) -> None:
+    def __init__(self, address: str | None = None, local: int | None = None,
+                 timeout: float = SCHEDULER_TIMEOUT_S) -> None:
         try:
             self.dask: Any = importlib.import_module("distributed")
         except ImportError:
             raise BuildError(f"Dask distributed is not installed: {CLUSTER_HINT}") from None
         self.cluster: Any = None
+        self.client: Any = None
         try:
             if address:
-                self.client = self.dask.Client(address, timeout="10s")
+                self.client = self.dask.Client(address, timeout=f"{timeout}s")
             else:
                 self.cluster = self.dask.LocalCluster(n_workers=local, threads_per_worker=1, processes=True,
-                                            dashboard_address=None)
+                                                      dashboard_address=None)
                 self.client = self.dask.Client(self.cluster)
-        except OSError as err:
-            raise BuildError(f"cannot reach the Dask scheduler {address}: {err}") from None
+        except (OSError, TimeoutError) as err:   # distributed retries until the timeout, then raises
+            self.close(cancel=True)
+            raise BuildError(redact(f"cannot reach the Dask scheduler {address} within {timeout:g} s: "
+                                    f"{_first_line(err)} (is it running? --scheduler-timeout waits longer; "
+                                    "docs/scaling.md)")) from None
+        try:   # a scheduler with no worker would hold every unit forever
+            self.client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError):
+            self.close(cancel=True)
+            where = f"the Dask scheduler {address}" if address else "the local Dask cluster"
+            start = f"start one: dask worker {address}; " if address else ""
+            raise BuildError(redact(f"{where} has no worker: none joined within {timeout:g} s "
+                                    f"({start}--scheduler-timeout waits longer)")) from None
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
 
     @property
@@ -188,20 +207,29 @@ class Dask:
         return set(self.dask.wait(list(futures), return_when="FIRST_COMPLETED").done)
 
     def close(self, cancel: bool) -> None:
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
         if self.cluster is not None:
             self.cluster.close()
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]
+
+
 def open_executor(parallel: Parallel, sessions: int, phrases: int) -> Executor:
     """The executor for a batch of `sessions` sessions with `phrases` phrases to synthesize."""
+    if parallel.dask_local is not None and not 1 <= parallel.dask_local <= MAX_DASK_WORKERS:
+        raise ScriptError(f"--dask-local must be from 1 to {MAX_DASK_WORKERS}, not {parallel.dask_local}",
+                          file="--dask-local")
     if parallel.scheduler:
-        return Dask(address=parallel.scheduler)
+        return Dask(address=scheduler_address(parallel.scheduler), timeout=parallel.timeout)
     if parallel.dask_local:
-        return Dask(local=parallel.dask_local)
+        return Dask(local=parallel.dask_local, timeout=parallel.timeout)
     jobs = parallel.jobs
-    if jobs is not None and jobs < 1:
-        raise ScriptError(f"--jobs must be at least 1, not {jobs}", file="--jobs")
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        raise ScriptError(f"--jobs must be from 1 to {MAX_JOBS}, not {jobs}", file="--jobs")
     if jobs is None:
         cores = available_cores()
         if sessions < AUTO_MIN_SESSIONS and phrases < AUTO_MIN_PHRASES:

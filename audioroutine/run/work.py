@@ -77,8 +77,10 @@ class Spoken:
 
 
 def synthesize_phrases(spec: EngineSpec, texts: tuple[str, ...]) -> Spoken:
-    """Every phrase into the cache (synthesized unless another worker just did it). An engine
-    or file error fails that phrase alone; anything else is a bug and is raised."""
+    """The phrases into the cache (synthesized unless another worker just did it), in order,
+    until the first that fails: an engine or file error fails that phrase and the rest of
+    the chunk is left unspoken (not in `lengths` nor `failed`), so a failure (no network)
+    costs one phrase's tries per worker, not a whole chunk's. Anything else is a bug and is raised."""
     _prepare_process()
     stats = SpeechStats()
     speech = spec.speech(stats)
@@ -89,8 +91,10 @@ def synthesize_phrases(spec: EngineSpec, texts: tuple[str, ...]) -> Spoken:
             spoken.lengths[text] = speech.measure(text)
         except (AudioRoutineError, OSError) as err:
             spoken.failed[text] = str(err) or type(err).__name__
-        if stats.synthesized > before:
-            spoken.fresh.add(text)
+            break
+        finally:
+            if stats.synthesized > before:
+                spoken.fresh.add(text)
     return spoken
 
 

@@ -21,6 +21,7 @@ from urllib.request import url2pathname
 
 from ..core.errors import CacheError, printable
 from ..core.files import StrPath, checkpoint, remove_stale_temps, write_atomic
+from ..core.redact import remember_url
 
 CacheLocation = Path | str    # a folder, or an fsspec URL exactly as given
 
@@ -37,6 +38,7 @@ def cache_location(value: StrPath) -> CacheLocation:
     anything else is a folder Path. (`Path("s3://b/p")` would mangle a URL into `s3:/b/p`.)"""
     if not isinstance(value, str) or (match := URL.match(value)) is None:
         return Path(value)
+    remember_url(value)   # its password is masked in every message from now on (core/redact.py)
     if match["protocol"].lower() == "file":
         return Path(url2pathname(value[match.end():]))
     return value
