@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
-from . import __version__
+from . import __version__, lang
 from .bitrates import DEFAULT_BITRATE, bitrate_problem
 from .cache import PhraseCache, wav_bytes
 from .compiler import build_timeline, compile_level, level_title, phrases_for
@@ -360,7 +360,7 @@ def session_tags(
         genre=settings.genre or say("genre"),
         year=year_tag(),
         comment=comment,
-        language=_iso639_2(routine.language),
+        language=lang.iso639_2(routine.language),
         album_artist=options.album_artist or _album_artist(routine, settings),
         publisher=clinic,
         copyright=settings.copyright,
@@ -438,8 +438,3 @@ def is_up_to_date(path: Path, provenance: Provenance | None) -> bool:
         return bool(read_tags(path).get("provenance") == json.loads(json.dumps(provenance)))
     except Exception:   # unreadable file: rebuild it
         return False
-
-
-def _iso639_2(language: str) -> str:
-    return {"en": "eng", "es": "spa", "de": "deu", "fr": "fra", "it": "ita", "pt": "por", "nl": "nld"}.get(
-        language.split("-")[0].lower(), "und")

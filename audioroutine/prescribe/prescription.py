@@ -34,7 +34,6 @@ from .yamlfile import compose
 COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name")
 OVERRIDES = ("reps", "sets", "hold", "rest", "set_rest")   # per exercise: `<exercise id>.<key>` columns
 OPTIONS = ("speak_first_names",)
-GREETING = {"en": "Hello {name}.", "es": "Hola, {name}.", "de": "Hallo {name}."}
 MAX_PATIENTS = 5000
 
 
@@ -328,7 +327,7 @@ def _patient(entry: Entry, base: Path, speak: bool,
         if len(first_name) > 60 or text_problem(first_name) or not any(c.isalpha() for c in first_name):
             raise entry.fail("first_name", "not a usable first name (at most 60 characters, letters, no control "
                                            "characters)")   # never repeat the value
-        greeting = GREETING.get(routine.language.split("-")[0], GREETING["en"]).format(name=first_name)
+        greeting = phrases_for(routine)("greeting", name=first_name)
         routine = replace(routine, intro=f"{greeting} {routine.intro}" if routine.intro else greeting)
         row_data["greeting"] = True
     sha = hashlib.sha256(json.dumps(row_data, sort_keys=True).encode()).hexdigest()

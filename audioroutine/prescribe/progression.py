@@ -218,7 +218,7 @@ def progression_routine(routine: Routine, programme: Programme) -> Routine:
                               key=f"switch.{name}", hint=key_hint(name, sorted(ids)))
     along = fractions(programme)
     weeks = range(1, programme.weeks + 1)
-    levels = tuple(Level(id=week_id(programme, w), title=f"{UNITS[programme.unit]} {w}", named=True,
+    levels = tuple(Level(id=week_id(programme, w), title=f"{UNITS[programme.unit]} {w}",
                          rate=routine.level(start if along[w - 1] < 0.5 else end).rate) for w in weeks)
     exercises = []
     for exercise in routine.exercises:

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from mutagen.id3 import ID3, ID3NoHeaderError
 
+from .. import lang
 from ..errors import AudioRoutineError
 from ..mp3 import decode_mp3
 from ..probe import InspectError, mp3_rate
@@ -94,9 +95,6 @@ class Folder:
         return 0 if str(self.rel) == "." else len(self.rel.parts)
 
 
-LANGUAGES = {"eng": "en", "spa": "es", "deu": "de", "fra": "fr", "ita": "it", "por": "pt", "nld": "nl"}
-
-
 def read_output(out_dir: Path, skip: Path | None = None) -> list[Folder]:
     """Every folder under `out_dir` holding MP3s (the top one always, for the site's front
     page), sessions in play order. `skip` (the site, when it lies inside) is not read."""
@@ -156,7 +154,7 @@ def read_session(path: Path) -> Session:
         album=tags.get("album") or tags.get("title") or path.stem,
         samples=samples, sample_rate=rate, size=stat.st_size, mtime=stat.st_mtime,
         notes=tags.get("comment") or "", publisher=tags.get("publisher"), copyright=tags.get("copyright"),
-        language=LANGUAGES.get(tags.get("language") or "", "en"),
+        language=lang.from_iso639_2(tags.get("language") or "") or "en",
         chapters=[Chapter(c["title"], c["start_ms"], c["end_ms"], c.get("subtitle")) for c in tags.get("chapters", [])],
         cues=parse_vtt(vtt.read_text(encoding="utf-8")) if vtt.is_file() else [],
         vtt=vtt if vtt.is_file() else None, cover=cover, cover_mime=mime,
