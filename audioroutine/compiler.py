@@ -29,7 +29,10 @@ def compile_level(routine: Routine, level_id: str, settings: Settings | None = N
         return [Say(speak_numbers(text, say), role), gap] if text else []
 
     title = say("session_intro", title=routine.title, level=level_title(routine, level_id, say))
-    intro: list[Step] = [Say(title, "title"), gap, *clinic(settings.intro, "intro")]
+    intro: list[Step] = [Say(title, "title"), gap]
+    if routine.frequency:   # a programme's or prescription's "twice a day, 5 days a week"
+        intro += [Say(speak_numbers(say("frequency", frequency=routine.frequency), say), "intro"), gap]
+    intro += clinic(settings.intro, "intro")
     if routine.intro:
         intro += [Say(routine.intro, "intro"), gap]
     if routine.safety:

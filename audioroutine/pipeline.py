@@ -89,6 +89,7 @@ def plan(routine: Routine, level: str | None = None, options: BuildOptions | Non
 def _plan(routine: Routine, level: str, options: BuildOptions,
           exact: bool = False) -> tuple[Program, Speech, Timeline, set[str]]:
     """`plan`, with the program, the speech it used and the phrases it estimated."""
+    check_language(routine, options)
     program = compile_level(routine, level, options.settings)
     speech = speech_for(routine, program, options, SpeechStats())
     if exact:
@@ -221,6 +222,7 @@ def build_batch(
     the cache, and the files are the same bytes whatever runs them (batch.py)."""
     options = _batch_options(routines, options)
     check_unique(routines, options)
+    raise_all([err for err in (_language_error(r, o) for r, o in zip(routines, options)) if err])
     levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
     tracks = track_order(routines, levels)
     from .batch import run_batch
@@ -318,6 +320,30 @@ def dry_run(routines: Sequence[Routine], options: BuildOptions | Sequence[BuildO
             sessions.append(PlannedSession(track.level, path, timeline.total, timeline.sample_rate,
                                            len(estimated), state, sidecar_paths(path) if opts.sidecars else ()))
     return BatchPlan(sessions, playlist_path(routines, options[0].out_dir), len(missing), len(known - missing))
+
+
+def check_language(routine: Routine, options: BuildOptions) -> None:
+    """A voice that speaks another language than the routine's words is a ScriptError naming
+    the script's line, unless the script says `mixed_languages: yes`."""
+    if routine.mixed_languages:
+        return
+    voice = voice_name(routine, options)
+    problem = lang.mismatch(routine.language, lang.voice_language(engine_name(routine, options), voice))
+    if problem is None:
+        return
+    from_script = voice is not None and voice == routine.voice.voice and not options.voice
+    key = "voice.voice" if from_script else "language"
+    where = "" if from_script else f" (voice {voice!r} from {'--voice' if options.voice else 'the settings'})"
+    raise ScriptError(problem + where, file=routine.path, line=routine.lines.get(key), key=key,
+                      hint="use a voice in the routine's language, or say 'mixed_languages: yes' in the script")
+
+
+def _language_error(routine: Routine, options: BuildOptions) -> ScriptError | None:
+    try:
+        check_language(routine, options)
+    except ScriptError as err:
+        return err
+    return None
 
 
 def check_unique(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> None:

@@ -161,6 +161,9 @@ class Routine:
     loudness: LoudnessSettings = LoudnessSettings()
     path: str = "<script>"
     sha256: str = ""
+    mixed_languages: bool = False     # the script says its voice may speak another language
+    frequency: str | None = None      # how often to do the session (a programme or prescription says)
+    lines: dict[str, int] = field(default_factory=dict, compare=False)   # key → line, for errors
 
     def level(self, level_id: str) -> Level:
         """The level named `level_id`, by id or title, in any letter case."""
@@ -309,7 +312,7 @@ class _Reader:
 ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
-    "transition", "circuits", "sounds", "loudness", "libraries",
+    "transition", "circuits", "sounds", "loudness", "libraries", "mixed_languages",
 )
 LIBRARY_KEYS = ("library", "exercises")
 CIRCUIT_KEYS = ("name", "exercises", "rounds", "rest")
@@ -400,6 +403,8 @@ def parse_script(
         loudness=_loudness(reader, top["loudness"]) if "loudness" in top else LoudnessSettings(),
         path=path,
         sha256=_with_libraries(sha256 or hashlib.sha256(text.encode()).hexdigest(), used),
+        mixed_languages=opt("mixed_languages", reader.boolean, False),
+        lines=_lines(top),
     )
     _check_size(reader, routine)
     return routine
@@ -546,6 +551,15 @@ def _check_size(reader: _Reader, routine: Routine) -> None:
                 limit = MAX_SESSION_REPS if reps > MAX_SESSION_REPS else format_hms(MAX_SESSION_MS)
                 raise ScriptError(f"level '{level.id}' {what} by here: the limit is {limit}", file=routine.path,
                                   line=exercise.line, exercise=reader.exercise)
+
+
+def _lines(top: dict[str, yaml.Node]) -> dict[str, int]:
+    """Lines of the keys the language guard names in its errors."""
+    lines = {key: top[key].start_mark.line + 1 for key in ("language", "voice", "mixed_languages") if key in top}
+    voice = top.get("voice")
+    if isinstance(voice, yaml.MappingNode):
+        lines.update({f"voice.{k.value}": v.start_mark.line + 1 for k, v in voice.value if k.value in ("engine", "voice")})
+    return lines
 
 
 def _voice(reader: _Reader, node: yaml.Node) -> VoiceSettings:

@@ -30,7 +30,8 @@ class Language:
     labels: Mapping[str, str]
 
     def label(self, key: str, **values: object) -> str:
-        return self.labels[key].format(**values)
+        """A label filled in; a phrase of the same key too (chapters, level names)."""
+        return (self.labels[key] if key in self.labels else self.phrases[key]).format(**values)
 
 
 def base_language(code: str) -> str:
@@ -88,3 +89,36 @@ def from_iso639_2(code: str) -> str | None:
 def placeholders(template: str) -> set[str]:
     """The `{names}` a template uses; ValueError for unbalanced braces."""
     return {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+
+
+def voice_language(engine: str, voice: str | None) -> str | None:
+    """The language a voice speaks, as far as its name tells: an espeak code ("fr", "en-us"),
+    gTTS's LANG[:TLD] ("es:com.mx"), a Piper file ("de_DE-thorsten-medium.onnx"). None when
+    no voice is named (each engine's default follows the routine's language, or refuses it)
+    or the name does not tell."""
+    if voice is None:
+        return None
+    name = voice.replace("\\", "/").rsplit("/", 1)[-1]
+    if engine == "piper":
+        head = name.split("-", 1)[0]
+        return base_language(head) if "_" in head and head.split("_")[0].isalpha() else None
+    if engine == "gtts":
+        name = name.split(":", 1)[0]
+    if engine in ("espeak", "gtts"):
+        code = base_language(name)
+        return code if code.isalpha() and 2 <= len(code) <= 3 else None
+    return None
+
+
+def mismatch(language: str, voice: str | None) -> str | None:
+    """Why a session in `language` spoken by a voice of `voice`'s language is refused, or None."""
+    if voice is None or base_language(voice) == base_language(language):
+        return None
+    return f"the voice speaks {name(voice)} but the routine's words are {name(language)}"
+
+
+def name(code: str) -> str:
+    """A language's name in English, for error messages: 'es' → 'Spanish'."""
+    names = {"en": "English", "es": "Spanish", "de": "German", "fr": "French", "it": "Italian", "pt": "Portuguese",
+             "nl": "Dutch"}
+    return names.get(base_language(code), f"'{code}'")

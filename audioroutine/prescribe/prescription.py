@@ -9,6 +9,7 @@ from a name column. A first name is spoken only when the file opts in (docs/prog
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import difflib
 import hashlib
 import io
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from .. import lang
 from ..compiler import compile_level, phrases_for
 from ..durations import parse_duration_ms
 from ..engines import ENGINES, engine_names
@@ -31,9 +33,12 @@ from ..texts import text_problem
 from .progression import Programme, fit_hold_extras, load_programme, progression_routine, week_id
 from .yamlfile import compose
 
-COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name")
+COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name",
+           "frequency", "clinician", "date", "mixed_languages")
 OVERRIDES = ("reps", "sets", "hold", "rest", "set_rest")   # per exercise: `<exercise id>.<key>` columns
-OPTIONS = ("speak_first_names",)
+DEFAULTS = ("frequency", "clinician", "date", "mixed_languages")   # an option here is every patient's default
+OPTIONS = ("speak_first_names", *DEFAULTS)
+MAX_FREE_TEXT = 80
 MAX_PATIENTS = 5000
 
 
@@ -92,6 +97,8 @@ class Patient:
     voice: str | None = None
     first_name: str | None = None      # only when the file opts in
     row: int | None = None
+    clinician: str | None = None       # for the handout
+    date: str | None = None            # YYYY-MM-DD, for the handout
 
 
 @dataclass
@@ -107,20 +114,26 @@ def load_prescriptions(path: str | Path) -> Prescriptions:
     path = Path(path)
     text = decode_input(read_input(path, "prescription file"), str(path))
     if path.suffix.lower() == ".csv":
-        options, entries = _read_csv(text, str(path))
+        found, entries = _read_csv(text, str(path))
     elif path.suffix.lower() in (".yaml", ".yml"):
-        options, entries = _read_yaml(text, str(path))
+        found, entries = _read_yaml(text, str(path))
     else:
         raise ScriptError("a prescription file is .csv, .yaml or .yml", file=str(path))
-    out = Prescriptions(str(path), speak_first_names=options)
+    speak = "speak_first_names" in found and _flag(found["speak_first_names"].value, str(path),
+                                                   found["speak_first_names"].row, "speak_first_names")
+    for entry in entries:
+        for key in DEFAULTS:
+            if key in found and not entry.get(key):
+                entry.cells[key] = found[key]
+    out = Prescriptions(str(path), speak_first_names=speak)
     seen: dict[str, int | None] = {}
     cache: dict[tuple[str, str], tuple[Routine, Programme | None]] = {}
     for entry in entries:
-        patient = _patient(entry, path.parent, options, cache)
+        patient = _patient(entry, path.parent, speak, cache)
         if patient.ref in seen:
             raise entry.fail("ref", f"reference '{patient.ref}' is also used on row {seen[patient.ref]}")
         seen[patient.ref] = entry.row
-        if entry.get("first_name") and not options:
+        if entry.get("first_name") and not speak:
             out.names_ignored += 1
         out.patients.append(patient)
     if not out.patients:
@@ -137,10 +150,11 @@ def _flag(value: str, file: str, row: int | None, key: str) -> bool:
     raise RowError(f"expected yes or no, got {value.strip()!r}", file=file, row=row, name=key)
 
 
-def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
+def _read_csv(text: str, path: str) -> tuple[dict[str, Cell], list[Entry]]:
     """`# key: value` option lines first, then a header row and one row per patient."""
     lines = text.splitlines(keepends=True)
-    speak, start = False, 0
+    options: dict[str, Cell] = {}
+    start = 0
     for number, line in enumerate(lines, 1):
         if not line.startswith("#"):
             break
@@ -150,7 +164,7 @@ def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
         if key not in OPTIONS:
             raise RowError(f"unknown option '{key[:40]}'", file=path, row=number, name=key[:40],
                            hint=key_hint(key, OPTIONS))
-        speak = _flag(value, path, number, key)
+        options[key] = Cell(value.strip(), number, None)
     reader = csv.reader(io.StringIO("".join(lines[start:])))
     try:
         rows = list(reader)
@@ -183,10 +197,10 @@ def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
                            column=len(header) + 1)
         cells = {name: Cell(value, index, column) for column, (name, value) in enumerate(zip(header, row), 1)}
         entries.append(Entry(cells, index, path))
-    return speak, entries
+    return options, entries
 
 
-def _read_yaml(text: str, path: str) -> tuple[bool, list[Entry]]:
+def _read_yaml(text: str, path: str) -> tuple[dict[str, Cell], list[Entry]]:
     """`speak_first_names: yes` (optional) and `patients:`, a list of mappings."""
     root = compose(text, path)
     if not isinstance(root, yaml.MappingNode):
@@ -196,10 +210,12 @@ def _read_yaml(text: str, path: str) -> tuple[bool, list[Entry]]:
         if key_node.value not in ("patients", *OPTIONS):
             raise RowError(f"unknown key '{str(key_node.value)[:40]}'", file=path, row=key_node.start_mark.line + 1,
                            name=str(key_node.value)[:40], hint=key_hint(str(key_node.value), ("patients", *OPTIONS)))
-    speak = False
-    if "speak_first_names" in top:
-        node = top["speak_first_names"]
-        speak = _flag(str(getattr(node, "value", "")), path, node.start_mark.line + 1, "speak_first_names")
+    options: dict[str, Cell] = {}
+    for key in OPTIONS:
+        if key in top:
+            if not isinstance(top[key], yaml.ScalarNode):
+                raise RowError("expected a single value", file=path, row=top[key].start_mark.line + 1, name=key)
+            options[key] = Cell(str(top[key].value), top[key].start_mark.line + 1, None)
     node = top.get("patients")
     if not isinstance(node, yaml.SequenceNode):
         raise RowError("expected a list of patients", file=path, row=node.start_mark.line + 1 if node else None,
@@ -229,7 +245,7 @@ def _read_yaml(text: str, path: str) -> tuple[bool, list[Entry]]:
                 raise RowError("expected a single value", file=path, row=v.start_mark.line + 1, name=f"{key}.{name}")
             cells[name] = Cell(value, v.start_mark.line + 1, None)
         entries.append(Entry(cells, line, path))
-    return speak, entries
+    return options, entries
 
 
 def _yaml_dosage(node: yaml.Node, path: str, key: str) -> Iterator[tuple[str, Cell]]:
@@ -308,7 +324,15 @@ def _patient(entry: Entry, base: Path, speak: bool,
         levels = (week_id(programme, int(week)),)
 
     routine = _overrides(entry, routine, row_data)
+    mixed = routine.mixed_languages
+    if entry.get("mixed_languages"):
+        cell = entry.cells["mixed_languages"]
+        mixed = _flag(cell.value, entry.file, cell.row, "mixed_languages") or mixed
     language = entry.get("language")
+    if language and not mixed and lang.base_language(language) != lang.base_language(routine.language):
+        raise entry.fail("language", f"the patient's language is {lang.name(language)} but the script speaks "
+                                     f"{lang.name(routine.language)} ({routine.path})",
+                         "give a script written in that language, or say 'mixed_languages: yes'")
     if language:
         routine = replace(routine, language=language)
         try:
@@ -322,6 +346,21 @@ def _patient(entry: Entry, base: Path, speak: bool,
     voice = entry.get("voice")
     if voice and text_problem(voice):
         raise entry.fail("voice", str(text_problem(voice)))
+    problem = None if mixed else lang.mismatch(
+        routine.language, lang.voice_language(engine or routine.voice.engine or "piper", voice))
+    if problem:
+        raise entry.fail("voice", problem, "use a voice in the patient's language, or say 'mixed_languages: yes'")
+    frequency = _free_text(entry, "frequency")
+    if frequency:
+        routine = replace(routine, frequency=frequency)
+        row_data["frequency"] = frequency
+    clinician = _free_text(entry, "clinician")
+    date = entry.get("date")
+    if date:
+        try:
+            date = dt.date.fromisoformat(date).isoformat()
+        except ValueError:
+            raise entry.fail("date", f"expected a date as YYYY-MM-DD, got {date[:40]!r}") from None
     first_name = entry.get("first_name") if speak else None
     if first_name:
         if len(first_name) > 60 or text_problem(first_name) or not any(c.isalpha() for c in first_name):
@@ -337,7 +376,14 @@ def _patient(entry: Entry, base: Path, speak: bool,
             compile_level(routine, lv)
         except ScriptError as err:
             raise entry.fail("ref", f"does not compile: {err.message}", err.hint) from None
-    return Patient(ref, routine, levels, engine, voice, first_name, entry.row)
+    return Patient(ref, routine, levels, engine, voice, first_name, entry.row, clinician, date)
+
+
+def _free_text(entry: Entry, key: str) -> str | None:
+    value = entry.get(key)
+    if value and (len(value) > MAX_FREE_TEXT or text_problem(value)):
+        raise entry.fail(key, f"at most {MAX_FREE_TEXT} characters of text, no control characters")
+    return value
 
 
 def _overrides(entry: Entry, routine: Routine, row_data: dict[str, object]) -> Routine:

@@ -20,12 +20,13 @@ from ..errors import ScriptError, key_hint
 from ..files import decode_input, read_input
 from ..limits import MAX_COUNT
 from ..names import name_problem
+from ..texts import text_problem
 from ..script import HALFWAY_ROOM_MS, Breath, Dosage, Exercise, Level, Routine, load_script
 from .yamlfile import compose
 
 MAX_WEEKS = 52
 UNITS = {"week": "Week", "stage": "Stage"}
-PROGRAMME_KEYS = ("id", "script", "title", "weeks", "unit", "from", "to", "plateau", "switch")
+PROGRAMME_KEYS = ("id", "script", "title", "weeks", "unit", "from", "to", "plateau", "switch", "frequency")
 ROUND_5_ABOVE_MS = 30_000     # durations above 30 s are rounded to 5 s, below to whole seconds
 
 
@@ -42,6 +43,7 @@ class Programme:
     end: str | None = None            # level id; None: the routine's last level
     plateau: tuple[int, ...] = ()     # weeks that repeat the week before
     switch: dict[str, int] = field(default_factory=dict)   # exercise id → week its variant switches
+    frequency: str | None = None      # how often: "twice a day, 5 days a week" (spoken, on the handout)
     path: str = "<programme>"
 
     def digest(self) -> str:
@@ -89,12 +91,14 @@ def parse_programme(text: str, path: str = "<programme>", base: Path = Path(".")
     if isinstance(weeks, bool) or not isinstance(weeks, int) or not 2 <= weeks <= MAX_WEEKS:
         raise _fail(path, keys["weeks"], "weeks", f"expected a whole number from 2 to {MAX_WEEKS}, got {weeks!r}")
     texts = {}
-    for name in ("id", "script", "title", "unit", "from", "to"):
+    for name in ("id", "script", "title", "unit", "from", "to", "frequency"):
         if name in keys:
             value = scalar(name)
             if not isinstance(value, str) or not value.strip():
                 raise _fail(path, keys[name], name, "expected some text")
             texts[name] = value.strip()
+    if "frequency" in texts and (len(texts["frequency"]) > 80 or text_problem(texts["frequency"])):
+        raise _fail(path, keys["frequency"], "frequency", "at most 80 characters of text, no control characters")
     if "id" in texts and name_problem(texts["id"]):
         raise _fail(path, keys["id"], "id", str(name_problem(texts["id"])))
     unit = texts.get("unit", "week")
@@ -123,7 +127,8 @@ def parse_programme(text: str, path: str = "<programme>", base: Path = Path(".")
             switch[str(key_node.value)] = week
     return Programme(
         script=base / texts["script"], weeks=weeks, id=texts.get("id"), title=texts.get("title"), unit=unit,
-        start=texts.get("from"), end=texts.get("to"), plateau=tuple(sorted(set(plateau))), switch=switch, path=path,
+        start=texts.get("from"), end=texts.get("to"), plateau=tuple(sorted(set(plateau))), switch=switch,
+        frequency=texts.get("frequency"), path=path,
     )
 
 
@@ -228,7 +233,8 @@ def progression_routine(routine: Routine, programme: Programme) -> Routine:
         exercises.append(replace(exercise, dosage=dosage))
     sha = hashlib.sha256(f"{routine.sha256}\n{programme.digest()}".encode()).hexdigest()
     return replace(routine, id=programme.id or f"{routine.id}-programme", levels=levels,
-                   exercises=tuple(exercises), title=programme.title or routine.title, sha256=sha)
+                   exercises=tuple(exercises), title=programme.title or routine.title, sha256=sha,
+                   frequency=programme.frequency or routine.frequency)
 
 
 def load_progression(path: str | Path) -> tuple[Programme, Routine]:

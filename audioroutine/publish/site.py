@@ -85,10 +85,13 @@ class Folder:
     rel: PurePosixPath                # relative to the output folder; "." for the top
     sessions: list[Session]
     children: list[PurePosixPath] = field(default_factory=list)   # sub-folders that hold sessions
+    language: str | None = None       # of a folder without sessions: the one its sub-folders share
 
     @property
     def title(self) -> str:
-        return self.sessions[0].album if self.sessions else (self.rel.name or "Sessions")
+        if self.sessions:
+            return self.sessions[0].album
+        return self.rel.name or lang.labels_for(self.language or "en").label("sessions")
 
     @property
     def depth(self) -> int:
@@ -117,6 +120,10 @@ def read_output(out_dir: Path, skip: Path | None = None) -> list[Folder]:
     for rel in folders:
         if str(rel) != ".":
             folders[rel.parent if rel.parent in folders else _nearest(rel, folders)].children.append(rel)
+    spoken = {session.language for sessions in found.values() for session in sessions}
+    for folder in folders.values():
+        if not folder.sessions and len(spoken) == 1:
+            folder.language = next(iter(spoken))
     return [folders[rel] for rel in sorted(folders, key=lambda r: (r != PurePosixPath("."), str(r)))]
 
 
