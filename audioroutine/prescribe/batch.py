@@ -15,7 +15,7 @@ from ..errors import AudioRoutineError, ScriptError
 from ..names import inside
 from ..pipeline import BuildOptions, BuildResult, build_batch, check_length, chosen_levels, plan
 from ..script import Routine
-from .handout import handout_for, write_handout
+from .handout import TICK_WEEKS, handout_for, write_handout
 from .prescription import Patient, Prescriptions, RowError
 
 
@@ -30,24 +30,29 @@ class FolderResult:
     reference: str | None = None
 
 
-def audio_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
-    """`base_url` + the MP3's path below the output folder, or None without a base URL."""
+def page_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
+    """The session's player page once the output folder is published at `base_url`
+    (`audioroutine publish OUT --base-url URL`: `URL/<path below OUT>/<session>.html`), or
+    None without a base URL."""
     if not base_url:
         return None
-    relative = mp3.resolve().relative_to(out_dir.resolve()).as_posix()
+    relative = mp3.resolve().relative_to(out_dir.resolve()).with_suffix(".html").as_posix()
     return base_url.rstrip("/") + "/" + quote(relative)
 
 
 def build_folder(routine: Routine, options: BuildOptions, base_url: str | None = None, url_root: Path | None = None,
-                 reference: str | None = None, handouts: bool = True) -> FolderResult:
+                 reference: str | None = None, handouts: bool = True, clinician: str | None = None,
+                 date: str | None = None) -> FolderResult:
     """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session."""
     programme = build_batch([routine], [options])
     result = programme.results[0]
     out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
     if handouts:
         for session in result.sessions:
-            url = audio_url(base_url, url_root or options.out_dir, session.path)
-            handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url)
+            url = page_url(base_url, url_root or options.out_dir, session.path)
+            weeks = 1 if session.level.startswith(("week-", "stage-")) else TICK_WEEKS   # a programme's week
+            handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url,
+                                  clinician, date, weeks)
             out.handouts += write_handout(session.path, handout)
     return out
 
@@ -78,5 +83,6 @@ def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, bas
                         handouts: bool = True) -> list[FolderResult]:
     """Each patient's sessions, playlist and handouts in `options.out_dir/<ref>/`."""
     check_patients(prescriptions, options)
-    return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts)
+    return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts,
+                         p.clinician, p.date)
             for p in prescriptions.patients]
