@@ -40,7 +40,7 @@ from .options import engine_name as engine_name
 from .options import output_path as output_path
 from .options import voice_name as voice_name
 from .options import year_tag
-from .playlist import Entry, playlist_path, track_order, write_playlist
+from .playlist import Entry, Track, playlist_path, track_order, write_playlist
 from .render import Mix
 from .script import Routine
 from .settings import Settings
@@ -238,8 +238,30 @@ def build_batch(
         for session in result.sessions:
             entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
         results.append(result)
+    if len(routines) == 1:   # the routine's other levels built earlier keep their place
+        for level in routines[0].levels:
+            earlier = None if (0, level.id) in entries else _earlier_entry(output_path(routines[0], level.id,
+                                                                                      options[0].out_dir))
+            if earlier:
+                entries[(0, level.id)] = earlier
+        tracks = [Track(0, lv.id, n, len(routines[0].levels)) for n, lv in enumerate(routines[0].levels, 1)]
     write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks if (t.routine, t.level) in entries])
     return BatchResult(results, playlist, failures)
+
+
+def _earlier_entry(path: Path) -> Entry | None:
+    """The playlist entry of a session built earlier (title, artist, exact length from its tags)."""
+    if not path.is_file():
+        return None
+    try:
+        tags = read_tags(path)
+    except Exception:   # unreadable: left out of the playlist, as any foreign file
+        return None
+    provenance = tags.get("provenance") or {}
+    samples, rate = provenance.get("samples"), provenance.get("sample_rate")
+    if not isinstance(samples, int) or not isinstance(rate, int) or not rate:
+        return None
+    return Entry(path, samples / rate, tags.get("title") or path.stem, tags.get("artist") or "")
 
 
 def _as_error(failure: Failure) -> AudioRoutineError:

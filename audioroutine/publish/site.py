@@ -53,6 +53,7 @@ class Session:
     publisher: str | None = None
     copyright: str | None = None
     language: str = "en"
+    track: int | None = None          # n of the TRCK tag n/N: a programme's week
     chapters: list[Chapter] = field(default_factory=list)
     cues: list[Cue] = field(default_factory=list)
     vtt: Path | None = None
@@ -161,11 +162,16 @@ def read_session(path: Path) -> Session:
         album=tags.get("album") or tags.get("title") or path.stem,
         samples=samples, sample_rate=rate, size=stat.st_size, mtime=stat.st_mtime,
         notes=tags.get("comment") or "", publisher=tags.get("publisher"), copyright=tags.get("copyright"),
-        language=lang.from_iso639_2(tags.get("language") or "") or "en",
+        language=lang.from_iso639_2(tags.get("language") or "") or "en", track=_track(tags.get("track")),
         chapters=[Chapter(c["title"], c["start_ms"], c["end_ms"], c.get("subtitle")) for c in tags.get("chapters", [])],
         cues=parse_vtt(vtt.read_text(encoding="utf-8")) if vtt.is_file() else [],
         vtt=vtt if vtt.is_file() else None, cover=cover, cover_mime=mime,
     )
+
+
+def _track(value: str | None) -> int | None:
+    number = (value or "").split("/")[0]
+    return int(number) if number.isdigit() and int(number) > 0 else None
 
 
 def exact_samples(path: Path, rate: int, provenance: dict[str, object] | None) -> int:
