@@ -261,7 +261,7 @@ def html_text(handout: Handout) -> str:
     e = html.escape
     t = lang.labels_for(handout.language).label
     out = ["<!doctype html>", f'<html lang="{e(handout.language)}"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">', '<link rel="icon" href="data:,">',
            f"<title>{e(handout.title)} — {e(handout.session)}</title>", f"<style>{CSS}</style></head><body><main>"]
     if handout.url:
         import segno
