@@ -555,10 +555,12 @@ def _check_size(reader: _Reader, routine: Routine) -> None:
 
 def _lines(top: dict[str, yaml.Node]) -> dict[str, int]:
     """Lines of the keys the language guard names in its errors."""
-    lines = {key: top[key].start_mark.line + 1 for key in ("language", "voice", "mixed_languages") if key in top}
+    lines: dict[str, int] = {key: top[key].start_mark.line + 1 for key in ("language", "voice", "mixed_languages")
+                             if key in top}
     voice = top.get("voice")
     if isinstance(voice, yaml.MappingNode):
-        lines.update({f"voice.{k.value}": v.start_mark.line + 1 for k, v in voice.value if k.value in ("engine", "voice")})
+        lines.update({f"voice.{k.value}": v.start_mark.line + 1 for k, v in voice.value
+                      if k.value in ("engine", "voice")})
     return lines
 
 

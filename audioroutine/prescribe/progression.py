@@ -20,8 +20,8 @@ from ..errors import ScriptError, key_hint
 from ..files import decode_input, read_input
 from ..limits import MAX_COUNT
 from ..names import name_problem
-from ..texts import text_problem
 from ..script import HALFWAY_ROOM_MS, Breath, Dosage, Exercise, Level, Routine, load_script
+from ..texts import text_problem
 from .yamlfile import compose
 
 MAX_WEEKS = 52

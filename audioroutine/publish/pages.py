@@ -30,7 +30,8 @@ def render_session(folder: Folder, session: Session, assets: str, page_url: str)
 def render_index(folder: Folder, assets: str, page_url: str, feed_url: str | None, list_folders: bool = False) -> str:
     language = lang.labels_for(folder_language(folder))
     return _env.get_template("index.html.j2").render(
-        lang=language.code, t=language.label, folder=folder, assets=assets, page_url=page_url, feed_url=feed_url, version=__version__,
+        lang=language.code, t=language.label, folder=folder, assets=assets, page_url=page_url, feed_url=feed_url,
+        version=__version__,
         total_ms=sum(s.duration_ms for s in folder.sessions), children=folder.children if list_folders else [])
 
 
