@@ -65,6 +65,7 @@ def _reencode(data: bytes) -> tuple[bytes, str]:
     return out.getvalue(), mime
 
 
+@lru_cache(maxsize=32)   # every patient of a routine and level gets the same cover: drawn once
 def generate_cover(title: str, level: str, level_index: int = 0, footer: str | None = None) -> bytes:
     """A SIZE×SIZE PNG (1400 px: podcast directories ask 1400 to 3000 px, square): the title
     (wrapped), the level below it, an optional footer line, in a font that has every shipped

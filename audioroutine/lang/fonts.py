@@ -22,7 +22,12 @@ def font_path(weight: str = "regular") -> Path:
     return path
 
 
-def font_version() -> str:
+@cache
+def package_version(name: str) -> str:
     from importlib.metadata import version
 
-    return version("font-source-sans-pro")
+    return version(name)
+
+
+def font_version() -> str:
+    return package_version("font-source-sans-pro")

@@ -24,7 +24,7 @@ from .. import lang
 from ..compiler import compile_level, level_title
 from ..durations import format_hms
 from ..files import write_atomic
-from ..lang.fonts import font_path, font_version
+from ..lang.fonts import font_path, font_version, package_version
 from ..script import Dosage, Routine
 from ..settings import Settings
 from ..timeline import Say
@@ -310,10 +310,9 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 
 
 def fingerprint(handout: Handout) -> str:
-    """A hash of everything a handout shows and how the PDF is made (font, fpdf2 version)."""
-    from fpdf import FPDF_VERSION
-
-    return hashlib.sha256(f"{handout!r}|{font_version()}|{FPDF_VERSION}|{CSS}".encode()).hexdigest()[:16]
+    """A hash of everything a handout shows and how the PDF is made (font, fpdf2 version),
+    found without importing fpdf2 (a no-op rebuild renders no PDF)."""
+    return hashlib.sha256(f"{handout!r}|{font_version()}|{package_version('fpdf2')}|{CSS}".encode()).hexdigest()[:16]
 
 
 def write_handout(mp3: Path, handout: Handout) -> list[Path]:
