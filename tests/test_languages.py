@@ -88,8 +88,8 @@ def test_a_spanish_routine_says_nothing_in_english(write_script) -> None:
 @pytest.mark.parametrize(
     ("language", "where_and_what"),
     [
-        ("fr", "language: no coaching phrases for language 'fr'"),
-        ("fr\nphrases: {rest: Repos.}", "phrases.session_intro: no 'session_intro' phrase for language 'fr'"),
+        ("it", "language: no coaching phrases for language 'it'"),
+        ("it\nphrases: {rest: Riposo.}", "phrases.session_intro: no 'session_intro' phrase for language 'it'"),
     ],
     ids=["no-table", "missing-phrase"],
 )
@@ -98,17 +98,17 @@ def test_missing_phrases_are_a_validation_error(write_script, language: str, whe
     result = CliRunner(mix_stderr=False).invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
     assert result.stderr == (f"error: {path}: {where_and_what} "
-                             "(languages with phrases: de, en, es; or give every phrase under 'phrases:')\n")
+                             "(languages with phrases: de, en, es, fr; or give every phrase under 'phrases:')\n")
 
 
 def test_a_language_without_a_table_works_when_the_script_gives_every_phrase(write_script) -> None:
-    french = {key: f"fr-{key}" + (" {" + "} {".join(sorted(fields(t))) + "}" if fields(t) else "")
+    italian = {key: f"it-{key}" + (" {" + "} {".join(sorted(fields(t))) + "}" if fields(t) else "")
               for key, t in ENGLISH.items()}
-    block = "\n".join(f"  {key}: \"{value}\"" for key, value in french.items())
-    path = write_script(SPANISH_MINI.replace("language: es", f"language: fr\nphrases:\n{block}"))
+    block = "\n".join(f"  {key}: \"{value}\"" for key, value in italian.items())
+    path = write_script(SPANISH_MINI.replace("language: es", f"language: it\nphrases:\n{block}"))
     texts = spoken(compile_level(load_script(path), "basico"))
-    assert "fr-rep un deux Mantén." in texts          # the script's words, numbers by num2words in French
-    assert "fr-session_end" in texts
+    assert "it-rep uno due Mantén." in texts          # the script's words, numbers by num2words in Italian
+    assert "it-session_end" in texts
 
 
 # --- every word the tool adds is in the routine's language -------------------------------

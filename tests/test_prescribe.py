@@ -287,7 +287,7 @@ def test_rebuilding_unchanged_prescriptions_writes_nothing_and_a_change_only_its
     assert [len(f.handouts) for f in changed] == [0, 2, 0]
 
 
-def test_handout_pdf_reads_back_and_its_qr_code_opens_the_audio(patients: Path, tmp_path: Path) -> None:
+def test_handout_pdf_reads_back_and_its_qr_code_opens_the_player_page(patients: Path, tmp_path: Path) -> None:
     pypdf = pytest.importorskip("pypdf")
     zxingcpp = pytest.importorskip("zxingcpp")
     from PIL import Image
@@ -303,7 +303,7 @@ def test_handout_pdf_reads_back_and_its_qr_code_opens_the_audio(patients: Path, 
                      "Movement: Press the back of your knee down.", "Stop if it hurts.", "Reference: P-0002"):
         assert expected in text
     image = Image.open(io.BytesIO(reader.pages[0].images[0].data))
-    url = "https://clinic.example/a/P-0002/knee-progressed.mp3"
+    url = "https://clinic.example/a/P-0002/knee-progressed.html"   # the page publish writes
     assert [code.text for code in zxingcpp.read_barcodes(image)] == [url]
     page = (out / "P-0002" / "knee-progressed.html").read_text()
     assert "One hold of 15 seconds." in page and f'href="{url}"' in page and "<svg" in page

@@ -186,6 +186,9 @@ def test_a_folder_per_patient_gets_its_own_index_and_feed(tmp_path: Path) -> Non
     result = publish(out, BASE, tmp_path / "site")
     assert result.feeds == [f"{BASE}ana/feed.xml", f"{BASE}ben/feed.xml"]
     top = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "ana" not in top and "ben" not in top and "feed.xml" not in top   # patient folders: not listed
+    publish(out, BASE, tmp_path / "site", list_folders=True)                  # unless asked
+    top = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert 'href="ana/index.html"' in top and 'href="ben/index.html"' in top and "feed.xml" not in top
     ben = (tmp_path / "site" / "ben" / "index.html").read_text(encoding="utf-8")
     assert 'href="neck-beginner.html"' in ben and 'href="../assets/player.css"' in ben

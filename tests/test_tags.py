@@ -131,7 +131,7 @@ def test_ffmpeg_demuxer_reads_the_same_tags_chapters_and_duration(built) -> None
     # duration: ffmpeg decodes exactly the samples of the timeline (gapless header)
     assert decoded_samples(path) == timeline.total
     streams = ffmpeg_streams(path)
-    assert "Video: png" in streams[1] and "600x600" in streams[1] and "(attached pic)" in streams[1]
+    assert "Video: png" in streams[1] and "1400x1400" in streams[1] and "(attached pic)" in streams[1]
     assert attached_picture(path) == ID3(str(path)).getall("APIC")[0].data
 
 

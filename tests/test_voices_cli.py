@@ -63,7 +63,7 @@ def test_say_rejects_other_file_types(tmp_path: Path) -> None:
 
 
 def test_missing_piper_voice_is_one_line(mini_script: Path, tmp_path: Path) -> None:
-    missing = tmp_path / "voices" / "de_DE-thorsten-medium.onnx"
+    missing = tmp_path / "voices" / "en_GB-alan-medium.onnx"    # English, as the script (a German voice: the guard)
     result = run("build", str(mini_script), "--engine", "piper", "--voice", str(missing), "--out", str(tmp_path / "o"))
     assert result.exit_code == 1
     assert result.stderr == f"error: Piper voice model not found: {missing} (give a path to an .onnx voice)\n"

@@ -29,7 +29,10 @@ def compile_level(routine: Routine, level_id: str, settings: Settings | None = N
         return [Say(speak_numbers(text, say), role), gap] if text else []
 
     title = say("session_intro", title=routine.title, level=level_title(routine, level_id, say))
-    intro: list[Step] = [Say(title, "title"), gap, *clinic(settings.intro, "intro")]
+    intro: list[Step] = [Say(title, "title"), gap]
+    if routine.frequency:   # a programme's or prescription's "twice a day, 5 days a week"
+        intro += [Say(speak_numbers(say("frequency", frequency=routine.frequency), say), "intro"), gap]
+    intro += clinic(settings.intro, "intro")
     if routine.intro:
         intro += [Say(routine.intro, "intro"), gap]
     if routine.safety:
@@ -60,13 +63,17 @@ def phrases_for(routine: Routine) -> Phrases:
 
 def level_title(routine: Routine, level_id: str, say: Phrases | None = None) -> str:
     """The title the script gives a level, else the language's word for a default level
-    (beginner, progressed), else the level's name capitalized."""
+    (beginner, progressed) or a programme's week or stage ("week-3": "Semana 3" in Spanish),
+    else the level's name capitalized."""
     level = routine.level(level_id)
     say = say or phrases_for(routine)
-    key = f"level_{level.id}"
-    if level.named or key not in say.table:
+    if level.named:
         return level.title
-    return say(key)
+    unit, _, number = level.id.rpartition("-")
+    if unit in ("week", "stage") and number.isdigit():   # a programme's weeks: "Semana 3"
+        return say(f"level_{unit}", n=number)
+    key = f"level_{level.id}"
+    return say(key) if key in say.table else level.title
 
 
 def _exercise_chapters(routine: Routine, level_id: str, say: Phrases) -> list[ChapterPlan]:

@@ -1,4 +1,5 @@
-"""The words the compiler adds around a script's own cues, per language.
+"""Filling in the words the compiler adds around a script's own cues (the tables are in
+`audioroutine.lang`, one module per language).
 
 A script can replace any of them under `phrases:`; a clinic keeps its own wording that way,
 and can speak a language without a table here by giving every phrase. Numbers in the
@@ -8,194 +9,11 @@ read English digits well, and English cache keys stay as they were).
 
 from __future__ import annotations
 
-from string import Formatter
+from .. import lang
+from ..lang import base_language, placeholders
 
-ENGLISH: dict[str, str] = {
-    "session_intro": "{title}. {level} session.",
-    "safety_intro": "Before we begin, a word on safety.",
-    "exercise_intro": "Exercise {n} of {total}: {name}.",
-    "dose_reps": "{n} reps",
-    "dose_one_rep": "one rep",
-    "dose_sets": "in {n} sets",
-    "dose_hold": "holding each for {time}",
-    "dose_breath": "breathing in for {inhale} and out for {exhale}",
-    "dose_each_side": "on each side",
-    "dose_alternating": "alternating sides",
-    "get_ready": "Get ready.",
-    "rep": "Rep {n} of {total}.",
-    "rep_side": "Rep {n} of {total}, {side} side.",
-    "last_rep": "Last one.",
-    "last_rep_side": "Last one, {side} side.",
-    "hold": "Hold.",
-    "release": "And relax.",
-    "rest": "Rest.",
-    "set": "Set {n} of {total}.",
-    "set_rest": "Rest now. Set {n} of {total} is next.",
-    "side_first": "Start with your {side} side.",
-    "side_switch": "Now the {side} side.",
-    "left": "left",
-    "right": "right",
-    "inhale": "Breathe in.",
-    "exhale": "Breathe out.",
-    "exercise_done": "Good work.",
-    "session_end": "That is the end of the session. Well done.",
-    "dose_single_hold": "one hold of {time}",
-    "dose_reps_total": "{n} reps in total",
-    "dose_reps_per_side": "{n} reps on each side",
-    "dose_rep_time": "{time} each",
-    "dose_intervals": "{n} intervals",
-    "dose_work": "{work} of work and {rest} of rest each",
-    "dose_work_only": "{work} of work each",
-    "hold_for": "Hold for {time}.",
-    "interval": "Interval {n} of {total}. Go.",
-    "last_interval": "Last interval. Go.",
-    "side_rest": "Rest before the {side} side.",
-    "halfway": "Halfway.",
-    "begin": "Begin.",
-    "circuit_intro": "{name}: {n} rounds.",
-    "round": "Round {n} of {total}: {name}.",
-    "round_rest": "Rest now. Round {n} of {total} is next.",
-    "round_chapter": "{name}, round {n}",
-    "seconds": "{n} seconds",
-    "one_second": "one second",
-    # Words written into chapters, tags and sidecars; the rest speak numbers in clinic text.
-    "chapter_intro": "Introduction",
-    "chapter_closing": "Closing",
-    "chapters": "Chapters",
-    "level_beginner": "Beginner",
-    "level_progressed": "Progressed",
-    "programme": "Exercise programme",
-    "genre": "Fitness",
-    "plus": "plus",
-    "clock": "{hour} {minute}",
-    "clock_hour": "{hour} o'clock",
-    "clock_early": "{hour} oh {minute}",
-}
-
-SPANISH: dict[str, str] = {
-    "session_intro": "{title}. Sesión: {level}.",
-    "safety_intro": "Antes de empezar, unas palabras sobre seguridad.",
-    "exercise_intro": "Ejercicio {n} de {total}: {name}.",
-    "dose_reps": "{n} repeticiones",
-    "dose_one_rep": "una repetición",
-    "dose_sets": "en {n} series",
-    "dose_hold": "manteniendo cada una {time}",
-    "dose_breath": "inspirando durante {inhale} y espirando durante {exhale}",
-    "dose_each_side": "por cada lado",
-    "dose_alternating": "alternando los lados",
-    "get_ready": "Prepárate.",
-    "rep": "Repetición {n} de {total}.",
-    "rep_side": "Repetición {n} de {total}, lado {side}.",
-    "last_rep": "La última.",
-    "last_rep_side": "La última, lado {side}.",
-    "hold": "Mantén.",
-    "release": "Y relaja.",
-    "rest": "Descansa.",
-    "set": "Serie {n} de {total}.",
-    "set_rest": "Descansa ahora. Sigue la serie {n} de {total}.",
-    "side_first": "Empieza por el lado {side}.",
-    "side_switch": "Ahora el lado {side}.",
-    "left": "izquierdo",
-    "right": "derecho",
-    "inhale": "Inspira.",
-    "exhale": "Espira.",
-    "exercise_done": "Buen trabajo.",
-    "session_end": "Aquí termina la sesión. Muy bien.",
-    "dose_single_hold": "una sola vez, manteniendo {time}",
-    "dose_reps_total": "{n} repeticiones en total",
-    "dose_reps_per_side": "{n} repeticiones por cada lado",
-    "dose_rep_time": "de {time} cada una",
-    "dose_intervals": "{n} intervalos",
-    "dose_work": "{work} de trabajo y {rest} de descanso cada uno",
-    "dose_work_only": "{work} de trabajo cada uno",
-    "hold_for": "Mantén durante {time}.",
-    "interval": "Intervalo {n} de {total}. Vamos.",
-    "last_interval": "Último intervalo. Vamos.",
-    "side_rest": "Descansa antes del lado {side}.",
-    "halfway": "Vas por la mitad.",
-    "begin": "Empieza.",
-    "circuit_intro": "{name}: {n} rondas.",
-    "round": "Ronda {n} de {total}: {name}.",
-    "round_rest": "Descansa ahora. Sigue la ronda {n} de {total}.",
-    "round_chapter": "{name}, ronda {n}",
-    "seconds": "{n} segundos",
-    "one_second": "un segundo",
-    "chapter_intro": "Introducción",
-    "chapter_closing": "Cierre",
-    "chapters": "Capítulos",
-    "level_beginner": "Principiante",
-    "level_progressed": "Avanzado",
-    "programme": "Programa de ejercicios",
-    "genre": "Fitness",
-    "plus": "más",
-    "clock": "{hour} y {minute}",
-    "clock_hour": "{hour} en punto",
-    "clock_early": "{hour} y {minute}",
-}
-
-# Sides are adverbs ("rechts", "links") so that no template has to inflect them.
-GERMAN: dict[str, str] = {
-    "session_intro": "{title}. Einheit: {level}.",
-    "safety_intro": "Bevor wir beginnen, ein Wort zur Sicherheit.",
-    "exercise_intro": "Übung {n} von {total}: {name}.",
-    "dose_reps": "{n} Wiederholungen",
-    "dose_one_rep": "eine Wiederholung",
-    "dose_sets": "in {n} Sätzen",
-    "dose_hold": "jede {time} halten",
-    "dose_breath": "{inhale} einatmen und {exhale} ausatmen",
-    "dose_each_side": "auf jeder Seite",
-    "dose_alternating": "abwechselnd rechts und links",
-    "get_ready": "Mach dich bereit.",
-    "rep": "Wiederholung {n} von {total}.",
-    "rep_side": "Wiederholung {n} von {total}, {side}.",
-    "last_rep": "Die letzte.",
-    "last_rep_side": "Die letzte, {side}.",
-    "hold": "Halten.",
-    "release": "Und entspannen.",
-    "rest": "Pause.",
-    "set": "Satz {n} von {total}.",
-    "set_rest": "Jetzt Pause. Als Nächstes Satz {n} von {total}.",
-    "side_first": "Zuerst {side}.",
-    "side_switch": "Jetzt {side}.",
-    "left": "links",
-    "right": "rechts",
-    "inhale": "Einatmen.",
-    "exhale": "Ausatmen.",
-    "exercise_done": "Gut gemacht.",
-    "session_end": "Das ist das Ende der Einheit. Gut gemacht.",
-    "dose_single_hold": "einmal {time} halten",
-    "dose_reps_total": "{n} Wiederholungen insgesamt",
-    "dose_reps_per_side": "{n} Wiederholungen pro Seite",
-    "dose_rep_time": "je {time}",
-    "dose_intervals": "{n} Intervalle",
-    "dose_work": "je {work} Belastung und {rest} Pause",
-    "dose_work_only": "je {work} Belastung",
-    "hold_for": "{time} halten.",
-    "interval": "Intervall {n} von {total}. Los.",
-    "last_interval": "Letztes Intervall. Los.",
-    "side_rest": "Pause, dann {side}.",
-    "halfway": "Halbzeit.",
-    "begin": "Los.",
-    "circuit_intro": "{name}: {n} Runden.",
-    "round": "Runde {n} von {total}: {name}.",
-    "round_rest": "Jetzt Pause. Als Nächstes Runde {n} von {total}.",
-    "round_chapter": "{name}, Runde {n}",
-    "seconds": "{n} Sekunden",
-    "one_second": "eine Sekunde",
-    "chapter_intro": "Einleitung",
-    "chapter_closing": "Abschluss",
-    "chapters": "Kapitel",
-    "level_beginner": "Anfänger",
-    "level_progressed": "Fortgeschritten",
-    "programme": "Übungsprogramm",
-    "genre": "Fitness",
-    "plus": "plus",
-    "clock": "{hour} Uhr {minute}",
-    "clock_hour": "{hour} Uhr",
-    "clock_early": "{hour} Uhr {minute}",
-}
-
-PHRASES: dict[str, dict[str, str]] = {"en": ENGLISH, "es": SPANISH, "de": GERMAN}
+ENGLISH: dict[str, str] = dict(lang.english().phrases)
+PHRASES: dict[str, dict[str, str]] = {code: dict(language.phrases) for code, language in lang.languages().items()}
 PHRASE_KEYS: tuple[str, ...] = tuple(ENGLISH)
 
 
@@ -205,11 +23,6 @@ class PhraseError(Exception):
     def __init__(self, message: str, key: str | None = None, hint: str | None = None) -> None:
         super().__init__(message)
         self.message, self.key, self.hint = message, key, hint
-
-
-def base_language(language: str) -> str:
-    """'es-MX' → 'es'."""
-    return language.replace("_", "-").split("-")[0].lower()
 
 
 class Phrases:
@@ -232,7 +45,8 @@ class Phrases:
 
     def number(self, value: object) -> str:
         """A count as this language says it: digits in English, words elsewhere."""
-        if self.language == "en" or isinstance(value, bool) or not isinstance(value, (int, float)):
+        language = lang.get(self.language)
+        if (language is not None and language.digits) or isinstance(value, bool) or not isinstance(value, (int, float)):
             return str(value)
         return self.words(value)
 
@@ -250,11 +64,6 @@ class Phrases:
             return self("one_second")
         n = ms // 1000 if ms % 1000 == 0 else round(ms / 1000, 1)
         return self("seconds", n=n)
-
-
-def placeholders(template: str) -> set[str]:
-    """The `{names}` a template uses; ValueError for unbalanced braces."""
-    return {name for _, name, _, _ in Formatter().parse(template) if name is not None}
 
 
 def check_template(key: str, text: str) -> str | None:

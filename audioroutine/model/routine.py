@@ -133,6 +133,9 @@ class Routine:
     loudness: LoudnessSettings = LoudnessSettings()
     path: str = "<script>"
     sha256: str = ""
+    mixed_languages: bool = False     # the script says its voice may speak another language
+    frequency: str | None = None      # how often to do the session (a programme or prescription says)
+    lines: dict[str, int] = field(default_factory=dict, compare=False)   # key → line, for errors
 
     def level(self, level_id: str) -> Level:
         """The level named `level_id`, by id or title, in any letter case."""

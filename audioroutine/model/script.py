@@ -61,7 +61,7 @@ __all__ = [
 ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
-    "transition", "circuits", "sounds", "loudness", "libraries",
+    "transition", "circuits", "sounds", "loudness", "libraries", "mixed_languages",
 )
 CIRCUIT_KEYS = ("name", "exercises", "rounds", "rest")
 
@@ -100,9 +100,21 @@ def parse_script(
         **head, levels=levels, exercises=tuple(exercises), phrases=phrases,
         circuits=_circuits(reader, top["circuits"], tuple(exercises), levels) if "circuits" in top else (),
         path=path, sha256=with_libraries(sha256 or hashlib.sha256(text.encode()).hexdigest(), used),
+        lines=_lines(top),
     )
     _check_size(reader, routine)
     return routine
+
+
+def _lines(top: dict[str, yaml.Node]) -> dict[str, int]:
+    """Lines of the keys the language guard names in its errors."""
+    lines: dict[str, int] = {key: top[key].start_mark.line + 1 for key in ("language", "voice", "mixed_languages")
+                             if key in top}
+    voice = top.get("voice")
+    if isinstance(voice, yaml.MappingNode):
+        lines.update({f"voice.{k.value}": v.start_mark.line + 1 for k, v in voice.value
+                      if k.value in ("engine", "voice")})
+    return lines
 
 
 def _phrases(reader: FieldReader, top: dict[str, yaml.Node]) -> dict[str, str]:
@@ -162,6 +174,7 @@ def _head(reader: FieldReader, top: dict[str, yaml.Node]) -> dict[str, Any]:
         "intro": reader.text, "outro": reader.text, "voice": lambda node, key: _voice(reader, node),
         "get_ready": reader.duration, "gap": reader.duration, "transition": reader.duration,
         "sounds": lambda node, key: _sounds(reader, node), "loudness": lambda node, key: _loudness(reader, node),
+        "mixed_languages": reader.boolean,
     }
     out = dict(_HEAD_DEFAULTS)
     for key, conv in read.items():

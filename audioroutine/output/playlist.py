@@ -2,6 +2,8 @@
 
 Order across a build: levels outer, scripts inner — every script's first level (in the order
 the scripts were given), then every script's second level, and so on. Track numbers follow it.
+A build of one script numbers its levels among all of its levels, and its playlist keeps the
+sessions of its other levels built earlier (weeks released one at a time).
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ class Track:
 
 
 def track_order(routines: Sequence[Routine], levels: Sequence[Sequence[str]]) -> list[Track]:
-    """Tracks for `routines[i]` built at `levels[i]` (level ids in the routine's own order)."""
+    """Tracks for `routines[i]` built at `levels[i]` (level ids in the routine's own order).
+    One routine: a level keeps its place among all the routine's levels (week 4 of 6 is track
+    4/6), so levels built one at a time (a programme released week by week) make one album."""
+    if len(routines) == 1:
+        every = [lv.id for lv in routines[0].levels]
+        return [Track(0, level, every.index(level) + 1, len(every)) for level in every if level in levels[0]]
     slots: list[tuple[int, int, str]] = []
     for index, (routine, chosen) in enumerate(zip(routines, levels)):
         ordered = [lv.id for lv in routine.levels if lv.id in chosen]

@@ -18,7 +18,7 @@ from ..model.script import Routine
 from ..run.executors import Parallel
 from ..run.pipeline import BatchPlan, BuildOptions, BuildResult, build_batch, chosen_levels, dry_run, plan
 from ..run.prepare import check_length
-from .handout import handout_for, write_handout
+from .handout import TICK_WEEKS, handout_for, write_handout
 from .prescription import Patient, Prescriptions, RowError
 
 
@@ -43,17 +43,20 @@ class FolderPlan:
     reference: str | None = None
 
 
-def audio_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
-    """`base_url` + the MP3's path below the output folder, or None without a base URL. The
-    base URL follows the one rule for published addresses (core/urls.py): http(s), no credentials."""
+def page_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
+    """The session's player page once the output folder is published at `base_url`
+    (`audioroutine publish OUT --base-url URL`: `URL/<path below OUT>/<session>.html`), or
+    None without a base URL. The base URL follows the one rule for published addresses
+    (core/urls.py): http(s), no credentials."""
     if not base_url:
         return None
-    relative = mp3.resolve().relative_to(out_dir.resolve()).as_posix()
+    relative = mp3.resolve().relative_to(out_dir.resolve()).with_suffix(".html").as_posix()
     return public_url(base_url) + quote(relative)
 
 
 def build_folder(routine: Routine, options: BuildOptions, base_url: str | None = None, url_root: Path | None = None,
-                 reference: str | None = None, handouts: bool = True, parallel: Parallel | None = None) -> FolderResult:
+                 reference: str | None = None, handouts: bool = True, clinician: str | None = None,
+                 date: str | None = None, parallel: Parallel | None = None) -> FolderResult:
     """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session."""
     if base_url:
         public_url(base_url)   # before any work
@@ -62,8 +65,10 @@ def build_folder(routine: Routine, options: BuildOptions, base_url: str | None =
     out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
     if handouts:
         for session in result.sessions:
-            url = audio_url(base_url, url_root or options.out_dir, session.path)
-            handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url)
+            url = page_url(base_url, url_root or options.out_dir, session.path)
+            weeks = 1 if session.level.startswith(("week-", "stage-")) else TICK_WEEKS   # a programme's week
+            handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url,
+                                  clinician, date, weeks)
             out.handouts += write_handout(session.path, handout)
     return out
 
@@ -96,7 +101,8 @@ def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, bas
     if base_url:
         public_url(base_url)
     check_patients(prescriptions, options)
-    return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts, parallel)
+    return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts,
+                         p.clinician, p.date, parallel)
             for p in prescriptions.patients]
 
 

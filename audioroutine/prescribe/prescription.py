@@ -8,6 +8,7 @@ from a name column. A first name is spoken only when the file opts in (docs/prog
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 import json
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from .. import lang
 from ..compile.compiler import compile_level, phrases_for
 from ..core.errors import ScriptError, ScriptErrors, key_hint
 from ..core.limits import MAX_COUNT, MAX_DURATION_MS, MAX_EXERCISES
@@ -46,10 +48,12 @@ from .progression import (
     week_id,
 )
 
-COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name")
+COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name",
+           "frequency", "clinician", "date", "mixed_languages")
 OVERRIDES = ("reps", "sets", "hold", "rest", "set_rest")   # per exercise: `<exercise id>.<key>` columns
-OPTIONS = ("speak_first_names",)
-GREETING = {"en": "Hello {name}.", "es": "Hola, {name}.", "de": "Hallo {name}."}
+DEFAULTS = ("frequency", "clinician", "date", "mixed_languages")   # an option here is every patient's default
+OPTIONS = ("speak_first_names", *DEFAULTS)
+MAX_FREE_TEXT = 80
 MAX_PATIENTS = 5000
 MAX_COLUMNS = len(COLUMNS) + len(OVERRIDES) * MAX_EXERCISES   # every column, every override of every exercise
 
@@ -109,6 +113,8 @@ class Patient:
     voice: str | None = None
     first_name: str | None = None      # only when the file opts in
     row: int | None = None
+    clinician: str | None = None       # for the handout
+    date: str | None = None            # YYYY-MM-DD, for the handout
 
 
 @dataclass
@@ -130,12 +136,18 @@ def load_prescriptions(path: str | Path) -> Prescriptions:
         options, entries = _read_csv(text, str(path))
     else:
         options, entries = _read_yaml(text, str(path), errors)
-    out = Prescriptions(str(path), speak_first_names=options)
+    speak = "speak_first_names" in options and _flag(options["speak_first_names"].value, str(path),
+                                                     options["speak_first_names"].row, "speak_first_names")
+    for entry in entries:   # a file-level option is every patient's default
+        for key in DEFAULTS:
+            if key in options and not entry.get(key):
+                entry.cells[key] = options[key]
+    out = Prescriptions(str(path), speak_first_names=speak)
     seen: dict[str, int | None] = {}
     cache: dict[tuple[str, str], tuple[Routine, Programme | None]] = {}
     for entry in entries:
         try:
-            patient = _patient(entry, path.parent, options, cache)
+            patient = _patient(entry, path.parent, speak, cache)
             if patient.ref in seen:
                 raise entry.fail("ref", f"reference '{patient.ref}' is also used on row {seen[patient.ref]}")
         except ScriptErrors as err:
@@ -145,7 +157,7 @@ def load_prescriptions(path: str | Path) -> Prescriptions:
             errors.append(err)
             continue
         seen[patient.ref] = entry.row
-        if entry.get("first_name") and not options:
+        if entry.get("first_name") and not speak:
             out.names_ignored += 1
         out.patients.append(patient)
     if errors:
@@ -165,10 +177,11 @@ def _flag(value: str, file: str, row: int | None, key: str) -> bool:
     raise RowError(f"expected yes or no, got {short(value.strip())!r}", file=file, row=row, name=key)
 
 
-def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
+def _read_csv(text: str, path: str) -> tuple[dict[str, Cell], list[Entry]]:
     """`# key: value` option lines first, then a header row and one row per patient."""
     lines = text.splitlines(keepends=True)
-    speak, start = False, 0
+    options: dict[str, Cell] = {}
+    start = 0
     for number, line in enumerate(lines, 1):
         if not line.startswith("#"):
             break
@@ -178,7 +191,7 @@ def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
         if key not in OPTIONS:
             raise RowError(f"unknown option '{short(key)}'", file=path, row=number, name=short(key),
                            hint=key_hint(key, OPTIONS))
-        speak = _flag(value, path, number, key)
+        options[key] = Cell(value.strip(), number, None)
     rows = csv_rows("".join(lines[start:]), path, start + 1, MAX_PATIENTS + 1, MAX_COLUMNS)
     if not rows:
         raise ScriptError("no header row", file=path)
@@ -194,7 +207,7 @@ def _read_csv(text: str, path: str) -> tuple[bool, list[Entry]]:
         entries.append(Entry(cells, index, path))
     if len(entries) > MAX_PATIENTS:
         raise ScriptError(f"at most {MAX_PATIENTS} patients per file, got {len(entries)}", file=path)
-    return speak, entries
+    return options, entries
 
 
 def _header(row: list[str], path: str, line: int) -> list[str]:
@@ -216,7 +229,7 @@ def _header(row: list[str], path: str, line: int) -> list[str]:
     return header
 
 
-def _read_yaml(text: str, path: str, errors: list[ScriptError]) -> tuple[bool, list[Entry]]:
+def _read_yaml(text: str, path: str, errors: list[ScriptError]) -> tuple[dict[str, Cell], list[Entry]]:
     """`speak_first_names: yes` (optional) and `patients:`, a list of mappings. The errors of
     patients that cannot be read are added to `errors`; the others are returned."""
     reader = FieldReader(path)
@@ -224,7 +237,8 @@ def _read_yaml(text: str, path: str, errors: list[ScriptError]) -> tuple[bool, l
     if root is None:
         raise ScriptError("the prescription file is empty", file=path, hint="see docs/programmes.md")
     top = reader.top(root, ("patients", *OPTIONS), "a prescription file", "patients")
-    speak = reader.boolean(top["speak_first_names"], "speak_first_names") if "speak_first_names" in top else False
+    options = {key: Cell(_yaml_cell(reader, top[key], key), top[key].start_mark.line + 1, None)
+               for key in OPTIONS if key in top}
     node = top["patients"]
     if not isinstance(node, yaml.SequenceNode):
         raise reader.fail(node, "patients", "expected a list of patients")
@@ -235,7 +249,7 @@ def _read_yaml(text: str, path: str, errors: list[ScriptError]) -> tuple[bool, l
         with reader.collect():
             entries.append(_yaml_entry(reader, item, f"patients[{index}]"))
     errors += reader.errors
-    return speak, entries
+    return options, entries
 
 
 def _yaml_entry(reader: FieldReader, item: yaml.Node, key: str) -> Entry:
@@ -285,10 +299,12 @@ def _patient(entry: Entry, base: Path, speak: bool, cache: Cache) -> Patient:
     levels = _levels(entry, routine, programme)
     routine = _overrides(entry, routine, row_data)
     routine = _language(entry, routine, row_data)
-    engine, voice = _voice(entry)
+    engine, voice = _voice(entry, routine)
+    routine = _frequency(entry, routine, row_data)
+    clinician, date = _free_text(entry, "clinician"), _date(entry)
     first_name = _first_name(entry) if speak else None
     if first_name:
-        greeting = GREETING.get(routine.language.split("-")[0], GREETING["en"]).format(name=first_name)
+        greeting = phrases_for(routine)("greeting", name=first_name)
         routine = replace(routine, intro=f"{greeting} {routine.intro}" if routine.intro else greeting)
         row_data["greeting"] = True
     sha = hashlib.sha256(json.dumps(row_data, sort_keys=True).encode()).hexdigest()
@@ -298,7 +314,14 @@ def _patient(entry: Entry, base: Path, speak: bool, cache: Cache) -> Patient:
             compile_level(routine, lv)
         except ScriptError as err:
             raise entry.fail("ref", f"does not compile: {err.message}", err.hint) from None
-    return Patient(ref, routine, levels, engine, voice, first_name, entry.row)
+    return Patient(ref, routine, levels, engine, voice, first_name, entry.row, clinician, date)
+
+
+def _free_text(entry: Entry, key: str) -> str | None:
+    value = entry.get(key)
+    if value and (len(value) > MAX_FREE_TEXT or text_problem(value)):
+        raise entry.fail(key, f"at most {MAX_FREE_TEXT} characters of text, no control characters")
+    return value
 
 
 def _reference(entry: Entry) -> str:
@@ -374,10 +397,21 @@ def _levels(entry: Entry, routine: Routine, programme: Programme | None) -> tupl
     return tuple(lv.id for lv in routine.levels)
 
 
+def _mixed(entry: Entry, routine: Routine) -> bool:
+    """True when the script or the row says its voice may speak another language."""
+    cell = entry.cells.get("mixed_languages")
+    return routine.mixed_languages or bool(cell and cell.value.strip()
+                                           and _flag(cell.value, entry.file, cell.row, "mixed_languages"))
+
+
 def _language(entry: Entry, routine: Routine, row_data: dict[str, object]) -> Routine:
     language = entry.get("language")
     if not language:
         return routine
+    if not _mixed(entry, routine) and lang.base_language(language) != lang.base_language(routine.language):
+        raise entry.fail("language", f"the patient's language is {lang.name(language)} but the script speaks "
+                                     f"{lang.name(routine.language)} ({routine.path})",
+                         "give a script written in that language, or say 'mixed_languages: yes'")
     routine = replace(routine, language=language)
     try:
         phrases_for(routine)
@@ -387,14 +421,36 @@ def _language(entry: Entry, routine: Routine, row_data: dict[str, object]) -> Ro
     return routine
 
 
-def _voice(entry: Entry) -> tuple[str | None, str | None]:
+def _voice(entry: Entry, routine: Routine) -> tuple[str | None, str | None]:
     engine = entry.get("engine")
     if engine and engine not in ENGINES:
         raise entry.fail("engine", f"unknown engine {short(engine)!r}: choose one of {', '.join(engine_names())}")
     voice = entry.get("voice")
     if voice and text_problem(voice):
         raise entry.fail("voice", str(text_problem(voice)))
+    problem = None if _mixed(entry, routine) else lang.mismatch(
+        routine.language, lang.voice_language(engine or routine.voice.engine or "piper", voice))
+    if problem:
+        raise entry.fail("voice", problem, "use a voice in the patient's language, or say 'mixed_languages: yes'")
     return engine, voice
+
+
+def _frequency(entry: Entry, routine: Routine, row_data: dict[str, object]) -> Routine:
+    frequency = _free_text(entry, "frequency")
+    if not frequency:
+        return routine
+    row_data["frequency"] = frequency
+    return replace(routine, frequency=frequency)
+
+
+def _date(entry: Entry) -> str | None:
+    date = entry.get("date")
+    if not date:
+        return None
+    try:
+        return dt.date.fromisoformat(date).isoformat()
+    except ValueError:
+        raise entry.fail("date", f"expected a date as YYYY-MM-DD, got {short(date)!r}") from None
 
 
 def _first_name(entry: Entry) -> str | None:

@@ -24,7 +24,7 @@ from ..model.script import HALFWAY_ROOM_MS, Breath, Dosage, Exercise, Level, Rou
 
 MAX_WEEKS = 52
 UNITS = {"week": "Week", "stage": "Stage"}
-PROGRAMME_KEYS = ("id", "script", "title", "weeks", "unit", "from", "to", "plateau", "switch")
+PROGRAMME_KEYS = ("id", "script", "title", "weeks", "unit", "from", "to", "plateau", "switch", "frequency")
 ROUND_5_ABOVE_MS = 30_000     # durations above 30 s are rounded to 5 s, below to whole seconds
 
 
@@ -41,6 +41,7 @@ class Programme:
     end: str | None = None            # level id; None: the routine's last level
     plateau: tuple[int, ...] = ()     # weeks that repeat the week before
     switch: dict[str, int] = field(default_factory=dict)   # exercise id → week its variant switches
+    frequency: str | None = None      # how often: "twice a day, 5 days a week" (spoken, on the handout)
     path: str = "<programme>"
     script_line: int | None = None    # the line of `script:`, for errors
     script_entry: str = ""            # `script:` as written, relative to `base`, the programme's folder
@@ -102,10 +103,12 @@ def _weeks(reader: FieldReader, node: yaml.Node) -> int:
 
 def _texts(reader: FieldReader, keys: dict[str, yaml.Node]) -> dict[str, str]:
     texts: dict[str, str] = {}
-    for name in ("id", "script", "title", "unit", "from", "to"):
+    for name in ("id", "script", "title", "unit", "from", "to", "frequency"):
         if name in keys:
             with reader.collect():
                 texts[name] = reader.file_name(keys[name], name) if name == "id" else reader.text(keys[name], name)
+                if name == "frequency" and len(texts[name]) > 80:
+                    raise reader.fail(keys[name], name, "at most 80 characters of text")
                 if name == "unit" and texts[name] not in UNITS:
                     raise reader.fail(keys[name], name, f"expected one of {', '.join(UNITS)}, got {texts[name]!r}")
     return texts
@@ -234,7 +237,7 @@ def progression_routine(routine: Routine, programme: Programme) -> Routine:
                               key=f"switch.{name}", hint=key_hint(name, sorted(ids)))
     along = fractions(programme)
     weeks = range(1, programme.weeks + 1)
-    levels = tuple(Level(id=week_id(programme, w), title=f"{UNITS[programme.unit]} {w}", named=True,
+    levels = tuple(Level(id=week_id(programme, w), title=f"{UNITS[programme.unit]} {w}",
                          rate=routine.level(start if along[w - 1] < 0.5 else end).rate) for w in weeks)
     exercises = []
     for exercise in routine.exercises:
@@ -244,7 +247,8 @@ def progression_routine(routine: Routine, programme: Programme) -> Routine:
         exercises.append(replace(exercise, dosage=dosage))
     sha = hashlib.sha256(f"{routine.sha256}\n{programme.digest()}".encode()).hexdigest()
     return replace(routine, id=programme.id or f"{routine.id}-programme", levels=levels,
-                   exercises=tuple(exercises), title=programme.title or routine.title, sha256=sha)
+                   exercises=tuple(exercises), title=programme.title or routine.title, sha256=sha,
+                   frequency=programme.frequency or routine.frequency)
 
 
 def programme_script(programme: Programme) -> Path:

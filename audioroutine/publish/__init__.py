@@ -53,8 +53,13 @@ def check_base_url(base_url: str) -> str:
         raise PublishError(str(err)) from None
 
 
-def publish(out_dir: Path, base_url: str, site_dir: Path) -> PublishResult:
-    """Write the site for the sessions in `out_dir` into `site_dir`, served at `base_url`."""
+def publish(out_dir: Path, base_url: str, site_dir: Path, list_folders: bool = False, listed: bool = False,
+            owner_email: str | None = None) -> PublishResult:
+    """Write the site for the sessions in `out_dir` into `site_dir`, served at `base_url`.
+    `list_folders`: index pages link their sub-folders (off: a patient's folder is reached
+    only by its own address, so unguessable folder names stay unguessable). `listed`: feeds
+    may appear in podcast directories (off: `itunes:block`). `owner_email`: the feeds'
+    `itunes:owner` email (the name is the clinic's)."""
     base = check_base_url(base_url)
     if site_dir.resolve() == out_dir.resolve():
         raise PublishError(f"--to: the site needs its own folder, not the output folder {out_dir}")
@@ -81,11 +86,12 @@ def publish(out_dir: Path, base_url: str, site_dir: Path) -> PublishResult:
                          render_session(folder, session, assets, url(f"{session.stem}.html")).encode())
             done.pages.append(url(f"{session.stem}.html"))
         if folder.sessions:
-            result.write(target / "feed.xml", make_feed(folder, url))
+            result.write(target / "feed.xml", make_feed(folder, url, listed, owner_email))
             done.feeds.append(url("feed.xml"))
         result.write(target / "index.qr.png", qr_png(url("index.html")))
         result.write(target / "index.html", render_index(folder, assets, url("index.html"),
-                                                         url("feed.xml") if folder.sessions else None).encode())
+                                                         url("feed.xml") if folder.sessions else None,
+                                                         list_folders).encode())
     for name, data in ASSETS.items():
         result.write(site_dir / "assets" / name, data)
     result.finish()

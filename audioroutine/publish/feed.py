@@ -17,12 +17,33 @@ from .. import __version__
 from .site import Folder, Session
 
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 CHAPTERS_TYPE = "application/json+chapters"
 
 
 class Podcast2Extension(BaseExtension):  # type: ignore[misc]
+    """The channel tags feedgen writes in an older form or not at all: `itunes:explicit`
+    as true/false (Apple's current spec; feedgen knows yes/no/clean only), `itunes:owner`
+    with or without an email, `itunes:block`."""
+
+    def __init__(self) -> None:
+        self.owner: tuple[str, str | None] | None = None
+        self.block = False
+
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NS}
+
+    def extend_rss(self, rss_feed: Any) -> Any:
+        channel = rss_feed.find("channel")
+        etree.SubElement(channel, f"{{{ITUNES_NS}}}explicit").text = "false"
+        if self.owner:
+            owner = etree.SubElement(channel, f"{{{ITUNES_NS}}}owner")
+            etree.SubElement(owner, f"{{{ITUNES_NS}}}name").text = self.owner[0]
+            if self.owner[1]:
+                etree.SubElement(owner, f"{{{ITUNES_NS}}}email").text = self.owner[1]
+        if self.block:
+            etree.SubElement(channel, f"{{{ITUNES_NS}}}block").text = "Yes"
+        return rss_feed
 
 
 class Podcast2EntryExtension(BaseEntryExtension):  # type: ignore[misc]
@@ -61,8 +82,12 @@ def episode_guid(session: Session, url: str) -> str:
     return f"{url}#{hashlib.sha256(f'{session.size}:{session.samples}:{int(session.mtime)}'.encode()).hexdigest()[:12]}"
 
 
-def make_feed(folder: Folder, url: Callable[[str], str]) -> bytes:
-    """RSS for `folder`; `url(name)` is the public address of a file in the folder's site folder."""
+def make_feed(folder: Folder, url: Callable[[str], str], listed: bool = False, owner_email: str | None = None) -> bytes:
+    """RSS for `folder`; `url(name)` is the public address of a file in the folder's site folder.
+    Unless `listed`, the feed asks directories not to list it (`itunes:block`): a clinic's
+    feeds are for its patients (a patient's folder above all), found by the address it gives.
+    Episodes are numbered by their track number (week 4 of a programme is episode 4, also
+    when the weeks were built and published one at a time)."""
     first = folder.sessions[0]
     fg = FeedGenerator()
     fg.load_extension("podcast")
@@ -78,7 +103,8 @@ def make_feed(folder: Folder, url: Callable[[str], str]) -> bytes:
         fg.copyright(first.copyright)
     fg.podcast.itunes_author(first.artist or first.publisher or "audioroutine")
     fg.podcast.itunes_category("Health & Fitness", "Fitness")
-    fg.podcast.itunes_explicit("no")
+    fg.podcast2.owner = (first.publisher or first.artist or "audioroutine", owner_email)
+    fg.podcast2.block = not listed
     fg.podcast.itunes_type("serial")     # play in order: oldest (first session) first
     if first.cover_name:
         fg.podcast.itunes_image(url(first.cover_name))
@@ -93,7 +119,7 @@ def make_feed(folder: Folder, url: Callable[[str], str]) -> bytes:
         entry.enclosure(mp3, str(session.size), "audio/mpeg")
         entry.pubDate(_date(session.mtime))
         entry.podcast.itunes_duration(round(session.seconds))   # whole seconds: all iTunes allows
-        entry.podcast.itunes_episode(number)
+        entry.podcast.itunes_episode(session.track or number)
         if session.cover_name:
             entry.podcast.itunes_image(url(session.cover_name))
         if session.chapters:

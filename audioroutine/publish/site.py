@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from mutagen.id3 import ID3, ID3NoHeaderError
 
+from .. import lang
 from ..audio.mp3 import decode_mp3
 from ..core.errors import AudioRoutineError
 from ..output.probe import InspectError, mp3_rate
@@ -52,6 +53,7 @@ class Session:
     publisher: str | None = None
     copyright: str | None = None
     language: str = "en"
+    track: int | None = None          # n of the TRCK tag n/N: a programme's week
     chapters: list[Chapter] = field(default_factory=list)
     cues: list[Cue] = field(default_factory=list)
     vtt: Path | None = None
@@ -84,17 +86,17 @@ class Folder:
     rel: PurePosixPath                # relative to the output folder; "." for the top
     sessions: list[Session]
     children: list[PurePosixPath] = field(default_factory=list)   # sub-folders that hold sessions
+    language: str | None = None       # of a folder without sessions: the one its sub-folders share
 
     @property
     def title(self) -> str:
-        return self.sessions[0].album if self.sessions else (self.rel.name or "Sessions")
+        if self.sessions:
+            return self.sessions[0].album
+        return self.rel.name or lang.labels_for(self.language or "en").label("sessions")
 
     @property
     def depth(self) -> int:
         return 0 if str(self.rel) == "." else len(self.rel.parts)
-
-
-LANGUAGES = {"eng": "en", "spa": "es", "deu": "de", "fra": "fr", "ita": "it", "por": "pt", "nld": "nl"}
 
 
 def read_output(out_dir: Path, skip: Path | None = None) -> list[Folder]:
@@ -119,6 +121,10 @@ def read_output(out_dir: Path, skip: Path | None = None) -> list[Folder]:
     for rel in folders:
         if str(rel) != ".":
             folders[rel.parent if rel.parent in folders else _nearest(rel, folders)].children.append(rel)
+    spoken = {session.language for sessions in found.values() for session in sessions}
+    for folder in folders.values():
+        if not folder.sessions and len(spoken) == 1:
+            folder.language = next(iter(spoken))
     return [folders[rel] for rel in sorted(folders, key=lambda r: (r != PurePosixPath("."), str(r)))]
 
 
@@ -156,11 +162,16 @@ def read_session(path: Path) -> Session:
         album=tags.get("album") or tags.get("title") or path.stem,
         samples=samples, sample_rate=rate, size=stat.st_size, mtime=stat.st_mtime,
         notes=tags.get("comment") or "", publisher=tags.get("publisher"), copyright=tags.get("copyright"),
-        language=LANGUAGES.get(tags.get("language") or "", "en"),
+        language=lang.from_iso639_2(tags.get("language") or "") or "en", track=_track(tags.get("track")),
         chapters=[Chapter(c["title"], c["start_ms"], c["end_ms"], c.get("subtitle")) for c in tags.get("chapters", [])],
         cues=parse_vtt(vtt.read_text(encoding="utf-8")) if vtt.is_file() else [],
         vtt=vtt if vtt.is_file() else None, cover=cover, cover_mime=mime,
     )
+
+
+def _track(value: str | None) -> int | None:
+    number = (value or "").split("/")[0]
+    return int(number) if number.isdigit() and int(number) > 0 else None
 
 
 def exact_samples(path: Path, rate: int, provenance: dict[str, object] | None) -> int:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
+from .. import lang
 from ..audio.loudness import normalize, rotate_phase
 from ..audio.mp3 import encode_normalized
 from ..audio.render import Mix
@@ -27,7 +28,8 @@ from ..engines import Clip
 from ..model.bitrates import DEFAULT_BITRATE
 from ..model.loudness_settings import LoudnessSettings
 from ..model.script import Routine
-from ..output.playlist import Entry, playlist_path, track_order, write_playlist
+from ..output.playlist import Entry, Track, playlist_path, track_order, write_playlist
+from ..output.tags import read_tags
 from ..output.transcript import sidecar_paths
 from ..speech.cache import wav_bytes
 from ..speech.clips import Speech, SpeechStats
@@ -66,6 +68,7 @@ def plan(routine: Routine, level: str | None = None, options: BuildOptions | Non
 def _plan(routine: Routine, level: str, options: BuildOptions,
           exact: bool = False) -> tuple[Program, Speech, Timeline, set[str]]:
     """`plan`, with the program, the speech it used and the phrases it estimated."""
+    check_language(routine, options)
     program = compile_level(routine, level, options.settings)
     speech = speech_for(routine, program, options, SpeechStats())
     if exact:
@@ -116,6 +119,7 @@ def build_batch(
     configure_pydub()
     options = _batch_options(routines, options)
     check_unique(routines, options)
+    raise_all([err for err in (_language_error(r, o) for r, o in zip(routines, options)) if err])
     levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
     tracks = track_order(routines, levels)
     from .batch import run_batch
@@ -131,8 +135,54 @@ def build_batch(
         for session in result.sessions:
             entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
         results.append(result)
+    if len(routines) == 1:   # the routine's other levels built earlier keep their place
+        for level in routines[0].levels:
+            earlier = None if (0, level.id) in entries else _earlier_entry(output_path(routines[0], level.id,
+                                                                                      options[0].out_dir))
+            if earlier:
+                entries[(0, level.id)] = earlier
+        tracks = [Track(0, lv.id, n, len(routines[0].levels)) for n, lv in enumerate(routines[0].levels, 1)]
     write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks if (t.routine, t.level) in entries])
     return BatchResult(results, playlist, failures)
+
+
+def _earlier_entry(path: Path) -> Entry | None:
+    """The playlist entry of a session built earlier (title, artist, exact length from its tags)."""
+    if not path.is_file():
+        return None
+    try:
+        tags = read_tags(path)
+    except Exception:   # unreadable: left out of the playlist, as any foreign file
+        return None
+    provenance = tags.get("provenance") or {}
+    samples, rate = provenance.get("samples"), provenance.get("sample_rate")
+    if not isinstance(samples, int) or not isinstance(rate, int) or not rate:
+        return None
+    return Entry(path, samples / rate, tags.get("title") or path.stem, tags.get("artist") or "")
+
+
+def check_language(routine: Routine, options: BuildOptions) -> None:
+    """A voice that speaks another language than the routine's words is a ScriptError naming
+    the script's line, unless the script says `mixed_languages: yes`."""
+    if routine.mixed_languages:
+        return
+    voice = voice_name(routine, options)
+    problem = lang.mismatch(routine.language, lang.voice_language(engine_name(routine, options), voice))
+    if problem is None:
+        return
+    from_script = voice is not None and voice == routine.voice.voice and not options.voice
+    key = "voice.voice" if from_script else "language"
+    where = "" if from_script else f" (voice {voice!r} from {'--voice' if options.voice else 'the settings'})"
+    raise ScriptError(problem + where, file=routine.path, line=routine.lines.get(key), key=key,
+                      hint="use a voice in the routine's language, or say 'mixed_languages: yes' in the script")
+
+
+def _language_error(routine: Routine, options: BuildOptions) -> ScriptError | None:
+    try:
+        check_language(routine, options)
+    except ScriptError as err:
+        return err
+    return None
 
 
 def _as_error(failure: Failure) -> AudioRoutineError:

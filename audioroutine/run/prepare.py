@@ -3,9 +3,7 @@ length checked, an engine and the phrase cache chosen; nothing synthesized or wr
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..compile.compiler import build_timeline, compile_level
 from ..compile.timeline import Program, Timeline
@@ -37,19 +35,10 @@ def speech_for(routine: Routine, program: Program, options: BuildOptions, stats:
     try:
         engine = get_engine(engine_name(routine, options), voice)
     except LanguageError as err:   # the script's language and the engine chosen: the input's error
-        raise ScriptError(str(err), file=routine.path, line=_top_level_line(routine.path, "language"),
+        raise ScriptError(str(err), file=routine.path, line=routine.lines.get("language"),
                           key="language") from None
     return Speech(engine, PhraseCache(options.cache_dir), options.sample_rate, stats)
 
-
-def _top_level_line(path: str, key: str) -> int | None:
-    """The line of `key:` at the top level of the (already validated) script, if written so."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    match = re.search(rf"^{re.escape(key)}\s*:", text, re.MULTILINE)
-    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 def estimated_timeline(program: Program, speech: Speech, sample_rate: int) -> tuple[Timeline, set[str]]:

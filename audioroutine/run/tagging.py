@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from .. import lang
 from ..compile.compiler import level_title, phrases_for
 from ..compile.timeline import Chapter, Timeline
 from ..core.errors import ScriptError
@@ -40,7 +41,7 @@ def session_tags(
         genre=settings.genre or say("genre"),
         year=year_tag(),
         comment=comment,
-        language=_iso639_2(routine.language),
+        language=lang.iso639_2(routine.language),
         album_artist=options.album_artist or album_artist(routine, settings),
         publisher=clinic,
         copyright=settings.copyright,
@@ -86,8 +87,3 @@ def _cover(routine: Routine, level: str, clinic: str | None, settings: Settings)
 def timeline_hash(timeline: Timeline) -> str:
     blob = json.dumps([(e.start, e.length, e.kind, e.text) for e in timeline.events]).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _iso639_2(language: str) -> str:
-    return {"en": "eng", "es": "spa", "de": "deu", "fr": "fra", "it": "ita", "pt": "por", "nl": "nld"}.get(
-        language.split("-")[0].lower(), "und")

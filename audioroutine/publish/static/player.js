@@ -50,11 +50,22 @@
     if (position) { position.textContent = clock(ms); }
   }
 
+  // A server that ignores byte ranges (python -m http.server) cannot seek: the browser plays
+  // from the start. Say so instead of failing silently.
+  var noSeek = document.getElementById('no-seek');
+  function checkSeek(target) {
+    window.setTimeout(function () {
+      if (noSeek && target > 2 && Math.abs(audio.currentTime - target) > 2) { noSeek.hidden = false; }
+    }, 1500);
+  }
+
   chapters.forEach(function (button) {
     button.addEventListener('click', function () {
-      audio.currentTime = Number(button.dataset.start) / 1000;
+      var target = Number(button.dataset.start) / 1000;
+      audio.currentTime = target;
       var played = audio.play();
       if (played && played.catch) { played.catch(function () {}); }
+      checkSeek(target);
     });
   });
   ['timeupdate', 'seeked', 'seeking', 'loadedmetadata'].forEach(function (name) {
