@@ -89,7 +89,7 @@ def parse_programme(text: str, path: str = "<programme>", base: Path = Path(".")
     return Programme(
         script=base / texts["script"], weeks=weeks, id=texts.get("id"), title=texts.get("title"),
         unit=texts.get("unit", "week"), start=texts.get("from"), end=texts.get("to"), plateau=plateau,
-        switch=switch, path=path, script_line=keys["script"].start_mark.line + 1,
+        switch=switch, frequency=texts.get("frequency"), path=path, script_line=keys["script"].start_mark.line + 1,
         script_entry=texts["script"], base=base,
     )
 
