@@ -125,6 +125,7 @@ CASES: list[Case] = [
     folder("folder-misspelled-exercises", {"work/lib/bad.yaml": MINIMAL.replace("exercises:", "exercices:")}, "error: {d}/work/lib/bad.yaml:1: exercises: missing required key\nerror: {d}/work/lib/bad.yaml:4: exercices: unknown key 'exercices' (did you mean 'exercises'?)"),
     folder("folder-syntax-error", {"work/lib/bad.yaml": "id: x\n  title: [\n"}, 'error: {d}/work/lib/bad.yaml:2: YAML syntax error: mapping values are not allowed here (check indentation and quoting)'),
     folder("folder-list-yaml", {"work/lib/list.yaml": "- a\n- b\n"}, 'error: {d}/work/lib/list.yaml: not a routine script: none of the keys id, title, description...'),
+    folder("folder-fifo", {"work/lib/pipe.yaml": FIFO}, "error: {d}/work/lib/pipe.yaml: file is a pipe, not a file"),
     folder("folder-binary-yaml", {"work/lib/bin.yaml": bytes(range(128, 256))}, 'error: {d}/work/lib/bin.yaml:1: not UTF-8 text: save it as UTF-8'),
     folder("glob-misspelled", {"work/lib/bad.yaml": MINIMAL.replace("exercises:", "exercices:")}, "error: {d}/work/lib/bad.yaml:1: exercises: missing required key\nerror: {d}/work/lib/bad.yaml:4: exercices: unknown key 'exercices' (did you mean 'exercises'?)", ["validate", W + "/lib/*.yaml"]),
     folder("folder-build-bad", {"work/lib/bad.yaml": "id: x\n"}, 'error: {d}/work/lib/bad.yaml:1: title: missing required key\nerror: {d}/work/lib/bad.yaml:1: exercises: missing required key', ["build", f"{W}/lib", "--out", "{d}/out"]),
