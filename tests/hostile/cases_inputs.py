@@ -120,6 +120,11 @@ CASES: list[Case] = [
     settings("settings-cover-out", 'cover = "../secret/c.png"\n', "error: {d}/work/audioroutine.toml:1: cover: cover image '../secret/c.png' is outside the folders an input file may name: its own folder, the current folder and $AUDIOROUTINE_ROOTS (give a PNG or JPEG path relative to this file)", {"secret/c.png": SHADOW}),
     settings("settings-cover-fifo", 'cover = "c.png"\n', "error: {d}/work/audioroutine.toml:1: cover: cover image 'c.png' is a device, pipe or socket, not a file (give a PNG or JPEG path relative to this file)", {"work/c.png": FIFO}),
     settings("settings-cover-symlink-out", 'cover = "c.png"\n', "error: {d}/work/audioroutine.toml:1: cover: cover image 'c.png' is outside the folders an input file may name: its own folder, the current folder and $AUDIOROUTINE_ROOTS (give a PNG or JPEG path relative to this file)", {"secret/c.png": SHADOW, "work/c.png": ("symlink", "../secret/c.png")}),
+    Case("settings-named-is-foreign", {"work/s.yaml": MINIMAL, "secret/s.toml": f'root = "{SECRET}"\nbin = "x"\n'},
+         ["validate", f"{W}/s.yaml", "--settings", "{d}/secret/s.toml"],
+         "error: {d}/secret/s.toml: not a settings file: none of the keys clinic, contact, intro...", surface="settings"),
+    Case("script-named-is-foreign", {"work/s.yaml": SHADOW}, ["validate", f"{W}/s.yaml"],
+         "error: {d}/work/s.yaml: not a routine script: none of the keys id, title, description...", surface="folder"),
     settings("settings-fffe", 'clinic = "A\\uFFFE"\n', 'error: {d}/work/audioroutine.toml:1: clinic: control character U+FFFE is not allowed in text'),
     # --- folders and globs -----------------------------------------------------------------------
     folder("folder-misspelled-exercises", {"work/lib/bad.yaml": MINIMAL.replace("exercises:", "exercices:")}, "error: {d}/work/lib/bad.yaml:1: exercises: missing required key\nerror: {d}/work/lib/bad.yaml:4: exercices: unknown key 'exercices' (did you mean 'exercises'?)"),
