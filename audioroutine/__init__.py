@@ -24,18 +24,20 @@ _EXPORTS = {
     "load_script": "model.script", "parse_script": "model.script", "Routine": "model.script",
     "load_settings": "model.settings", "settings_for": "model.settings", "Settings": "model.settings",
     "compile_level": "compile.compiler", "Timeline": "compile.timeline",
-    "BuildOptions": "run.options", "BuildResult": "run.pipeline", "SessionResult": "run.options",
-    "BatchResult": "run.pipeline", "BatchPlan": "run.pipeline", "Parallel": "run.executors",
-    "build": "run.pipeline", "build_batch": "run.pipeline", "plan": "run.pipeline", "dry_run": "run.pipeline",
+    "BuildOptions": "run.options", "BuildResult": "run.results", "SessionResult": "run.options",
+    "BatchResult": "run.results", "BatchPlan": "run.results", "Parallel": "run.executors",
+    "build": "run.pipeline", "build_batch": "run.builds", "explain": "run.builds", "plan": "run.pipeline",
+    "dry_run": "run.pipeline",
     "inspect": "output.probe", "Probe": "output.probe",
     "Engine": "engines", "VoiceOptions": "engines", "Clip": "engines", "get_engine": "engines",
     "AudioRoutineError": "core.errors", "ScriptError": "core.errors", "BuildError": "core.errors",
-    "EngineError": "core.errors", "Failure": "run.pipeline",
+    "EngineError": "core.errors", "Failure": "run.results",
 }
 __all__ = ["AudioRoutineError", "BatchPlan", "BatchResult", "BuildError", "BuildOptions", "BuildResult",
     "Clip", "Engine", "EngineError", "Failure", "Parallel", "Probe", "Routine", "ScriptError", "SessionResult",
     "Settings",
-    "Timeline", "VoiceOptions", "build", "build_batch", "compile_level", "dry_run", "get_engine", "inspect",
+    "Timeline", "VoiceOptions", "build", "build_batch", "compile_level", "dry_run", "explain", "get_engine",
+    "inspect",
     "load_script", "load_settings", "parse_script", "plan", "settings_for"]
 
 if TYPE_CHECKING:
@@ -46,9 +48,11 @@ if TYPE_CHECKING:
     from .model.script import Routine, load_script, parse_script
     from .model.settings import Settings, load_settings, settings_for
     from .output.probe import Probe, inspect
+    from .run.builds import build_batch, explain
     from .run.executors import Parallel
     from .run.options import BuildOptions, SessionResult
-    from .run.pipeline import BatchPlan, BatchResult, BuildResult, Failure, build, build_batch, dry_run, plan
+    from .run.pipeline import build, dry_run, plan
+    from .run.results import BatchPlan, BatchResult, BuildResult, Failure
 
 
 def __getattr__(name: str) -> Any:

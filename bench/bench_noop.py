@@ -13,11 +13,12 @@ should start empty) the wall time is printed too: with a store on the network, w
 dominates.
 
 `--shell`: builds the paths (default: `scripts_yaml/`, the seed library) once, then times,
-interleaved in rounds, three commands as a fresh process each, wall time: `python -c pass`
+interleaved in rounds, four commands as a fresh process each, wall time: `python -c pass`
 (interpreter start), `python -m audioroutine build ...` answered from the manifest (the
-fast path), and the same build with the manifest removed first (the normal path, which
-re-decides by the MP3s' provenance tags and records the manifest again). Exits 1 if a
-no-op run wrote an MP3 or the fast path loaded numpy or an engine.
+fast path), the same build from Python (`build_batch()`, answered from the manifest too),
+and the command with the manifest removed first (the normal path, which re-decides by the
+MP3s' provenance tags and records the manifest again). Exits 1 if a no-op run wrote an MP3,
+the fast path loaded numpy or an engine, or the command and the API gave different results.
 """
 
 from __future__ import annotations
@@ -96,17 +97,31 @@ def shell(paths: list[Path], engine: str, rounds: int, cache: Path | None) -> No
         loaded = {line.split("|")[-1].strip() for line in _run(probe, env).stderr.splitlines() if "|" in line}
         if heavy := sorted(name for name in loaded if name.split(".")[0] in HEAVY):
             sys.exit(f"the fast path imported {', '.join(heavy)}")
-        times: dict[str, list[float]] = {"python -c pass": [], "fast path (manifest)": [], "normal path": []}
+        api = [sys.executable, "-c", _api_code(paths, out, chosen)]
+        loaded = {line.split("|")[-1].strip() for line in _run([api[0], "-X", "importtime", *api[1:]], env)
+                  .stderr.splitlines() if "|" in line}
+        if heavy := sorted(name for name in loaded if name.split(".")[0] in HEAVY):
+            sys.exit(f"build_batch() from Python imported {', '.join(heavy)} on a no-op")
+        times: dict[str, list[float]] = {"python -c pass": [], "fast path (manifest)": [],
+                                         "build_batch() from Python (manifest)": [], "normal path": []}
+        commands = {"python -c pass": [sys.executable, "-c", "pass"], "fast path (manifest)": build,
+                    "build_batch() from Python (manifest)": api, "normal path": build}
+        results = []
         for _ in range(rounds):
             for name in times:
                 if name == "normal path":
                     (out / MANIFEST_NAME).unlink()
-                command = [sys.executable, "-c", "pass"] if name == "python -c pass" else build
                 start = time.perf_counter()
-                proc = _run(command, env)
+                proc = _run(commands[name], env)
                 times[name].append(time.perf_counter() - start)
-                if command is build and any(s["written"] for s in json.loads(proc.stdout)["sessions"]):
-                    sys.exit(f"{name}: a no-op build wrote an MP3")
+                if commands[name] is not commands["python -c pass"]:
+                    result = json.loads(proc.stdout)
+                    del result["summary"]["time"]
+                    results.append(result)
+                    if any(s["written"] for s in result["sessions"]):
+                        sys.exit(f"{name}: a no-op build wrote an MP3")
+        if any(result != results[0] for result in results):
+            sys.exit("the command and build_batch() from Python gave different results")
     base = statistics.median(times["python -c pass"])
     fast = statistics.median(times["fast path (manifest)"])
     print(f"{' '.join(p.name for p in paths)}, engine {engine}, {rounds} rounds, wall time of a fresh process:")
@@ -114,6 +129,19 @@ def shell(paths: list[Path], engine: str, rounds: int, cache: Path | None) -> No
     for name, values in times.items():
         median = statistics.median(values)
         print(f"| {name} | {median:.3f} | {min(values):.3f} | {median / base:.1f}× | {median / fast:.2f}× |")
+
+
+def _api_code(paths: list[Path], out: Path, chosen: list[str]) -> str:
+    """A Python program that makes the build of `paths` with `build_batch()` and prints its
+    result as the command's --json does."""
+    engine = repr(chosen[1]) if chosen else "None"
+    return ("import json, sys\n"
+            "from audioroutine import BuildOptions, build_batch, load_script\n"
+            "from pathlib import Path\n"
+            "from audioroutine.model.inputs import expand\n"
+            f"routines = [load_script(p) for p in expand(map(Path, {[str(p) for p in paths]!r})).scripts]\n"
+            f"batch = build_batch(routines, BuildOptions(out_dir={str(out)!r}, engine={engine}))\n"
+            "print(json.dumps(batch.to_dict(time=0.0)))\n")
 
 
 def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

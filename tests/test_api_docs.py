@@ -4,8 +4,7 @@ the slow run builds the real seed with Piper."""
 
 from __future__ import annotations
 
-import contextlib
-import io
+import os
 import re
 import shutil
 import subprocess
@@ -31,23 +30,26 @@ def examples() -> list[str]:
     return re.findall(r"```python\n(.*?)```", API.read_text(encoding="utf-8"), re.DOTALL)
 
 
-def run_examples(folder: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.chdir(folder)
-    namespace: dict[str, object] = {}
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        for code in examples():
-            exec(compile(code, str(API), "exec"), namespace)
-    return out.getvalue()
+def run_examples(folder: Path) -> str:
+    """Run each example on its own, in a fresh interpreter in `folder`, in order; what they
+    printed."""
+    printed = []
+    for code in examples():
+        done = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+        assert done.returncode == 0, f"{code}\n{done.stderr}"
+        printed.append(done.stdout)
+    return "".join(printed)
 
 
-def test_the_api_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_api_examples_run_each_on_its_own(tmp_path: Path) -> None:
     (tmp_path / "scripts_yaml").mkdir()
     (tmp_path / "scripts_yaml" / "upper_middle_back.yaml").write_text(STAND_IN, encoding="utf-8")
-    printed = run_examples(tmp_path, monkeypatch)
+    printed = run_examples(tmp_path)
     assert len(examples()) == 2
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
+        ".audioroutine-manifest.json",
         "upper_middle_back-beginner.lrc", "upper_middle_back-beginner.mp3", "upper_middle_back-beginner.vtt",
         "upper_middle_back-progressed.lrc", "upper_middle_back-progressed.mp3", "upper_middle_back-progressed.vtt",
         "upper_middle_back.m3u8"]
@@ -70,8 +72,8 @@ def test_parsing_a_script_imports_no_audio_library() -> None:
 
 
 @pytest.mark.slow
-def test_the_api_examples_run_on_the_seed_with_piper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_api_examples_run_on_the_seed_with_piper(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "scripts_yaml", tmp_path / "scripts_yaml")
-    printed = run_examples(tmp_path, monkeypatch)
+    printed = run_examples(tmp_path)
     assert (tmp_path / "out" / "upper_middle_back.m3u8").is_file()
     assert printed.splitlines()[-1].endswith(" beginner")

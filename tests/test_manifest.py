@@ -17,12 +17,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from audioroutine import BuildOptions, explain, load_script
 from audioroutine.cli import cli
 from audioroutine.core.ffmpeg import ffmpeg_exe
 from audioroutine.engines import VoiceOptions
 from audioroutine.engines.fake import FakeEngine
 from audioroutine.engines.piper import PiperEngine
-from audioroutine.run import manifest, pipeline
+from audioroutine.run import freshness, manifest, pipeline
 from audioroutine.run.manifest import MANIFEST_NAME
 
 from .conftest import MINIMAL, ROOT
@@ -158,8 +159,8 @@ CASES: list[Any] = [
     ("sidecar edited", lambda r, m: edit(r / "out" / "a-progressed.lrc", "Cobra", "Kobra"), (), (), set()),
     ("playlist edited", lambda r, m: edit(r / "out" / "programme.m3u8", "Alpha", "Alfa"), (), (), set()),
     ("cached phrase removed", lambda r, m: shutil.rmtree(r / "cache" / "phrases"), (), (), set()),
-    ("tool version", lambda r, m: m.setattr(manifest, "__version__", "99.0"), (), (), set()),
-    ("a dependency's version", lambda r, m: m.setattr(manifest, "version", lambda name: "99.0"), (), (), set()),
+    slow("tool version", lambda r, m: m.setattr(freshness, "__version__", "99.0"), (), (), ALL),   # in the provenance
+    ("a dependency's version", lambda r, m: m.setattr(freshness, "version", lambda name: "99.0"), (), (), set()),
     ("AUDIOROUTINE_FFMPEG", lambda r, m: m.setenv("AUDIOROUTINE_FFMPEG", ffmpeg_exe()), (), (), set()),
     ("engine fingerprint", lambda r, m: m.setattr(FakeEngine, "fingerprint", staticmethod(lambda o: {"x": 1})),
      (), (), set()),
@@ -285,10 +286,10 @@ def test_a_source_file_of_the_package_is_part_of_every_key(tmp_path, monkeypatch
     package = tmp_path / "package"
     package.mkdir()
     (package / "phrases.py").write_text("A = 1\n")
-    monkeypatch.setattr(manifest, "PACKAGE", package)
-    before = manifest._environment()
+    monkeypatch.setattr(freshness, "PACKAGE", package)
+    before = freshness.Environment().package
     later(package / "phrases.py")
-    assert manifest._environment() != before
+    assert freshness.Environment().package != before
 
 
 def test_the_piper_fingerprint_follows_the_voice_files_without_loading_piper(tmp_path):
@@ -306,3 +307,84 @@ def test_the_piper_fingerprint_follows_the_voice_files_without_loading_piper(tmp
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+# --- build --explain: per session, "up to date" or what changed since the recorded build ---
+
+def explained(root: Path, **options: Any) -> dict[str, list[str]]:
+    routines = [load_script(root / name) for name in ("a.yaml", "b.yaml")]
+    sessions, batch = explain(routines, BuildOptions(out_dir=root / "out", **options))
+    assert batch == []
+    return {session.path.name: session.changed for session in sessions}
+
+
+def test_explain_names_each_kind_of_change(clinic, build, monkeypatch):
+    """One recorded build, then one change at a time (undone before the next), each named
+    for exactly the sessions it concerns."""
+    build(clinic)
+    assert explained(clinic) == dict.fromkeys(ALL, [])
+    script = (clinic / "a.yaml").read_text()
+    edit(clinic / "a.yaml", "title: Alpha", "title: Alpha two")
+    album = "the album tags (the batch's first script and its settings)"   # album artist: the first script's
+    assert explained(clinic) == {**dict.fromkeys(A_BOTH, ["script text", album]), **dict.fromkeys(B_BOTH, [album])}
+    (clinic / "a.yaml").write_text(script)
+    library = (clinic / "library" / "back.yaml").read_text()
+    edit(clinic / "library" / "back.yaml", "Lift your chest.", "Lift up.")
+    assert explained(clinic) == {**dict.fromkeys(A_BOTH, ["a library exercise", album]),
+                                 **dict.fromkeys(B_BOTH, [album])}
+    (clinic / "library" / "back.yaml").write_text(library)
+    settings = (clinic / "audioroutine.toml").read_text()
+    edit(clinic / "audioroutine.toml", "Riverside", "Hillside")
+    assert explained(clinic) == dict.fromkeys(ALL, ["settings", album])
+    (clinic / "audioroutine.toml").write_text(settings)
+    image = (clinic / "c.png").read_bytes()
+    cover(clinic / "c.png", (30, 30, 200))
+    assert explained(clinic) == dict.fromkeys(ALL, ["cover", album])
+    (clinic / "c.png").write_bytes(image)
+    assert explained(clinic, bitrate="96k", id3_version=4) == dict.fromkeys(ALL, ["options (bitrate, id3-version)"])
+    assert explained(clinic, engine="espeak")["a-beginner.mp3"] == ["options (engine)", "engine or voice"]
+    with monkeypatch.context() as patch:
+        patch.setattr(FakeEngine, "fingerprint", staticmethod(lambda o: {"x": 1}), raising=False)
+        assert explained(clinic) == dict.fromkeys(ALL, ["engine or voice"])
+    with monkeypatch.context() as patch:
+        patch.setattr(freshness, "__version__", "99.0")
+        assert explained(clinic) == dict.fromkeys(ALL, ["audioroutine version or code"])
+    with monkeypatch.context() as patch:
+        patch.setattr(freshness, "version", lambda name: "99.0")
+        assert explained(clinic) == dict.fromkeys(ALL, ["Python or a dependency's version"])
+    with monkeypatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", "1262304000")
+        assert explained(clinic) == dict.fromkeys(ALL, ["year (SOURCE_DATE_EPOCH)"])
+    assert explained(clinic, levels=["beginner"]) == {
+        "a-beginner.mp3": ["options (levels)", "track number (the sessions built together)"],
+        "b-beginner.mp3": ["options (levels)", "track number (the sessions built together)"]}
+    assert explained(clinic) == dict.fromkeys(ALL, [])   # every change undone
+    later(clinic / "out" / "a-progressed.vtt")
+    (clinic / "out" / "b-beginner.mp3").unlink()
+    later(clinic / "out" / "b-progressed.mp3")
+    assert explained(clinic) == {"a-beginner.mp3": [], "a-progressed.mp3": ["transcript touched or replaced"],
+                                 "b-beginner.mp3": ["output deleted"],
+                                 "b-progressed.mp3": ["output touched or replaced"]}
+
+
+TRACKS = ["a-beginner.mp3", "b-beginner.mp3", "a-progressed.mp3", "b-progressed.mp3"]   # in play order
+
+
+def test_build_explain_prints_up_to_date_or_what_changed_then_builds(clinic, build):
+    build(clinic)
+    args = ["build", str(clinic / "a.yaml"), str(clinic / "b.yaml"), "--out", str(clinic / "out"), "--explain"]
+    result = CliRunner(mix_stderr=False).invoke(cli, args)
+    out = clinic / "out"
+    assert result.stdout.splitlines()[:4] == [f"  {out / name}  up to date" for name in TRACKS]
+    edit(clinic / "b.yaml", "title: Beta", "title: Beta two")
+    (clinic / "out" / MANIFEST_NAME).write_text("{not json")
+    edit(clinic / "a.yaml", "title: Alpha", "title: Alpha two")
+    result = CliRunner(mix_stderr=False).invoke(cli, args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[:4] == [f"  {out / name}  changed: {manifest.UNRECORDED}" for name in TRACKS]
+    assert "4 session(s), 4 written" in result.stdout
+    (clinic / "b.yaml").write_text(B)
+    result = CliRunner(mix_stderr=False).invoke(cli, [*args, "--json"])
+    assert json.loads(result.stdout)["summary"]["built"] == 2
+    assert result.stderr.splitlines() == [f"  {out / name}  {'changed: script text' if name in B_BOTH else 'up to date'}"
+                                          for name in TRACKS]

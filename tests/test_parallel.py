@@ -274,3 +274,24 @@ def test_progress_counts_every_phrase_of_every_script_once(scripts, tmp_path, jo
         assert [done for done, _ in mine] == list(range(1, mine[0][1] + 1))   # 1..total, each once
     if jobs == 1:   # in this process one script's progress ends before the next one's starts
         assert [who for who, _, _ in seen] == sorted(who for who, _, _ in seen)
+
+
+GUARDLESS = """\
+from audioroutine import BuildOptions, Parallel, build_batch, load_script
+build_batch([load_script("mini.yaml")], BuildOptions(out_dir="out"), parallel=Parallel(jobs=2))
+"""
+
+
+@pytest.mark.slow   # ~5 s: a subprocess starting a pool whose workers die at start
+def test_a_parallel_build_in_a_script_without_a_main_guard_names_the_missing_guard(mini_script, tmp_path):
+    """Workers are spawned and import the main script again: without the guard each starts
+    the build again and dies; the error says why instead of 'a worker process died'."""
+    (tmp_path / "mini.yaml").write_text(mini_script.read_text())
+    (tmp_path / "job.py").write_text(GUARDLESS)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "job.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=180, check=False)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert "job.py starts a parallel build without an 'if __name__ == \"__main__\":' guard" in last, last
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.mp3"))

@@ -6,7 +6,7 @@ import json
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -15,13 +15,13 @@ from ..core.ffmpeg import configure_pydub
 from ..model.durations import format_ms
 from ..model.script import Library, Routine, load_script
 from ..model.settings import Settings
-from ..run import manifest
+from ..run.builds import build_batch
+from ..run.builds import explain as explain_batch
 from ..run.executors import Parallel
-from ..run.options import BuildOptions, SessionResult, engine_name, output_path
+from ..run.manifest import Explanation
+from ..run.options import BuildOptions, engine_name, output_path
+from ..run.results import BatchPlan, BatchResult
 from ..speech.stores import CacheLocation
-
-if TYPE_CHECKING:
-    from ..run.pipeline import BatchPlan, Failure
 from .app import (
     EXIT_BUILD,
     EXIT_INPUT,
@@ -56,6 +56,9 @@ from .app import (
 @click.option("--no-sidecars", is_flag=True, help="Do not write the .vtt and .lrc transcripts.")
 @click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
+@click.option("--explain", is_flag=True,
+              help="Before building, say per session 'up to date' or what changed since the last build "
+                   "(script text, a library exercise, settings, cover, options, engine, version, a touched output).")
 @click.option("--prune", "prune_stale", is_flag=True,
               help="Remove MP3s (and their transcripts, playlists) an earlier build wrote for routines or levels "
                    "no longer in the inputs; only files with audioroutine's provenance.")
@@ -71,7 +74,7 @@ from .app import (
 @common
 @output_options
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
-              force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, prune_stale: bool,
+              force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, explain: bool, prune_stale: bool,
               jobs: int | None, scheduler: str | None, dask_local: int | None,
               settings_file: Path | None, engine: str | None, voice: str | None,
               cache_dir: CacheLocation | None) -> None:
@@ -107,67 +110,60 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
         planned = dry_run_plan(routines, options)
         _print_dry_run(planned, as_json, stale_outputs(out_dir, [*keep, planned.playlist]) if prune_stale else [])
         return
-    keys = manifest.input_keys(routines, options)   # before the build: an input changed meanwhile is not recorded
-    done = None if prune_stale else manifest.fresh(routines, options, keys)
-    if done:
-        _print_build(done.sessions, done.playlist, (0, done.cached), [], [], started, as_json, len(routines))
-        return
-    configure_pydub()
-    from ..output.prune import prune, stale_outputs
-    from ..run.pipeline import build_batch
-
+    if explain:
+        _print_explanation(*explain_batch(routines, options), as_json)
     warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
     with ExitStack() as stack:
         def progress(routine: Routine, opts: BuildOptions) -> Any:
             if as_json or flag("quiet"):
                 return None
             return stack.enter_context(ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
-        batch = build_batch(routines, options, progress, isolate=True,
+        # A no-op is answered from the manifest, loading no audio library (run/builds.py).
+        batch = build_batch(routines, options, progress, isolate=True, use_manifest=not prune_stale,
                             parallel=Parallel(jobs=jobs, scheduler=scheduler, dask_local=dask_local))
-    manifest.record(keys, batch.sessions, options)
-    pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist])) if prune_stale else []
-    phrases = (sum(result.stats.synthesized for result in batch.results),
-               sum(result.stats.cached for result in batch.results))
-    _print_build(batch.sessions, batch.playlist, phrases, batch.failures, pruned, started, as_json, len(routines))
+    pruned: list[Path] = []
+    if prune_stale:
+        from ..output.prune import prune, stale_outputs
+
+        pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist]))
+    _print_build(batch, pruned, started, as_json, len(routines))
     for failure in batch.failures:
         click.echo(f"failed: {failure.message}", err=True)
     if batch.failures:
         click.get_current_context().exit(EXIT_BUILD)
 
 
-def _print_build(sessions: list[SessionResult], playlist: Path, phrases: tuple[int, int], failures: list[Failure],
-                 pruned: list[Path], started: float, as_json: bool, scripts: int) -> None:
-    """The result of a build: JSON, or one line per file and a summary (with a table for a
-    library). `phrases` is (synthesized, from the cache)."""
-    synthesized, cached = phrases
-    seconds = sum(session.seconds for session in sessions)
-    summary = {"built": sum(s.written for s in sessions), "up_to_date": sum(not s.written for s in sessions),
-               "failed": len(failures), "pruned": len(pruned), "seconds": seconds,
-               "time": round(time.monotonic() - started, 3)}
+def _print_build(batch: BatchResult, pruned: list[Path], started: float, as_json: bool, scripts: int) -> None:
+    """The result of a build: JSON (BatchResult.to_dict), or one line per file and a summary
+    (with a table for a library)."""
     if as_json:
-        click.echo(json.dumps({
-            "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "sample_rate": s.sample_rate,
-                          "seconds": s.seconds, "written": s.written, "title": s.title} for s in sessions],
-            "playlist": str(playlist),
-            "seconds": seconds,
-            "phrases": {"synthesized": synthesized, "cached": cached},
-            "failed": [{"script": f.script, "error": f.message} for f in failures],
-            "pruned": [str(p) for p in pruned],
-            "summary": summary,
-        }, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(batch.to_dict(pruned, time.monotonic() - started), indent=2, ensure_ascii=False))
         return
+    sessions = batch.sessions
+    seconds = sum(session.seconds for session in sessions)
     for session in sessions:
         state = "written" if session.written else "up to date"
         info(f"  {session.path}  {format_ms(int(session.seconds * 1000))}  {state}")
-    info(f"  {playlist}  playlist")
+    info(f"  {batch.playlist}  playlist")
     for path in pruned:
         info(f"  {path}  pruned")
     report_skipped()
-    if scripts > 1 or pruned or failures:   # a library build: one script needs no table
-        for line in _summary_table(summary):
+    if scripts > 1 or pruned or batch.failures:   # a library build: one script needs no table
+        for line in _summary_table(batch.summary(pruned, time.monotonic() - started)):
             info(line)
     info(f"{len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
-         f"{format_ms(int(seconds * 1000))} of audio; phrases: {synthesized} synthesized, {cached} from cache")
+         f"{format_ms(int(seconds * 1000))} of audio; phrases: {batch.synthesized} synthesized, "
+         f"{batch.cached} from cache")
+
+
+def _print_explanation(sessions: list[Explanation], batch: list[str], as_json: bool) -> None:
+    """Per session, "up to date" or what changed since the recorded build (on stderr with
+    --json, whose stdout is the result)."""
+    say = (lambda line: click.echo(line, err=True)) if as_json else info
+    for session in sessions:
+        say(f"  {session.path}  {'changed: ' + ', '.join(session.changed) if session.changed else 'up to date'}")
+    for line in batch:
+        say(f"  {line}")
 
 
 def _summary_table(summary: dict[str, Any]) -> list[str]:
@@ -182,15 +178,7 @@ def _summary_table(summary: dict[str, Any]) -> list[str]:
 
 def _print_dry_run(planned: BatchPlan, as_json: bool, stale: list[Path]) -> None:
     if as_json:
-        click.echo(json.dumps({
-            "dry_run": True,
-            "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples, "seconds": s.seconds,
-                          "estimated_phrases": s.estimated, "state": s.state,
-                          "sidecars": [str(p) for p in s.sidecars]} for s in planned.sessions],
-            "playlist": str(planned.playlist),
-            "phrases": {"to_synthesize": planned.to_synthesize, "cached": planned.cached},
-            "would_prune": [str(p) for p in stale],
-        }, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(planned.to_dict(stale), indent=2, ensure_ascii=False))
         return
     for session in planned.sessions:
         about = "~" if session.estimated else ""

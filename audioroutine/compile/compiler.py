@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..core.errors import ScriptError
 from ..model.phrases import PhraseError, Phrases
@@ -73,6 +73,25 @@ def _exercise_chapters(routine: Routine, level_id: str, say: Phrases) -> list[Ch
     """A chapter per exercise; a circuit's exercises once per round, with a rest window
     between rounds. Later rounds skip the setup and movement descriptions."""
     active = [ex for ex in routine.exercises if not ex.dosage[level_id].skip]
+    blocks = _blocks(routine, active)
+    chapters: list[ChapterPlan] = []
+    n = 0
+    for block_index, (circuit, exercises) in enumerate(blocks):
+        rounds = circuit.rounds_for(level_id) if circuit else 1
+        last_block = block_index + 1 == len(blocks)
+        for round_no in range(1, rounds + 1):
+            for index, exercise in enumerate(exercises):
+                if round_no == 1:
+                    n += 1
+                last_in_round = index + 1 == len(exercises)
+                final = last_block and last_in_round and round_no == rounds
+                chapters.append(_round_chapter(routine, level_id, say, exercise, _Round(
+                    circuit, rounds, round_no, index == 0, last_in_round, final, n, len(active))))
+    return chapters
+
+
+def _blocks(routine: Routine, active: list[Exercise]) -> list[tuple[Circuit | None, list[Exercise]]]:
+    """The exercises in order, a circuit's consecutive exercises grouped into one block."""
     circuit_of = {ex_id: c for c in routine.circuits for ex_id in c.exercises}
     blocks: list[tuple[Circuit | None, list[Exercise]]] = []
     for exercise in active:
@@ -81,36 +100,47 @@ def _exercise_chapters(routine: Routine, level_id: str, say: Phrases) -> list[Ch
             blocks[-1][1].append(exercise)
         else:
             blocks.append((circuit, [exercise]))
-    chapters: list[ChapterPlan] = []
-    n = 0
-    for block_index, (circuit, exercises) in enumerate(blocks):
-        rounds = circuit.rounds_for(level_id) if circuit else 1
-        last_block = block_index + 1 == len(blocks)
-        for round_no in range(1, rounds + 1):
-            for index, exercise in enumerate(exercises):
-                last_in_round = index + 1 == len(exercises)
-                opening: list[Step] = []
-                if circuit and round_no == 1 and index == 0 and rounds > 1:
-                    opening = [Say(say("circuit_intro", name=circuit.name, n=rounds), "circuit"),
-                               Pause(routine.gap_ms)]
-                if round_no == 1:
-                    n += 1
-                    announce = say("exercise_intro", n=n, total=len(active), name=exercise.cues_for(level_id).name)
-                else:
-                    announce = say("round", n=round_no, total=rounds, name=exercise.cues_for(level_id).name)
-                between_rounds = last_in_round and round_no < rounds
-                chapter = _exercise_chapter(
-                    routine, exercise, level_id, announce, say, brief=round_no > 1,
-                    transition=not between_rounds and not (last_block and last_in_round and round_no == rounds),
-                    opening=opening)
-                if round_no > 1:
-                    chapter = replace(chapter, title=say("round_chapter", name=chapter.title, n=round_no))
-                if between_rounds and circuit:
-                    rest = Say(say("round_rest", n=round_no + 1, total=rounds), "round_rest")
-                    chapter = replace(chapter, steps=(*chapter.steps, Window(circuit.rest_ms, "round_rest", (rest,)))
-                                      if circuit.rest_ms else (*chapter.steps, rest, Pause(routine.gap_ms)))
-                chapters.append(chapter)
-    return chapters
+    return blocks
+
+
+@dataclass(frozen=True)
+class _Round:
+    """Where an exercise's chapter falls: its circuit (if any) and round, whether it opens
+    or closes the round, whether it is the routine's last chapter, its number among the
+    exercises."""
+
+    circuit: Circuit | None
+    rounds: int
+    round_no: int
+    first: bool
+    last_in_round: bool
+    final: bool
+    n: int
+    total: int
+
+
+def _round_chapter(routine: Routine, level_id: str, say: Phrases, exercise: Exercise, at: _Round) -> ChapterPlan:
+    """One exercise's chapter in one round of its block: the circuit's introduction before
+    its first, a round rest after the last of a round that is not the last."""
+    circuit, rounds, round_no = at.circuit, at.rounds, at.round_no
+    opening: list[Step] = []
+    if circuit and round_no == 1 and at.first and rounds > 1:
+        opening = [Say(say("circuit_intro", name=circuit.name, n=rounds), "circuit"), Pause(routine.gap_ms)]
+    name = exercise.cues_for(level_id).name
+    if round_no == 1:
+        announce = say("exercise_intro", n=at.n, total=at.total, name=name)
+    else:
+        announce = say("round", n=round_no, total=rounds, name=name)
+    between_rounds = at.last_in_round and round_no < rounds
+    chapter = _exercise_chapter(routine, exercise, level_id, announce, say, brief=round_no > 1,
+                                transition=not between_rounds and not at.final, opening=opening)
+    if round_no > 1:
+        chapter = replace(chapter, title=say("round_chapter", name=chapter.title, n=round_no))
+    if between_rounds and circuit:
+        rest = Say(say("round_rest", n=round_no + 1, total=rounds), "round_rest")
+        chapter = replace(chapter, steps=(*chapter.steps, Window(circuit.rest_ms, "round_rest", (rest,)))
+                          if circuit.rest_ms else (*chapter.steps, rest, Pause(routine.gap_ms)))
+    return chapter
 
 
 def _exercise_chapter(

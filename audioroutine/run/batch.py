@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -99,6 +101,27 @@ def run_batch(routines: Sequence[Any], options: Sequence[BuildOptions], tracks: 
     return run.commit()
 
 
+_FAILED = object()   # a unit's result when it failed its script
+
+
+def _died_message() -> str:
+    """Why a worker process died. Workers are spawned: each imports the main script again,
+    so a script that starts a build at its top level, without an `if __name__ == "__main__":`
+    guard, starts it again in every worker, which then dies; say so."""
+    main = sys.modules.get("__main__")
+    spec = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    path = None if spec.endswith("__main__") else getattr(main, "__file__", None)   # `-m pkg` is not re-run
+    try:
+        source = Path(path).read_text(encoding="utf-8") if path else None
+    except (OSError, ValueError):
+        source = None
+    if source is not None and not re.search(r"""__name__\s*==\s*['"]__main__['"]""", source):
+        return (f"a worker process died: {path} starts a parallel build without an "
+                f"'if __name__ == \"__main__\":' guard, and each worker process runs the script again "
+                f"when it starts; put the build under that guard (docs/api.md). Nothing was written")
+    return "a worker process died (killed, or out of memory): nothing was written; build again"
+
+
 class _Run:
     def __init__(self, prepared: list[Prepared], tracks: list[Track],
                  progress: Callable[[Any, BuildOptions], Progress | None] | None, isolate: bool) -> None:
@@ -155,42 +178,53 @@ class _Run:
         ready = deque(s for s in self.sessions if not s.waiting)
         chunks = deque(range(len(self.chunks)))
         running: dict[Any, tuple[str, int]] = {}
-        limit = executor.in_flight
         while ready or chunks or running:
-            while len(running) < limit and (ready or chunks):
-                if ready:
-                    session = ready.popleft()
-                    job = self._lay_out(session)
-                    if job is not None:
-                        dest = session.staged if executor.shares_files else None
-                        running[executor.submit(make_session, job, dest)] = ("session", self.sessions.index(session))
-                else:
-                    n = chunks.popleft()
-                    if self._moot(n):
-                        ready.extend(self._chunk_done(n, Spoken()))
-                        continue
-                    running[executor.submit(synthesize_phrases, self.chunks[n].spec, tuple(self.chunks[n].texts))] \
-                        = ("chunk", n)
-                    if executor.synthesizes_here:   # synthesized already: take its result (a failed
-                        break                       # script stops) before the next
+            self._submit(executor, ready, chunks, running)
             if not running:
                 continue
             for future in executor.wait(list(running)):
                 kind, n = running.pop(future)
-                try:
-                    value = future.result()
-                except (AudioRoutineError, OSError) as err:
-                    self._fail(self.sessions[n].script if kind == "session" else None, err, chunk=n)
+                value = self._result(future, kind, n)
+                if value is _FAILED:
                     continue
-                except Exception as err:
-                    if type(err).__name__ in ("BrokenProcessPool", "KilledWorker"):   # pool, Dask
-                        raise BuildError("a worker process died (killed, or out of memory): nothing was "
-                                         "written; build again") from None
-                    raise
                 if kind == "chunk":
                     ready.extend(self._chunk_done(n, value))
                 else:
                     self._session_done(self.sessions[n], value)
+
+    def _submit(self, executor: Executor, ready: deque[_Session], chunks: deque[int],
+                running: dict[Any, tuple[str, int]]) -> None:
+        """Submit work until the executor has `in_flight` units: sessions laid out first,
+        then chunks. In this process a chunk is synthesized on submit: its result is taken
+        (a failed script stops) before the next."""
+        while len(running) < executor.in_flight and (ready or chunks):
+            if ready:
+                session = ready.popleft()
+                job = self._lay_out(session)
+                if job is not None:
+                    dest = session.staged if executor.shares_files else None
+                    running[executor.submit(make_session, job, dest)] = ("session", self.sessions.index(session))
+                continue
+            n = chunks.popleft()
+            if self._moot(n):
+                ready.extend(self._chunk_done(n, Spoken()))
+                continue
+            chunk = self.chunks[n]
+            running[executor.submit(synthesize_phrases, chunk.spec, tuple(chunk.texts))] = ("chunk", n)
+            if executor.synthesizes_here:
+                return
+
+    def _result(self, future: Any, kind: str, n: int) -> Any:
+        """A unit's result; _FAILED when it failed with an error that fails its script."""
+        try:
+            return future.result()
+        except (AudioRoutineError, OSError) as err:
+            self._fail(self.sessions[n].script if kind == "session" else None, err, chunk=n)
+            return _FAILED
+        except Exception as err:
+            if type(err).__name__ in ("BrokenProcessPool", "KilledWorker"):   # pool, Dask
+                raise BuildError(_died_message()) from None
+            raise
 
     def _moot(self, n: int) -> bool:
         """True when every session waiting for chunk `n` belongs to a script already failed."""

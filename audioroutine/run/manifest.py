@@ -20,93 +20,58 @@ MP3's provenance tag and then records the manifest again. See docs/reliability.m
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import stat
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from importlib.metadata import PackageNotFoundError, requires, version
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..core.errors import AudioRoutineError
 from ..core.files import remove_stale_temps, write_atomic
 from ..core.reader import read_record
-from ..engines import VoiceOptions, engine_class
 from ..model.script import Routine
-from ..model.settings import Settings
 from ..output.playlist import Entry, playlist_path, to_m3u8, track_order
 from ..output.transcript import sidecar_paths
 from ..speech.cache import PhraseCache
-from .options import (
-    OUTPUT_SUFFIXES,
-    BuildOptions,
-    SessionResult,
-    chosen_levels,
-    engine_name,
-    output_path,
-    voice_name,
-    year_tag,
-)
+from .freshness import Environment, Inputs, album_source, changes, is_up_to_date, session_inputs
+from .options import OUTPUT_SUFFIXES, BuildOptions, SessionResult, chosen_levels, output_path
 
 MANIFEST_NAME = ".audioroutine-manifest.json"
-FORMAT = 1
-PACKAGE = Path(__file__).resolve().parent.parent   # the audioroutine package
-FFMPEG_ENV = "AUDIOROUTINE_FFMPEG"
+FORMAT = 2
 
-Keys = dict[Path, str]   # input key per MP3 path
+Keys = dict[Path, Inputs]   # the inputs of every session, by MP3 path
 Stamp = list[int]
 
 
 @dataclass
 class Fresh:
-    """A build found to be a no-op: its sessions (none written) and its playlist."""
+    """A build found to be a no-op: its sessions (none written), each with its script's
+    index, and its playlist."""
 
-    sessions: list[SessionResult]
+    sessions: list[tuple[int, SessionResult]]
     playlist: Path
-
-    @property
-    def cached(self) -> int:
-        """Phrases a normal no-op build reads from the cache (each level's distinct phrases)."""
-        return sum(len(session.phrases) for session in self.sessions)
 
 
 def input_keys(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> Keys | None:
-    """The input key of every session a build of `routines` with `options` makes, by MP3
-    path; None when one cannot be known without loading an engine (an engine without a
-    fingerprint, a voice that cannot be found, ...) or two sessions share a file name."""
+    """The inputs of every session a build of `routines` with `options` makes
+    (freshness.session_inputs), by MP3 path; None when one cannot be known without loading an
+    engine (an engine without a fingerprint, a voice that cannot be found, ...) or two
+    sessions share a file name."""
     options = [opts.for_script(routine) for routine, opts in zip(routines, options)]
     try:
-        environment = _environment()
+        environment = Environment()
         levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
-        settings: dict[int, str] = {}
-
-        def settings_key(found: Settings) -> str:
-            if id(found) not in settings:
-                settings[id(found)] = _settings_key(found)
-            return settings[id(found)]
-
-        head = None
-        if len(routines) > 1:   # the album and album artist come from the first script
-            head = [routines[0].sha256, settings_key(options[0].settings), options[0].album, options[0].album_artist]
+        album = album_source(list(routines), options, environment)
         keys: Keys = {}
         for track in track_order(routines, levels):
             routine, opts = routines[track.routine], options[track.routine]
-            engine = _engine_key(routine, opts)
-            if engine is None:
+            inputs = session_inputs(environment, routine, opts, track.level, (track.number, track.total), album)
+            if inputs is None:
                 return None
-            blob = {
-                "environment": environment, "script": routine.sha256, "level": track.level,
-                "track": [track.number, track.total], "head": head, "settings": settings_key(opts.settings),
-                "engine": engine, "year": year_tag(),
-                "options": [opts.engine, opts.voice, opts.bitrate, opts.sample_rate, opts.id3_version,
-                            opts.sidecars, opts.album, opts.album_artist],
-            }
-            keys[output_path(routine, track.level, opts.out_dir)] = _digest(blob)
+            keys[output_path(routine, track.level, opts.out_dir)] = inputs
     except (AudioRoutineError, OSError, ValueError, PackageNotFoundError):
         return None
     return keys if len(keys) == sum(map(len, levels)) else None
@@ -126,24 +91,101 @@ def fresh(routines: Sequence[Routine], options: Sequence[BuildOptions], keys: Ke
             for level in chosen_levels(routine, opts):
                 path = output_path(routine, level, out_dir)
                 entry = entries.get(path.name)
-                if not entry or entry["key"] != keys[path] or entry["files"] != _file_stamps(path, opts.sidecars):
+                if not entry or entry["key"] != keys[path].key or entry["files"] != _file_stamps(path, opts.sidecars):
                     return None
                 if any(_stamp(cache.path(key)) != stamp for key, stamp in entry["phrases"].items()):
                     return None
-                sessions[(index, level)] = SessionResult(
-                    level, path, int(entry["samples"]), int(entry["sample_rate"]), False, str(entry["title"]),
-                    str(entry["artist"]), tuple(entry["phrases"]))
+                sessions[(index, level)] = _result(entry, level, path)
         playlist = playlist_path(routines, out_dir)
-        tracks = track_order(routines, [chosen_levels(r, o) for r, o in zip(routines, options)])
-        listed = [sessions[(t.routine, t.level)] for t in tracks]
-        expected = to_m3u8([Entry(s.path, s.seconds, s.title, s.artist) for s in listed], playlist.parent)
-        if playlist.read_bytes() != expected.encode("utf-8"):
+        if not _playlist_holds(playlist, routines, options, sessions):
             return None
     except (KeyError, TypeError, ValueError, AttributeError, OSError, AudioRoutineError):
         return None   # a manifest not as written, a playlist missing...: the normal path decides
     remove_stale_temps(out_dir, lambda name: name.endswith(OUTPUT_SUFFIXES) or name == MANIFEST_NAME)
     cache.remove_stale_temps()
-    return Fresh(list(sessions.values()), playlist)
+    return Fresh([(index, session) for (index, _), session in sessions.items()], playlist)
+
+
+@dataclass
+class Explanation:
+    """Why a session would be built again: `changed` names what differs from what the
+    manifest recorded (empty: up to date)."""
+
+    path: Path
+    changed: list[str]
+
+
+UNRECORDED = "not recorded by an earlier build (first build, manifest deleted or damaged)"
+NO_FINGERPRINT = "its engine's identity is known only once the engine is loaded: the MP3's provenance decides"
+
+
+def explain(routines: Sequence[Routine], options: Sequence[BuildOptions],
+            keys: Keys | None) -> tuple[list[Explanation], list[str]]:
+    """Per session, what changed since the build the manifest recorded, and what changed in
+    the batch as a whole (the playlist); nothing written. The words are freshness.LABELS',
+    and for files: "output deleted", "output touched or replaced", "transcript deleted",
+    "transcript touched or replaced", "phrase cache changed"."""
+    options = [opts.for_script(routine) for routine, opts in zip(routines, options)]
+    entries = _load(options[0].out_dir)
+    cache = PhraseCache(options[0].cache_dir)
+    found: list[Explanation] = []
+    sessions: dict[tuple[int, str], SessionResult] = {}
+    for track in track_order(routines, [chosen_levels(r, o) for r, o in zip(routines, options)]):
+        routine, opts = routines[track.routine], options[track.routine]
+        path = output_path(routine, track.level, opts.out_dir)
+        entry = entries.get(path.name)
+        inputs = keys.get(path) if keys else None
+        if inputs is None:
+            changed = [NO_FINGERPRINT]
+        elif not entry or not isinstance(entry.get("inputs"), dict):
+            changed = [UNRECORDED]
+        else:
+            changed = [*changes(entry["inputs"], inputs), *_touched(entry, path, opts.sidecars, cache)]
+            sessions[(track.routine, track.level)] = _result(entry, track.level, path)
+        if opts.force:
+            changed.append("--force")
+        found.append(Explanation(path, changed))
+    batch = []
+    playlist = playlist_path(routines, options[0].out_dir)
+    try:
+        unchanged = len(sessions) == len(found) and not any(session.changed for session in found)
+        if unchanged and not _playlist_holds(playlist, routines, options, sessions):   # else rewritten anyway
+            batch.append(f"{playlist}: playlist edited or deleted")
+    except (KeyError, TypeError, ValueError, OSError):
+        batch.append(f"{playlist}: playlist edited or deleted")
+    return found, batch
+
+
+def _touched(entry: dict[str, Any], path: Path, sidecars: bool, cache: PhraseCache) -> list[str]:
+    """What happened to a session's files and cached phrases since the manifest recorded them."""
+    found = []
+    now = _file_stamps(path, sidecars)
+    recorded = entry.get("files") or {}
+    for kind, name in (("mp3", "output"), ("vtt", "transcript"), ("lrc", "transcript")):
+        if kind not in now or now[kind] == recorded.get(kind):
+            continue
+        what = f"{name} deleted" if now[kind] is None else f"{name} touched or replaced"
+        if what not in found:
+            found.append(what)
+    if sidecars and "vtt" not in recorded:
+        found.append("transcripts not written before")
+    if any(_stamp(cache.path(key)) != stamp for key, stamp in (entry.get("phrases") or {}).items()):
+        found.append("phrase cache changed")
+    return found
+
+
+def _result(entry: dict[str, Any], level: str, path: Path) -> SessionResult:
+    return SessionResult(level, path, int(entry["samples"]), int(entry["sample_rate"]), False, str(entry["title"]),
+                         str(entry["artist"]), tuple(entry["phrases"]), entry.get("provenance"))
+
+
+def _playlist_holds(playlist: Path, routines: Sequence[Routine], options: Sequence[BuildOptions],
+                    sessions: dict[tuple[int, str], SessionResult]) -> bool:
+    """Whether the playlist holds exactly the bytes a build of these sessions writes."""
+    tracks = track_order(routines, [chosen_levels(r, o) for r, o in zip(routines, options)])
+    listed = [sessions[(t.routine, t.level)] for t in tracks]
+    expected = to_m3u8([Entry(s.path, s.seconds, s.title, s.artist) for s in listed], playlist.parent)
+    return playlist.read_bytes() == expected.encode("utf-8")
 
 
 def record(keys: Keys | None, sessions: Sequence[SessionResult], options: Sequence[BuildOptions]) -> None:
@@ -154,8 +196,6 @@ def record(keys: Keys | None, sessions: Sequence[SessionResult], options: Sequen
     sidecars, cache_dir = options[0].sidecars, options[0].cache_dir
     if keys is None or not sessions or any(o.sidecars != sidecars or o.cache_dir != cache_dir for o in options):
         return
-    from .tagging import is_up_to_date  # the normal path has loaded it already
-
     out_dir = sessions[0].path.parent
     entries = {name: entry for name, entry in _load(out_dir).items() if (out_dir / name).exists()}
     cache = PhraseCache(cache_dir)
@@ -163,16 +203,17 @@ def record(keys: Keys | None, sessions: Sequence[SessionResult], options: Sequen
         return
     for session in sessions:
         entries.pop(session.path.name, None)
-        key, before = keys.get(session.path), _stamp(session.path)
-        if key is None or before is None or session.provenance is None or session.path.parent != out_dir:
+        inputs, before = keys.get(session.path), _stamp(session.path)
+        if inputs is None or before is None or session.provenance is None or session.path.parent != out_dir:
             continue
         carries = is_up_to_date(session.path, session.provenance)
         files = _file_stamps(session.path, sidecars)
         phrases = {phrase: _stamp(cache.path(phrase)) for phrase in session.phrases}
         if carries and files["mp3"] == before and None not in files.values() and None not in phrases.values():
             entries[session.path.name] = {
-                "key": key, "files": files, "phrases": phrases, "samples": session.samples,
-                "sample_rate": session.sample_rate, "title": session.title, "artist": session.artist}
+                "key": inputs.key, "inputs": inputs.parts, "files": files, "phrases": phrases,
+                "samples": session.samples, "sample_rate": session.sample_rate, "title": session.title,
+                "artist": session.artist, "provenance": session.provenance}
     data = json.dumps({"format": FORMAT, "sessions": entries}, ensure_ascii=False, sort_keys=True)
     remove_stale_temps(out_dir, lambda name: name == MANIFEST_NAME)
     write_atomic(out_dir / MANIFEST_NAME, data.encode("utf-8"))
@@ -208,53 +249,3 @@ def _file_stamps(mp3: Path, sidecars: bool) -> dict[str, Stamp | None]:
         vtt, lrc = sidecar_paths(mp3)
         stamps |= {"vtt": _stamp(vtt), "lrc": _stamp(lrc)}
     return stamps
-
-
-def _digest(blob: object) -> str:
-    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _environment() -> list[Any]:
-    """What every session depends on beyond its inputs: this package's version and files
-    (a source edit changes it), Python, the versions of the package's dependencies and the
-    ffmpeg asked for. Raises PackageNotFoundError when the package's metadata is missing."""
-    code = sorted([str(path.relative_to(PACKAGE)), *_file_info(path)] for path in PACKAGE.rglob("*")
-                  if path.is_file() and "__pycache__" not in path.parts)
-    return [__version__, _digest(code), sys.version, _dependencies(), os.environ.get(FFMPEG_ENV)]
-
-
-def _file_info(path: Path) -> list[int]:
-    info = path.stat()
-    return [info.st_size, info.st_mtime_ns]
-
-
-def _dependencies() -> dict[str, str | None]:
-    """The installed version of every runtime dependency of audioroutine."""
-    found: dict[str, str | None] = {}
-    for requirement in requires("audioroutine") or []:
-        name = re.match(r"[A-Za-z0-9._-]+", requirement)
-        if name and "extra ==" not in requirement:
-            try:
-                found[name.group()] = version(name.group())
-            except PackageNotFoundError:
-                found[name.group()] = None
-    return found
-
-
-def _settings_key(found: Settings) -> str:
-    """Every settings value, and the cover image's bytes (read again by the build)."""
-    values = {f.name: str(getattr(found, f.name)) for f in fields(found) if f.name != "lines"}
-    if found.cover:
-        values["cover bytes"] = hashlib.sha256(found.cover.read_bytes()).hexdigest()
-    return _digest(values)
-
-
-def _engine_key(routine: Routine, options: BuildOptions) -> list[Any] | None:
-    """The engine, the voice asked for and the engine's fingerprint; None when the engine
-    has no fingerprint (its identity needs the engine loaded)."""
-    name = engine_name(routine, options)
-    fingerprint = getattr(engine_class(name), "fingerprint", None)
-    if fingerprint is None:
-        return None
-    voice = voice_name(routine, options)
-    return [name, voice, fingerprint(VoiceOptions(voice=voice, language=routine.language))]

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.files import StrPath
 from ..model.bitrates import DEFAULT_BITRATE
@@ -86,6 +86,12 @@ class SessionResult:
     @property
     def seconds(self) -> float:
         return self.samples / self.sample_rate
+
+    def to_dict(self) -> dict[str, Any]:
+        """The session as JSON data (one of `audioroutine build --json`'s sessions)."""
+        return {"path": str(self.path), "level": self.level, "samples": self.samples,
+                "sample_rate": self.sample_rate, "seconds": self.seconds, "written": self.written,
+                "title": self.title}
 
 
 def output_path(routine: Routine, level: str, out_dir: Path) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,6 +21,7 @@ from ..audio.render import Mix
 from ..compile.compiler import build_timeline, compile_level, phrases_for
 from ..compile.timeline import Program, Timeline
 from ..core.errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, raise_all
+from ..core.ffmpeg import configure_pydub
 from ..core.files import atomic_path, write_atomic
 from ..engines import Clip
 from ..model.bitrates import DEFAULT_BITRATE
@@ -40,9 +41,13 @@ from .options import chosen_levels as chosen_levels
 from .options import engine_name as engine_name
 from .options import output_path as output_path
 from .options import voice_name as voice_name
-from .prepare import BuildResult as BuildResult
 from .prepare import Progress as Progress
 from .prepare import check_length, estimated_timeline, one_line, speech_for
+from .results import BatchPlan as BatchPlan
+from .results import BatchResult as BatchResult
+from .results import BuildResult as BuildResult
+from .results import Failure as Failure
+from .results import PlannedSession as PlannedSession
 from .tagging import album_artist, is_up_to_date, session_tags
 
 log = logging.getLogger(__name__)
@@ -85,28 +90,6 @@ def build(routine: Routine, options: BuildOptions | None = None, progress: Progr
     return outcome.results[0][1]
 
 
-@dataclass
-class Failure:
-    """A script that failed after every script was validated (build_batch(isolate=True))."""
-
-    script: str | None
-    message: str                       # one line: the script, then the error
-    error: AudioRoutineError | OSError
-
-
-@dataclass
-class BatchResult:
-    """Scripts built together: one BuildResult per script, one playlist."""
-
-    results: list[BuildResult]
-    playlist: Path
-    failures: list[Failure] = field(default_factory=list)   # only with build_batch(isolate=True)
-
-    @property
-    def sessions(self) -> list[SessionResult]:
-        return [session for result in self.results for session in result.sessions]
-
-
 def build_batch(
     routines: Sequence[Routine],
     options: BuildOptions | Sequence[BuildOptions] | None = None,
@@ -130,6 +113,7 @@ def build_batch(
     `parallel`: where the work runs (default: this process; see executors.Parallel). Every
     phrase is synthesized once per batch, sessions render as soon as their phrases are in
     the cache, and the files are the same bytes whatever runs them (batch.py)."""
+    configure_pydub()
     options = _batch_options(routines, options)
     check_unique(routines, options)
     levels = [chosen_levels(routine, opts) for routine, opts in zip(routines, options)]
@@ -170,31 +154,6 @@ def _batch_options(routines: Sequence[Routine],
     album = options[0].album or settings.album or phrases_for(first)("programme")
     artist = options[0].album_artist or album_artist(first, settings)
     return [replace(opts, album=album, album_artist=artist) for opts in options]
-
-
-@dataclass
-class PlannedSession:
-    """What `build` would write for one level; `state` is 'up to date' or 'would write'."""
-
-    level: str
-    path: Path
-    samples: int
-    sample_rate: int
-    estimated: int                    # phrases of this session not synthesized yet
-    state: str
-    sidecars: tuple[Path, ...] = ()
-
-    @property
-    def seconds(self) -> float:
-        return self.samples / self.sample_rate
-
-
-@dataclass
-class BatchPlan:
-    sessions: list[PlannedSession]
-    playlist: Path
-    to_synthesize: int                # distinct phrases not in the cache
-    cached: int
 
 
 def dry_run(routines: Sequence[Routine], options: BuildOptions | Sequence[BuildOptions] | None = None) -> BatchPlan:

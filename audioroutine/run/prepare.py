@@ -3,8 +3,7 @@ length checked, an engine and the phrase cache chosen; nothing synthesized or wr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..compile.compiler import build_timeline, compile_level
 from ..compile.timeline import Program, Timeline
@@ -16,16 +15,9 @@ from ..model.durations import format_hms
 from ..model.script import Routine
 from ..speech.cache import PhraseCache
 from ..speech.clips import Speech, SpeechStats
-from .options import BuildOptions, SessionResult, bitrate, chosen_levels, engine_name, output_path, voice_name
-
-Progress = Callable[[int, int, str], None]   # (done, total, phrase)
-
-
-@dataclass
-class BuildResult:
-    sessions: list[SessionResult] = field(default_factory=list)
-    stats: SpeechStats = field(default_factory=SpeechStats)
-    phrases: int = 0
+from .options import BuildOptions, bitrate, chosen_levels, engine_name, output_path, voice_name
+from .results import BuildResult as BuildResult  # was defined here: still importable from here
+from .results import Progress as Progress
 
 
 def check_options(options: BuildOptions) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
-from .. import __version__
 from ..compile.compiler import level_title, phrases_for
 from ..compile.timeline import Chapter, Timeline
 from ..core.errors import ScriptError
@@ -15,10 +13,12 @@ from ..model.cover_image import load_cover
 from ..model.script import Routine
 from ..model.settings import Settings
 from ..output.cover import generate_cover
-from ..output.tags import ChapterTag, Provenance, SessionTags, read_tags, tags_digest
+from ..output.tags import ChapterTag, SessionTags, tags_digest
 from ..output.transcript import lines, plain_text
 from ..speech.clips import Speech
-from .options import BuildOptions, bitrate, year_tag
+from .freshness import is_up_to_date as is_up_to_date  # was defined here: still importable from here
+from .freshness import provenance
+from .options import BuildOptions, year_tag
 
 
 def session_tags(
@@ -51,19 +51,8 @@ def session_tags(
         toc_title=say("chapters"),
     )
     tags.cover, tags.cover_mime = _cover(routine, level, clinic, settings)
-    tags.provenance = {
-        "tool": f"audioroutine {__version__}",
-        "script_sha256": routine.sha256,
-        "level": level,
-        "engine": speech.engine.identity(),
-        "timeline": timeline_hash(timeline),
-        "samples": timeline.total,
-        "sample_rate": timeline.sample_rate,
-        "bitrate": bitrate(options),
-        "loudness": [routine.loudness.target, routine.loudness.true_peak, routine.loudness.enabled],
-        "id3": options.id3_version,
-        "tags": tags_digest(tags),
-    }
+    tags.provenance = provenance(routine, level, options, speech.engine.identity(), timeline_hash(timeline),
+                                 timeline.total, timeline.sample_rate, tags_digest(tags))
     return tags
 
 
@@ -97,15 +86,6 @@ def _cover(routine: Routine, level: str, clinic: str | None, settings: Settings)
 def timeline_hash(timeline: Timeline) -> str:
     blob = json.dumps([(e.start, e.length, e.kind, e.text) for e in timeline.events]).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def is_up_to_date(path: Path, provenance: Provenance | None) -> bool:
-    if not path.exists():
-        return False
-    try:
-        return bool(read_tags(path).get("provenance") == json.loads(json.dumps(provenance)))
-    except Exception:   # unreadable file: rebuild it
-        return False
 
 
 def _iso639_2(language: str) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import numpy as np
 from pydub import AudioSegment
 
 from ..engines import Clip, Engine
 from .cache import Damaged, Outdated, PhraseCache, phrase_key
+from .stats import SpeechStats as SpeechStats  # was defined here: still importable from here
 
 # |sample| above this (-40 dBFS) is speech: the first and last such sample mark a cue's edges.
 # (Keeping the decay down to -55 dBFS was tried: it changed no recognizer verdict and put cue
@@ -33,14 +33,6 @@ def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
     start = max(0, int(loud[0]) - pad)
     end = min(len(samples), int(loud[-1]) + 1 + pad)
     return pcm[2 * start:2 * end]
-
-
-@dataclass
-class SpeechStats:
-    synthesized: int = 0
-    cached: int = 0
-    discarded: int = 0     # damaged cache entries (each one warned about)
-    outdated: int = 0      # entries in an older cache format (summed up in one warning)
 
 
 class Speech:
