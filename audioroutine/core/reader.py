@@ -19,6 +19,7 @@ Every kind gets the same guarantees (docs/reliability.md, "Input files"):
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import logging
@@ -246,6 +247,13 @@ def top_keys(path: Path) -> list[str] | None:
     return keys or None
 
 
+def claims(names: list[str], allowed: tuple[str, ...]) -> bool:
+    """True when a file with top-level keys `names` claims to be of the kind whose keys are
+    `allowed`: one of them is allowed, or close to an allowed one (a misspelling). Only then
+    are its unknown keys shown in errors."""
+    return any(name in allowed or difflib.get_close_matches(name, allowed, n=1) for name in names[:100])
+
+
 def short(name: str, limit: int = 40) -> str:
     """A key as shown in an error: a 1 MB key stays a short line."""
     return name if len(name) <= limit else name[:limit] + "…"
@@ -391,8 +399,8 @@ class NodeReader:
         """The top-level mapping of a file that must be `kind` (e.g. "an exercise library"):
         when it is not a mapping, has none of `allowed`'s keys, or lacks `required`, it is not
         one, and the error says so without quoting anything of it (it may be any file)."""
-        names = [k.value for k, _ in root.value] if isinstance(root, yaml.MappingNode) else []
-        if not names or not any(name in allowed for name in names) or (required and required not in names):
+        names = [str(k.value) for k, _ in root.value] if isinstance(root, yaml.MappingNode) else []
+        if not claims(names, allowed) or (required and required not in names):
             what = f"no top-level '{required}:'" if required else f"none of the keys {', '.join(allowed[:3])}..."
             raise ScriptError(f"not {kind}: {what}", file=self.path)
         return self.mapping(root, "", allowed, keep_going)

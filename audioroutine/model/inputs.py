@@ -72,13 +72,15 @@ def _hidden(path: Path, base: Path) -> bool:
 
 
 def _in_folder(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()
+    """Every YAML file in `folder` and below, hidden ones aside; a pipe, socket or device
+    named like one is kept too, so that loading it says what it is."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and not p.is_dir()
                   and not _hidden(p, folder))
 
 
 def _matching(pattern: str) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(pattern, recursive=True)
-                  if Path(p).suffix.lower() in SUFFIXES and Path(p).is_file())
+                  if Path(p).suffix.lower() in SUFFIXES and not Path(p).is_dir())
 
 
 def expand(paths: Iterable[Path]) -> Inputs:

@@ -87,9 +87,12 @@ def parse_script(
     for required in ("id", "title", "exercises"):
         if required not in top:
             reader.errors.append(reader.fail(root, required, "missing required key"))
-    if "levels" in top:
-        reader.raise_errors()          # every level's dosage depends on them
-    levels = _levels(reader, top.get("levels"))
+    try:
+        levels = _levels(reader, top.get("levels"))
+    except ScriptError as err:        # every dosage depends on the levels: stop here, with what was found
+        reader.errors.append(err)
+        reader.raise_errors()
+        raise
     phrases: dict[str, str] = {}
     with reader.collect():
         phrases = _phrases(reader, top)

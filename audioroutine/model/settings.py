@@ -13,7 +13,7 @@ from typing import Any
 
 from ..core.errors import ScriptError, ScriptErrors, key_hint
 from ..core.files import StrPath
-from ..core.reader import PathRefused, inside_roots, load_toml, read_text, short
+from ..core.reader import PathRefused, claims, inside_roots, load_toml, read_text, short
 from ..engines import engine_names
 from .bitrates import ALL_BITRATES
 from .cover_image import load_cover
@@ -76,6 +76,8 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
     """Validate settings given as text (the one reader's TOML, limits and text checks);
     every bad key is reported. `cover` is a file inside the allowed roots (core.reader)."""
     data = load_toml(text, path)
+    if data and not claims(list(data), KEYS):   # not a settings file: quote nothing of it
+        raise ScriptError(f"not a settings file: none of the keys {', '.join(KEYS[:3])}...", file=path)
     values: dict[str, Any] = {}   # text, or a Path for the cover: each checked below
     lines = tuple((key, _line_of(text, key)) for key in data)
     errors = []
