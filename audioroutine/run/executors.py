@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..core.errors import BuildError, ScriptError
@@ -37,12 +37,15 @@ class Parallel:
     """How a batch runs. `jobs`: processes on this machine (None: the cores this process may
     use, small batches staying in this process); `scheduler`: a Dask scheduler address;
     `dask_local`: a Dask LocalCluster of that many workers (both share the phrase cache);
-    `timeout`: seconds to reach the scheduler and, once there, to find a worker."""
+    `timeout`: seconds to reach the scheduler and, once there, to find a worker;
+    `executor`: an executor already open (`shared_executor`), used by every batch given this
+    Parallel and left open by them (a prescription run: one Dask client for every patient)."""
 
     jobs: int | None = 1
     scheduler: str | None = None
     dask_local: int | None = None
     timeout: float = SCHEDULER_TIMEOUT_S
+    executor: Any = field(default=None, compare=False, repr=False)
 
 
 def available_cores() -> int:
@@ -218,8 +221,55 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0]
 
 
+class Borrowed:
+    """An executor opened by someone else (`Parallel.executor`) for one batch: closing it
+    drops only this batch's units still running (on `cancel`), never the workers."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.workers = executor.workers
+        self.shares_files = executor.shares_files
+        self.synthesizes_here = executor.synthesizes_here
+        self.submitted: list[Any] = []
+
+    @property
+    def in_flight(self) -> int:
+        return self.executor.in_flight
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future = self.executor.submit(fn, *args)
+        self.submitted.append(future)
+        return future
+
+    def wait(self, futures: Collection[Any]) -> set[Any]:
+        return self.executor.wait(futures)
+
+    def close(self, cancel: bool) -> None:
+        for future in self.submitted:
+            if cancel and not future.done():
+                future.cancel()
+        self.submitted.clear()
+
+
+def shared_executor(parallel: Parallel) -> Parallel:
+    """`parallel` with its executor open, for a run of many small batches (one per patient)
+    that should share one set of workers: only for Dask (one client, not one per batch);
+    otherwise `parallel` unchanged (a pool is cheap, and its size depends on the batch).
+    Close it with `close_shared`."""
+    if parallel.executor is None and (parallel.scheduler or parallel.dask_local):
+        return replace(parallel, executor=open_executor(parallel, sessions=0, phrases=0))
+    return parallel
+
+
+def close_shared(parallel: Parallel, cancel: bool) -> None:
+    if parallel.executor is not None:
+        parallel.executor.close(cancel)
+
+
 def open_executor(parallel: Parallel, sessions: int, phrases: int) -> Executor:
     """The executor for a batch of `sessions` sessions with `phrases` phrases to synthesize."""
+    if parallel.executor is not None:
+        return Borrowed(parallel.executor)
     if parallel.dask_local is not None and not 1 <= parallel.dask_local <= MAX_DASK_WORKERS:
         raise ScriptError(f"--dask-local must be from 1 to {MAX_DASK_WORKERS}, not {parallel.dask_local}",
                           file="--dask-local")
