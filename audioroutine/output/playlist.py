@@ -65,4 +65,11 @@ def to_m3u8(entries: Sequence[Entry], base: Path) -> str:
 
 
 def write_playlist(path: Path, entries: Sequence[Entry]) -> None:
-    write_atomic(path, to_m3u8(entries, path.parent).encode("utf-8"))
+    """Write the playlist atomically; untouched if unchanged (a no-op rebuild writes nothing)."""
+    data = to_m3u8(entries, path.parent).encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:   # missing or unreadable: write it
+        pass
+    write_atomic(path, data)
