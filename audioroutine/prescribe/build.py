@@ -23,7 +23,7 @@ from ..core.redact import redact
 from ..core.urls import public_url
 from ..model.names import inside
 from ..model.script import Routine
-from ..run.executors import Parallel, close_shared, shared_executor
+from ..run.executors import NoWorkerError, Parallel, close_shared, shared_executor
 from ..run.pipeline import BatchPlan, BuildOptions, BuildResult, build_batch, chosen_levels, dry_run, plan
 from ..run.prepare import check_length
 from .handout import TICK_WEEKS, handout_for, write_handout
@@ -161,7 +161,7 @@ def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, bas
                 folder = build_folder(patient.routine, opts, base_url, options.out_dir, patient.ref, handouts,
                                       patient.clinician, patient.date, parallel)
             except (AudioRoutineError, OSError) as err:
-                if rows is None or isinstance(err, ScriptError):
+                if rows is None or isinstance(err, (ScriptError, NoWorkerError)):
                     raise
                 row.failed, row.reason = row.sessions, failure_reason(err, patient)
             else:

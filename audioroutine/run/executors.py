@@ -13,6 +13,7 @@ import importlib
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -30,6 +31,12 @@ AUTO_MIN_SESSIONS = 4
 AUTO_MIN_PHRASES = 32
 CLUSTER_HINT = "pip install 'audioroutine[cluster]'"
 SCHEDULER_TIMEOUT_ENV = "AUDIOROUTINE_SCHEDULER_TIMEOUT"
+WORKER_POLL_S = 5.0   # while waiting for a Dask unit, how often to check that some worker is left
+
+
+class NoWorkerError(BuildError):
+    """Every Dask worker left in the middle of a batch and none came back in time: the run
+    stops (a prescription run too: the next patient would have no worker either)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,7 @@ class Dask:
             raise BuildError(f"Dask distributed is not installed: {CLUSTER_HINT}") from None
         self.cluster: Any = None
         self.client: Any = None
+        self.address, self.timeout = address, timeout
         try:
             if address:
                 self.client = self.dask.Client(address, timeout=f"{timeout}s")
@@ -207,7 +215,25 @@ class Dask:
         return self.client.submit(fn, *args, pure=False)
 
     def wait(self, futures: Collection[Any]) -> set[Any]:
-        return set(self.dask.wait(list(futures), return_when="FIRST_COMPLETED").done)
+        """The units done (at least one). A worker lost costs only its units (the scheduler
+        runs them again elsewhere); with no worker left for `timeout` seconds, NoWorkerError."""
+        alone_since: float | None = None
+        while True:
+            try:
+                return set(self.dask.wait(list(futures), timeout=min(WORKER_POLL_S, self.timeout),
+                                          return_when="FIRST_COMPLETED").done)
+            except TimeoutError:
+                pass
+            if self.client.nthreads():   # workers are there: the units are running
+                alone_since = None
+                continue
+            now = time.monotonic()
+            alone_since = now if alone_since is None else alone_since
+            if now - alone_since >= self.timeout:
+                where = f"the Dask scheduler {self.address}" if self.address else "the local Dask cluster"
+                raise NoWorkerError(redact(f"{where} lost every worker: none for {self.timeout:g} s; build "
+                                           "again when workers are back: only what is missing is done "
+                                           "(--scheduler-timeout waits longer)"))
 
     def close(self, cancel: bool) -> None:
         if self.client is not None:
