@@ -179,6 +179,7 @@ def traced_peak(minutes: int, tmp_path) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow   # ~10 s: two whole sessions traced (bench/bench_memory.py measures longer ones)
 def test_memory_does_not_grow_with_the_session(tmp_path):
     """2 and 8 minutes: 6 more minutes are 16 MB more PCM, and under 1.5 MB more heap;
     neither session is ever held whole (bench/bench_memory.py measures 10 to 120 minutes)."""

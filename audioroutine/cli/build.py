@@ -59,8 +59,8 @@ from .app import (
 @click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
 @click.option("--explain", is_flag=True,
-              help="Before building, say per session 'up to date' or what changed since the last build "
-                   "(script text, a library exercise, settings, cover, options, engine, version, a touched output).")
+              help="Say per session 'up to date' or what changed since the last build (script text, a library "
+                   "exercise, settings, cover, options, engine, version, a touched output), then build (or dry-run).")
 @click.option("--prune", "prune_stale", is_flag=True,
               help="Remove MP3s (and their transcripts, playlists) an earlier build wrote for routines or levels "
                    "no longer in the inputs; only files with audioroutine's provenance.")
@@ -94,6 +94,8 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
         engine_detail(routine, opts)
     # Every level of every script is kept, built now or not: --level does not prune the others.
     keep = [output_path(r, lv.id, out_dir) for r in routines for lv in r.levels]
+    if explain:
+        _print_explanation(*explain_batch(routines, options), as_json)
     if dry_run:
         configure_pydub()
         from ..output.prune import stale_outputs
@@ -102,8 +104,6 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
         planned = dry_run_plan(routines, options)
         _print_dry_run(planned, as_json, stale_outputs(out_dir, [*keep, planned.playlist]) if prune_stale else [])
         return
-    if explain:
-        _print_explanation(*explain_batch(routines, options), as_json)
     warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
     with ExitStack() as stack:
         def progress(routine: Routine, opts: BuildOptions) -> Any:

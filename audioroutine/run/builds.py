@@ -32,14 +32,14 @@ def build_batch(
     build, the sessions written or found up to date are recorded in the manifest."""
     per_script = _per_script(routines, options)
     # The inputs are digested before the build: an input changed meanwhile is not recorded.
-    keys = manifest.input_keys(routines, per_script) if use_manifest else None
-    done = manifest.fresh(routines, per_script, keys)
+    keys = manifest.input_keys(routines, per_script) if use_manifest and routines else None
+    done = manifest.fresh(routines, per_script, keys) if keys is not None else None
     if done is not None:
         return _answered(routines, done)
     from . import pipeline  # the normal path: audio libraries, engines
 
     batch = pipeline.build_batch(routines, options, progress, isolate, parallel)
-    manifest.record(keys, batch.sessions, [opts.for_script(r) for r, opts in zip(routines, per_script)])
+    manifest.record(keys, batch.sessions, per_script)
     return batch
 
 
