@@ -290,4 +290,4 @@ def test_a_published_handout_carries_the_address_and_no_secret(root: Path) -> No
                                                       "--jobs", "1", "--base-url", "https://clinic.example/ex/"])
     assert result.exit_code == 0, result.stderr
     html = next((root / "out").glob("*.html")).read_text(encoding="utf-8")
-    assert 'href="https://clinic.example/ex/prog-week-1.mp3"' in html
+    assert 'href="https://clinic.example/ex/prog-week-1.html"' in html
