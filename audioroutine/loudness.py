@@ -88,7 +88,7 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = DEFAULT
 
 def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
           settings: LoudnessSettings = DEFAULT_LOUDNESS, later_gain_db: float = 0.0,
-          analyses: Mapping[K, Analysis] | None = None) -> dict[K, bytes]:
+          analyses: Mapping[K, Analysis] | None = None, step_db: float = 0.0) -> dict[K, bytes]:
     """The pieces of a session (int16 mono clips, each placed at the sample offsets in
     `places`, silence elsewhere) levelled so that the session reads `settings.target` LUFS
     with true peaks at or under `settings.true_peak` dBTP once a later stage has applied
@@ -96,14 +96,18 @@ def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rat
     its own look-ahead limiter, so a piece said forty times is processed once and the session
     is never held whole: its loudness is computed from per-piece block powers placed on the
     timeline (`Model`), not measured. `analyses`: pieces already analysed (`analyse`), for
-    instance kept in the phrase cache. Same lengths, silence stays zero; deterministic."""
+    instance kept in the phrase cache. `step_db`: the gain is rounded to a multiple of it,
+    so that a small edit elsewhere in the session leaves every other piece's samples as they
+    were (segments.py re-encodes only segments whose samples changed). Same lengths, silence
+    stays zero; deterministic."""
     if not settings.enabled:
         return dict(pieces)
     model = Model(pieces, places, sample_rate, analyses)
     found = model.gain(settings, later_gain_db)
     if found is None:                       # silence: nothing to level
         return dict(pieces)
-    gain, ceiling = 10 ** (found[0] / 20), model.ceiling(settings, later_gain_db)
+    gain_db = round(found[0] / step_db) * step_db if step_db else found[0]
+    gain, ceiling = 10 ** (gain_db / 20), model.ceiling(settings, later_gain_db)
     return {key: _to_pcm(_apply(_to_float(pieces[key]), analysis.peaks, model.block, gain, ceiling))
             for key, analysis in zip(model.keys, model.analyses)}
 

@@ -9,18 +9,21 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
 from pydub import AudioSegment
 
+from . import segments
 from .bitrates import DEFAULT_BITRATE
 from .ffmpeg import ffmpeg_through, run_ffmpeg
-from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, level, peak_fix, stream_true_peaks
+from .loudness import level
 from .loudness_settings import LoudnessSettings
 from .render import Mix
 
 # ffmpeg's libmp3lame scales every sample by 0.95 (measured: -0.446 dB at any level, pitch and
 # bitrate); loudness normalization makes up for it so the MP3 itself meets the target.
 ENCODER_GAIN_DB = -0.446
+# The session gain is a multiple of this: a small edit rarely moves it, so the other
+# segments keep their samples and come from the cache (at most 0.025 LU from the target).
+GAIN_STEP_DB = 0.05
 R = TypeVar("R")
 
 
@@ -70,29 +73,19 @@ def mp3_to_pcm(data: bytes, sample_rate: int) -> bytes:
         return bytes(decode_mp3(path, sample_rate).raw_data)
 
 
-def encode_normalized(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings) -> None:
-    """Level `session` (loudness.level: one gain, a limiter per piece) and encode it to
-    `path` as MP3, streaming. Lossy coding can lift a limited peak over the ceiling
-    (measured: up to +1.5 dB in a few 10 ms blocks of a seed session), so the MP3 is
-    decoded and its true peaks checked as it streams back; where a block went over, the
-    gain is lowered there alone and the session encoded again (checked at most PEAK_PASSES
-    times; with HEADROOM_DB, 1.5 dB, the seed sessions pass at the first encode)."""
+def encode_normalized(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings,
+                      cache: segments.Cache | None = None, stats: segments.Stats | None = None) -> segments.Stats:
+    """Level `session` (loudness.level: one gain, rounded to GAIN_STEP_DB, a limiter per
+    piece) and encode it to `path` as MP3 in segments (segments.py: cut in silence, encoded
+    side by side, each read from `cache` when its samples were encoded before, joined into
+    one gapless file). Lossy coding can lift a limited peak over the ceiling (measured: up
+    to +1.5 dB in a few 10 ms blocks of a seed session), so each fresh segment is decoded
+    and its true peaks checked; where a block went over, the gain is lowered there alone
+    and that segment encoded again (checked at most PEAK_PASSES times; with HEADROOM_DB,
+    1.5 dB, most segments pass at the first encode)."""
     rate = session.sample_rate
     if not settings.enabled:
-        encode_mp3(session.chunks(), path, rate, bitrate)
-        return
+        return segments.encode(session, path, bitrate, None, cache, stats)
     levelled = session.with_pieces(level(session.pieces, session.places, rate, settings, ENCODER_GAIN_DB,
-                                         session.analyses))
-
-    def peaks(decoded: Iterator[bytes]) -> np.ndarray:
-        return stream_true_peaks(decoded, rate, settings.true_peak - PEAK_MARGIN_DB - 3.0)
-
-    found = encode_mp3(levelled.chunks(), path, rate, bitrate, peaks)
-    fix: np.ndarray | None = None
-    for _ in range(1, PEAK_PASSES):
-        assert found is not None
-        more = peak_fix(found, settings)
-        if more is None:
-            return
-        fix = more if fix is None else fix * more
-        found = encode_mp3(Envelope(fix, rate).apply(levelled.chunks()), path, rate, bitrate, peaks)
+                                         session.analyses, GAIN_STEP_DB))
+    return segments.encode(levelled, path, bitrate, settings, cache, stats)

@@ -1,0 +1,172 @@
+"""MPEG audio Layer III frames: split a stream into frames, and write the one Xing/Info + LAME
+tag frame that makes a joined stream gapless (encoder delay and padding), with the CRC-16s
+the tag carries. No audio library; numpy only for the CRC of whole streams.
+
+Layout of the tag frame (the layout ffmpeg's muxer and LAME write): a frame header, zeroed
+side information, "Info" (CBR), flags 0x0F, frame count (audio frames, the tag frame not
+counted), byte count (the tag frame counted), a 100-entry TOC, a quality word, then LAME's
+36 bytes: a 9-byte version, revision/VBR method, lowpass, peak, two replay gains, flags,
+bitrate, encoder delay and padding (12 bits each), misc, MP3 gain, preset, music length,
+music CRC (CRC-16/ARC of the audio frames) and the tag's own CRC (CRC-16/ARC of the
+frame's first 190 bytes, this field zero). A decoder skips delay + 529 samples and drops padding - 529 at
+the end (mutagen: frames x samples per frame - delay - padding)."""
+
+from __future__ import annotations
+
+import re
+import struct
+from functools import lru_cache
+
+import numpy as np
+
+# Bitrates (kbit/s) by header index: MPEG-1 Layer III, and MPEG-2/2.5 Layer III.
+_BITRATES = {True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+             False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}
+_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+ENCODER_DELAY = 576           # LAME's, in the tag
+DECODER_DELAY = 529           # the synthesis filterbank's, added by every decoder
+TAG_CRC_BYTES = 190
+
+
+def samples_per_frame(sample_rate: int) -> int:
+    """1152 for MPEG-1 rates (32 kHz and up), 576 below."""
+    return 1152 if sample_rate >= 32000 else 576
+
+
+def frame_length(header: int) -> int:
+    """Bytes in the Layer III frame starting with the 4-byte `header`; ValueError if it is none."""
+    version = (header >> 19) & 3
+    if header >> 21 != 0x7FF or version == 1 or (header >> 17) & 3 != 1:
+        raise ValueError(f"not an MPEG Layer III frame header: {header:08x}")
+    mpeg1 = version == 3
+    bitrate = _BITRATES[mpeg1][(header >> 12) & 15] * 1000
+    rate_index = (header >> 10) & 3
+    if not bitrate or rate_index == 3:
+        raise ValueError(f"free-format or reserved MPEG frame header: {header:08x}")
+    return (144 if mpeg1 else 72) * bitrate // _RATES[version][rate_index] + ((header >> 9) & 1)
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    """The frames of a bare Layer III stream (no tags); ValueError unless it is one exactly."""
+    frames, at = [], 0
+    while at < len(data):
+        if at + 4 > len(data):
+            raise ValueError("a truncated MPEG frame header")
+        size = frame_length(int.from_bytes(data[at:at + 4], "big"))
+        if at + size > len(data):
+            raise ValueError("a truncated MPEG frame")
+        frames.append(data[at:at + size])
+        at += size
+    return frames
+
+
+def lame_version(frames: bytes) -> bytes:
+    """The 9-byte LAME version for the tag, from the signature the encoder writes into the
+    first frame's ancillary data (`LAME4.1 (alpha 0)` -> `LAME4.1`); plain `LAME` if none."""
+    found = re.search(rb"LAME(\d)\.(\d{1,3})", frames[:4096])
+    version = b"LAME" + (found.group(1) + b"." + found.group(2) if found else b"")
+    return version[:9].ljust(9, b"\0")
+
+
+def info_frame(first_header: int, frames: int, audio_bytes: int, toc_offsets: list[int], padding: int,
+               music_crc: int, version: bytes) -> bytes:
+    """The Info (CBR) + LAME tag frame for `frames` audio frames of `audio_bytes` bytes in
+    all, the first of which starts with `first_header`. `toc_offsets`: byte offset (within
+    the audio) of the frame at each percent 0..99 of the frames."""
+    mpeg1 = (first_header >> 19) & 3 == 3
+    side = 17 if mpeg1 else 9                  # mono side information
+    needed = 4 + side + 4 + 4 + 4 + 4 + 100 + 4 + 36
+    # The stream's header without padding or CRC; a higher bitrate if the tag does not fit.
+    header = (first_header & ~((1 << 9) | (0xF << 12))) | (1 << 16)
+    index = (first_header >> 12) & 15
+    while frame_length(header | (index << 12)) < needed:
+        index += 1
+        if index == 15:
+            raise ValueError("no bitrate gives the tag frame room")
+    header |= index << 12
+    size = frame_length(header)
+    total = size + audio_bytes
+    toc = bytes(min(255, 256 * (size + offset) // total) if i else 0 for i, offset in enumerate(toc_offsets))
+    kbps = min(255, _BITRATES[mpeg1][(first_header >> 12) & 15])
+    lame = (version + bytes([0x01, 0]) + bytes(4) + bytes(4) + bytes([0, kbps])
+            + ((ENCODER_DELAY << 12) | padding).to_bytes(3, "big") + bytes(4)
+            + struct.pack(">IH", total, music_crc))
+    frame = bytearray(size)
+    body = (struct.pack(">I", header) + bytes(side) + b"Info" + struct.pack(">III", 0x0F, frames, total) + toc
+            + bytes(4) + lame)
+    frame[:len(body)] = body
+    # LAME's tag CRC: of the frame's first 190 bytes (this field still zero), after them.
+    frame[len(body):len(body) + 2] = struct.pack(">H", crc16(bytes(frame[:TAG_CRC_BYTES])))
+    return bytes(frame)
+
+
+# CRC-16/ARC (polynomial 0x8005 reflected, init 0): LAME's and ffmpeg's for the tag.
+def _table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _table()
+_NP_TABLE = np.array(_TABLE, dtype=np.uint32)
+BLOCK = 1024
+
+
+def crc16(data: bytes, crc: int = 0) -> int:
+    """CRC-16/ARC of `data`, continuing from `crc`. Long inputs run block-parallel in numpy
+    (a CRC is linear: a block's CRC from zero, combined with what came before shifted over
+    the block's length), so a session's audio takes milliseconds, not seconds."""
+    if len(data) < 4 * BLOCK:
+        for byte in data:
+            crc = (crc >> 8) ^ _TABLE[(crc ^ byte) & 0xFF]
+        return crc
+    array = np.frombuffer(data, dtype=np.uint8)
+    lead = (-len(array)) % BLOCK               # leading zeros leave a CRC from zero unchanged
+    blocks = np.concatenate((np.zeros(lead, dtype=np.uint8), array)).reshape(-1, BLOCK).astype(np.uint32)
+    crcs = np.zeros(len(blocks), dtype=np.uint32)
+    for column in blocks.T:
+        crcs = (crcs >> 8) ^ _NP_TABLE[(crcs ^ column) & 0xFF]
+    crc = shift(crc, lead)
+    low, high = _shift_tables(BLOCK)
+    for value in crcs.tolist():
+        crc = low[crc & 0xFF] ^ high[crc >> 8] ^ value
+    return crc
+
+
+def crc16_combine(crc_a: int, crc_b: int, length_b: int) -> int:
+    """The CRC of A followed by B from the CRCs of both and B's length."""
+    return shift(crc_a, length_b) ^ crc_b
+
+
+def shift(crc: int, length: int) -> int:
+    """`crc` carried over `length` zero bytes (linear in `crc`: 16 columns, by squaring)."""
+    columns = _one_byte()
+    result = [1 << i for i in range(16)]     # identity
+    while length:
+        if length & 1:
+            result = [_apply(columns, c) for c in result]
+        columns = [_apply(columns, c) for c in columns]
+        length >>= 1
+    return _apply(result, crc)
+
+
+def _apply(columns: list[int], value: int) -> int:
+    out = 0
+    for i in range(16):
+        if value >> i & 1:
+            out ^= columns[i]
+    return out
+
+
+@lru_cache(maxsize=1)
+def _one_byte() -> list[int]:
+    return [(1 << i >> 8) ^ _TABLE[(1 << i) & 0xFF] for i in range(16)]
+
+
+@lru_cache(maxsize=4)
+def _shift_tables(length: int) -> tuple[list[int], list[int]]:
+    return [shift(b, length) for b in range(256)], [shift(b << 8, length) for b in range(256)]
