@@ -42,6 +42,7 @@ CHUNK = b"arck"
 ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.wav$")
 DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-v[0-9]+\.npz$")
 SEGMENT_NAME = re.compile(r"^[0-9a-f]{64}\.mp3$")
+NOTE_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
 
 
 class Damaged(Exception):
@@ -148,10 +149,24 @@ class PhraseCache:
     def drop_segment(self, key: str) -> None:
         self.store.remove(self.segment_name(key))
 
+    def note_name(self, key: str) -> str:
+        """Where a note about a session (mp3.py: the gain its last build used) is."""
+        return f"sessions/{key[:2]}/{key}.json"
+
+    def load_note(self, key: str) -> bytes | None:
+        try:
+            return self.store.read(self.note_name(key))
+        except (IsADirectoryError, NotADirectoryError):
+            return None
+
+    def put_note(self, key: str, data: bytes) -> None:
+        self.store.write(self.note_name(key), data)
+
     def remove_stale_temps(self) -> list[str]:
         """Remove temp files of entries whose writer was killed before renaming them."""
         return self.store.remove_stale_temps(lambda name: _is_entry_name(name) or _is_derived_name(name)
-                                             or SEGMENT_NAME.match(name) is not None)
+                                             or SEGMENT_NAME.match(name) is not None
+                                             or NOTE_NAME.match(name) is not None)
 
 
 def entry_bytes(key: str, clip: Clip) -> bytes:

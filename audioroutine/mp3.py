@@ -4,6 +4,8 @@ beside `encode_normalized` (see docs/architecture.md)."""
 
 from __future__ import annotations
 
+import json
+import math
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -14,16 +16,16 @@ from pydub import AudioSegment
 from . import segments
 from .bitrates import DEFAULT_BITRATE
 from .ffmpeg import ffmpeg_through, run_ffmpeg
-from .loudness import level
+from .loudness import Model, choose_gain, level
 from .loudness_settings import LoudnessSettings
 from .render import Mix
 
 # ffmpeg's libmp3lame scales every sample by 0.95 (measured: -0.446 dB at any level, pitch and
 # bitrate); loudness normalization makes up for it so the MP3 itself meets the target.
 ENCODER_GAIN_DB = -0.446
-# The session gain is a multiple of this: a small edit rarely moves it, so the other
-# segments keep their samples and come from the cache (at most 0.025 LU from the target).
-GAIN_STEP_DB = 0.05
+# A rebuild keeps the session's previous gain while the model puts it this close to the
+# target (LU): a small edit then changes only the samples it touches (segments.py).
+KEEP_GAIN_LU = 0.1
 R = TypeVar("R")
 
 
@@ -74,18 +76,39 @@ def mp3_to_pcm(data: bytes, sample_rate: int) -> bytes:
 
 
 def encode_normalized(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings,
-                      cache: segments.Cache | None = None, stats: segments.Stats | None = None) -> segments.Stats:
-    """Level `session` (loudness.level: one gain, rounded to GAIN_STEP_DB, a limiter per
-    piece) and encode it to `path` as MP3 in segments (segments.py: cut in silence, encoded
-    side by side, each read from `cache` when its samples were encoded before, joined into
-    one gapless file). Lossy coding can lift a limited peak over the ceiling (measured: up
-    to +1.5 dB in a few 10 ms blocks of a seed session), so each fresh segment is decoded
-    and its true peaks checked; where a block went over, the gain is lowered there alone
-    and that segment encoded again (checked at most PEAK_PASSES times; with HEADROOM_DB,
-    1.5 dB, most segments pass at the first encode)."""
+                      cache: segments.Cache | None = None, stats: segments.Stats | None = None,
+                      session_key: str | None = None) -> segments.Stats:
+    """Level `session` (loudness.level: one gain, a limiter per piece) and encode it to
+    `path` as MP3 in segments (segments.py: cut in silence, encoded side by side, each read
+    from `cache` when its samples were encoded before, joined into one gapless file).
+    With `cache` and `session_key` (what names this session across edits), the gain of the
+    last build of the session is kept while the model says it still reaches the target
+    within KEEP_GAIN_LU, so that an edit leaves the other segments' samples, and their
+    cache entries, as they were. Lossy coding can lift a limited peak over the ceiling
+    (measured: up to +1.5 dB in a few 10 ms blocks of a seed session), so each fresh
+    segment is decoded and its true peaks checked; where a block went over, the gain is
+    lowered there alone and that segment encoded again (checked at most PEAK_PASSES times;
+    with HEADROOM_DB, 1.5 dB, most segments pass at the first encode)."""
     rate = session.sample_rate
     if not settings.enabled:
         return segments.encode(session, path, bitrate, None, cache, stats)
+    model = Model(session.pieces, session.places, rate, session.analyses)
+    remember = cache is not None and session_key is not None
+    previous = _previous_gain(cache, session_key) if remember else None
+    gain = choose_gain(model, settings, ENCODER_GAIN_DB, previous, KEEP_GAIN_LU)
     levelled = session.with_pieces(level(session.pieces, session.places, rate, settings, ENCODER_GAIN_DB,
-                                         session.analyses, GAIN_STEP_DB))
-    return segments.encode(levelled, path, bitrate, settings, cache, stats)
+                                         session.analyses, gain, model))
+    found = segments.encode(levelled, path, bitrate, settings, cache, stats)
+    if remember and gain is not None and gain != previous:
+        assert cache is not None and session_key is not None
+        cache.put_note(session_key, json.dumps({"gain_db": gain}).encode())
+    return found
+
+
+def _previous_gain(cache: segments.Cache | None, key: str | None) -> float | None:
+    data = cache.load_note(key) if cache is not None and key is not None else None
+    try:
+        gain = json.loads(data)["gain_db"] if data else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    return float(gain) if isinstance(gain, (int, float)) and math.isfinite(gain) else None

@@ -117,6 +117,10 @@ class Cache(Protocol):
 
     def drop_segment(self, key: str) -> None: ...
 
+    def load_note(self, key: str) -> bytes | None: ...
+
+    def put_note(self, key: str, data: bytes) -> None: ...
+
 
 @dataclass
 class Stats:
@@ -173,6 +177,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     identity = f"{VERSION}|{encoder_identity(exe)}|{rate}|{bitrate}|" + (
         f"peak {settings.true_peak}" if settings is not None and settings.enabled else "no check")
     stats.add(segments=len(segments))
+    cuts = [s.start for s in plan(session, 0)]
 
     def job(segment: Segment) -> bytes:
         pcm = render(session, segment.start, segment.end)
@@ -183,7 +188,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
             if found is not None:
                 stats.add(cached=1)
                 return found
-        frames = _encode_checked(pcm, segment, rate, bitrate, settings, stats)
+        frames = _encode_checked(pcm, segment, cuts, rate, bitrate, settings, stats)
         if cache is not None:
             cache.put_segment(key, _entry(frames))
         return frames
@@ -213,25 +218,37 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     return stats
 
 
-def _encode_checked(pcm: bytes, segment: Segment, rate: int, bitrate: str, settings: LoudnessSettings | None,
-                    stats: Stats) -> bytes:
+def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bitrate: str,
+                    settings: LoudnessSettings | None, stats: Stats) -> bytes:
     """One segment's kept frames: encoded, and while its decode's true peaks go over the
-    ceiling (at most PEAK_PASSES checks), lowered there and encoded again."""
+    ceiling (at most PEAK_PASSES checks), lowered there and encoded again, but only from
+    the last cut (`cuts`: every place a segment could start) before the first block that
+    went over: the frames before it need no bits of later ones (the bit reservoir only
+    reaches back), so they stay; the new stream's first frame reaches back to none."""
     data = encode_segment(pcm, rate, bitrate, stats)
     if settings is None or not settings.enabled:
         return keep(data, segment.keep)
-    block = block_size(rate)
+    spf, block = samples_per_frame(rate), block_size(rate)
     lead = segment.start % block                 # the session's 10 ms grid, from the segment's start
+    frames = split_frames(data)
+    peaks = decode_peaks(data, rate, lead, len(pcm) // 2, settings, stats)
     fix: np.ndarray | None = None
     for _ in range(1, PEAK_PASSES):
-        peaks = decode_peaks(data, rate, lead, len(pcm) // 2, settings, stats)
         more = peak_fix(peaks, settings)
         if more is None:
             break
         fix = more if fix is None else fix * more
+        # The fix moves the gain from 3 blocks before a block that went over (loudness._smoothed).
+        changed = segment.start - lead + (int(np.flatnonzero(more < 1.0)[0]) - 4) * block
+        cut = max([segment.start] + [c for c in cuts if segment.start < c <= changed])
         gained = b"".join(Envelope(fix, rate).apply([bytes(2 * lead) + pcm]))[2 * lead:]
-        data = encode_segment(gained, rate, bitrate, stats)
-    return keep(data, segment.keep)
+        tail = gained[2 * (cut - segment.start):]
+        again = encode_segment(tail, rate, bitrate, stats)
+        frames = frames[:(cut - segment.start) // spf] + split_frames(again)
+        offset = cut // block - segment.start // block
+        peaks = np.concatenate((peaks[:offset], decode_peaks(again, rate, cut % block, len(tail) // 2, settings,
+                                                             stats)))
+    return b"".join(frames if segment.keep is None else frames[:segment.keep])
 
 
 def keep(data: bytes, frames: int | None) -> bytes:
