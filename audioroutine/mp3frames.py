@@ -170,3 +170,59 @@ def _one_byte() -> list[int]:
 @lru_cache(maxsize=4)
 def _shift_tables(length: int) -> tuple[list[int], list[int]]:
     return [shift(b, length) for b in range(256)], [shift(b << 8, length) for b in range(256)]
+
+
+def main_data(frame: bytes) -> tuple[int, int, int]:
+    """(payload start in the frame, main_data_begin, main data bytes) of a mono Layer III
+    frame: the payload follows the header (and CRC) and the side information; its main data
+    starts main_data_begin bytes before the payload, in earlier frames (the bit reservoir)."""
+    header = int.from_bytes(frame[:4], "big")
+    mpeg1 = (header >> 19) & 3 == 3
+    if (header >> 6) & 3 != 3:
+        raise ValueError("not a mono frame")
+    side = 4 + (0 if header >> 16 & 1 else 2)
+    bits = int.from_bytes(frame[side:side + (17 if mpeg1 else 9)], "big")
+    size = 136 if mpeg1 else 72
+    begin = bits >> (size - (9 if mpeg1 else 8))
+    granules = (size - 18, size - 18 - 59) if mpeg1 else (size - 9,)
+    length = sum((bits >> (start - 12)) & 0xFFF for start in granules)
+    return side + (17 if mpeg1 else 9), begin, -(-length // 8)
+
+
+def splice(new: list[bytes], replaced: list[bytes], rest: list[bytes]) -> list[bytes] | None:
+    """`new` frames (a fresh stream's, as long as `replaced`) in place of `replaced`, followed
+    by `rest`; None if that cannot be done. `rest`'s first frames may take main data from
+    the bytes before them (the bit reservoir), in `replaced`: those bytes are copied into the
+    free space at the end of `new`'s payloads (after the last main data there, where an
+    encoder puts stuffing or data of a frame that was cut off), when there is room."""
+    if not new or not rest:
+        return new + rest
+    reach, position = 0, 0
+    for frame in rest:
+        offset, begin, _ = main_data(frame)
+        reach = max(reach, begin - position)
+        position += len(frame) - offset
+        if position > 1024:                # main_data_begin reaches back 511 bytes at most
+            break
+    if reach <= 0:
+        return new + rest
+    before = b"".join(frame[main_data(frame)[0]:] for frame in replaced)
+    offsets, starts, end, at = [], [], 0, 0
+    for frame in new:
+        offset, begin, length = main_data(frame)
+        offsets.append(offset)
+        starts.append(at)
+        end = max(end, at - begin + length)
+        at += len(frame) - offset
+    if reach > at - end or reach > len(before):
+        return None
+    needed, patched, remaining = before[-reach:], list(new), reach
+    for i in range(len(new) - 1, -1, -1):   # into the last payloads, back to front
+        frame = bytearray(patched[i])
+        take = min(len(frame) - offsets[i], remaining)
+        frame[len(frame) - take:] = needed[remaining - take:remaining]
+        patched[i] = bytes(frame)
+        remaining -= take
+        if not remaining:
+            break
+    return patched + rest

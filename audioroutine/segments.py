@@ -51,6 +51,7 @@ from .mp3frames import (
     info_frame,
     lame_version,
     samples_per_frame,
+    splice,
     split_frames,
 )
 from .render import Mix
@@ -238,16 +239,31 @@ def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bi
         if more is None:
             break
         fix = more if fix is None else fix * more
-        # The fix moves the gain from 3 blocks before a block that went over (loudness._smoothed).
-        changed = segment.start - lead + (int(np.flatnonzero(more < 1.0)[0]) - 4) * block
-        cut = max([segment.start] + [c for c in cuts if segment.start < c <= changed])
+        # The fix moves the gain from 4 blocks before the first block that went over to 4
+        # after the last (loudness._smoothed and the interpolation between block centres).
+        over = np.flatnonzero(more < 1.0)
+        first = segment.start - lead + (int(over[0]) - 4) * block
+        last = segment.start - lead + (int(over[-1]) + 5) * block
+        cut = max([segment.start] + [c for c in cuts if segment.start < c <= first])
+        after = min([c for c in cuts if last <= c < segment.end], default=None)
         gained = b"".join(Envelope(fix, rate).apply([bytes(2 * lead) + pcm]))[2 * lead:]
-        tail = gained[2 * (cut - segment.start):]
-        again = encode_segment(tail, rate, bitrate, stats)
-        frames = frames[:(cut - segment.start) // spf] + split_frames(again)
-        offset = cut // block - segment.start // block
-        peaks = np.concatenate((peaks[:offset], decode_peaks(again, rate, cut % block, len(tail) // 2, settings,
-                                                             stats)))
+        i0 = (cut - segment.start) // spf
+        spliced = None
+        if after is not None:                # that part alone, spliced in, if the reservoir allows
+            part = gained[2 * (cut - segment.start):2 * (after - segment.start)]
+            again = encode_segment(part, rate, bitrate, stats)
+            i1 = (after - segment.start) // spf
+            joined = splice(split_frames(again)[:i1 - i0], frames[i0:i1], frames[i1:])
+            spliced = None if joined is None else frames[:i0] + joined
+        if spliced is None:                  # else from there to the segment's end
+            after = segment.end
+            part = gained[2 * (cut - segment.start):]
+            again = encode_segment(part, rate, bitrate, stats)
+            spliced = frames[:i0] + split_frames(again)
+        frames = spliced
+        redone = decode_peaks(again, rate, cut % block, (after - cut), settings, stats)
+        base = segment.start // block
+        peaks = np.concatenate((peaks[:cut // block - base], redone, peaks[-(-after // block) - base:]))
     return b"".join(frames if segment.keep is None else frames[:segment.keep])
 
 
