@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import threading
 import time
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,7 +60,7 @@ from .render import Mix
 
 LEAD = ENCODER_DELAY + DECODER_DELAY     # a sample's place in a LAME stream's decode, less its place in the input
 GUARD_FRAMES = 2                         # frames of silence past LEAD on each side of a cut
-MIN_SEGMENT_S = 20                       # a segment lasts at least this long (fewer, longer encoder runs)
+MIN_SEGMENT_S = 30                       # a segment lasts at least this long (fewer, longer encoder runs)
 VERSION = 1                              # of the segment format: a change makes new cache entries
 MAGIC = b"ARSEG001"
 LOG_VAR = "AUDIOROUTINE_ENCODE_LOG"      # a file: one line per encoder/decoder run (bench/)
@@ -226,13 +228,12 @@ def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bi
     the last cut (`cuts`: every place a segment could start) before the first block that
     went over: the frames before it need no bits of later ones (the bit reservoir only
     reaches back), so they stay; the new stream's first frame reaches back to none."""
-    data = encode_segment(pcm, rate, bitrate, stats)
     if settings is None or not settings.enabled:
-        return keep(data, segment.keep)
+        return keep(encode_segment(pcm, rate, bitrate, stats), segment.keep)
     spf, block = samples_per_frame(rate), block_size(rate)
     lead = segment.start % block                 # the session's 10 ms grid, from the segment's start
+    data, peaks = encode_and_check(pcm, rate, bitrate, lead, settings, stats)
     frames = split_frames(data)
-    peaks = decode_peaks(data, rate, lead, len(pcm) // 2, settings, stats)
     fix: np.ndarray | None = None
     for _ in range(1, PEAK_PASSES):
         more = peak_fix(peaks, settings)
@@ -251,17 +252,16 @@ def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bi
         spliced = None
         if after is not None:                # that part alone, spliced in, if the reservoir allows
             part = gained[2 * (cut - segment.start):2 * (after - segment.start)]
-            again = encode_segment(part, rate, bitrate, stats)
+            again, redone = encode_and_check(part, rate, bitrate, cut % block, settings, stats)
             i1 = (after - segment.start) // spf
             joined = splice(split_frames(again)[:i1 - i0], frames[i0:i1], frames[i1:])
             spliced = None if joined is None else frames[:i0] + joined
         if spliced is None:                  # else from there to the segment's end
             after = segment.end
             part = gained[2 * (cut - segment.start):]
-            again = encode_segment(part, rate, bitrate, stats)
+            again, redone = encode_and_check(part, rate, bitrate, cut % block, settings, stats)
             spliced = frames[:i0] + split_frames(again)
         frames = spliced
-        redone = decode_peaks(again, rate, cut % block, (after - cut), settings, stats)
         base = segment.start // block
         peaks = np.concatenate((peaks[:cut // block - base], redone, peaks[-(-after // block) - base:]))
     return b"".join(frames if segment.keep is None else frames[:segment.keep])
@@ -277,18 +277,63 @@ def keep(data: bytes, frames: int | None) -> bytes:
     return b"".join(kept)
 
 
+def _encoder(rate: int, bitrate: str) -> list[str]:
+    """ffmpeg's arguments up to the MP3 output: PCM from stdin, LAME CBR, no tag frame."""
+    return ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", "-map_metadata", "-1",
+            "-fflags", "+bitexact", "-flags:a", "+bitexact", "-codec:a", "libmp3lame", "-b:a", bitrate,
+            "-id3v2_version", "0", "-write_xing", "0"]
+
+
 def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = None) -> bytes:
     """int16 mono PCM as a bare CBR MP3 stream (LAME through ffmpeg, no tag frame)."""
     started = time.monotonic()
-    out = ffmpeg_through(["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a",
-                          "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-                          "-codec:a", "libmp3lame", "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "0",
-                          "-f", "mp3", "pipe:1"], [pcm], lambda chunks: b"".join(chunks))
+    out = ffmpeg_through(_encoder(rate, bitrate) + ["-f", "mp3", "pipe:1"], [pcm], lambda chunks: b"".join(chunks))
     assert out is not None
     if stats is not None:
         stats.add(encodes=1, encoded_samples=len(pcm) // 2)
     _log("encode", len(pcm) // 2, started)
     return out
+
+
+_loopback: list[bool] = []      # whether this ffmpeg decodes in the encoder's run (7.1+), once known
+
+
+def encode_and_check(pcm: bytes, rate: int, bitrate: str, lead: int, settings: LoudnessSettings,
+                     stats: Stats | None = None) -> tuple[bytes, np.ndarray]:
+    """A segment's bare MP3 stream and the true peaks per 10 ms block of its decode (on the
+    session's grid: `lead` zeros first). One ffmpeg run where it can: a loopback decoder
+    (ffmpeg 7.1+) decodes the encoder's own packets, gapless, exactly what a decoder of the
+    frames returns (tests/test_segments.py); else the stream is decoded in a second run."""
+    if _loopback == [False]:
+        data = encode_segment(pcm, rate, bitrate, stats)
+        return data, decode_peaks(data, rate, lead, len(pcm) // 2, settings, stats)
+    started = time.monotonic()
+    threshold = settings.true_peak - PEAK_MARGIN_DB - 3.0
+
+    def peaks(chunks: Iterator[bytes]) -> np.ndarray:
+        return stream_true_peaks(_window(chunks, 0, len(pcm), bytes(2 * lead)), rate, threshold)
+
+    fd, name = tempfile.mkstemp(prefix="audioroutine-", suffix=".mp3")
+    os.close(fd)
+    try:
+        found = ffmpeg_through(_encoder(rate, bitrate) + ["-f", "mp3", "-y", name, "-dec", "0:0", "-filter_complex",
+                                                         "[dec:0]anull[d]", "-map", "[d]", "-f", "s16le", "-ac", "1",
+                                                         "pipe:1"], [pcm], peaks)
+        data = Path(name).read_bytes()
+    except BuildError:
+        if _loopback:
+            raise
+        _loopback.append(False)              # an ffmpeg older than 7.1: two runs from now on
+        return encode_and_check(pcm, rate, bitrate, lead, settings, stats)
+    finally:
+        os.unlink(name)
+    if not _loopback:
+        _loopback.append(True)
+    assert found is not None
+    if stats is not None:
+        stats.add(encodes=1, decodes=1, encoded_samples=len(pcm) // 2)
+    _log("encode", len(pcm) // 2, started)
+    return data, found
 
 
 def decode_peaks(data: bytes, rate: int, lead: int, samples: int, settings: LoudnessSettings,
@@ -327,7 +372,7 @@ def _join(results: Iterator[bytes], path: Path, rate: int, total: int) -> None:
     """Write the Info frame's room, then each segment's frames as they come, then the Info
     frame itself (frame count, bytes, TOC, delay and padding, CRCs)."""
     spf = samples_per_frame(rate)
-    sizes: list[int] = []
+    sizes = array("I")                    # bytes per frame (4 bytes each: the heap stays flat)
     crc, audio = 0, 0
     first: bytes | None = None
     with open(path, "wb") as out:
@@ -340,7 +385,7 @@ def _join(results: Iterator[bytes], path: Path, rate: int, total: int) -> None:
             out.write(data)
             crc = crc16_combine(crc, crc16(data), len(data))
             audio += len(data)
-            sizes += [len(f) for f in split_frames(data)]
+            sizes.extend(len(f) for f in split_frames(data))
         if first is None:
             raise BuildError("internal: a session with no segment")
         frames = len(sizes)

@@ -150,13 +150,7 @@ def test_a_segment_over_the_ceiling_is_encoded_again_there_alone(tmp_path, monke
     mix = session(150, last=loud)
     path = tmp_path / "p.mp3"
     lengths: list[int] = []
-    real = segments.encode_segment
-
-    def counting(pcm: bytes, *args: object) -> bytes:
-        lengths.append(len(pcm) // 2)
-        return real(pcm, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(segments, "encode_segment", counting)
+    monkeypatch.setattr(segments, "_log", lambda kind, samples, started: lengths.append(samples))
     stats = encode_normalized(mix, path, "64k", LoudnessSettings(target=-12, true_peak=-1))
     assert stats.encodes > stats.segments                       # something was encoded again
     shortest = min(s.end - s.start for s in segments.plan(mix))
@@ -198,3 +192,21 @@ def test_a_joined_file_is_whole_frames_behind_one_tag(tmp_path):
     frames = split_frames(data)
     assert frames[0][13:17] == b"Info" and int.from_bytes(frames[0][21:25], "big") == len(frames) - 1
     assert int.from_bytes(frames[0][25:29], "big") == len(data)
+
+
+def test_the_check_in_the_encoders_run_sees_what_a_decoder_of_the_frames_returns():
+    """The loopback decoder (one ffmpeg run) and a second run decoding the bare frames give
+    the same peaks, and the frames are those of a plain encode."""
+    pcm = session(20).pcm()
+    settings = LoudnessSettings()
+    data, peaks = segments.encode_and_check(pcm, RATE, "64k", 37, settings)
+    assert segments._loopback == [True]            # the bundled ffmpeg (7.1+) has it
+    assert data == segments.encode_segment(pcm, RATE, "64k")
+    assert np.array_equal(peaks, segments.decode_peaks(data, RATE, 37, len(pcm) // 2, settings))
+
+
+def test_an_ffmpeg_without_a_loopback_decoder_decodes_in_a_second_run(monkeypatch):
+    pcm = session(20).pcm()
+    monkeypatch.setattr(segments, "_loopback", [False])
+    data, peaks = segments.encode_and_check(pcm, RATE, "64k", 0, LoudnessSettings())
+    assert data == segments.encode_segment(pcm, RATE, "64k") and len(peaks)
