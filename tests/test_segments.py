@@ -210,3 +210,15 @@ def test_an_ffmpeg_without_a_loopback_decoder_decodes_in_a_second_run(monkeypatc
     monkeypatch.setattr(segments, "_loopback", [False])
     data, peaks = segments.encode_and_check(pcm, RATE, "64k", 0, LoudnessSettings())
     assert data == segments.encode_segment(pcm, RATE, "64k") and len(peaks)
+
+
+def test_a_damaged_segment_entry_is_dropped_and_encoded_again(tmp_path):
+    cache = DictCache()
+    encode_normalized(session(60), tmp_path / "a.mp3", "64k", LoudnessSettings(), cache)
+    key = next(k for k in cache.entries if k.startswith("s"))
+    entry = bytearray(cache.entries[key])
+    entry[-5] ^= 0x10                                   # one bit of one frame
+    cache.entries[key] = bytes(entry)
+    stats = encode_normalized(session(60), tmp_path / "b.mp3", "64k", LoudnessSettings(), cache)
+    assert stats.encodes == 1 and stats.cached == stats.segments - 1
+    assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
