@@ -218,10 +218,10 @@ def splice(new: list[bytes], replaced: list[bytes], rest: list[bytes]) -> list[b
         return None
     needed, patched, remaining = before[-reach:], list(new), reach
     for i in range(len(new) - 1, -1, -1):   # into the last payloads, back to front
-        frame = bytearray(patched[i])
-        take = min(len(frame) - offsets[i], remaining)
-        frame[len(frame) - take:] = needed[remaining - take:remaining]
-        patched[i] = bytes(frame)
+        buffer = bytearray(patched[i])
+        take = min(len(buffer) - offsets[i], remaining)
+        buffer[len(buffer) - take:] = needed[remaining - take:remaining]
+        patched[i] = bytes(buffer)
         remaining -= take
         if not remaining:
             break

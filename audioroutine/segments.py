@@ -262,6 +262,7 @@ def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bi
             again, redone = encode_and_check(part, rate, bitrate, cut % block, settings, stats)
             spliced = frames[:i0] + split_frames(again)
         frames = spliced
+        assert after is not None
         base = segment.start // block
         peaks = np.concatenate((peaks[:cut // block - base], redone, peaks[-(-after // block) - base:]))
     return b"".join(frames if segment.keep is None else frames[:segment.keep])

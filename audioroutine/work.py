@@ -138,7 +138,7 @@ def _produce(job: SessionJob, path: Path) -> None:
 def _session_key(job: SessionJob) -> str:
     """What names a session across edits of its script (mp3.encode_normalized keeps its gain):
     its titles and level, the engine and voice, rate, bitrate and loudness settings."""
-    provenance = job.tags.provenance or {}
-    blob = json.dumps([job.tags.album, job.tags.title, provenance.get("level"), job.spec.engine,
+    level = job.tags.provenance["level"] if job.tags.provenance else None
+    blob = json.dumps([job.tags.album, job.tags.title, level, job.spec.engine,
                        repr(job.spec.voice), job.spec.sample_rate, job.bitrate, repr(job.loudness)])
     return hashlib.sha256(blob.encode()).hexdigest()

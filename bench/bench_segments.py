@@ -56,9 +56,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(spec: dict[str, Any]) -> dict[str, Any]:
-    from audioroutine import BuildOptions, Parallel
+    from audioroutine import BuildOptions, Parallel, load_script
     from audioroutine import build as build_routine
-    from audioroutine import load_script
     from audioroutine.ffmpeg import configure_pydub
 
     configure_pydub()
@@ -135,24 +134,33 @@ def quality(spec: dict[str, Any]) -> dict[str, Any]:
                                 capture_output=True, check=True)
         ds = np.frombuffer(errors.stdout, dtype="<i2").astype(np.float64)
 
-        def snr(decoded: Any) -> float:
-            scale = float(np.dot(decoded, x) / np.dot(decoded, decoded))   # LAME's 0.95, undone
-            return float(10 * np.log10(np.sum(x ** 2) / np.sum((decoded * scale - x) ** 2)))
-
         near = max((float(np.abs(ds[c - RATE // 100:c + RATE // 100] - dw[c - RATE // 100:c + RATE // 100]).max())
                     for c in cuts), default=0.0)
         silent = x == 0
         rows.append({
             "file": session.path.name, "samples": len(x), "decoded": len(ds), "segments": len(cuts) + 1,
-            "snr_whole_db": snr(dw), "snr_segments_db": snr(ds),
+            "snr_whole_db": snr(dw, x), "snr_segments_db": snr(ds, x),
             "near_cuts_max_diff": near, "near_cuts_max_abs_whole": max(
                 (float(np.abs(dw[c - RATE // 100:c + RATE // 100]).max()) for c in cuts), default=0.0),
             "codec_noise_in_silence_max": float(np.abs(dw[silent]).max()),
             "codec_noise_in_silence_p99": float(np.percentile(np.abs(dw[silent]), 99)),
             "ffmpeg_errors": errors.stderr.decode(errors="replace").strip(),
-            "mutagen_samples": round(MP3(str(session.path)).info.length * RATE),
+            "mutagen_samples": mutagen_samples(MP3(str(session.path))),
         })
     return {"sessions": rows}
+
+
+def snr(decoded: Any, x: Any) -> float:
+    """Signal to noise (dB) of a decode against the PCM, LAME's 0.95 scaling undone."""
+    import numpy as np
+
+    scale = float(np.dot(decoded, x) / np.dot(decoded, decoded))
+    return float(10 * np.log10(np.sum(x ** 2) / np.sum((decoded * scale - x) ** 2)))
+
+
+def mutagen_samples(mp3: Any) -> int:
+    assert mp3.info is not None
+    return round(float(mp3.info.length) * RATE)
 
 
 def run_child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +182,10 @@ def bench(script: Path, engine: str, work: Path, rounds: int) -> dict[str, Any]:
     base = {"engine": engine, "log": str(work / "encode.log"), "scratch": str(work)}
     cold = run_child({**base, "name": "cold", "script": str(script), "cache": str(cache), "out": str(out),
                       "force": False})
-    warm, encode, edits, mids = [], [], [], []
+    warm: list[dict[str, Any]] = []
+    encode: list[dict[str, Any]] = []
+    edits: list[dict[str, Any]] = []
+    mids: list[dict[str, Any]] = []
     for n in range(rounds):
         shutil.rmtree(cache / "segments", ignore_errors=True)
         warm.append(run_child({**base, "name": "warm (--force)", "script": str(script), "cache": str(cache),
