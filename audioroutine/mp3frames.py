@@ -48,11 +48,15 @@ def frame_length(header: int) -> int:
 
 def split_frames(data: bytes) -> list[bytes]:
     """The frames of a bare Layer III stream (no tags); ValueError unless it is one exactly."""
-    frames, at = [], 0
+    frames: list[bytes] = []
+    at, sizes = 0, dict[int, int]()
     while at < len(data):
         if at + 4 > len(data):
             raise ValueError("a truncated MPEG frame header")
-        size = frame_length(int.from_bytes(data[at:at + 4], "big"))
+        header = int.from_bytes(data[at:at + 4], "big")
+        size = sizes.get(header)
+        if size is None:
+            size = sizes[header] = frame_length(header)
         if at + size > len(data):
             raise ValueError("a truncated MPEG frame")
         frames.append(data[at:at + size])
@@ -113,14 +117,14 @@ def _table() -> list[int]:
 
 _TABLE = _table()
 _NP_TABLE = np.array(_TABLE, dtype=np.uint32)
-BLOCK = 1024
+BLOCK = 256       # bytes per block: numpy steps BLOCK times over len / BLOCK blocks at once
 
 
 def crc16(data: bytes, crc: int = 0) -> int:
     """CRC-16/ARC of `data`, continuing from `crc`. Long inputs run block-parallel in numpy
     (a CRC is linear: a block's CRC from zero, combined with what came before shifted over
     the block's length), so a session's audio takes milliseconds, not seconds."""
-    if len(data) < 4 * BLOCK:
+    if len(data) < 16 * BLOCK:
         for byte in data:
             crc = (crc >> 8) ^ _TABLE[(crc ^ byte) & 0xFF]
         return crc
@@ -131,7 +135,7 @@ def crc16(data: bytes, crc: int = 0) -> int:
     for column in blocks.T:
         crcs = (crcs >> 8) ^ _NP_TABLE[(crcs ^ column) & 0xFF]
     crc = shift(crc, lead)
-    low, high = _shift_tables(BLOCK)
+    low, high = _shift_tables(BLOCK.bit_length() - 1)
     for value in crcs.tolist():
         crc = low[crc & 0xFF] ^ high[crc >> 8] ^ value
     return crc
@@ -143,33 +147,31 @@ def crc16_combine(crc_a: int, crc_b: int, length_b: int) -> int:
 
 
 def shift(crc: int, length: int) -> int:
-    """`crc` carried over `length` zero bytes (linear in `crc`: 16 columns, by squaring)."""
-    columns = _one_byte()
-    result = [1 << i for i in range(16)]     # identity
+    """`crc` carried over `length` zero bytes: linear in `crc`, so one pair of byte tables
+    per power of two of the length."""
+    power = 0
     while length:
         if length & 1:
-            result = [_apply(columns, c) for c in result]
-        columns = [_apply(columns, c) for c in columns]
+            low, high = _shift_tables(power)
+            crc = low[crc & 0xFF] ^ high[crc >> 8]
         length >>= 1
-    return _apply(result, crc)
+        power += 1
+    return crc
 
 
-def _apply(columns: list[int], value: int) -> int:
-    out = 0
-    for i in range(16):
-        if value >> i & 1:
-            out ^= columns[i]
-    return out
+@lru_cache(maxsize=64)
+def _shift_tables(power: int) -> tuple[list[int], list[int]]:
+    """Tables carrying a CRC's low and high byte over 2**power zero bytes."""
+    if power == 0:
+        one = [(value >> 8) ^ _TABLE[value & 0xFF] for value in range(1 << 16)]
+        return [one[b] for b in range(256)], [one[b << 8] for b in range(256)]
+    low, high = _shift_tables(power - 1)
 
+    def twice(value: int) -> int:
+        value = low[value & 0xFF] ^ high[value >> 8]
+        return low[value & 0xFF] ^ high[value >> 8]
 
-@lru_cache(maxsize=1)
-def _one_byte() -> list[int]:
-    return [(1 << i >> 8) ^ _TABLE[(1 << i) & 0xFF] for i in range(16)]
-
-
-@lru_cache(maxsize=4)
-def _shift_tables(length: int) -> tuple[list[int], list[int]]:
-    return [shift(b, length) for b in range(256)], [shift(b << 8, length) for b in range(256)]
+    return [twice(b) for b in range(256)], [twice(b << 8) for b in range(256)]
 
 
 def main_data(frame: bytes) -> tuple[int, int, int]:

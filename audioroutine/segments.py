@@ -182,7 +182,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     stats.add(segments=len(segments))
     cuts = [s.start for s in plan(session, 0)]
 
-    def job(segment: Segment) -> bytes:
+    def job(segment: Segment) -> Encoded:
         pcm = render(session, segment.start, segment.end)
         key = hashlib.sha256(f"{identity}|{segment.start % block_size(rate)}|{segment.keep}".encode()
                              + hashlib.sha256(pcm).digest()).hexdigest()
@@ -190,18 +190,18 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
             found = _read_entry(cache, key)
             if found is not None:
                 stats.add(cached=1)
-                return found
+                return _encoded(found)
         frames = _encode_checked(pcm, segment, cuts, rate, bitrate, settings, stats)
         if cache is not None:
             cache.put_segment(key, _entry(frames))
-        return frames
+        return _encoded(frames)
 
     pool = _executor()
     window = 2 * workers()
-    futures: list[Future[bytes]] = []
+    futures: list[Future[Encoded]] = []
     ahead = iter(segments)
 
-    def results() -> Iterator[bytes]:
+    def results() -> Iterator[Encoded]:
         for segment in ahead:
             futures.append(pool.submit(job, segment))
             if len(futures) >= window:
@@ -369,7 +369,21 @@ def _window(chunks: Iterator[bytes], skip: int, size: int, first: bytes) -> Iter
         yield bytes(skip + size - max(seen, skip))
 
 
-def _join(results: Iterator[bytes], path: Path, rate: int, total: int) -> None:
+@dataclass(frozen=True)
+class Encoded:
+    """A segment's kept frames, their CRC-16 and the size of each (worked out where the
+    segment was encoded, on an encoder thread, not where they are joined)."""
+
+    data: bytes
+    crc: int
+    sizes: array[int]
+
+
+def _encoded(data: bytes) -> Encoded:
+    return Encoded(data, crc16(data), array("I", (len(frame) for frame in split_frames(data))))
+
+
+def _join(results: Iterator[Encoded], path: Path, rate: int, total: int) -> None:
     """Write the Info frame's room, then each segment's frames as they come, then the Info
     frame itself (frame count, bytes, TOC, delay and padding, CRCs)."""
     spf = samples_per_frame(rate)
@@ -378,15 +392,15 @@ def _join(results: Iterator[bytes], path: Path, rate: int, total: int) -> None:
     first: bytes | None = None
     with open(path, "wb") as out:
         placeholder = 0
-        for data in results:
+        for segment in results:
             if first is None:
-                first = data[:4096]
+                first = segment.data[:4096]
                 placeholder = len(_tag(first, 0, 0, [0] * 100, 0, 0))
                 out.write(bytes(placeholder))
-            out.write(data)
-            crc = crc16_combine(crc, crc16(data), len(data))
-            audio += len(data)
-            sizes.extend(len(f) for f in split_frames(data))
+            out.write(segment.data)
+            crc = crc16_combine(crc, segment.crc, len(segment.data))
+            audio += len(segment.data)
+            sizes.extend(segment.sizes)
         if first is None:
             raise BuildError("internal: a session with no segment")
         frames = len(sizes)
