@@ -64,11 +64,15 @@ def split_frames(data: bytes) -> list[bytes]:
     return frames
 
 
-def lame_version(frames: bytes) -> bytes:
+def lame_version(stream: bytes) -> bytes:
     """The 9-byte LAME version for the tag, from the signature the encoder writes into the
-    first frame's ancillary data (`LAME4.1 (alpha 0)` -> `LAME4.1`); plain `LAME` if none."""
-    found = re.search(rb"LAME(\d)\.(\d{1,3})", frames[:4096])
-    version = b"LAME" + (found.group(1) + b"." + found.group(2) if found else b"")
+    ancillary data of a stream's first frames (`LAME4.1 (alpha 0)` -> `LAME4.1`; at low
+    bitrates it spans several frames, so it is looked for in their payloads joined);
+    `LAME3.100`, the last release, if there is none."""
+    frames = split_frames(stream)[:64]
+    payloads = b"".join(frame[main_data(frame)[0]:] for frame in frames)
+    found = re.search(rb"LAME(\d)\.(\d{1,3})", payloads)
+    version = b"LAME" + (found.group(1) + b"." + found.group(2) if found else b"3.100")
     return version[:9].ljust(9, b"\0")
 
 

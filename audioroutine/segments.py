@@ -394,7 +394,7 @@ def _join(results: Iterator[Encoded], path: Path, rate: int, total: int) -> None
         placeholder = 0
         for segment in results:
             if first is None:
-                first = segment.data[:4096]
+                first = segment.data
                 placeholder = len(_tag(first, 0, 0, [0] * 100, 0, 0))
                 out.write(bytes(placeholder))
             out.write(segment.data)

@@ -222,3 +222,18 @@ def test_a_damaged_segment_entry_is_dropped_and_encoded_again(tmp_path):
     stats = encode_normalized(session(60), tmp_path / "b.mp3", "64k", LoudnessSettings(), cache)
     assert stats.encodes == 1 and stats.cached == stats.segments - 1
     assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
+
+
+@pytest.mark.parametrize("rate,bitrate", [(24000, "8k"), (48000, "96k")])
+def test_other_rates_and_bitrates_decode_exactly_and_mutagen_agrees(tmp_path, rate, bitrate):
+    """At 8 kbit/s the encoder's signature spans several frames; at 48 kHz a frame is 1152."""
+    n = 2 * rate
+    t = np.arange(n) / rate
+    piece = ((0.3 * np.sin(2 * np.pi * 200 * t)) * np.hanning(n) * 32767).astype("<i2").tobytes()
+    key = ("speech", "x", n)
+    total = rate * 75 + 77
+    mix = Mix({key: piece}, [(start, key) for start in range(500, total - 3 * rate, int(rate * 4.3))], total, rate)
+    path = tmp_path / "r.mp3"
+    segments.encode(mix, path, bitrate, None)
+    assert len(decode_mp3(path, rate).raw_data) == 2 * total
+    assert round(MP3(str(path)).info.length * rate) == total
