@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from mutagen.mp3 import MP3
 
-from audioroutine import segments
-from audioroutine.audio import loudness
+from audioroutine.audio import loudness, segments
 from audioroutine.audio.loudness import LoudnessSettings, Model, choose_gain, integrated
 from audioroutine.audio.mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3, encode_normalized
 from audioroutine.audio.mp3frames import crc16, crc16_combine, split_frames

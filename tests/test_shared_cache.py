@@ -16,8 +16,8 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from audioroutine.speech.clips.cache import PhraseCache, entry_bytes
-from audioroutine.speech.clips.stores import FolderStore, FsspecStore, cache_location
+from audioroutine.speech.cache import PhraseCache, entry_bytes
+from audioroutine.speech.stores import FolderStore, FsspecStore, cache_location
 from click.testing import CliRunner
 
 from audioroutine import BuildOptions, build, load_script
