@@ -17,7 +17,7 @@ from ..model.script import Library, Routine, load_script
 from ..model.settings import Settings
 from ..run import manifest
 from ..run.executors import Parallel
-from ..run.options import BuildOptions, SessionResult, engine_name, output_path
+from ..run.options import BuildOptions, SessionResult, engine_name
 from ..speech.stores import CacheLocation
 
 if TYPE_CHECKING:
@@ -56,8 +56,8 @@ from .app import (
 @click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
 @click.option("--prune", "prune_stale", is_flag=True,
-              help="Remove MP3s (and their transcripts, playlists) an earlier build wrote for routines or levels "
-                   "no longer in the inputs; only files with audioroutine's provenance.")
+              help="Remove MP3s (and their transcripts, playlists) an earlier build recorded writing for routines "
+                   "or levels the inputs no longer have, or whose script is gone; never a file changed since.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Processes for synthesis and sessions [default: the cores this process may use; "
                    "a batch of under 4 sessions and 32 new phrases stays in one]. Same files for any N.")
@@ -96,15 +96,12 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     options = collect(options_for, loaded)
     for routine, opts in zip(routines, options):
         engine_detail(routine, opts)
-    # Every level of every script is kept, built now or not: --level does not prune the others.
-    keep = [output_path(r, lv.id, out_dir) for r in routines for lv in r.levels]
     if dry_run:
         configure_pydub()
-        from ..output.prune import stale_outputs
         from ..run.pipeline import dry_run as dry_run_plan
 
-        planned = dry_run_plan(routines, options)
-        _print_dry_run(planned, as_json, stale_outputs(out_dir, [*keep, planned.playlist]) if prune_stale else [])
+        planned = dry_run_plan(routines, options, prune=prune_stale)
+        _print_dry_run(planned, as_json, planned.would_prune)
         return
     keys = manifest.input_keys(routines, options)   # before the build: an input changed meanwhile is not recorded
     done = None if prune_stale else manifest.fresh(routines, options, keys)
@@ -112,7 +109,7 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
         _print_build(done.sessions, done.playlist, (0, done.cached), [], [], started, as_json, len(routines))
         return
     configure_pydub()
-    from ..output.prune import prune, stale_outputs
+    from ..core.guard import open_guard
     from ..run.pipeline import build_batch
 
     warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
@@ -121,10 +118,11 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
             if as_json or flag("quiet"):
                 return None
             return stack.enter_context(ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
-        batch = build_batch(routines, options, progress, isolate=True,
+        stack.enter_context(open_guard(out_dir))   # one run at a time in --out, manifest included
+        batch = build_batch(routines, options, progress, isolate=True, prune=prune_stale,
                             parallel=Parallel(jobs=jobs, scheduler=scheduler, dask_local=dask_local))
-    manifest.record(keys, batch.sessions, options)
-    pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist])) if prune_stale else []
+        manifest.record(keys, batch.sessions, options)
+    pruned = batch.pruned
     phrases = (sum(result.stats.synthesized for result in batch.results),
                sum(result.stats.cached for result in batch.results))
     _print_build(batch.sessions, batch.playlist, phrases, batch.failures, pruned, started, as_json, len(routines))

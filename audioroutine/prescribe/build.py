@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..core.errors import AudioRoutineError, ScriptError
+from ..core.guard import open_guard
 from ..model.names import inside
 from ..model.script import Routine
 from ..run.pipeline import BuildOptions, BuildResult, build_batch, chosen_levels, plan
@@ -41,15 +42,18 @@ def audio_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
 
 def build_folder(routine: Routine, options: BuildOptions, base_url: str | None = None, url_root: Path | None = None,
                  reference: str | None = None, handouts: bool = True) -> FolderResult:
-    """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session."""
-    programme = build_batch([routine], [options])
-    result = programme.results[0]
-    out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
-    if handouts:
-        for session in result.sessions:
-            url = audio_url(base_url, url_root or options.out_dir, session.path)
-            handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url)
-            out.handouts += write_handout(session.path, handout)
+    """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session,
+    every file through the folder's guard (core/guard.py; the one of `prescribe --out` when
+    it is open)."""
+    with open_guard(options.out_dir):
+        programme = build_batch([routine], [options])
+        result = programme.results[0]
+        out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
+        if handouts:
+            for session in result.sessions:
+                url = audio_url(base_url, url_root or options.out_dir, session.path)
+                handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url)
+                out.handouts += write_handout(session.path, handout)
     return out
 
 
@@ -79,5 +83,6 @@ def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, bas
                         handouts: bool = True) -> list[FolderResult]:
     """Each patient's sessions, playlist and handouts in `options.out_dir/<ref>/`."""
     check_patients(prescriptions, options)
-    return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts)
-            for p in prescriptions.patients]
+    with open_guard(options.out_dir):   # one lock and one record for every patient's folder
+        return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts)
+                for p in prescriptions.patients]

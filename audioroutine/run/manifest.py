@@ -34,7 +34,8 @@ from typing import Any
 
 from .. import __version__
 from ..core.errors import AudioRoutineError
-from ..core.files import remove_stale_temps, write_atomic
+from ..core.files import remove_stale_temps
+from ..core.guard import write_state
 from ..engines import VoiceOptions, engine_class
 from ..model.script import Routine
 from ..model.settings import Settings
@@ -174,7 +175,7 @@ def record(keys: Keys | None, sessions: Sequence[SessionResult], options: Sequen
                 "sample_rate": session.sample_rate, "title": session.title, "artist": session.artist}
     data = json.dumps({"format": FORMAT, "sessions": entries}, ensure_ascii=False, sort_keys=True)
     remove_stale_temps(out_dir, lambda name: name == MANIFEST_NAME)
-    write_atomic(out_dir / MANIFEST_NAME, data.encode("utf-8"))
+    write_state(out_dir / MANIFEST_NAME, data.encode("utf-8"))   # inside, never through a symlink
 
 
 def _load(out_dir: Path) -> dict[str, Any]:
