@@ -48,7 +48,7 @@ def test_the_api_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert len(examples()) == 2
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        "upper_middle_back-beginner.lrc", "upper_middle_back-beginner.mp3", "upper_middle_back-beginner.vtt",
+        ".audioroutine-files.json", "upper_middle_back-beginner.lrc", "upper_middle_back-beginner.mp3", "upper_middle_back-beginner.vtt",
         "upper_middle_back-progressed.lrc", "upper_middle_back-progressed.mp3", "upper_middle_back-progressed.vtt",
         "upper_middle_back.m3u8"]
     lines = printed.splitlines()
