@@ -16,8 +16,6 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from audioroutine.speech.cache import PhraseCache, entry_bytes
-from audioroutine.speech.stores import FolderStore, FsspecStore, cache_location
 from click.testing import CliRunner
 
 from audioroutine import BuildOptions, build, load_script
@@ -25,6 +23,8 @@ from audioroutine.cli import cli
 from audioroutine.core.errors import CacheError
 from audioroutine.engines import Clip
 from audioroutine.engines.fake import FakeEngine
+from audioroutine.speech.cache import PhraseCache, entry_bytes
+from audioroutine.speech.stores import FolderStore, FsspecStore, cache_location
 
 from .cache_backends import S3
 from .conftest import MINIMAL, ROOT, use_s3_endpoint

@@ -51,9 +51,8 @@ def noise(seconds: float, level: float = 0.5, seed: int = 3) -> bytes:
 
 
 def session(tmp_path, write_script, engine: str = "espeak") -> Mix:
-    from audioroutine.speech.clips import SpeechStats
-
     from audioroutine.run.pipeline import BuildOptions, speech_for
+    from audioroutine.speech.clips import SpeechStats
 
     path = write_script(f"""
         id: s

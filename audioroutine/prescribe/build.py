@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..core.errors import AudioRoutineError, ScriptError
+from ..core.guard import open_guard
 from ..core.urls import public_url
 from ..model.names import inside
 from ..model.script import Routine
@@ -57,19 +58,22 @@ def page_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
 def build_folder(routine: Routine, options: BuildOptions, base_url: str | None = None, url_root: Path | None = None,
                  reference: str | None = None, handouts: bool = True, clinician: str | None = None,
                  date: str | None = None, parallel: Parallel | None = None) -> FolderResult:
-    """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session."""
+    """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session,
+    every file through the folder's guard (core/guard.py; the one of `prescribe --out` when
+    it is open)."""
     if base_url:
         public_url(base_url)   # before any work
-    programme = build_batch([routine], [options], parallel=parallel)
-    result = programme.results[0]
-    out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
-    if handouts:
-        for session in result.sessions:
-            url = page_url(base_url, url_root or options.out_dir, session.path)
-            weeks = 1 if session.level.startswith(("week-", "stage-")) else TICK_WEEKS   # a programme's week
-            handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url,
-                                  clinician, date, weeks)
-            out.handouts += write_handout(session.path, handout)
+    with open_guard(options.out_dir):
+        programme = build_batch([routine], [options], parallel=parallel)
+        result = programme.results[0]
+        out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
+        if handouts:
+            for session in result.sessions:
+                url = page_url(base_url, url_root or options.out_dir, session.path)
+                weeks = 1 if session.level.startswith(("week-", "stage-")) else TICK_WEEKS   # a programme's week
+                handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url,
+                                      clinician, date, weeks)
+                out.handouts += write_handout(session.path, handout)
     return out
 
 
@@ -101,9 +105,10 @@ def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, bas
     if base_url:
         public_url(base_url)
     check_patients(prescriptions, options)
-    return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts,
-                         p.clinician, p.date, parallel)
-            for p in prescriptions.patients]
+    with open_guard(options.out_dir):   # one lock and one record for every patient's folder
+        return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts,
+                             p.clinician, p.date, parallel)
+                for p in prescriptions.patients]
 
 
 def dry_run_folder(routine: Routine, options: BuildOptions, reference: str | None = None,
