@@ -376,6 +376,7 @@ def session_tags(
         "script_sha256": routine.sha256,
         "level": level,
         "engine": speech.engine.identity(),
+        "trim": list(speech.trim),
         "timeline": _timeline_hash(timeline),
         "samples": timeline.total,
         "sample_rate": timeline.sample_rate,
