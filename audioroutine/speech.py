@@ -32,11 +32,8 @@ HANGOVER_MS = 15
 CUT_MS = 6
 LOUD_DB = 30.0
 FADE_IN_MS = 16
-FADE_OUT_MS = 20
+FADE_OUT_MS = 24
 TRIM = (ENVELOPE_MS, RELATIVE_DB, FLOOR_DB, LOOKBACK_MS, HANGOVER_MS, CUT_MS, LOUD_DB, FADE_IN_MS, FADE_OUT_MS)
-# for tools that mark an edge by hand: a sample this loud is heard whatever the phrase
-ONSET_LEVEL = 328
-EDGE_PAD_MS = LOOKBACK_MS
 
 log = logging.getLogger(__name__)
 
