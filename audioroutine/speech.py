@@ -46,7 +46,8 @@ def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     lo = np.clip(np.arange(len(x)) - width // 2, 0, len(x))
     hi = np.clip(lo + width, 0, len(x))
     mean = (power[hi] - power[lo]) / np.maximum(hi - lo, 1)
-    return 10 * np.log10(np.maximum(mean, 1e-12))
+    level: np.ndarray = 10 * np.log10(np.maximum(mean, 1e-12))
+    return level
 
 
 def audible_span(samples: np.ndarray, sample_rate: int) -> tuple[int, int] | None:
