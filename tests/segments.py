@@ -43,7 +43,8 @@ def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB) -> list[tuple
         """dBFS RMS over `width` samples centred on each sample of [lo, hi)."""
         i = np.arange(lo, hi)
         a, b = np.clip(i - width // 2, 0, len(x)), np.clip(i - width // 2 + width, 0, len(x))
-        return 10 * np.log10(np.maximum((power[b] - power[a]) / np.maximum(b - a, 1), 1e-12))
+        levels: np.ndarray = 10 * np.log10(np.maximum((power[b] - power[a]) / np.maximum(b - a, 1), 1e-12))
+        return levels
 
     previous_end = 0
     for first, last in zip(firsts, lasts):
