@@ -20,6 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "scripts_yaml" / "upper_middle_back.yaml"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (--dist loadgroup), tests that share a costly session or module
+    fixture run on one worker, so it is made once: the moto S3 server, test_manifest's build."""
+    for item in items:
+        if "[s3" in item.nodeid:
+            item.add_marker(pytest.mark.xdist_group("s3"))
+        elif item.nodeid.startswith("tests/test_manifest.py"):
+            item.add_marker(pytest.mark.xdist_group("manifest"))
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private HOME and phrase cache for every test."""

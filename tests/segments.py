@@ -15,11 +15,16 @@ from audioroutine.compile.timeline import Pause, Program, Say, Sound, Window
 
 FRAME_MS = 5
 RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound
-EDGE_LEVEL = 10 ** (-45 / 20)     # a run's edges: its first and last sample above -45 dBFS
+# A run's edges: where its level (RMS over 5 ms around each sample) last rises above, and
+# first falls under, EDGE_DB under the run's loudest 5 ms frame (and EDGE_FLOOR_DB): the soft
+# start of a word like "four" and the release of a final stop belong to it (docs/timing.md).
+EDGE_DB = 50.0
+EDGE_FLOOR_DB = -75.0
+EDGE_SEARCH_MS = 200              # how far outside its -45 dBFS frames a run's edge is looked for
 MIN_QUIET_MS = 480                # quiet shorter than this stays inside one run (Piper pauses up to ~400 ms inside a cue)
 
 
-def sound_runs(x: np.ndarray, rate: int) -> list[tuple[int, int]]:
+def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB) -> list[tuple[int, int]]:
     """(start, end) sample of every stretch of sound separated by at least MIN_QUIET_MS."""
     n = rate * FRAME_MS // 1000
     frames = x[: len(x) // n * n].reshape(-1, n)
@@ -30,12 +35,29 @@ def sound_runs(x: np.ndarray, rate: int) -> list[tuple[int, int]]:
     firsts = np.concatenate((loud[:1], loud[breaks + 1]))
     lasts = np.concatenate((loud[breaks], loud[-1:]))
     runs = []
+    width = rate * FRAME_MS // 1000
+    power = np.concatenate(([0.0], np.cumsum(x.astype(np.float64) ** 2)))
+    search = rate * EDGE_SEARCH_MS // 1000
+
+    def level(lo: int, hi: int) -> np.ndarray:
+        """dBFS RMS over `width` samples centred on each sample of [lo, hi)."""
+        i = np.arange(lo, hi)
+        a, b = np.clip(i - width // 2, 0, len(x)), np.clip(i - width // 2 + width, 0, len(x))
+        levels: np.ndarray = 10 * np.log10(np.maximum((power[b] - power[a]) / np.maximum(b - a, 1), 1e-12))
+        return levels
+
+    previous_end = 0
     for first, last in zip(firsts, lasts):
-        head = np.flatnonzero(np.abs(frames[first]) > EDGE_LEVEL)
-        tail = np.flatnonzero(np.abs(frames[last]) > EDGE_LEVEL)
-        start = first * n + (int(head[0]) if len(head) else 0)
-        end = last * n + (int(tail[-1]) + 1 if len(tail) else n)
+        top = 20 * np.log10(np.sqrt(np.mean(frames[first:last + 1] ** 2, axis=1)).max())
+        floor = max(top - edge_db, EDGE_FLOOR_DB)
+        lo = max(previous_end, first * n - search)
+        head = level(lo, first * n) <= floor
+        start = lo + (int(np.flatnonzero(head)[-1]) + 1 if head.any() else 0)
+        hi = min(len(x), (last + 1) * n + search)
+        tail = level((last + 1) * n, hi) <= floor
+        end = (last + 1) * n + (int(np.flatnonzero(tail)[0]) if tail.any() else hi - (last + 1) * n)
         runs.append((start, end))
+        previous_end = end
     return runs
 
 
@@ -115,9 +137,10 @@ class Measured:
     lead: int | None = None             # measured movement time (cue end to hold-start sound)
 
 
-def measure_windows(x: np.ndarray, rate: int, program: Program) -> list[Measured]:
-    """Every window of `program` as heard in the decoded session `x`."""
-    runs = sound_runs(x, rate)
+def measure_windows(x: np.ndarray, rate: int, program: Program, edge_db: float = EDGE_DB) -> list[Measured]:
+    """Every window of `program` as heard in the decoded session `x` (edges `edge_db` under
+    each run's loudest frame)."""
+    runs = sound_runs(x, rate, edge_db)
     groups, windows = expected(program)
     assert len(runs) == len(groups), (
         f"heard {len(runs)} runs of sound, the script says {len(groups)}: "

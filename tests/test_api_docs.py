@@ -49,7 +49,7 @@ def test_the_api_examples_run_each_on_its_own(tmp_path: Path) -> None:
     assert len(examples()) == 2
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == [
-        ".audioroutine-manifest.json",
+        ".audioroutine-files.json", ".audioroutine-manifest.json",
         "upper_middle_back-beginner.lrc", "upper_middle_back-beginner.mp3", "upper_middle_back-beginner.vtt",
         "upper_middle_back-progressed.lrc", "upper_middle_back-progressed.mp3", "upper_middle_back-progressed.vtt",
         "upper_middle_back.m3u8"]

@@ -70,7 +70,7 @@ def test_build_summary_counts_synthesized_and_cached_phrases(mini_script, tmp_pa
     assert second.stdout.splitlines()[-1].endswith("phrases: 0 synthesized, 18 from cache")
     assert "2 session(s), 0 written" in second.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        ".audioroutine-manifest.json", "mini-beginner.lrc", "mini-beginner.mp3", "mini-beginner.vtt",
+        ".audioroutine-files.json", ".audioroutine-manifest.json", "mini-beginner.lrc", "mini-beginner.mp3", "mini-beginner.vtt",
         "mini-progressed.lrc", "mini-progressed.mp3", "mini-progressed.vtt", "mini.m3u8"]
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import io
 
 import pytest
-from audioroutine.output.cover import generate_cover
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from audioroutine import lang
 from audioroutine.lang.fonts import font_path
+from audioroutine.output.cover import generate_cover
 from audioroutine.prescribe.handout import Handout, HandoutExercise, pdf_bytes
 
 SPECIAL = "é è ç à ñ ü ö ä ß œ « » ¿ ¡ … — ’ „ “ ”".split()

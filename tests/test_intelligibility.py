@@ -18,7 +18,7 @@ from audioroutine import BuildOptions, build, load_script, plan
 from audioroutine.compile.compiler import compile_level
 from audioroutine.engines import Clip
 from audioroutine.run.pipeline import speech_for
-from audioroutine.speech.clips import EDGE_PAD_MS, ONSET_LEVEL, SpeechStats, trim_quiet
+from audioroutine.speech.clips import SpeechStats, audible_span, trim_quiet
 
 from .listener import (
     MISSING_WER,
@@ -125,25 +125,31 @@ def _tamper(script: Path, cache: Path) -> None:
         speech.cache.put(speech.key(text), Clip(pcm=pcm, sample_rate=rate))
 
     def same_edges(target: Clip, body: bytes) -> bytes:
-        # Speech trims each clip's quiet up to its first and after its last audible sample:
-        # keep the victim's own edges (a barely audible sample marks the last one) so the
-        # trimmed clip, and so the timeline, stay exactly as they were.
+        # Speech keeps each clip from a little before its first to a little after its last
+        # audible moment (speech.audible_span): mark the victim's two edges with one sample
+        # each, found by trying, so the trimmed clip, and so the timeline, stay as they were.
+        rate = target.sample_rate
         x = np.frombuffer(target.pcm, dtype="<i2")
-        loud = np.flatnonzero(np.abs(x.astype(np.int32)) > ONSET_LEVEL)
-        first, last = int(loud[0]), int(loud[-1])
-        start = max(0, first - target.sample_rate * EDGE_PAD_MS // 1000)
+        span = audible_span(x, rate)
+        assert span is not None
+        margin = rate // 50                                  # 20 ms: wider than the look-back and the envelope
         out = np.zeros(len(x), dtype="<i2")
-        out[:start] = x[:start]
         b = np.frombuffer(body, dtype="<i2")
-        assert start + len(b) <= last, "the replacement must fit in the victim's length"
-        out[start:start + len(b)] = b
-        if abs(int(out[first])) <= ONSET_LEVEL:
-            out[first] = ONSET_LEVEL + 1
-        out[last] = ONSET_LEVEL + 1
-        return out.tobytes()
+        assert span[0] + 2 * margin + len(b) <= span[1] - 2 * margin, "the replacement must fit in the victim"
+        out[span[0] + 2 * margin:span[0] + 2 * margin + len(b)] = b
+
+        def marked(first: int, last: int) -> np.ndarray:
+            y = out.copy()
+            y[first] = y[last] = 4000
+            return y
+
+        firsts = [m for m in range(span[0], span[0] + 2 * margin) if audible_span(marked(m, span[1] - 1), rate)[0] == span[0]]
+        lasts = [m for m in range(span[1] - 2 * margin, span[1]) if audible_span(marked(firsts[0], m), rate) == span]
+        assert firsts and lasts, "no marks give the victim's edges"
+        return marked(firsts[0], lasts[0]).tobytes()
 
     silenced = clip(SILENCED)
-    # One barely audible sample marks each edge; the rest of the cue is digital silence.
+    # One sample marks each edge; the rest of the cue is digital silence.
     put(SILENCED, same_edges(silenced, b""), silenced.sample_rate)
     for victim, source in REPLACED.items():
         target, other = clip(victim), clip(source)

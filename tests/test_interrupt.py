@@ -29,7 +29,9 @@ STAGES = {
 
 
 def _files(folder):
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every output's bytes (not the guard's record: it holds mtimes, core/guard.py)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".audioroutine-files.json"}
 
 
 def _temps(folder):

@@ -129,6 +129,9 @@ def test_prune_removes_a_playlist_of_only_stale_sessions(library, tmp_path):
     out = tmp_path / "out"
     assert run("build", str(library / "neck/b.yml"), "--out", str(out)).exit_code == 0
     assert (out / "b.m3u8").exists()
+    kept = run("build", str(library / "a.yaml"), "--out", str(out), "--prune", "--json")
+    assert kept.exit_code == 0 and json.loads(kept.stdout)["pruned"] == []   # b.yml is still there: another build's
+    (library / "neck/b.yml").unlink()
     result = run("build", str(library / "a.yaml"), "--out", str(out), "--prune", "--json")
     assert result.exit_code == 0, result.stderr
     assert [Path(p).name for p in json.loads(result.stdout)["pruned"]][-1] == "b.m3u8"

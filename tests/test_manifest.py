@@ -153,11 +153,7 @@ CASES: list[Any] = [
     ("--no-sidecars", lambda r, m: None, (), ("--no-sidecars",), set()),
     ("MP3 deleted", lambda r, m: (r / "out" / "b-beginner.mp3").unlink(), (), (), {"b-beginner.mp3"}),
     ("MP3 touched", lambda r, m: later(r / "out" / "b-beginner.mp3"), (), (), set()),
-    ("MP3 replaced", lambda r, m: shutil.copy(r / "out" / "a-beginner.mp3", r / "out" / "b-beginner.mp3"), (), (),
-     {"b-beginner.mp3"}),
     ("sidecar deleted", lambda r, m: (r / "out" / "a-progressed.vtt").unlink(), (), (), set()),
-    ("sidecar edited", lambda r, m: edit(r / "out" / "a-progressed.lrc", "Cobra", "Kobra"), (), (), set()),
-    ("playlist edited", lambda r, m: edit(r / "out" / "programme.m3u8", "Alpha", "Alfa"), (), (), set()),
     ("cached phrase removed", lambda r, m: shutil.rmtree(r / "cache" / "phrases"), (), (), set()),
     slow("tool version", lambda r, m: m.setattr(freshness, "__version__", "99.0"), (), (), ALL),   # in the provenance
     ("a dependency's version", lambda r, m: m.setattr(freshness, "version", lambda name: "99.0"), (), (), set()),
@@ -181,11 +177,33 @@ def test_a_change_takes_the_normal_path_and_is_recorded_again(clinic, build, mon
     assert normal, f"{what}: answered from the manifest"
     assert written(again) == rewritten
     out = clinic / "out"
-    assert (out / "b-progressed.vtt").exists() and "Kobra" not in (out / "a-progressed.lrc").read_text()
-    assert "Alfa" not in (out / "programme.m3u8").read_text()
+    assert (out / "b-progressed.vtt").exists()
     after, normal = build(clinic, *base, *args)
     assert not normal and written(after) == set(), f"{what}: not recorded again"
     assert [s["path"] for s in after["sessions"]] == [s["path"] for s in again["sessions"]]
+
+
+EDITS = [
+    ("MP3 replaced", lambda r: shutil.copy(r / "out" / "a-beginner.mp3", r / "out" / "b-beginner.mp3"),
+     "b-beginner.mp3"),
+    ("sidecar edited", lambda r: edit(r / "out" / "a-progressed.lrc", "Cobra", "Kobra"), "a-progressed.lrc"),
+    ("playlist edited", lambda r: edit(r / "out" / "programme.m3u8", "Alpha", "Alfa"), "programme.m3u8"),
+]
+
+
+@pytest.mark.parametrize("what, change, name", EDITS, ids=[case[0] for case in EDITS])
+def test_an_edited_output_takes_the_normal_path_and_is_left_as_the_users(clinic, build, what, change, name):
+    """An output changed since the build is the user's (core/guard.py): the build refuses
+    to overwrite it, exit 2, naming it; the file keeps the user's bytes."""
+    build(clinic)
+    change(clinic)
+    mine = (clinic / "out" / name).read_bytes()
+    result = CliRunner(mix_stderr=False).invoke(cli, ["build", str(clinic / "a.yaml"), str(clinic / "b.yaml"),
+                                                      "--out", str(clinic / "out")])
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {clinic / 'out' / name}: was changed since audioroutine wrote it, so it is "
+                             "yours now; move or rename it, then run again\n")
+    assert (clinic / "out" / name).read_bytes() == mine
 
 
 def test_the_fast_path_prints_what_the_normal_path_prints(clinic, build):
@@ -278,8 +296,10 @@ def test_an_mp3_changed_during_the_build_is_not_recorded(clinic, build):
         build(clinic)
     entries = json.loads((clinic / "out" / MANIFEST_NAME).read_text())["sessions"]
     assert sorted(entries) == sorted(ALL - {"b-beginner.mp3"})
-    result, normal = build(clinic)
-    assert normal and written(result) == {"b-beginner.mp3"}
+    # and it is no longer the tool's to overwrite (core/guard.py): the next build says so
+    again = CliRunner(mix_stderr=False).invoke(cli, ["build", str(clinic / "a.yaml"), str(clinic / "b.yaml"),
+                                                     "--out", str(clinic / "out")])
+    assert again.exit_code == 2 and "b-beginner.mp3: was changed since audioroutine wrote it" in again.stderr
 
 
 def test_a_source_file_of_the_package_is_part_of_every_key(tmp_path, monkeypatch):
@@ -377,14 +397,12 @@ def test_build_explain_prints_up_to_date_or_what_changed_then_builds(clinic, bui
     out = clinic / "out"
     assert result.stdout.splitlines()[:4] == [f"  {out / name}  up to date" for name in TRACKS]
     edit(clinic / "b.yaml", "title: Beta", "title: Beta two")
-    (clinic / "out" / MANIFEST_NAME).write_text("{not json")
-    edit(clinic / "a.yaml", "title: Alpha", "title: Alpha two")
-    result = CliRunner(mix_stderr=False).invoke(cli, args)
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines()[:4] == [f"  {out / name}  changed: {manifest.UNRECORDED}" for name in TRACKS]
-    assert "4 session(s), 4 written" in result.stdout
-    (clinic / "b.yaml").write_text(B)
     result = CliRunner(mix_stderr=False).invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["built"] == 2
     assert result.stderr.splitlines() == [f"  {out / name}  {'changed: script text' if name in B_BOTH else 'up to date'}"
                                           for name in TRACKS]
+    (clinic / "out" / MANIFEST_NAME).write_text("{not json")
+    result = CliRunner(mix_stderr=False).invoke(cli, [*args, "--dry-run"])   # explains, builds nothing
+    assert result.stdout.splitlines()[:4] == [f"  {out / name}  changed: {manifest.UNRECORDED}" for name in TRACKS]
+    assert "dry run: nothing synthesized or written" in result.stdout

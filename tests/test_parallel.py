@@ -59,9 +59,10 @@ def scripts(tmp_path: Path) -> list[Path]:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    """sha256 of every output (not the CLI's no-op manifest, which the library does not write)."""
+    """sha256 of every output (not the CLI's no-op manifest, which the library does not write,
+    nor the guard's record, which holds mtimes)."""
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
-            if p.is_file() and p.name != ".audioroutine-manifest.json"}
+            if p.is_file() and p.name not in (".audioroutine-manifest.json", ".audioroutine-files.json")}
 
 
 def _build(scripts: list[Path], tmp_path: Path, name: str, parallel: Parallel, isolate: bool = False):

@@ -166,7 +166,7 @@ def test_three_patients_three_folders_with_their_dosages_spoken(patients: Path, 
     out = tmp_path / "out"
     result = run("prescribe", str(patients), "--out", str(out))
     assert result.exit_code == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["P-0001", "P-0002", "P-0003"]
+    assert sorted(p.name for p in out.iterdir()) == [".audioroutine-files.json", "P-0001", "P-0002", "P-0003"]
     assert sorted(p.name for p in (out / "P-0002").iterdir()) == [
         "knee-progressed.html", "knee-progressed.lrc", "knee-progressed.mp3", "knee-progressed.pdf",
         "knee-progressed.vtt", "knee.m3u8"]

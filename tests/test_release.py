@@ -12,12 +12,12 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from audioroutine.output.tags import read_tags
 from click.testing import CliRunner
 from lxml import etree
 from PIL import Image
 
 from audioroutine.cli import cli
+from audioroutine.output.tags import read_tags
 from audioroutine.publish.serve import make_server
 
 from .conftest import MINIMAL

@@ -60,8 +60,10 @@ def test_the_cli_and_the_environment_take_a_url(mini_script, tmp_path, cache_roo
     assert first.stdout.splitlines()[-1].endswith("phrases: 10 synthesized, 8 from cache")
     fs, root = fsspec.core.url_to_fs(cache_root)
     found = fs.find(root)                                # every entry in the store, nothing else:
-    assert len(found) == 20                              # each phrase's clip and its levelled piece
+    segments = sum("/segments/" in f for f in found)     # each session's encoded segments
+    assert len(found) == 20 + segments + 2               # each phrase's clip and its levelled piece,
     assert sum("/phrases/" in f for f in found) == sum("/pieces/" in f for f in found) == 10
+    assert segments >= 2 and sum("/sessions/" in f for f in found) == 2   # and each session's gain
     monkeypatch.delenv("AUDIOROUTINE_CACHE_DIR")
     again = CliRunner(mix_stderr=False).invoke(cli, ["build", str(mini_script), "--out", str(tmp_path / "b"),
                                                      "--cache-dir", cache_root])
@@ -219,4 +221,5 @@ def test_two_processes_fill_and_read_one_s3_cache_at_once(write_script, tmp_path
     found = fs.find(root)
     names = sorted(p.rsplit("/", 1)[-1].removesuffix(".wav") for p in found if p.endswith(".wav"))
     assert len(names) == 10 and all(PhraseCache(cache_root).load(key) is not None for key in names)
-    assert sum(p.endswith(".npz") for p in found) == 10 == len(found) - len(names)   # and each one's piece
+    extra = sum(p.endswith(".mp3") or p.endswith(".json") for p in found)       # segments, session gains
+    assert sum(p.endswith(".npz") for p in found) == 10 == len(found) - len(names) - extra   # each one's piece

@@ -145,21 +145,11 @@ def test_mp3_peaks_over_the_ceiling_are_lowered_and_reencoded(tmp_path, monkeypa
     """With no headroom the limiter aims at the ceiling itself, and MP3 coding lifts peaks
     of heavily limited noise over it: the check of the decoded file finds them and the session is
     encoded again, lower there."""
-    import audioroutine.audio.mp3 as mp3
-
     monkeypatch.setattr(loudness, "HEADROOM_DB", 0.0)
-    encodes = []
-    real = mp3.encode_mp3
-
-    def counting(*args, **kwargs):
-        encodes.append(args[1])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(mp3, "encode_mp3", counting)
     pcm = noise(4.0, 0.6)                                  # loud enough to need the limiter
     path = tmp_path / "c.mp3"
-    encode_normalized(Mix.of_clip(pcm, RATE), path, "64k", LoudnessSettings(target=-10, true_peak=-1))
-    assert len(encodes) >= 2
+    stats = encode_normalized(Mix.of_clip(pcm, RATE), path, "64k", LoudnessSettings(target=-10, true_peak=-1))
+    assert stats.encodes >= 2
     _, peak = integrated(decode_mp3(path, RATE).raw_data, RATE, peak=True)
     assert peak <= -1.0
 
@@ -179,6 +169,7 @@ def traced_peak(minutes: int, tmp_path) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow   # ~10 s: two whole sessions traced (bench/bench_memory.py measures longer ones)
 def test_memory_does_not_grow_with_the_session(tmp_path):
     """2 and 8 minutes: 6 more minutes are 16 MB more PCM, and under 1.5 MB more heap;
     neither session is ever held whole (bench/bench_memory.py measures 10 to 120 minutes)."""

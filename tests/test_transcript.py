@@ -64,6 +64,7 @@ def test_no_sidecars_and_id3_options(mini_script: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["build", str(mini_script), "-l", "beginner", "--out", str(tmp_path / "o"),
                                       "--no-sidecars", "--id3", "2.4"])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [".audioroutine-manifest.json", "mini-beginner.mp3",
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == [".audioroutine-files.json",
+                                                                  ".audioroutine-manifest.json", "mini-beginner.mp3",
                                                                   "mini.m3u8"]
     assert (tmp_path / "o" / "mini-beginner.mp3").read_bytes()[:4] == b"ID3\x04"

@@ -53,7 +53,8 @@ def test_say_writes_an_audition_file(tmp_path: Path, suffix: str) -> None:
             assert wav.getnframes() > 22050
     else:
         assert len(decode_mp3(out, 22050)) > 1000      # milliseconds
-    assert [p.name for p in out.parent.iterdir()] == [out.name]   # no temp file left
+    # no temp file left; the guard's record of what say wrote (core/guard.py)
+    assert sorted(p.name for p in out.parent.iterdir()) == [".audioroutine-files.json", out.name]
 
 
 def test_say_rejects_other_file_types(tmp_path: Path) -> None:

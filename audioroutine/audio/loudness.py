@@ -88,7 +88,8 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = DEFAULT
 
 def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
           settings: LoudnessSettings = DEFAULT_LOUDNESS, later_gain_db: float = 0.0,
-          analyses: Mapping[K, Analysis] | None = None) -> dict[K, bytes]:
+          analyses: Mapping[K, Analysis] | None = None, gain_db: float | None = None,
+          model: Model[K] | None = None) -> dict[K, bytes]:
     """The pieces of a session (int16 mono clips, each placed at the sample offsets in
     `places`, silence elsewhere) levelled so that the session reads `settings.target` LUFS
     with true peaks at or under `settings.true_peak` dBTP once a later stage has applied
@@ -96,16 +97,34 @@ def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rat
     its own look-ahead limiter, so a piece said forty times is processed once and the session
     is never held whole: its loudness is computed from per-piece block powers placed on the
     timeline (`Model`), not measured. `analyses`: pieces already analysed (`analyse`), for
-    instance kept in the phrase cache. Same lengths, silence stays zero; deterministic."""
+    instance kept in the phrase cache. `gain_db`: the gain to use (`choose_gain`), instead of
+    the one the model finds; `model`: this session's, if already made. Same lengths, silence
+    stays zero; deterministic."""
     if not settings.enabled:
         return dict(pieces)
-    model = Model(pieces, places, sample_rate, analyses)
-    found = model.gain(settings, later_gain_db)
-    if found is None:                       # silence: nothing to level
-        return dict(pieces)
-    gain, ceiling = 10 ** (found[0] / 20), model.ceiling(settings, later_gain_db)
+    model = model or Model(pieces, places, sample_rate, analyses)
+    if gain_db is None:
+        found = model.gain(settings, later_gain_db)
+        if found is None:                   # silence: nothing to level
+            return dict(pieces)
+        gain_db = found[0]
+    gain, ceiling = 10 ** (gain_db / 20), model.ceiling(settings, later_gain_db)
     return {key: _to_pcm(_apply(_to_float(pieces[key]), analysis.peaks, model.block, gain, ceiling))
             for key, analysis in zip(model.keys, model.analyses)}
+
+
+def choose_gain(model: Model[K], settings: LoudnessSettings, later_gain_db: float = 0.0,
+                previous_db: float | None = None, keep_within: float = 0.0) -> float | None:
+    """The session's gain (dB): `previous_db` (the gain an earlier build of this session
+    used) while the model says it still reaches the target within `keep_within` LU, so a
+    small edit leaves every other sample as it was; else the gain the model finds. None for
+    silence."""
+    if previous_db is not None:
+        level_then = model.loudness(previous_db, model.ceiling(settings, later_gain_db)) + later_gain_db
+        if abs(level_then - settings.target) <= keep_within:
+            return previous_db
+    found = model.gain(settings, later_gain_db)
+    return None if found is None else found[0]
 
 
 @dataclass(frozen=True)

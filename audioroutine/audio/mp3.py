@@ -4,22 +4,27 @@ beside `encode_normalized` (see docs/architecture.md)."""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
 from pydub import AudioSegment
 
 from ..core.ffmpeg import ffmpeg_through, run_ffmpeg
 from ..model.bitrates import DEFAULT_BITRATE
 from ..model.loudness_settings import LoudnessSettings
-from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, level, peak_fix, stream_true_peaks
+from . import segments
+from .loudness import Model, choose_gain, level
 from .render import Mix
 
 # ffmpeg's libmp3lame scales every sample by 0.95 (measured: -0.446 dB at any level, pitch and
 # bitrate); loudness normalization makes up for it so the MP3 itself meets the target.
 ENCODER_GAIN_DB = -0.446
+# A rebuild keeps the session's previous gain while the model puts it this close to the
+# target (LU): a small edit then changes only the samples it touches (segments.py).
+KEEP_GAIN_LU = 0.1
 R = TypeVar("R")
 
 
@@ -60,29 +65,40 @@ def _probe_rate(path: Path) -> int:
     return int(info.sample_rate)
 
 
-def encode_normalized(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings) -> None:
+def encode_normalized(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings,
+                      cache: segments.Cache | None = None, stats: segments.Stats | None = None,
+                      session_key: str | None = None) -> segments.Stats:
     """Level `session` (loudness.level: one gain, a limiter per piece) and encode it to
-    `path` as MP3, streaming. Lossy coding can lift a limited peak over the ceiling
-    (measured: up to +1.5 dB in a few 10 ms blocks of a seed session), so the MP3 is
-    decoded and its true peaks checked as it streams back; where a block went over, the
-    gain is lowered there alone and the session encoded again (checked at most PEAK_PASSES
-    times; with HEADROOM_DB, 1.5 dB, the seed sessions pass at the first encode)."""
+    `path` as MP3 in segments (segments.py: cut in silence, encoded side by side, each read
+    from `cache` when its samples were encoded before, joined into one gapless file).
+    With `cache` and `session_key` (what names this session across edits), the gain of the
+    last build of the session is kept while the model says it still reaches the target
+    within KEEP_GAIN_LU, so that an edit leaves the other segments' samples, and their
+    cache entries, as they were. Lossy coding can lift a limited peak over the ceiling
+    (measured: up to +1.5 dB in a few 10 ms blocks of a seed session), so each fresh
+    segment is decoded and its true peaks checked; where a block went over, the gain is
+    lowered there alone and that segment encoded again (checked at most PEAK_PASSES times;
+    with HEADROOM_DB, 1.5 dB, most segments pass at the first encode)."""
     rate = session.sample_rate
     if not settings.enabled:
-        encode_mp3(session.chunks(), path, rate, bitrate)
-        return
+        return segments.encode(session, path, bitrate, None, cache, stats)
+    model = Model(session.pieces, session.places, rate, session.analyses)
+    remember = cache is not None and session_key is not None
+    previous = _previous_gain(cache, session_key) if remember else None
+    gain = choose_gain(model, settings, ENCODER_GAIN_DB, previous, KEEP_GAIN_LU)
     levelled = session.with_pieces(level(session.pieces, session.places, rate, settings, ENCODER_GAIN_DB,
-                                         session.analyses))
+                                         session.analyses, gain, model))
+    found = segments.encode(levelled, path, bitrate, settings, cache, stats)
+    if remember and gain is not None and gain != previous:
+        assert cache is not None and session_key is not None
+        cache.put_note(session_key, json.dumps({"gain_db": gain}).encode())
+    return found
 
-    def peaks(decoded: Iterator[bytes]) -> np.ndarray:
-        return stream_true_peaks(decoded, rate, settings.true_peak - PEAK_MARGIN_DB - 3.0)
 
-    found = encode_mp3(levelled.chunks(), path, rate, bitrate, peaks)
-    fix: np.ndarray | None = None
-    for _ in range(1, PEAK_PASSES):
-        assert found is not None
-        more = peak_fix(found, settings)
-        if more is None:
-            return
-        fix = more if fix is None else fix * more
-        found = encode_mp3(Envelope(fix, rate).apply(levelled.chunks()), path, rate, bitrate, peaks)
+def _previous_gain(cache: segments.Cache | None, key: str | None) -> float | None:
+    data = cache.load_note(key) if cache is not None and key is not None else None
+    try:
+        gain = json.loads(data)["gain_db"] if data else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    return float(gain) if isinstance(gain, (int, float)) and math.isfinite(gain) else None

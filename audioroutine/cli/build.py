@@ -19,7 +19,7 @@ from ..run.builds import build_batch
 from ..run.builds import explain as explain_batch
 from ..run.executors import Parallel
 from ..run.manifest import Explanation
-from ..run.options import BuildOptions, engine_name, output_path
+from ..run.options import BuildOptions, engine_name
 from ..run.results import BatchPlan, BatchResult
 from ..speech.stores import CacheLocation
 from .app import (
@@ -59,11 +59,11 @@ from .app import (
 @click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
 @click.option("--explain", is_flag=True,
-              help="Before building, say per session 'up to date' or what changed since the last build "
-                   "(script text, a library exercise, settings, cover, options, engine, version, a touched output).")
+              help="Say per session 'up to date' or what changed since the last build (script text, a library "
+                   "exercise, settings, cover, options, engine, version, a touched output), then build (or dry-run).")
 @click.option("--prune", "prune_stale", is_flag=True,
-              help="Remove MP3s (and their transcripts, playlists) an earlier build wrote for routines or levels "
-                   "no longer in the inputs; only files with audioroutine's provenance.")
+              help="Remove MP3s (and their transcripts, playlists) an earlier build recorded writing for routines "
+                   "or levels the inputs no longer have, or whose script is gone; never a file changed since.")
 @batch_options
 @settings_option
 @common
@@ -92,18 +92,15 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     options = collect(options_for, loaded)
     for routine, opts in zip(routines, options):
         engine_detail(routine, opts)
-    # Every level of every script is kept, built now or not: --level does not prune the others.
-    keep = [output_path(r, lv.id, out_dir) for r in routines for lv in r.levels]
-    if dry_run:
-        configure_pydub()
-        from ..output.prune import stale_outputs
-        from ..run.pipeline import dry_run as dry_run_plan
-
-        planned = dry_run_plan(routines, options)
-        _print_dry_run(planned, as_json, stale_outputs(out_dir, [*keep, planned.playlist]) if prune_stale else [])
-        return
     if explain:
         _print_explanation(*explain_batch(routines, options), as_json)
+    if dry_run:
+        configure_pydub()
+        from ..run.pipeline import dry_run as dry_run_plan
+
+        planned = dry_run_plan(routines, options, prune=prune_stale)
+        _print_dry_run(planned, as_json, planned.would_prune)
+        return
     warn_online({engine_name(routine, opts) for routine, opts in zip(routines, options)})
     with ExitStack() as stack:
         def progress(routine: Routine, opts: BuildOptions) -> Any:
@@ -111,14 +108,9 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
                 return None
             return stack.enter_context(ProgressBar(f"{routine.id} ({engine_name(routine, opts)})")).update
         # A no-op is answered from the manifest, loading no audio library (run/builds.py).
-        batch = build_batch(routines, options, progress, isolate=True, use_manifest=not prune_stale,
+        batch = build_batch(routines, options, progress, isolate=True, prune=prune_stale,
                             parallel=parallel)
-    pruned: list[Path] = []
-    if prune_stale:
-        from ..output.prune import prune, stale_outputs
-
-        pruned = prune(stale_outputs(out_dir, [*keep, batch.playlist]))
-    _print_build(batch, pruned, started, as_json, len(routines))
+    _print_build(batch, batch.pruned, started, as_json, len(routines))
     for failure in batch.failures:
         click.echo(f"failed: {redact(failure.message)}", err=True)
     if batch.failures:

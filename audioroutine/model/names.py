@@ -23,8 +23,9 @@ def name_problem(value: object) -> str | None:
 
 
 def inside(folder: Path, name: str) -> Path:
-    """`folder / name`, refusing any result that would land outside `folder`."""
+    """`folder / name`, refusing a name that is not one plain file name (`/`, `..`). A
+    symlink already at that name is refused where the file is written (core/guard.py)."""
     path = folder / name
-    if Path(name).name != name or path.resolve().parent != folder.resolve():
+    if Path(name).name != name or name in (".", "..") or path.parent != folder:
         raise BuildError(f"refusing to write outside {folder}: {name!r}")
     return path

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.files import write_atomic
+from ..core.guard import Legacy, write_file
 from ..model.names import inside
 from ..model.script import Routine
 
@@ -64,12 +64,7 @@ def to_m3u8(entries: Sequence[Entry], base: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_playlist(path: Path, entries: Sequence[Entry]) -> None:
-    """Write the playlist atomically; untouched if unchanged (a no-op rebuild writes nothing)."""
-    data = to_m3u8(entries, path.parent).encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return
-    except OSError:   # missing or unreadable: write it
-        pass
-    write_atomic(path, data)
+def write_playlist(path: Path, entries: Sequence[Entry], sources: Sequence[str] = (),
+                   legacy: Legacy | None = None) -> None:
+    """Write the playlist through the folder's guard (core/guard.py); `sources`: its scripts."""
+    write_file(path, to_m3u8(entries, path.parent).encode("utf-8"), sources=sources, legacy=legacy)

@@ -56,6 +56,7 @@ class Provenance(TypedDict):
     script_sha256: str
     level: str
     engine: dict[str, Any]           # the engine's identity()
+    trim: list[float]                # how phrases are trimmed and their cuts faded (speech.TRIM)
     timeline: str                    # short hash of the events
     samples: int
     sample_rate: int

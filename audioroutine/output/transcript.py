@@ -5,11 +5,12 @@ Times are the timeline's speech events in whole milliseconds (rounded down, like
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..compile.timeline import Timeline
-from ..core.files import write_atomic
+from ..core.guard import Legacy, write_file
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,10 @@ def sidecar_paths(mp3: Path) -> tuple[Path, Path]:
     return mp3.with_suffix(".vtt"), mp3.with_suffix(".lrc")
 
 
-def write_sidecars(mp3: Path, timeline: Timeline, title: str, artist: str, album: str) -> list[Path]:
-    """Write `<name>.vtt` and `<name>.lrc` beside `mp3` (atomically; untouched if unchanged)."""
+def write_sidecars(mp3: Path, timeline: Timeline, title: str, artist: str, album: str,
+                   sources: Sequence[str] = (), legacy: Legacy | None = None) -> list[Path]:
+    """Write `<name>.vtt` and `<name>.lrc` beside `mp3` (atomically, through the folder's
+    guard, core/guard.py; untouched if unchanged). `sources`: the script, for `--prune`."""
     spoken = lines(timeline)
     vtt_path, lrc_path = sidecar_paths(mp3)
     contents = {
@@ -79,7 +82,5 @@ def write_sidecars(mp3: Path, timeline: Timeline, title: str, artist: str, album
         lrc_path: to_lrc(spoken, title, artist, album, timeline.ms(timeline.total)),
     }
     for path, text in contents.items():
-        data = text.encode("utf-8")
-        if not path.exists() or path.read_bytes() != data:
-            write_atomic(path, data)
+        write_file(path, text.encode("utf-8"), sources=sources, legacy=legacy)
     return list(contents)

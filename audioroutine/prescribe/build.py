@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from ..core.errors import AudioRoutineError, ScriptError
 from ..core.files import write_atomic
+from ..core.guard import open_guard
 from ..core.redact import redact
 from ..core.urls import public_url
 from ..model.names import inside
@@ -65,19 +66,22 @@ def page_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
 def build_folder(routine: Routine, options: BuildOptions, base_url: str | None = None, url_root: Path | None = None,
                  reference: str | None = None, handouts: bool = True, clinician: str | None = None,
                  date: str | None = None, parallel: Parallel | None = None) -> FolderResult:
-    """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session."""
+    """Build `routine` (its chosen levels) into `options.out_dir` with a handout per session,
+    every file through the folder's guard (core/guard.py; the one of `prescribe --out` when
+    it is open)."""
     if base_url:
         public_url(base_url)   # before any work
-    programme = build_batch([routine], [options], parallel=parallel)
-    result = programme.results[0]
-    out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
-    if handouts:
-        for session in result.sessions:
-            url = page_url(base_url, url_root or options.out_dir, session.path)
-            weeks = 1 if session.level.startswith(("week-", "stage-")) else TICK_WEEKS   # a programme's week
-            handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url,
-                                  clinician, date, weeks)
-            out.handouts += write_handout(session.path, handout)
+    with open_guard(options.out_dir):
+        programme = build_batch([routine], [options], parallel=parallel)
+        result = programme.results[0]
+        out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
+        if handouts:
+            for session in result.sessions:
+                url = page_url(base_url, url_root or options.out_dir, session.path)
+                weeks = 1 if session.level.startswith(("week-", "stage-")) else TICK_WEEKS   # a programme's week
+                handout = handout_for(routine, session.level, options.settings, session.seconds, reference, url,
+                                      clinician, date, weeks)
+                out.handouts += write_handout(session.path, handout)
     return out
 
 
@@ -153,26 +157,27 @@ def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, bas
     folders: list[FolderResult] = []
     cancel = True
     try:
-        for patient in prescriptions.patients:
-            opts = patient_options(patient, options)
-            row = PatientRow(patient.ref, len(chosen_levels(patient.routine, opts)))
-            started = time.monotonic()
-            try:
-                folder = build_folder(patient.routine, opts, base_url, options.out_dir, patient.ref, handouts,
-                                      patient.clinician, patient.date, parallel)
-            except (AudioRoutineError, OSError) as err:
-                if rows is None or isinstance(err, (ScriptError, NoWorkerError)):
-                    raise
-                row.failed, row.reason = row.sessions, failure_reason(err, patient)
-            else:
-                folders.append(folder)
-                row.written = sum(s.written for s in folder.result.sessions)
-                row.up_to_date = len(folder.result.sessions) - row.written
-            row.seconds = time.monotonic() - started
-            if rows is not None:
-                rows.append(row)
-            if done is not None:
-                done(row)
+        with open_guard(options.out_dir):   # one lock and one record for every patient's folder
+            for patient in prescriptions.patients:
+                opts = patient_options(patient, options)
+                row = PatientRow(patient.ref, len(chosen_levels(patient.routine, opts)))
+                started = time.monotonic()
+                try:
+                    folder = build_folder(patient.routine, opts, base_url, options.out_dir, patient.ref, handouts,
+                                          patient.clinician, patient.date, parallel)
+                except (AudioRoutineError, OSError) as err:
+                    if rows is None or isinstance(err, (ScriptError, NoWorkerError)):
+                        raise
+                    row.failed, row.reason = row.sessions, failure_reason(err, patient)
+                else:
+                    folders.append(folder)
+                    row.written = sum(s.written for s in folder.result.sessions)
+                    row.up_to_date = len(folder.result.sessions) - row.written
+                row.seconds = time.monotonic() - started
+                if rows is not None:
+                    rows.append(row)
+                if done is not None:
+                    done(row)
         cancel = False
     finally:
         close_shared(parallel, cancel)

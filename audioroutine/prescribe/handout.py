@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from .. import lang
 from ..compile.compiler import compile_level, level_title
 from ..compile.timeline import Say
-from ..core.files import write_atomic
+from ..core.guard import write_file
 from ..lang.fonts import font_path, font_version, package_version
 from ..model.durations import format_hms
 from ..model.script import Dosage, Routine
@@ -302,11 +302,20 @@ def html_text(handout: Handout) -> str:
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write `data` atomically unless the file already holds it; True when written."""
-    if path.is_file() and path.read_bytes() == data:
+    """Write `data` atomically, through the folder's guard (core/guard.py), unless the file
+    already holds it; True when written."""
+    return write_file(path, data, legacy=legacy_handout)
+
+
+def legacy_handout(path: Path) -> bool:
+    """A handout written before the guard's record: its HTML (or, for the PDF, the HTML
+    beside it) starts with the `<!-- handout ... -->` mark this module writes."""
+    try:
+        with open(path.with_suffix(".html"), "rb") as fh:
+            head = fh.read(200)
+    except OSError:
         return False
-    write_atomic(path, data)
-    return True
+    return head.startswith(b"<!doctype html>\n<!-- handout ")
 
 
 def fingerprint(handout: Handout) -> str:

@@ -5,19 +5,20 @@ and a podcast feed per folder, QR codes for handouts.
     result = publish(Path("output"), "https://clinic.example/exercises/", Path("site"))
 
 Re-publishing rewrites only files whose content changed and removes files an earlier publish
-wrote that are no longer part of the site (listed in `.audioroutine-site.json`).
+wrote that are no longer part of the site. Every write and delete goes through the site
+folder's guard (core/guard.py) with its record `.audioroutine-site.json`: a file is
+overwritten or removed only when that record lists it, inside `--to`, not through a
+symlink, unchanged since publish wrote it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import quote
 
 from ..core.errors import ScriptError
-from ..core.files import write_atomic
-from ..core.reader import read_record
+from ..core.guard import SITE_RECORD_NAME, Guard, open_guard
 from ..core.urls import public_url
 from .feed import chapters_json, make_feed
 from .pages import ASSETS, render_index, render_session
@@ -26,7 +27,7 @@ from .site import Folder, PublishError, Session, read_output
 
 __all__ = ["PublishError", "PublishResult", "check_base_url", "publish"]
 
-MANIFEST = ".audioroutine-site.json"
+MANIFEST = SITE_RECORD_NAME
 
 
 @dataclass
@@ -64,7 +65,13 @@ def publish(out_dir: Path, base_url: str, site_dir: Path, list_folders: bool = F
     if site_dir.resolve() == out_dir.resolve():
         raise PublishError(f"--to: the site needs its own folder, not the output folder {out_dir}")
     folders = read_output(out_dir, skip=site_dir)
-    result = _Writer(site_dir)
+    with open_guard(site_dir, SITE_RECORD_NAME) as guard:
+        return _publish(folders, base, site_dir, guard, list_folders, listed, owner_email)
+
+
+def _publish(folders: list[Folder], base: str, site_dir: Path, guard: Guard, list_folders: bool, listed: bool,
+             owner_email: str | None) -> PublishResult:
+    result = _Writer(guard)
     done = PublishResult(site_dir, folders)
     for folder in folders:
         where = "" if folder.depth == 0 else folder.rel.as_posix() + "/"
@@ -105,38 +112,26 @@ def _is_site_record(data: object) -> bool:
 
 
 class _Writer:
-    """Writes only what changed (atomically) and remembers what it wrote, to remove leftovers."""
+    """Writes only what changed, through the site's guard, and removes what an earlier
+    publish wrote that is no longer part of the site."""
 
-    def __init__(self, site: Path) -> None:
-        self.site = site
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
         self.written: list[Path] = []
         self.unchanged: list[Path] = []
         self.removed: list[Path] = []
 
     def write(self, path: Path, data: bytes) -> None:
-        try:
-            same = path.stat().st_size == len(data) and path.read_bytes() == data
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            same = False
-        if same:
-            self.unchanged.append(path)
-        else:
-            write_atomic(path, data)
+        if self.guard.write(path, data):
             self.written.append(path)
+        else:
+            self.unchanged.append(path)
 
     def copy(self, source: Path, path: Path) -> None:
         self.write(path, source.read_bytes())
 
     def finish(self) -> None:
-        manifest = self.site / MANIFEST
-        ours = sorted(p.relative_to(self.site).as_posix() for p in self.written + self.unchanged)
-        record = read_record(manifest, "site record", _is_site_record)   # damaged or hostile: absent
-        before = record["files"] if record else []
-        for name in sorted(set(before) - set(ours)):
-            old = self.site / name
-            if isinstance(name, str) and ".." not in PurePosixPath(name).parts and old.is_file():
-                old.unlink()
-                self.removed.append(old)
-        data = (json.dumps({"files": ours}, indent=1) + "\n").encode()
-        if not manifest.exists() or manifest.read_bytes() != data:
-            write_atomic(manifest, data)
+        ours = {p.absolute() for p in self.written + self.unchanged}
+        for path, _ in self.guard.recorded():
+            if path.absolute() not in ours and self.guard.remove(path):
+                self.removed.append(path)

@@ -26,9 +26,11 @@ from typing import Any
 from ..compile.compiler import build_timeline
 from ..compile.timeline import Program, Timeline
 from ..core.errors import AudioRoutineError, BuildError, EngineError, ScriptError, collect, raise_all
-from ..core.files import commit_temp, remove_stale_temps, temp_path
+from ..core.files import remove_stale_temps, temp_path
+from ..core.guard import open_guard
 from ..engines import VoiceOptions
 from ..output.playlist import Track
+from ..output.prune import legacy_ours, source_of
 from ..output.tags import SessionTags
 from ..output.transcript import write_sidecars
 from ..speech.cache import PhraseCache
@@ -380,11 +382,15 @@ class _Run:
         for session in (s for s in self.sessions if s.script == index):
             assert session.timeline is not None and session.tags is not None
             written = session.staged is not None
-            if session.staged is not None:
-                commit_temp(session.staged, session.path, stage="tags")
-            if job.options.sidecars:
-                write_sidecars(session.path, session.timeline, session.tags.title, session.tags.artist,
-                               session.tags.album)
+            sources = source_of(job.routine.path)
+            with open_guard(session.path.parent) as guard:   # the one the build holds
+                if session.staged is not None:
+                    guard.commit(session.staged, session.path, sources=sources, legacy=legacy_ours, stage="tags")
+                else:   # up to date: the tool's (checked before the build), recorded as such
+                    guard.adopt(session.path, sources=sources, legacy=legacy_ours)
+                if job.options.sidecars:
+                    write_sidecars(session.path, session.timeline, session.tags.title, session.tags.artist,
+                                   session.tags.album, sources, legacy_ours)
             job.result.sessions.append(SessionResult(session.program.level, session.path, session.timeline.total,
                                                      session.timeline.sample_rate, written,
                                                      session.tags.title, session.tags.artist,

@@ -7,7 +7,9 @@ decides each session by its MP3's provenance, and is recorded in the manifest af
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 
+from ..core.guard import open_guard
 from ..model.script import Routine
 from ..speech.stats import SpeechStats
 from . import manifest
@@ -24,22 +26,29 @@ def build_batch(
     isolate: bool = False,
     parallel: Parallel | None = None,
     use_manifest: bool = True,
+    prune: bool = False,
 ) -> BatchResult:
     """Build `routines[i]` with `options[i]` (or every one with the same `options`) into one
     album with one M3U8 playlist (pipeline.build_batch says how). A build that would write
     nothing is answered from the manifest in the output folder, loading no audio library or
     engine, with the same result; `use_manifest=False` always decides by the MP3s. After a
-    build, the sessions written or found up to date are recorded in the manifest."""
+    build, the sessions written or found up to date are recorded in the manifest. The build
+    holds each output folder's guard (core/guard.py: one run at a time, the record of what
+    the tool wrote) from its first check to the manifest; `prune` removes what earlier
+    builds wrote for routines or levels these scripts no longer have (output/prune.py)."""
     per_script = _per_script(routines, options)
     # The inputs are digested before the build: an input changed meanwhile is not recorded.
-    keys = manifest.input_keys(routines, per_script) if use_manifest else None
-    done = manifest.fresh(routines, per_script, keys)
+    keys = manifest.input_keys(routines, per_script) if use_manifest and routines else None
+    done = manifest.fresh(routines, per_script, keys) if keys is not None and not prune else None
     if done is not None:
         return _answered(routines, done)
     from . import pipeline  # the normal path: audio libraries, engines
 
-    batch = pipeline.build_batch(routines, options, progress, isolate, parallel)
-    manifest.record(keys, batch.sessions, [opts.for_script(r) for r, opts in zip(routines, per_script)])
+    with ExitStack() as stack:
+        for folder in dict.fromkeys(opts.out_dir for opts in per_script):
+            stack.enter_context(open_guard(folder))
+        batch = pipeline.build_batch(routines, options, progress, isolate, parallel, prune)
+        manifest.record(keys, batch.sessions, per_script)
     return batch
 
 

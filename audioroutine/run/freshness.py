@@ -193,7 +193,7 @@ def engine_fingerprint(routine: Routine, options: BuildOptions) -> list[Any] | N
 
 
 def provenance(routine: Routine, level: str, options: BuildOptions, engine_identity: dict[str, Any],
-               timeline: str, samples: int, sample_rate: int, tags: str) -> Provenance:
+               timeline: str, samples: int, sample_rate: int, tags: str, trim: list[float]) -> Provenance:
     """The provenance an MP3 made from these inputs carries (TXXX:audioroutine): a rebuild
     rewrites a file only when its own differs. Every option that changes an MP3's bytes
     (OPTIONS) changes one of its entries: `tags` is the digest of every tag written."""
@@ -202,6 +202,7 @@ def provenance(routine: Routine, level: str, options: BuildOptions, engine_ident
         "script_sha256": routine.sha256,
         "level": level,
         "engine": engine_identity,
+        "trim": trim,
         "timeline": timeline,
         "samples": samples,
         "sample_rate": sample_rate,

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import AudioRoutineError
-from ..core.files import remove_stale_temps, write_atomic
+from ..core.files import remove_stale_temps
+from ..core.guard import write_state
 from ..core.reader import read_record
 from ..model.script import Routine
 from ..output.playlist import Entry, playlist_path, to_m3u8, track_order
@@ -216,7 +217,7 @@ def record(keys: Keys | None, sessions: Sequence[SessionResult], options: Sequen
                 "artist": session.artist, "provenance": session.provenance}
     data = json.dumps({"format": FORMAT, "sessions": entries}, ensure_ascii=False, sort_keys=True)
     remove_stale_temps(out_dir, lambda name: name == MANIFEST_NAME)
-    write_atomic(out_dir / MANIFEST_NAME, data.encode("utf-8"))
+    write_state(out_dir / MANIFEST_NAME, data.encode("utf-8"))   # inside, never through a symlink
 
 
 def _load(out_dir: Path) -> dict[str, Any]:

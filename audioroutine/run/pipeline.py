@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -23,12 +24,13 @@ from ..compile.compiler import build_timeline, compile_level, phrases_for
 from ..compile.timeline import Program, Timeline
 from ..core.errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, raise_all
 from ..core.ffmpeg import configure_pydub
-from ..core.files import atomic_path, write_atomic
+from ..core.guard import Guard, WriteRefused, guarded_path, open_guard, peek
 from ..engines import Clip
 from ..model.bitrates import DEFAULT_BITRATE
 from ..model.loudness_settings import LoudnessSettings
 from ..model.script import Routine
 from ..output.playlist import Entry, Track, playlist_path, track_order, write_playlist
+from ..output.prune import legacy_ours, source_of, stale_outputs
 from ..output.tags import read_tags
 from ..output.transcript import sidecar_paths
 from ..speech.cache import wav_bytes
@@ -88,9 +90,39 @@ def build(routine: Routine, options: BuildOptions | None = None, progress: Progr
 
     options = (options or BuildOptions()).for_script(routine)
     tracks = track_order([routine], [chosen_levels(routine, options)])
-    outcome = run_batch([routine], [options], tracks, (lambda r, o: progress) if progress else None, False,
-                        parallel or Parallel())
+    with guarded([routine], [options]):
+        outcome = run_batch([routine], [options], tracks, (lambda r, o: progress) if progress else None, False,
+                            parallel or Parallel())
     return outcome.results[0][1]
+
+
+@contextmanager
+def guarded(routines: Sequence[Routine], options: Sequence[BuildOptions],
+            playlist: Path | None = None) -> Iterator[None]:
+    """Hold the guard of every output folder (core/guard.py: the lock and the record) for
+    the block, once every file the build may write is known to be the tool's to write (or
+    absent): else every refusal is raised together, before any work."""
+    with ExitStack() as stack:
+        guards = {}
+        for folder in dict.fromkeys(opts.out_dir for opts in options):
+            guards[folder] = stack.enter_context(open_guard(folder))
+        refused: list[AudioRoutineError] = []
+
+        def check(path: Path) -> None:
+            try:
+                if path.parent in guards:
+                    guards[path.parent].check(path, legacy_ours)
+            except WriteRefused as err:
+                refused.append(err)
+        for routine, opts in zip(routines, options):
+            for level in chosen_levels(routine, opts):
+                mp3 = output_path(routine, level, opts.out_dir)
+                for path in (mp3, *(sidecar_paths(mp3) if opts.sidecars else ())):
+                    check(path)
+        if playlist is not None:
+            check(playlist)
+        raise_all(refused)
+        yield
 
 
 def build_batch(
@@ -99,6 +131,7 @@ def build_batch(
     progress: Callable[[Routine, BuildOptions], Progress | None] | None = None,
     isolate: bool = False,
     parallel: Parallel | None = None,
+    prune: bool = False,
 ) -> BatchResult:
     """Build `routines[i]` with `options[i]` (or every one with the same `options`); number
     the tracks across the whole batch in play order (levels outer, scripts inner) and write
@@ -115,7 +148,11 @@ def build_batch(
     when every script failed).
     `parallel`: where the work runs (default: this process; see executors.Parallel). Every
     phrase is synthesized once per batch, sessions render as soon as their phrases are in
-    the cache, and the files are the same bytes whatever runs them (batch.py)."""
+    the cache, and the files are the same bytes whatever runs them (batch.py).
+    Every file is written through the output folder's guard (core/guard.py): never over a
+    file the tool did not write, one run at a time per folder. With `prune`, the outputs
+    earlier builds wrote for routines or levels these scripts no longer have are removed
+    afterwards (`output/prune.py`; `BatchResult.pruned`)."""
     configure_pydub()
     options = _batch_options(routines, options)
     check_unique(routines, options)
@@ -124,26 +161,43 @@ def build_batch(
     tracks = track_order(routines, levels)
     from .batch import run_batch
 
-    outcome = run_batch(routines, options, tracks, progress, isolate, parallel or Parallel())
-    written = outcome.results
-    failures = [Failure(routines[i].path, one_line(routines[i].path, err), err) for i, err in outcome.failed]
-    if not written and failures:   # nothing built: fail as a batch does
-        raise failures[0].error if len(failures) == 1 else ManyErrors([_as_error(f) for f in failures])
     playlist = playlist_path(routines, options[0].out_dir)
-    results, entries = [], {}
-    for index, result in written:
-        for session in result.sessions:
-            entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
-        results.append(result)
-    if len(routines) == 1:   # the routine's other levels built earlier keep their place
-        for level in routines[0].levels:
-            earlier = None if (0, level.id) in entries else _earlier_entry(output_path(routines[0], level.id,
-                                                                                      options[0].out_dir))
-            if earlier:
-                entries[(0, level.id)] = earlier
-        tracks = [Track(0, lv.id, n, len(routines[0].levels)) for n, lv in enumerate(routines[0].levels, 1)]
-    write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks if (t.routine, t.level) in entries])
-    return BatchResult(results, playlist, failures)
+    with guarded(routines, options, playlist):
+        outcome = run_batch(routines, options, tracks, progress, isolate, parallel or Parallel())
+        written = outcome.results
+        failures = [Failure(routines[i].path, one_line(routines[i].path, err), err) for i, err in outcome.failed]
+        if not written and failures:   # nothing built: fail as a batch does
+            raise failures[0].error if len(failures) == 1 else ManyErrors([_as_error(f) for f in failures])
+        results, entries = [], {}
+        for index, result in written:
+            for session in result.sessions:
+                entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
+            results.append(result)
+        if len(routines) == 1:   # the routine's other levels built earlier keep their place
+            for level in routines[0].levels:
+                earlier = None if (0, level.id) in entries else _earlier_entry(output_path(routines[0], level.id,
+                                                                                          options[0].out_dir))
+                if earlier:
+                    entries[(0, level.id)] = earlier
+            tracks = [Track(0, lv.id, n, len(routines[0].levels)) for n, lv in enumerate(routines[0].levels, 1)]
+        write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks if (t.routine, t.level) in entries],
+                       [s for r in routines for s in source_of(r.path)], legacy_ours)
+        pruned = []
+        if prune:
+            with open_guard(options[0].out_dir) as guard:
+                pruned = [path for path in stale(routines, options, playlist, guard) if guard.remove(path)]
+    return BatchResult(results, playlist, failures, pruned)
+
+
+def stale(routines: Sequence[Routine], options: Sequence[BuildOptions], playlist: Path, guard: Guard) -> list[Path]:
+    """What `--prune` removes after a build of `routines` (output/prune.py): every level of
+    every script is kept, built now or not (`levels` does not prune the others)."""
+    keep = [playlist]
+    for routine, opts in zip(routines, options):
+        for level in routine.levels:
+            mp3 = output_path(routine, level.id, opts.out_dir)
+            keep += [mp3, *sidecar_paths(mp3)]
+    return stale_outputs(guard, [s for r in routines for s in source_of(r.path)], keep)
 
 
 def _earlier_entry(path: Path) -> Entry | None:
@@ -206,8 +260,10 @@ def _batch_options(routines: Sequence[Routine],
     return [replace(opts, album=album, album_artist=artist) for opts in options]
 
 
-def dry_run(routines: Sequence[Routine], options: BuildOptions | Sequence[BuildOptions] | None = None) -> BatchPlan:
-    """What `build_batch` would write, synthesizing nothing and writing nothing. Lengths
+def dry_run(routines: Sequence[Routine], options: BuildOptions | Sequence[BuildOptions] | None = None,
+            prune: bool = False) -> BatchPlan:
+    """What `build_batch` would write (and, with `prune`, remove), synthesizing nothing and
+    writing nothing. Lengths
     of phrases not yet cached are estimates; a session whose phrases are all cached is
     checked against the file on disk like a real build would."""
     options = _batch_options(routines, options)
@@ -228,7 +284,9 @@ def dry_run(routines: Sequence[Routine], options: BuildOptions | Sequence[BuildO
                 state = "up to date" if is_up_to_date(path, tags.provenance) else state
             sessions.append(PlannedSession(track.level, path, timeline.total, timeline.sample_rate,
                                            len(estimated), state, sidecar_paths(path) if opts.sidecars else ()))
-    return BatchPlan(sessions, playlist_path(routines, options[0].out_dir), len(missing), len(known - missing))
+    playlist = playlist_path(routines, options[0].out_dir)
+    would_prune = stale(routines, options, playlist, peek(options[0].out_dir)) if prune else []
+    return BatchPlan(sessions, playlist, len(missing), len(known - missing), would_prune)
 
 
 def check_unique(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> None:
@@ -257,10 +315,10 @@ def say_to_file(clip: Clip, out: Path, loudness: LoudnessSettings | None = None)
     loudness sessions get, so an audition sounds like the build."""
     loudness = loudness or LoudnessSettings()
     pcm = rotate_phase(clip.pcm, clip.sample_rate) if loudness.enabled else clip.pcm
-    if out.suffix.lower() == ".mp3":
-        with atomic_path(out) as tmp:
+    with guarded_path(out) as tmp:   # never over a file the tool did not write (core/guard.py)
+        if out.suffix.lower() == ".mp3":
             encode_normalized(Mix.of_clip(pcm, clip.sample_rate), tmp, DEFAULT_BITRATE, loudness)
-    else:
-        write_atomic(out, wav_bytes(Clip(normalize(pcm, clip.sample_rate, loudness), clip.sample_rate)))
+        else:
+            tmp.write_bytes(wav_bytes(Clip(normalize(pcm, clip.sample_rate, loudness), clip.sample_rate)))
 
 

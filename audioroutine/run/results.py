@@ -40,6 +40,7 @@ class BatchResult:
     results: list[BuildResult]
     playlist: Path
     failures: list[Failure] = field(default_factory=list)   # only with build_batch(isolate=True)
+    pruned: list[Path] = field(default_factory=list)        # only with build_batch(prune=True)
 
     @property
     def sessions(self) -> list[SessionResult]:
@@ -100,8 +101,9 @@ class BatchPlan:
     playlist: Path
     to_synthesize: int                # distinct phrases not in the cache
     cached: int
+    would_prune: list[Path] = field(default_factory=list)   # only with dry_run(prune=True)
 
-    def to_dict(self, would_prune: Sequence[Path] = ()) -> dict[str, Any]:
+    def to_dict(self, would_prune: Sequence[Path] | None = None) -> dict[str, Any]:
         """The plan as JSON data (what `audioroutine build --dry-run --json` prints)."""
         return {
             "dry_run": True,
@@ -110,5 +112,5 @@ class BatchPlan:
                           "sidecars": [str(p) for p in s.sidecars]} for s in self.sessions],
             "playlist": str(self.playlist),
             "phrases": {"to_synthesize": self.to_synthesize, "cached": self.cached},
-            "would_prune": [str(p) for p in would_prune],
+            "would_prune": [str(p) for p in (self.would_prune if would_prune is None else would_prune)],
         }

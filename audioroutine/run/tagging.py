@@ -53,7 +53,7 @@ def session_tags(
     )
     tags.cover, tags.cover_mime = _cover(routine, level, clinic, settings)
     tags.provenance = provenance(routine, level, options, speech.engine.identity(), timeline_hash(timeline),
-                                 timeline.total, timeline.sample_rate, tags_digest(tags))
+                                 timeline.total, timeline.sample_rate, tags_digest(tags), list(speech.trim))
     return tags
 
 

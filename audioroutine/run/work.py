@@ -3,7 +3,8 @@ this process, in a local process pool or on a Dask worker on another machine:
 
 - `synthesize_phrases(spec, texts)`: speak the phrases into the shared phrase cache and return
   their lengths (samples at the session rate, quiet edges trimmed) and the phrases that failed;
-- `make_session(job, dest)`: render, encode and tag one session from the cache, into `dest`
+- `make_session(job, dest)`: render, encode (segments already encoded come from the cache)
+  and tag one session from the cache, into `dest`
   (a temp file beside the final one, when the worker shares the output folder), else return
   the tagged MP3's bytes for the client to write.
 
@@ -13,6 +14,8 @@ location, session rate); engines are kept per process, so a model loads once per
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -128,8 +131,18 @@ def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
 
 
 def _produce(job: SessionJob, path: Path) -> None:
-    session = mix(job.timeline, job.spec.speech(), rotate=job.rotate)
+    speech = job.spec.speech()
+    session = mix(job.timeline, speech, rotate=job.rotate)
     checkpoint("render")
-    encode_normalized(session, path, job.bitrate, job.loudness)
+    encode_normalized(session, path, job.bitrate, job.loudness, cache=speech.cache, session_key=_session_key(job))
     checkpoint("encode")
     write_tags(path, job.tags, job.id3_version)
+
+
+def _session_key(job: SessionJob) -> str:
+    """What names a session across edits of its script (mp3.encode_normalized keeps its gain):
+    its titles and level, the engine and voice, rate, bitrate and loudness settings."""
+    level = job.tags.provenance["level"] if job.tags.provenance else None
+    blob = json.dumps([job.tags.album, job.tags.title, level, job.spec.engine,
+                       repr(job.spec.voice), job.spec.sample_rate, job.bitrate, repr(job.loudness)])
+    return hashlib.sha256(blob.encode()).hexdigest()

@@ -41,6 +41,8 @@ FORMAT = 2
 CHUNK = b"arck"
 ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.wav$")
 DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-v[0-9]+\.npz$")
+SEGMENT_NAME = re.compile(r"^[0-9a-f]{64}\.mp3$")
+NOTE_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
 
 
 class Damaged(Exception):
@@ -130,9 +132,41 @@ class PhraseCache:
     def drop_derived(self, name: str) -> None:
         self.store.remove(self.derived_name(name))
 
+    def segment_name(self, key: str) -> str:
+        """Where an encoded segment (segments.py: MP3 frames, checksummed) is, relative to the cache location."""
+        return f"segments/{key[:2]}/{key}.mp3"
+
+    def load_segment(self, key: str) -> bytes | None:
+        """An encoded segment's entry (segments.py verifies it); None when there is none."""
+        try:
+            return self.store.read(self.segment_name(key))
+        except (IsADirectoryError, NotADirectoryError):
+            return None
+
+    def put_segment(self, key: str, data: bytes) -> None:
+        self.store.write(self.segment_name(key), data)
+
+    def drop_segment(self, key: str) -> None:
+        self.store.remove(self.segment_name(key))
+
+    def note_name(self, key: str) -> str:
+        """Where a note about a session (mp3.py: the gain its last build used) is."""
+        return f"sessions/{key[:2]}/{key}.json"
+
+    def load_note(self, key: str) -> bytes | None:
+        try:
+            return self.store.read(self.note_name(key))
+        except (IsADirectoryError, NotADirectoryError):
+            return None
+
+    def put_note(self, key: str, data: bytes) -> None:
+        self.store.write(self.note_name(key), data)
+
     def remove_stale_temps(self) -> list[str]:
         """Remove temp files of entries whose writer was killed before renaming them."""
-        return self.store.remove_stale_temps(lambda name: _is_entry_name(name) or _is_derived_name(name))
+        return self.store.remove_stale_temps(lambda name: _is_entry_name(name) or _is_derived_name(name)
+                                             or SEGMENT_NAME.match(name) is not None
+                                             or NOTE_NAME.match(name) is not None)
 
 
 def entry_bytes(key: str, clip: Clip) -> bytes:

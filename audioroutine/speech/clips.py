@@ -12,31 +12,107 @@ from ..engines import Clip, Engine
 from .cache import Damaged, Outdated, PhraseCache, phrase_key
 from .stats import SpeechStats as SpeechStats  # was defined here: still importable from here
 
-# |sample| above this (-40 dBFS) is speech: the first and last such sample mark a cue's edges.
-# (Keeping the decay down to -55 dBFS was tried: it changed no recognizer verdict and put cue
-# ends up to 35 ms after where a meter finds them; see docs/timing.md.)
-ONSET_LEVEL = 328
-EDGE_PAD_MS = 5           # quiet kept before the first and after the last such sample
+# Where a phrase's sound starts and ends (docs/timing.md, "A cue ends where its audible
+# speech ends"): its level is the RMS over ENVELOPE_MS around each sample; the phrase is
+# heard wherever that is within RELATIVE_DB of the phrase's loudest moment (and above
+# FLOOR_DB), plus LOOKBACK_MS before and HANGOVER_MS after. Relative, so a soft onset (the
+# /f/ of Piper's "four" and "five": 15-20 ms around -50 dBFS) is kept whole, however loud
+# the phrase around it (with the old fixed -40 dBFS only its last 5 ms were), and so is a
+# final stop's release (Piper's "back.", "dog.": a -46..-55 dBFS burst 80-100 ms after the
+# vowel, which the old trim cut off).
+ENVELOPE_MS = 5
+RELATIVE_DB = 50.0
+FLOOR_DB = -70.0
+LOOKBACK_MS = 10
+HANGOVER_MS = 15
+# A cut: sound within CUT_MS of a gap (ENVELOPE_MS or more under the threshold, or a kept
+# edge) that is within LOUD_DB of the phrase's loudest moment. An engine that stops its voice
+# mid-wave (espeak-ng ends words, and its pauses, on a pitch period at -10..-20 dBFS) would
+# click there: the sound fades over FADE_IN_MS / FADE_OUT_MS (raised cosine) into the gap.
+CUT_MS = 6
+LOUD_DB = 30.0
+FADE_IN_MS = 16
+FADE_OUT_MS = 24
+TRIM = (ENVELOPE_MS, RELATIVE_DB, FLOOR_DB, LOOKBACK_MS, HANGOVER_MS, CUT_MS, LOUD_DB, FADE_IN_MS, FADE_OUT_MS)
 
 log = logging.getLogger(__name__)
 
 
+def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """dBFS RMS over ENVELOPE_MS centred on each sample of int16 `samples`."""
+    x = samples.astype(np.float64) / 32768.0
+    width = max(1, sample_rate * ENVELOPE_MS // 1000)
+    power = np.concatenate(([0.0], np.cumsum(x * x)))
+    lo = np.clip(np.arange(len(x)) - width // 2, 0, len(x))
+    hi = np.clip(lo + width, 0, len(x))
+    mean = (power[hi] - power[lo]) / np.maximum(hi - lo, 1)
+    level: np.ndarray = 10 * np.log10(np.maximum(mean, 1e-12))
+    return level
+
+
+def audible_span(samples: np.ndarray, sample_rate: int) -> tuple[int, int] | None:
+    """(start, end) of the part of a phrase that is kept: from LOOKBACK_MS before the first to
+    HANGOVER_MS after the last moment within RELATIVE_DB of its loudest; None if silent."""
+    level = envelope_db(samples, sample_rate)
+    if not len(level) or level.max() <= FLOOR_DB:
+        return None
+    top = level.max()
+    heard = np.flatnonzero(level > max(top - RELATIVE_DB, FLOOR_DB))
+    first, last = int(heard[0]), int(heard[-1])
+    start = max(0, first - sample_rate * LOOKBACK_MS // 1000)
+    end = min(len(samples), last + 1 + sample_rate * HANGOVER_MS // 1000)
+    return start, end
+
+
+def smooth_cuts(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`samples` (int16, a kept span) with every cut faded: where loud sound meets a gap or an
+    edge within CUT_MS, it fades out over FADE_OUT_MS into the gap and in over FADE_IN_MS
+    after it. Sound that fades by itself is left as it is; the length never changes."""
+    level = envelope_db(samples, sample_rate)
+    if not len(level):
+        return samples
+    top = level.max()
+    quiet = np.concatenate(([True], level <= max(top - RELATIVE_DB, FLOOR_DB), [True]))
+    change = np.flatnonzero(np.diff(quiet.astype(np.int8)))   # sound runs: [change[2k], change[2k+1])
+    near = sample_rate * CUT_MS // 1000
+    min_gap = sample_rate * ENVELOPE_MS // 1000
+    gain = np.ones(len(samples))
+    runs = list(zip(change[0::2], change[1::2]))
+    for i, (first, end) in enumerate(runs):
+        gap_before = i == 0 or first - runs[i - 1][1] >= min_gap
+        gap_after = i == len(runs) - 1 or runs[i + 1][0] - end >= min_gap
+        if gap_before and level[first:first + near].max() > top - LOUD_DB:
+            n = min(end - first, sample_rate * FADE_IN_MS // 1000)
+            gain[first:first + n] *= _rise(n)
+        if gap_after and level[max(first, end - near):end].max() > top - LOUD_DB:
+            n = min(end - first, sample_rate * FADE_OUT_MS // 1000)
+            gain[end - n:end] *= _rise(n)[::-1]
+    if np.all(gain == 1.0):
+        return samples
+    return np.round(samples * gain).astype(np.int16)
+
+
+def _rise(n: int) -> np.ndarray:
+    """A raised-cosine rise over n samples, from 0 (exclusive) towards 1."""
+    return np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / n) ** 2
+
+
 def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
     """Drop the quiet an engine puts before and after the words (Piper: ~70 ms before,
-    100-230 ms after), keeping EDGE_PAD_MS on each side: a cue is heard from where it is
-    placed, and it ends where its audible speech ends, so the window it opens starts there."""
+    100-230 ms after) and fade any cut (see audible_span, smooth_cuts): a cue is heard from
+    where it is placed, whole, and it ends where its sound ends, so the window it opens
+    starts there."""
     samples = np.frombuffer(pcm, dtype="<i2")
-    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > ONSET_LEVEL)
-    if not len(loud):
+    span = audible_span(samples, sample_rate)
+    if span is None:
         return pcm
-    pad = sample_rate * EDGE_PAD_MS // 1000
-    start = max(0, int(loud[0]) - pad)
-    end = min(len(samples), int(loud[-1]) + 1 + pad)
-    return pcm[2 * start:2 * end]
+    return smooth_cuts(samples[span[0]:span[1]], sample_rate).astype("<i2").tobytes()
 
 
 class Speech:
     """Phrases for one engine identity, resampled once to the session rate."""
+
+    trim = TRIM     # how every clip is trimmed (trim_quiet): part of each session's provenance
 
     def __init__(self, engine: Engine, cache: PhraseCache, sample_rate: int, stats: SpeechStats | None = None):
         self.engine = engine

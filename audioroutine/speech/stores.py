@@ -88,7 +88,7 @@ class FolderStore:
 
     def remove_stale_temps(self, ours: Callable[[str], bool]) -> list[str]:
         removed = []
-        for kind in ("phrases", "pieces"):
+        for kind in ("phrases", "pieces", "segments", "sessions"):
             try:
                 folders = [Path(e.path) for e in os.scandir(self.root / kind) if e.is_dir(follow_symlinks=False)]
             except (FileNotFoundError, NotADirectoryError):

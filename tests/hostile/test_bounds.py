@@ -40,6 +40,7 @@ def cli(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[sub
     return proc, time.monotonic() - started
 
 
+@pytest.mark.slow   # a ratio of two timings: meaningful on a quiet machine (CI runs the slow tests)
 def test_offline_gtts_fails_as_fast_with_the_default_jobs_as_with_jobs_1(tmp_path: Path) -> None:
     """The seed routine (164 phrases: a process pool when --jobs is left to its default on a
     machine with several cores). Before: ~3 minutes against ~10 s (every worker went on through

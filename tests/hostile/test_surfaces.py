@@ -178,7 +178,8 @@ CASES = [
     case("prescribe-dask-local-huge", *PRESC, "--dask-local", "99999999999999999999", code=2,
          line=r"^error: --dask-local: 99999999999999999999 is not in the range 1<=x<=64\."),
     *[case(f"prescribe-week-{name}", "prescribe", f"{{root}}/in/weeks-{name}.csv", "--out", "{root}/out", code=2,
-           line=rf"^error: .*/in/weeks-{name}\.csv:2:3: patient 'P-1': week: expected a week from 1 to 6, got ")
+           line=rf"^error: .*/in/weeks-{name}\.csv:2:3: patient 'P-1': week: "
+                rf"(expected a week from 1 to 6, got |text is longer than 1000 characters)")
       for name in WEEK_CELLS],
     # --- one exit-code rule --------------------------------------------------------------------
     case("unknown-engine", *BUILD, "--engine", "pipr", code=2,
@@ -289,4 +290,4 @@ def test_a_published_handout_carries_the_address_and_no_secret(root: Path) -> No
                                                       "--jobs", "1", "--base-url", "https://clinic.example/ex/"])
     assert result.exit_code == 0, result.stderr
     html = next((root / "out").glob("*.html")).read_text(encoding="utf-8")
-    assert 'href="https://clinic.example/ex/prog-week-1.mp3"' in html
+    assert 'href="https://clinic.example/ex/prog-week-1.html"' in html

@@ -1,0 +1,234 @@
+"""MPEG audio Layer III frames: split a stream into frames, and write the one Xing/Info + LAME
+tag frame that makes a joined stream gapless (encoder delay and padding), with the CRC-16s
+the tag carries. No audio library; numpy only for the CRC of whole streams.
+
+Layout of the tag frame (the layout ffmpeg's muxer and LAME write): a frame header, zeroed
+side information, "Info" (CBR), flags 0x0F, frame count (audio frames, the tag frame not
+counted), byte count (the tag frame counted), a 100-entry TOC, a quality word, then LAME's
+36 bytes: a 9-byte version, revision/VBR method, lowpass, peak, two replay gains, flags,
+bitrate, encoder delay and padding (12 bits each), misc, MP3 gain, preset, music length,
+music CRC (CRC-16/ARC of the audio frames) and the tag's own CRC (CRC-16/ARC of the
+frame's first 190 bytes, this field zero). A decoder skips delay + 529 samples and drops padding - 529 at
+the end (mutagen: frames x samples per frame - delay - padding)."""
+
+from __future__ import annotations
+
+import re
+import struct
+from functools import lru_cache
+
+import numpy as np
+
+# Bitrates (kbit/s) by header index: MPEG-1 Layer III, and MPEG-2/2.5 Layer III.
+_BITRATES = {True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+             False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}
+_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+ENCODER_DELAY = 576           # LAME's, in the tag
+DECODER_DELAY = 529           # the synthesis filterbank's, added by every decoder
+TAG_CRC_BYTES = 190
+
+
+def samples_per_frame(sample_rate: int) -> int:
+    """1152 for MPEG-1 rates (32 kHz and up), 576 below."""
+    return 1152 if sample_rate >= 32000 else 576
+
+
+def frame_length(header: int) -> int:
+    """Bytes in the Layer III frame starting with the 4-byte `header`; ValueError if it is none."""
+    version = (header >> 19) & 3
+    if header >> 21 != 0x7FF or version == 1 or (header >> 17) & 3 != 1:
+        raise ValueError(f"not an MPEG Layer III frame header: {header:08x}")
+    mpeg1 = version == 3
+    bitrate = _BITRATES[mpeg1][(header >> 12) & 15] * 1000
+    rate_index = (header >> 10) & 3
+    if not bitrate or rate_index == 3:
+        raise ValueError(f"free-format or reserved MPEG frame header: {header:08x}")
+    return (144 if mpeg1 else 72) * bitrate // _RATES[version][rate_index] + ((header >> 9) & 1)
+
+
+def split_frames(data: bytes) -> list[bytes]:
+    """The frames of a bare Layer III stream (no tags); ValueError unless it is one exactly."""
+    frames: list[bytes] = []
+    at, sizes = 0, dict[int, int]()
+    while at < len(data):
+        if at + 4 > len(data):
+            raise ValueError("a truncated MPEG frame header")
+        header = int.from_bytes(data[at:at + 4], "big")
+        size = sizes.get(header)
+        if size is None:
+            size = sizes[header] = frame_length(header)
+        if at + size > len(data):
+            raise ValueError("a truncated MPEG frame")
+        frames.append(data[at:at + size])
+        at += size
+    return frames
+
+
+def lame_version(stream: bytes) -> bytes:
+    """The 9-byte LAME version for the tag, from the signature the encoder writes into the
+    ancillary data of a stream's first frames (`LAME4.1 (alpha 0)` -> `LAME4.1`; at low
+    bitrates it spans several frames, so it is looked for in their payloads joined);
+    `LAME3.100`, the last release, if there is none."""
+    frames = split_frames(stream)[:64]
+    payloads = b"".join(frame[main_data(frame)[0]:] for frame in frames)
+    found = re.search(rb"LAME(\d)\.(\d{1,3})", payloads)
+    version = b"LAME" + (found.group(1) + b"." + found.group(2) if found else b"3.100")
+    return version[:9].ljust(9, b"\0")
+
+
+def info_frame(first_header: int, frames: int, audio_bytes: int, toc_offsets: list[int], padding: int,
+               music_crc: int, version: bytes) -> bytes:
+    """The Info (CBR) + LAME tag frame for `frames` audio frames of `audio_bytes` bytes in
+    all, the first of which starts with `first_header`. `toc_offsets`: byte offset (within
+    the audio) of the frame at each percent 0..99 of the frames."""
+    mpeg1 = (first_header >> 19) & 3 == 3
+    side = 17 if mpeg1 else 9                  # mono side information
+    needed = 4 + side + 4 + 4 + 4 + 4 + 100 + 4 + 36
+    # The stream's header without padding or CRC; a higher bitrate if the tag does not fit.
+    header = (first_header & ~((1 << 9) | (0xF << 12))) | (1 << 16)
+    index = (first_header >> 12) & 15
+    while frame_length(header | (index << 12)) < needed:
+        index += 1
+        if index == 15:
+            raise ValueError("no bitrate gives the tag frame room")
+    header |= index << 12
+    size = frame_length(header)
+    total = size + audio_bytes
+    toc = bytes(min(255, 256 * (size + offset) // total) if i else 0 for i, offset in enumerate(toc_offsets))
+    kbps = min(255, _BITRATES[mpeg1][(first_header >> 12) & 15])
+    lame = (version + bytes([0x01, 0]) + bytes(4) + bytes(4) + bytes([0, kbps])
+            + ((ENCODER_DELAY << 12) | padding).to_bytes(3, "big") + bytes(4)
+            + struct.pack(">IH", total, music_crc))
+    frame = bytearray(size)
+    body = (struct.pack(">I", header) + bytes(side) + b"Info" + struct.pack(">III", 0x0F, frames, total) + toc
+            + bytes(4) + lame)
+    frame[:len(body)] = body
+    # LAME's tag CRC: of the frame's first 190 bytes (this field still zero), after them.
+    frame[len(body):len(body) + 2] = struct.pack(">H", crc16(bytes(frame[:TAG_CRC_BYTES])))
+    return bytes(frame)
+
+
+# CRC-16/ARC (polynomial 0x8005 reflected, init 0): LAME's and ffmpeg's for the tag.
+def _table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _table()
+_NP_TABLE = np.array(_TABLE, dtype=np.uint32)
+BLOCK = 256       # bytes per block: numpy steps BLOCK times over len / BLOCK blocks at once
+
+
+def crc16(data: bytes, crc: int = 0) -> int:
+    """CRC-16/ARC of `data`, continuing from `crc`. Long inputs run block-parallel in numpy
+    (a CRC is linear: a block's CRC from zero, combined with what came before shifted over
+    the block's length), so a session's audio takes milliseconds, not seconds."""
+    if len(data) < 16 * BLOCK:
+        for byte in data:
+            crc = (crc >> 8) ^ _TABLE[(crc ^ byte) & 0xFF]
+        return crc
+    array = np.frombuffer(data, dtype=np.uint8)
+    lead = (-len(array)) % BLOCK               # leading zeros leave a CRC from zero unchanged
+    blocks = np.concatenate((np.zeros(lead, dtype=np.uint8), array)).reshape(-1, BLOCK).astype(np.uint32)
+    crcs = np.zeros(len(blocks), dtype=np.uint32)
+    for column in blocks.T:
+        crcs = (crcs >> 8) ^ _NP_TABLE[(crcs ^ column) & 0xFF]
+    crc = shift(crc, lead)
+    low, high = _shift_tables(BLOCK.bit_length() - 1)
+    for value in crcs.tolist():
+        crc = low[crc & 0xFF] ^ high[crc >> 8] ^ value
+    return crc
+
+
+def crc16_combine(crc_a: int, crc_b: int, length_b: int) -> int:
+    """The CRC of A followed by B from the CRCs of both and B's length."""
+    return shift(crc_a, length_b) ^ crc_b
+
+
+def shift(crc: int, length: int) -> int:
+    """`crc` carried over `length` zero bytes: linear in `crc`, so one pair of byte tables
+    per power of two of the length."""
+    power = 0
+    while length:
+        if length & 1:
+            low, high = _shift_tables(power)
+            crc = low[crc & 0xFF] ^ high[crc >> 8]
+        length >>= 1
+        power += 1
+    return crc
+
+
+@lru_cache(maxsize=64)
+def _shift_tables(power: int) -> tuple[list[int], list[int]]:
+    """Tables carrying a CRC's low and high byte over 2**power zero bytes."""
+    if power == 0:
+        one = [(value >> 8) ^ _TABLE[value & 0xFF] for value in range(1 << 16)]
+        return [one[b] for b in range(256)], [one[b << 8] for b in range(256)]
+    low, high = _shift_tables(power - 1)
+
+    def twice(value: int) -> int:
+        value = low[value & 0xFF] ^ high[value >> 8]
+        return low[value & 0xFF] ^ high[value >> 8]
+
+    return [twice(b) for b in range(256)], [twice(b << 8) for b in range(256)]
+
+
+def main_data(frame: bytes) -> tuple[int, int, int]:
+    """(payload start in the frame, main_data_begin, main data bytes) of a mono Layer III
+    frame: the payload follows the header (and CRC) and the side information; its main data
+    starts main_data_begin bytes before the payload, in earlier frames (the bit reservoir)."""
+    header = int.from_bytes(frame[:4], "big")
+    mpeg1 = (header >> 19) & 3 == 3
+    if (header >> 6) & 3 != 3:
+        raise ValueError("not a mono frame")
+    side = 4 + (0 if header >> 16 & 1 else 2)
+    bits = int.from_bytes(frame[side:side + (17 if mpeg1 else 9)], "big")
+    size = 136 if mpeg1 else 72
+    begin = bits >> (size - (9 if mpeg1 else 8))
+    granules = (size - 18, size - 18 - 59) if mpeg1 else (size - 9,)
+    length = sum((bits >> (start - 12)) & 0xFFF for start in granules)
+    return side + (17 if mpeg1 else 9), begin, -(-length // 8)
+
+
+def splice(new: list[bytes], replaced: list[bytes], rest: list[bytes]) -> list[bytes] | None:
+    """`new` frames (a fresh stream's, as long as `replaced`) in place of `replaced`, followed
+    by `rest`; None if that cannot be done. `rest`'s first frames may take main data from
+    the bytes before them (the bit reservoir), in `replaced`: those bytes are copied into the
+    free space at the end of `new`'s payloads (after the last main data there, where an
+    encoder puts stuffing or data of a frame that was cut off), when there is room."""
+    if not new or not rest:
+        return new + rest
+    reach, position = 0, 0
+    for frame in rest:
+        offset, begin, _ = main_data(frame)
+        reach = max(reach, begin - position)
+        position += len(frame) - offset
+        if position > 1024:                # main_data_begin reaches back 511 bytes at most
+            break
+    if reach <= 0:
+        return new + rest
+    before = b"".join(frame[main_data(frame)[0]:] for frame in replaced)
+    offsets, starts, end, at = [], [], 0, 0
+    for frame in new:
+        offset, begin, length = main_data(frame)
+        offsets.append(offset)
+        starts.append(at)
+        end = max(end, at - begin + length)
+        at += len(frame) - offset
+    if reach > at - end or reach > len(before):
+        return None
+    needed, patched, remaining = before[-reach:], list(new), reach
+    for i in range(len(new) - 1, -1, -1):   # into the last payloads, back to front
+        buffer = bytearray(patched[i])
+        take = min(len(buffer) - offsets[i], remaining)
+        buffer[len(buffer) - take:] = needed[remaining - take:remaining]
+        patched[i] = bytes(buffer)
+        remaining -= take
+        if not remaining:
+            break
+    return patched + rest

@@ -1,0 +1,587 @@
+"""One guard for every file the tool writes or deletes in a folder the user named (`build
+--out`, `--prune`, `publish --to`, `programme`/`prescribe --out`, `say --out`, `watch`).
+
+A `Guard` is one folder, the *root*, held for one run:
+
+- **Inside, never through a symlink.** Every path written or removed must lie below the
+  root; the root, every folder between it and the file, and the file itself must not be
+  symlinks (each is `lstat`ed just before the write or delete). A symlink, a `..`, an
+  absolute path elsewhere or a folder where a file should be is refused.
+- **Only over what the tool wrote.** The root holds a *record* (`.audioroutine-files.json`,
+  or `.audioroutine-site.json` for a published site): for each file the tool wrote, its
+  path below the root, sha256, size and mtime, and the inputs it was made from (`sources`,
+  for `--prune`). A file may be overwritten or removed only when it is recorded and
+  unchanged: same size and mtime, or else the same sha256. Anything else at that path is
+  the user's: a `WriteRefused` (exit 2) naming it and what to do. Files written before the
+  record existed are accepted for *overwriting* when the surface's `legacy` test says they
+  are the tool's (an MP3 with audioroutine's provenance tag, ...), never for deleting.
+- **One run at a time.** Opening a guard takes an exclusive `flock` on `.audioroutine.lock`
+  in the root; a second run waits (saying which process holds the lock after
+  `LOCK_NOTICE_S`), for at most `LOCK_TIMEOUT_S` seconds ($AUDIOROUTINE_LOCK_TIMEOUT). The
+  lock file is removed when the run ends.
+- **The record is written ahead.** Before a file is renamed into place, its new digest is
+  saved with the digest it replaces (`prior`), so a run killed between the two never leaves
+  a file of ours unrecorded or a user's file recorded.
+
+Every write is atomic (`files.atomic_path`: a temp file beside the final name, flushed,
+renamed). Guards nest within a process: opening one for a folder inside a guard already
+open (a patient's folder inside `prescribe --out`) uses the open one.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import AudioRoutineError, BuildError, printable
+from .files import commit_temp, temp_path
+from .reader import read_record
+
+log = logging.getLogger("audioroutine.guard")
+
+RECORD_NAME = ".audioroutine-files.json"   # what build, programme, prescribe and say wrote
+SITE_RECORD_NAME = ".audioroutine-site.json"   # what publish wrote into a site
+LOCK_NAME = ".audioroutine.lock"
+LOCK_TIMEOUT_ENV = "AUDIOROUTINE_LOCK_TIMEOUT"
+LOCK_TIMEOUT_S = 600.0     # a second run waits this long for the first, then gives up (exit 1)
+LOCK_NOTICE_S = 1.0        # ... and says whom it waits for after this long
+FORMAT = 2                 # the record's format (1: publish's old list of names without digests)
+MAX_RECORD_BYTES = 50_000_000
+
+Legacy = Callable[[Path], bool]   # True: an unrecorded file the tool wrote before the record existed
+
+
+class WriteRefused(AudioRoutineError):
+    """A write or delete the guard refuses: one line naming the file and what to do."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, why: str, todo: str) -> None:
+        self.path = Path(path)
+        super().__init__(printable(f"{path}: {why}; {todo}"))
+
+
+def _is_record(data: Any) -> bool:
+    """A record in this format (files by name), or publish's list of names from before it."""
+    if not isinstance(data, dict):
+        return False
+    if data.get("format") == FORMAT:
+        return isinstance(data.get("files"), dict)
+    files = data.get("files")
+    return "format" not in data and isinstance(files, list) and all(isinstance(name, str) for name in files)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _valid_rel(name: object) -> bool:
+    if not isinstance(name, str) or not name or "\0" in name or "\\" in name:
+        return False
+    parts = PurePosixPath(name).parts
+    return not PurePosixPath(name).is_absolute() and all(p not in ("..", ".", "") for p in parts)
+
+
+def _valid_entry(entry: object) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    sha, size, mtime = entry.get("sha256"), entry.get("size"), entry.get("mtime_ns")
+    return (isinstance(sha, str) and len(sha) == 64 and isinstance(size, int) and isinstance(mtime, int)
+            and all(isinstance(s, str) for s in entry.get("sources", []))
+            and (entry.get("prior") is None or isinstance(entry.get("prior"), str)))
+
+
+class Guard:
+    """One root folder, locked, with its record (see the module docstring). Use `open_guard`
+    (or `peek` to read a record without locking, for `--dry-run`)."""
+
+    def __init__(self, root: Path, record: str = RECORD_NAME) -> None:
+        self.root = Path(os.path.abspath(root))
+        self.record_name = record
+        self.files: dict[str, dict[str, Any]] = {}
+        self.old_names: set[str] = set()    # publish's format-1 record: names without digests
+        self.changed = False                # the record must be saved
+        self.touched = False                # a file was written or removed
+        self._fd: int | None = None
+        self._made_root = False
+        self._mutex = threading.RLock()
+
+    # -- opening and closing ---------------------------------------------------------------
+
+    def check_root(self) -> None:
+        """The root must be a folder (or not exist yet), not a symlink and not a file."""
+        try:
+            info = os.lstat(self.root)
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(info.st_mode):
+            raise WriteRefused(self.root, "is a symlink, and audioroutine never writes through one",
+                               "give the folder it points to, or another folder")
+        if not stat.S_ISDIR(info.st_mode):
+            raise WriteRefused(self.root, "is a file, not a folder", "give a folder")
+
+    def open(self) -> None:
+        self.check_root()
+        if not self.root.exists():
+            self.root.mkdir(parents=True)
+            self._made_root = True
+        self.check_root()   # made meanwhile by someone else as something else
+        self._lock()
+        self.load()
+
+    def close(self) -> None:
+        try:
+            if self.changed:
+                self.save()
+        finally:
+            self._unlock()
+            if self._made_root and not self.touched:
+                try:
+                    self.root.rmdir()   # a run that wrote nothing leaves no folder it made
+                except OSError:
+                    pass
+
+    def _lock(self) -> None:
+        path = self.root / LOCK_NAME
+        timeout = _lock_timeout()
+        started, noticed = time.monotonic(), False
+        while True:
+            fd = self._open_lock(path)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                waited = time.monotonic() - started
+                holder = _holder(path)
+                if waited >= timeout:
+                    raise BuildError(printable(
+                        f"{path}: process {holder} has been writing into {self.root} for more than {timeout:.0f} s; "
+                        f"wait for it to finish (or raise ${LOCK_TIMEOUT_ENV})")) from None
+                if waited >= LOCK_NOTICE_S and not noticed:
+                    log.warning("waiting for process %s, which is writing into %s (up to %.0f s)",
+                                holder, self.root, timeout)
+                    noticed = True
+                time.sleep(0.05)
+                continue
+            try:   # the holder before us may have removed the file: lock the one at `path`
+                same = os.fstat(fd).st_ino == os.lstat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._fd = fd
+            return
+
+    def _open_lock(self, path: Path) -> int:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise WriteRefused(path, "is a symlink", "remove it") from None
+            raise
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (info.st_size and not _holder_text(fd).isdigit()):
+            os.close(fd)
+            raise WriteRefused(path, "is not audioroutine's lock file", "move it away")
+        return fd
+
+    def _unlock(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            (self.root / LOCK_NAME).unlink(missing_ok=True)   # while locked: waiters check the inode
+        except OSError:
+            pass
+        os.close(self._fd)   # releases the flock
+        self._fd = None
+
+    # -- the record --------------------------------------------------------------------------
+
+    @property
+    def record_path(self) -> Path:
+        return self.root / self.record_name
+
+    def load(self) -> None:
+        """Read the record; a missing, damaged or foreign one counts as empty (nothing is
+        then the tool's but what `legacy` accepts), and is replaced at the next save."""
+        self.files, self.old_names = {}, set()
+        path = self.record_path
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):   # the record is written here: never through a link
+                raise WriteRefused(path, "is a symlink", "remove it")
+        except OSError:
+            return
+        what = "site record" if self.record_name == SITE_RECORD_NAME else "file record"
+        data = read_record(path, what, _is_record)   # the one reader
+        if data is None:
+            return
+        if data.get("format") == FORMAT and isinstance(data.get("files"), dict):
+            self.files = {name: dict(entry) for name, entry in data["files"].items()
+                          if _valid_rel(name) and _valid_entry(entry)}
+        elif "format" not in data and isinstance(data.get("files"), list):   # publish before the record
+            self.old_names = {name for name in data["files"] if _valid_rel(name)}
+
+    def save(self) -> None:
+        with self._mutex:
+            data = json.dumps({"format": FORMAT, "files": dict(sorted(self.files.items()))}, indent=1,
+                              ensure_ascii=False) + "\n"
+            path = self.record_path
+            self.confine(path)
+            tmp = temp_path(path)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data.encode("utf-8"))
+                commit_temp(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            self.changed = False
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    def rel(self, path: Path) -> str:
+        """`path` below the root as a relative POSIX name; a WriteRefused when it is not inside."""
+        relative = os.path.relpath(os.path.abspath(path), self.root)
+        if relative == "." or relative.startswith("..") or os.path.isabs(relative):
+            raise WriteRefused(path, f"is outside {self.root}", "audioroutine writes only inside the folder you name")
+        return PurePosixPath(Path(relative)).as_posix()
+
+    def confine(self, path: Path) -> str:
+        """The checks every write and delete makes: inside the root, no symlink on the way
+        (root included), not a folder. Returns the relative name."""
+        name = self.rel(path)
+        self.check_root()
+        here = self.root
+        parts = PurePosixPath(name).parts
+        for i, part in enumerate(parts):
+            here = here / part
+            try:
+                info = os.lstat(here)
+            except FileNotFoundError:
+                return name
+            if stat.S_ISLNK(info.st_mode):
+                raise WriteRefused(here, "is a symlink, and audioroutine never writes or deletes through one",
+                                   "remove the link, or choose another folder")
+            last = i == len(parts) - 1
+            if not last and not stat.S_ISDIR(info.st_mode):
+                raise WriteRefused(here, "is a file where audioroutine needs a folder", "move it away")
+            if last and not stat.S_ISREG(info.st_mode):
+                raise WriteRefused(here, "is not a regular file (a folder?)", "move it away")
+        return name
+
+    def check_folder(self, folder: Path) -> None:
+        """Refuse a folder inside the root reached through a symlink or that is a file."""
+        if Path(os.path.abspath(folder)) == self.root:
+            self.check_root()
+            return
+        here = self.root
+        for part in PurePosixPath(self.rel(folder)).parts:
+            here = here / part
+            try:
+                info = os.lstat(here)
+            except FileNotFoundError:
+                return
+            if stat.S_ISLNK(info.st_mode):
+                raise WriteRefused(here, "is a symlink, and audioroutine never writes through one",
+                                   "remove the link, or choose another folder")
+            if not stat.S_ISDIR(info.st_mode):
+                raise WriteRefused(here, "is a file where audioroutine needs a folder", "move it away")
+
+    def mkdirs(self, folder: Path) -> None:
+        """Make `folder` (inside the root) and its parents, refusing symlinks on the way."""
+        name = self.rel(folder) if Path(os.path.abspath(folder)) != self.root else ""
+        here = self.root
+        for part in PurePosixPath(name).parts:
+            here = here / part
+            try:
+                here.mkdir()
+                self.touched = True
+            except FileExistsError:
+                info = os.lstat(here)
+                if stat.S_ISLNK(info.st_mode):
+                    raise WriteRefused(here, "is a symlink, and audioroutine never writes through one",
+                                       "remove the link, or choose another folder") from None
+                if not stat.S_ISDIR(info.st_mode):
+                    raise WriteRefused(here, "is a file where audioroutine needs a folder", "move it away") from None
+
+    # -- whose is a file -------------------------------------------------------------------
+
+    def ours(self, path: Path) -> bool:
+        """True when `path` is recorded and unchanged since (size and mtime, else sha256)."""
+        with self._mutex:
+            try:
+                name = self.confine(path)
+            except WriteRefused:
+                return False
+            return self._unchanged(name, path)
+
+    def _unchanged(self, name: str, path: Path) -> bool:
+        entry = self.files.get(name)
+        if entry is None:
+            return False
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        if entry.get("prior") is None and info.st_size == entry["size"] and info.st_mtime_ns == entry["mtime_ns"]:
+            return True
+        digest = _sha256(path)
+        if digest in (entry["sha256"], entry.get("prior")):
+            if digest == entry["sha256"] and (info.st_size, info.st_mtime_ns) != (entry["size"], entry["mtime_ns"]):
+                entry.update(size=info.st_size, mtime_ns=info.st_mtime_ns)   # touched, same bytes
+                self.changed = True
+            return True
+        return False
+
+    def check(self, path: Path, legacy: Legacy | None = None) -> str:
+        """Refuse (WriteRefused) unless `path` may be written: absent, or the tool's (recorded
+        and unchanged, or accepted by `legacy`). Returns its relative name."""
+        with self._mutex:
+            name = self.confine(path)
+            if not os.path.lexists(path) or self._unchanged(name, path):
+                return name
+            if name in self.files:
+                raise WriteRefused(path, "was changed since audioroutine wrote it, so it is yours now",
+                                   "move or rename it, then run again")
+            if name in self.old_names or (legacy is not None and _safely(legacy, path)):
+                return name
+            raise WriteRefused(path, f"was not written by audioroutine (no record of it in {self.record_path.name})",
+                               "move or rename it, or choose another folder")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, path: Path, data: bytes, *, sources: Iterable[str] = (), legacy: Legacy | None = None,
+              stage: str | None = None) -> bool:
+        """Write `data` at `path` unless it already holds exactly that; True when written.
+        An identical file is recorded only when it may be written (it is then the tool's)."""
+        with self._mutex:
+            self.confine(path)
+            try:
+                same = os.lstat(path).st_size == len(data) and path.read_bytes() == data
+            except (FileNotFoundError, NotADirectoryError):
+                same = False
+            if same:
+                try:
+                    self.adopt(path, sources=sources, legacy=legacy)
+                except WriteRefused:
+                    pass   # the user's file, with our bytes: not written, not claimed
+                return False
+            self.check(path, legacy)
+            self.mkdirs(path.parent)
+            tmp = temp_path(path)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            self.commit(tmp, path, sources=sources, legacy=legacy, stage=stage)
+            return True
+
+    def write_state(self, path: Path, data: bytes) -> None:
+        """Write one of the tool's own state files (`.audioroutine-*`, such as the build
+        manifest): inside, not through a symlink, atomic; not recorded, since the name is
+        reserved and a damaged one is simply replaced."""
+        with self._mutex:
+            self.confine(path)
+            if not path.name.startswith(".audioroutine-"):
+                raise ValueError(f"not a state file name: {path.name}")
+            tmp = temp_path(path)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                commit_temp(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            self.touched = True
+
+    @contextmanager
+    def atomic(self, path: Path, *, sources: Iterable[str] = (), legacy: Legacy | None = None,
+               stage: str | None = None) -> Iterator[Path]:
+        """Like `files.atomic_path`, through the guard: a temp path to write, committed after."""
+        self.check(path, legacy)
+        self.mkdirs(path.parent)
+        tmp = temp_path(path)
+        try:
+            yield tmp
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.commit(tmp, path, sources=sources, legacy=legacy, stage=stage)
+
+    def commit(self, tmp: Path, path: Path, *, sources: Iterable[str] = (), legacy: Legacy | None = None,
+               stage: str | None = None) -> None:
+        """Rename a complete temp file onto `path`, recording it first (see the module
+        docstring); the temp is removed if the guard refuses or anything fails."""
+        try:
+            with self._mutex:
+                name = self.check(path, legacy)
+                prior = None
+                if os.path.lexists(path):
+                    entry = self.files.get(name)
+                    prior = entry["sha256"] if entry and entry.get("prior") is None else _sha256(path)
+                info = os.stat(tmp)
+                self.files[name] = {"sha256": _sha256(tmp), "size": info.st_size, "mtime_ns": info.st_mtime_ns,
+                                    "sources": sorted(set(sources)), "prior": prior}
+                self.save()
+                commit_temp(tmp, path, stage)   # keeps the temp's mtime: the recorded stamp
+                self.files[name].pop("prior")
+                self.changed = self.touched = True
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def adopt(self, path: Path, *, sources: Iterable[str] = (), legacy: Legacy | None = None) -> None:
+        """Record an existing file as the tool's (an up-to-date session, an unchanged
+        transcript); a WriteRefused when it is the user's."""
+        with self._mutex:
+            name = self.check(path, legacy)
+            info = os.lstat(path)
+            entry = self.files.get(name)
+            wanted = sorted(set(sources))
+            if entry is not None and entry.get("prior") is None and self._unchanged(name, path):
+                if entry.get("sources") != wanted:
+                    entry["sources"] = wanted
+                    self.changed = True
+                return
+            self.files[name] = {"sha256": _sha256(path), "size": info.st_size, "mtime_ns": info.st_mtime_ns,
+                                "sources": wanted}
+            self.changed = True
+
+    def remove(self, path: Path) -> bool:
+        """Delete `path` when it is recorded and unchanged (and inside, not through a
+        symlink); True when removed. Anything else is left alone and False returned."""
+        with self._mutex:
+            try:
+                name = self.confine(path)
+            except WriteRefused:
+                return False
+            if not self._unchanged(name, path):
+                if not os.path.lexists(path) and name in self.files:
+                    del self.files[name]
+                    self.changed = True
+                return False
+            os.unlink(path)
+            del self.files[name]
+            self.changed = self.touched = True
+            return True
+
+    def recorded(self) -> list[tuple[Path, dict[str, Any]]]:
+        """Every recorded file with its entry, by name."""
+        return [(self.root / Path(*PurePosixPath(name).parts), entry) for name, entry in sorted(self.files.items())]
+
+
+def _safely(legacy: Legacy, path: Path) -> bool:
+    try:
+        return bool(legacy(path))
+    except Exception:   # an unreadable file is not provably ours
+        return False
+
+
+def _lock_timeout() -> float:
+    try:
+        value = float(os.environ.get(LOCK_TIMEOUT_ENV, LOCK_TIMEOUT_S))
+    except ValueError:
+        return LOCK_TIMEOUT_S
+    return value if 0 <= value < 1e7 else LOCK_TIMEOUT_S
+
+
+def _holder_text(fd: int) -> str:
+    try:
+        return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()[:20]
+    except OSError:
+        text = ""
+    return text if text.isdigit() else "(unknown)"
+
+
+_open: list[Guard] = []
+_open_mutex = threading.Lock()
+
+
+def active(path: Path, record: str = RECORD_NAME) -> Guard | None:
+    """The guard open in this process whose root holds `path` (the innermost), if any."""
+    target = Path(os.path.abspath(path))
+    with _open_mutex:
+        for guard in reversed(_open):
+            if guard.record_name == record and (target == guard.root or guard.root in target.parents):
+                return guard
+    return None
+
+
+@contextmanager
+def open_guard(root: Path, record: str = RECORD_NAME) -> Iterator[Guard]:
+    """The guard of `root` for the duration of the block: locked, its record loaded, saved
+    at the end. Inside a guard already open for `root` or a folder above it, that one."""
+    outer = active(root, record)
+    if outer is not None:
+        outer.check_folder(Path(root))
+        yield outer
+        return
+    guard = Guard(root, record)
+    guard.open()
+    with _open_mutex:
+        _open.append(guard)
+    try:
+        yield guard
+    finally:
+        with _open_mutex:
+            _open.remove(guard)
+        guard.close()
+
+
+def peek(root: Path, record: str = RECORD_NAME) -> Guard:
+    """A root's record, read without locking or writing anything (for `--dry-run`)."""
+    guard = Guard(root, record)
+    if guard.root.is_dir():
+        guard.load()
+    return guard
+
+
+def write_file(path: Path, data: bytes, *, sources: Iterable[str] = (), legacy: Legacy | None = None,
+               record: str = RECORD_NAME) -> bool:
+    """`Guard.write` through the guard open for `path`'s folder, or one opened for it now."""
+    with open_guard(path.parent, record) as guard:
+        return guard.write(path, data, sources=sources, legacy=legacy)
+
+
+def write_state(path: Path, data: bytes) -> None:
+    """`Guard.write_state` through the guard open for `path`'s folder, or one opened for it now."""
+    with open_guard(path.parent) as guard:
+        guard.write_state(path, data)
+
+
+@contextmanager
+def guarded_path(path: Path, *, sources: Iterable[str] = (), legacy: Legacy | None = None,
+                 stage: str | None = None, record: str = RECORD_NAME) -> Iterator[Path]:
+    """`Guard.atomic` through the guard open for `path`'s folder, or one opened for it now."""
+    with open_guard(path.parent, record) as guard, guard.atomic(path, sources=sources, legacy=legacy,
+                                                                stage=stage) as tmp:
+        yield tmp

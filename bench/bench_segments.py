@@ -1,0 +1,266 @@
+"""Segment encoder benchmark: warm builds against ffmpeg's single-stream encode, one-cue edits
+against warm builds, and the quality of the joined MP3 against a whole-file encode.
+
+    python bench/bench_segments.py [--engine piper|espeak] [--rounds 2] [--json out.json]
+
+Every build runs in a child process of its own and logs each encoder and decoder run
+(AUDIOROUTINE_ENCODE_LOG: samples handed to the encoder). In one run, sharing one fresh
+temporary phrase cache:
+
+  cold       fills the phrase cache (timed, not compared)
+  warm       --force with the segment entries removed first (every segment encoded), beside
+             ffmpeg alone encoding the same PCM as one stream per session, one after the other
+  edit       the outro's text changed (a copy of the warm cache and output each round):
+             only segments whose samples changed are encoded
+  mid edit   "And lower down." -> "And lower down gently." (cobra, every rep): every later
+             cue moves by a whole number of samples, not of frames, so every later segment
+             changes; reported, not held to a target
+  quality    the warm build's levelled PCM (caught on its way to the encoder) encoded whole by
+             ffmpeg, against the joined file: SNR of both decodes against the PCM, the largest
+             difference between them within 10 ms of every cut, the codec's noise in the
+             PCM's silence, ffmpeg -v error on decoding, mutagen's length against the decode
+
+Read the ratios: the machine is shared and absolute times drift. Exits 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from subrun import parse_or_serve, run_script
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "scripts_yaml" / "upper_middle_back.yaml"
+OUTRO_FROM = "Take a moment to stand up slowly and notice how your back feels."
+OUTRO_TO = "Take a moment to stand up slowly and notice how your whole back feels."
+MID_FROM = "And lower down."
+MID_TO = "And lower down gently."
+RATE = 22050
+
+
+def child(spec: dict[str, Any]) -> dict[str, Any]:
+    if spec.get("baseline") == "ffmpeg":
+        return ffmpeg_alone(spec)
+    if spec.get("quality"):
+        return quality(spec)
+    return build(spec)
+
+
+def build(spec: dict[str, Any]) -> dict[str, Any]:
+    from audioroutine import BuildOptions, Parallel, load_script
+    from audioroutine import build as build_routine
+    from audioroutine.core.ffmpeg import configure_pydub
+
+    configure_pydub()
+    routine = load_script(Path(str(spec["script"])))
+    options = BuildOptions(out_dir=Path(str(spec["out"])), cache_dir=Path(str(spec["cache"])),
+                           force=bool(spec["force"]), engine=spec["engine"])
+    log = Path(str(spec["log"]))
+    log.unlink(missing_ok=True)
+    os.environ["AUDIOROUTINE_ENCODE_LOG"] = str(log)
+    start = time.perf_counter()
+    result = build_routine(routine, options, parallel=Parallel(jobs=spec.get("jobs")))
+    wall = time.perf_counter() - start
+    runs = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    return {
+        "wall_s": wall,
+        "session_samples": sum(round(s.seconds * RATE) for s in result.sessions),
+        "written": sum(s.written for s in result.sessions),
+        "synthesized": result.stats.synthesized,
+        "encodes": sum(r[0] == "encode" for r in runs),
+        "decodes": sum(r[0] == "decode" for r in runs),
+        "encoded_samples": sum(int(r[1]) for r in runs if r[0] == "encode"),
+        "files": {p.name: p.stat().st_size for p in Path(str(spec["out"])).glob("*.mp3")},
+    }
+
+
+def ffmpeg_alone(spec: dict[str, Any]) -> dict[str, Any]:
+    """ffmpeg's LAME encoding each session's PCM (decoded from the build's MP3s beforehand,
+    untimed) as one stream, one session after the other."""
+    from audioroutine.audio.mp3 import decode_mp3, encode_mp3
+
+    total = 0.0
+    for mp3 in sorted(Path(str(spec["out"])).glob("*.mp3")):
+        pcm = decode_mp3(mp3, RATE).raw_data
+        start = time.perf_counter()
+        encode_mp3([pcm], Path(str(spec["scratch"])) / "alone.mp3", RATE, "64k")
+        total += time.perf_counter() - start
+    return {"wall_s": total}
+
+
+def quality(spec: dict[str, Any]) -> dict[str, Any]:
+    """A --force build in this process (no segment entries), the levelled PCM of each session
+    caught as it goes to the segment encoder; then each compared as the module docstring says."""
+    import numpy as np
+    from mutagen.mp3 import MP3
+
+    import audioroutine.audio.segments as segments
+    from audioroutine import BuildOptions, Parallel, build, load_script
+    from audioroutine.audio.mp3 import decode_mp3, encode_mp3
+    from audioroutine.core.ffmpeg import configure_pydub, ffmpeg_exe
+
+    configure_pydub()
+    scratch = Path(str(spec["scratch"]))
+    caught: dict[str, tuple[bytes, list[int]]] = {}
+    real = segments.encode
+
+    def catching(session: Any, path: Path, *args: Any, **kwargs: Any) -> Any:
+        stats = real(session, path, *args, **kwargs)
+        caught[str(path)] = (session.pcm(), [s.start for s in segments.plan(session)[1:]])
+        return stats
+
+    segments.encode = catching
+    routine = load_script(Path(str(spec["script"])))
+    out = scratch / "quality"
+    shutil.rmtree(Path(str(spec["cache"])) / "segments", ignore_errors=True)
+    result = build(routine, BuildOptions(out_dir=out, cache_dir=Path(str(spec["cache"])), force=True,
+                                         engine=spec["engine"]), parallel=Parallel(jobs=1))
+    rows = []
+    for session, (pcm, cuts) in zip(result.sessions, caught.values()):
+        x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        whole = scratch / "whole.mp3"
+        encode_mp3([pcm], whole, RATE, "64k")
+        dw = np.frombuffer(decode_mp3(whole, RATE).raw_data, dtype="<i2").astype(np.float64)
+        errors = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(session.path), "-f", "s16le", "-"],
+                                capture_output=True, check=True)
+        ds = np.frombuffer(errors.stdout, dtype="<i2").astype(np.float64)
+
+        near = max((float(np.abs(ds[c - RATE // 100:c + RATE // 100] - dw[c - RATE // 100:c + RATE // 100]).max())
+                    for c in cuts), default=0.0)
+        silent = x == 0
+        rows.append({
+            "file": session.path.name, "samples": len(x), "decoded": len(ds), "segments": len(cuts) + 1,
+            "snr_whole_db": snr(dw, x), "snr_segments_db": snr(ds, x),
+            "near_cuts_max_diff": near, "near_cuts_max_abs_whole": max(
+                (float(np.abs(dw[c - RATE // 100:c + RATE // 100]).max()) for c in cuts), default=0.0),
+            "codec_noise_in_silence_max": float(np.abs(dw[silent]).max()),
+            "codec_noise_in_silence_p99": float(np.percentile(np.abs(dw[silent]), 99)),
+            "ffmpeg_errors": errors.stderr.decode(errors="replace").strip(),
+            "mutagen_samples": mutagen_samples(MP3(str(session.path))),
+        })
+    return {"sessions": rows}
+
+
+def snr(decoded: Any, x: Any) -> float:
+    """Signal to noise (dB) of a decode against the PCM, LAME's 0.95 scaling undone."""
+    import numpy as np
+
+    scale = float(np.dot(decoded, x) / np.dot(decoded, decoded))
+    return float(10 * np.log10(np.sum(x ** 2) / np.sum((decoded * scale - x) ** 2)))
+
+
+def mutagen_samples(mp3: Any) -> int:
+    assert mp3.info is not None
+    return round(float(mp3.info.length) * RATE)
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    print(f"  {spec['name']} ...", file=sys.stderr, flush=True)
+    row = run_script(__file__, spec, f"failed ({spec['name']})")
+    row["name"] = spec["name"]
+    return row
+
+
+def bench(script: Path, engine: str, work: Path, rounds: int) -> dict[str, Any]:
+    text = script.read_text(encoding="utf-8")
+    for needle in (OUTRO_FROM, MID_FROM):
+        if needle not in text:
+            sys.exit(f"{script}: {needle!r} is not in this script; use the seed routine")
+    outro, mid = work / "outro.yaml", work / "mid.yaml"
+    outro.write_text(text.replace(OUTRO_FROM, OUTRO_TO), encoding="utf-8")
+    mid.write_text(text.replace(MID_FROM, MID_TO), encoding="utf-8")
+    cache, out = work / "cache", work / "out"
+    base = {"engine": engine, "log": str(work / "encode.log"), "scratch": str(work)}
+    cold = run_child({**base, "name": "cold", "script": str(script), "cache": str(cache), "out": str(out),
+                      "force": False})
+    warm: list[dict[str, Any]] = []
+    encode: list[dict[str, Any]] = []
+    edits: list[dict[str, Any]] = []
+    mids: list[dict[str, Any]] = []
+    for n in range(rounds):
+        shutil.rmtree(cache / "segments", ignore_errors=True)
+        warm.append(run_child({**base, "name": "warm (--force)", "script": str(script), "cache": str(cache),
+                               "out": str(out), "force": True}))
+        encode.append(run_child({**base, "name": "ffmpeg encode alone", "baseline": "ffmpeg", "out": str(out)}))
+        for name, edited, rows in (("outro edit", outro, edits), ("mid edit", mid, mids)):
+            copy = {"cache": str(work / f"cache-{n}"), "out": str(work / f"out-{n}")}
+            shutil.rmtree(copy["cache"], ignore_errors=True)
+            shutil.rmtree(copy["out"], ignore_errors=True)
+            shutil.copytree(cache, copy["cache"])
+            shutil.copytree(out, copy["out"])
+            rows.append(run_child({**base, "name": name, "script": str(edited), "force": False, **copy}))
+    quality_row = run_child({**base, "name": "quality", "quality": True, "script": str(script),
+                             "cache": str(work / "cache-0")})
+
+    def fastest(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return min(rows, key=lambda row: float(row["wall_s"]))
+
+    return {"cold": cold, "warm": fastest(warm), "encode": fastest(encode), "edit": fastest(edits),
+            "mid": fastest(mids), "quality": quality_row["sessions"],
+            "rounds": {"warm": warm, "encode": encode, "edit": edits, "mid": mids}}
+
+
+def report(found: dict[str, Any]) -> tuple[str, bool]:
+    warm, encode, edit, mid = (found[k] for k in ("warm", "encode", "edit", "mid"))
+    lines = [f"{'run':<22} {'wall s':>7} {'encodes':>7} {'decodes':>7} {'encoded/session samples':>24}"]
+    for name, row in (("cold", found["cold"]), ("warm (--force)", warm), ("outro edit", edit), ("mid edit", mid)):
+        lines.append(f"{name:<22} {row['wall_s']:>7.2f} {row['encodes']:>7} {row['decodes']:>7} "
+                     f"{row['encoded_samples'] / row['session_samples']:>24.3f}")
+    lines.append(f"{'ffmpeg encode alone':<22} {encode['wall_s']:>7.2f}")
+    warm_ratio = warm["wall_s"] / encode["wall_s"]
+    edit_ratio = edit["wall_s"] / warm["wall_s"]
+    share = edit["encoded_samples"] / edit["session_samples"]
+    coverage = warm["encoded_samples"] / warm["session_samples"]
+    lines += ["", f"warm --force / ffmpeg single-stream encode: {warm_ratio:.2f}x (target <= 0.8)",
+              f"warm encoded samples / session samples: {coverage:.3f} (target <= 1.02)",
+              f"outro edit / warm --force: {edit_ratio:.2f}x (target <= 0.25), "
+              f"re-encoding {100 * share:.1f} % of the session samples (target < 10 %)",
+              f"mid edit / warm --force: {mid['wall_s'] / warm['wall_s']:.2f}x, re-encoding "
+              f"{100 * mid['encoded_samples'] / mid['session_samples']:.1f} % (no target)", ""]
+    quality_ok = True
+    for row in found["quality"]:
+        lines.append(f"{row['file']}: {row['segments']} segments; SNR whole {row['snr_whole_db']:.2f} dB, "
+                     f"segments {row['snr_segments_db']:.2f} dB; within 10 ms of a cut max |segments - whole| "
+                     f"{row['near_cuts_max_diff']:.0f} (whole there: {row['near_cuts_max_abs_whole']:.0f}); codec "
+                     f"noise in silence max {row['codec_noise_in_silence_max']:.0f}, 99th pct "
+                     f"{row['codec_noise_in_silence_p99']:.0f}; decoded {row['decoded']} of {row['samples']}, "
+                     f"mutagen {row['mutagen_samples']}; ffmpeg errors: {row['ffmpeg_errors'] or 'none'}")
+        quality_ok &= (abs(row["snr_whole_db"] - row["snr_segments_db"]) <= 0.3
+                       and row["near_cuts_max_diff"] <= row["codec_noise_in_silence_max"]
+                       and row["decoded"] == row["samples"] and not row["ffmpeg_errors"]
+                       and abs(row["mutagen_samples"] - row["decoded"]) <= 576)
+    ok = warm_ratio <= 0.8 and coverage <= 1.02 and edit_ratio <= 0.25 and share < 0.10 and quality_ok
+    return "\n".join(lines), ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--script", type=Path, default=SEED)
+    parser.add_argument("--engine", default="piper")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parse_or_serve(parser, child)
+    if args is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="audioroutine-bench-") as tmp:
+        found = bench(args.script.resolve(), args.engine, Path(tmp), args.rounds)
+    text, ok = report(found)
+    print(f"engine {args.engine}, load average at the end {os.getloadavg()[0]:.1f}")
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps(found, indent=2) + "\n")
+    if not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""The segment encoder (segments.py, mp3frames.py): a session encoded as independent LAME
+streams cut inside silence and joined behind one Info/LAME tag decodes to every sample of
+the session, equals each segment's own decode, reads right in mutagen, is cached by content
+and checked for peaks per segment."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mutagen.mp3 import MP3
+
+from audioroutine.audio import loudness, segments
+from audioroutine.audio.loudness import LoudnessSettings, Model, choose_gain, integrated
+from audioroutine.audio.mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3, encode_normalized
+from audioroutine.audio.mp3frames import crc16, crc16_combine, split_frames
+from audioroutine.audio.render import Mix
+from audioroutine.core.ffmpeg import ffmpeg_exe
+
+RATE = 22050
+
+
+def voice(seconds: float, seed: int, level: float = 0.3) -> bytes:
+    """Speech-like: a wobbling tone and a little noise under a Hann window (silent edges)."""
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    rng = np.random.default_rng(seed)
+    x = (level * np.sin(2 * np.pi * (170 + 15 * seed) * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+         + 0.05 * rng.standard_normal(n)) * np.hanning(n)
+    return (x.clip(-1, 1) * 32767).astype("<i2").tobytes()
+
+
+def session(seconds: int = 150, last: bytes | None = None) -> Mix:
+    """Five phrases in turn every 4.3 s (gaps of 2.3 s), the last one `last` if given."""
+    pieces = {("speech", str(i), 2 * RATE): voice(2.0, i) for i in range(5)}
+    keys = list(pieces)
+    total = RATE * seconds + 123
+    starts = list(range(1000, total - 3 * RATE, int(RATE * 4.3)))
+    places = [(start, keys[n % 5]) for n, start in enumerate(starts)]
+    if last is not None:
+        piece = ("speech", "last", len(last) // 2)
+        pieces[piece] = last
+        places[-1] = (places[-1][0], piece)
+    return Mix(pieces, places, total, RATE)
+
+
+class DictCache:
+    def __init__(self) -> None:
+        self.entries: dict[str, bytes] = {}
+
+    def load_segment(self, key: str) -> bytes | None:
+        return self.entries.get("s" + key)
+
+    def put_segment(self, key: str, data: bytes) -> None:
+        self.entries["s" + key] = data
+
+    def drop_segment(self, key: str) -> None:
+        self.entries.pop("s" + key, None)
+
+    def load_note(self, key: str) -> bytes | None:
+        return self.entries.get("n" + key)
+
+    def put_note(self, key: str, data: bytes) -> None:
+        self.entries["n" + key] = data
+
+
+def samples(path: Path) -> np.ndarray:
+    return np.frombuffer(decode_mp3(path, RATE).raw_data, dtype="<i2").astype(np.int32)
+
+
+def test_the_joined_file_decodes_every_sample_and_equals_a_whole_encode_at_every_cut(tmp_path):
+    mix = session()
+    plan = segments.plan(mix)
+    assert len(plan) >= 4 and all(s.start % 576 == 0 for s in plan)
+    path = tmp_path / "joined.mp3"
+    stats = segments.encode(mix, path, "64k", None)
+    assert stats.encoded_samples == mix.total and stats.encodes == len(plan)
+    pcm = mix.pcm()
+    joined = samples(path)
+    assert len(joined) == mix.total
+    whole_path = tmp_path / "whole.mp3"
+    encode_mp3([pcm], whole_path, RATE, "64k")
+    whole = samples(whole_path)
+    for segment in plan[1:]:                       # 10 ms either side of every cut: the same samples
+        near = slice(segment.start - RATE // 100, segment.start + RATE // 100)
+        assert np.array_equal(joined[near], whole[near])
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+
+    def snr(decoded: np.ndarray) -> float:
+        decoded = decoded.astype(np.float64)
+        scale = np.dot(decoded, x) / np.dot(decoded, decoded)
+        return float(10 * np.log10(np.sum(x ** 2) / np.sum((decoded * scale - x) ** 2)))
+
+    assert abs(snr(joined) - snr(whole)) <= 0.3
+    # Each segment's own decode, where the joined file plays it, sample for sample.
+    for segment in plan:
+        own = segments.encode_segment(pcm[2 * segment.start:2 * segment.end], RATE, "64k")
+        decoded = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-"],
+                                 input=own, capture_output=True, check=True).stdout
+        mine = np.frombuffer(decoded, dtype="<i2")[segments.LEAD:segments.LEAD + segment.end - segment.start]
+        assert np.array_equal(joined[segment.start:segment.end], mine)
+    assert round(MP3(str(path)).info.length * RATE) == mix.total      # mutagen reads the LAME tag
+    errors = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True)
+    assert errors.returncode == 0 and not errors.stderr
+
+
+@pytest.mark.parametrize("seconds", [1, 40, 61])
+def test_every_length_decodes_exactly(tmp_path, seconds):
+    """Lengths ending anywhere in a frame; one segment or several."""
+    mix = session(seconds) if seconds > 10 else Mix.of_clip(voice(1.0, 1)[:-2 * 17], RATE)
+    path = tmp_path / "n.mp3"
+    segments.encode(mix, path, "64k", None)
+    assert len(samples(path)) == mix.total
+
+
+def test_segments_are_cached_by_content_and_an_edit_reencodes_its_segment_alone(tmp_path):
+    cache = DictCache()
+    settings = LoudnessSettings()
+    first = encode_normalized(session(), tmp_path / "a.mp3", "64k", settings, cache, session_key="k" * 64)
+    again = encode_normalized(session(), tmp_path / "b.mp3", "64k", settings, cache, session_key="k" * 64)
+    assert first.cached == 0 and again.cached == again.segments and again.encodes == again.decodes == 0
+    assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
+    edited = session(last=voice(2.0, 9, 0.32))            # the last phrase only: the session gain is kept
+    changed = encode_normalized(edited, tmp_path / "c.mp3", "64k", settings, cache, session_key="k" * 64)
+    assert changed.cached == changed.segments - 1 and changed.encodes == 1
+    assert changed.encoded_samples < 0.5 * edited.total
+    fresh = encode_normalized(edited, tmp_path / "d.mp3", "64k", settings, DictCache(), session_key="k" * 64)
+    assert fresh.cached == 0
+    lufs, peak = integrated(decode_mp3(tmp_path / "c.mp3", RATE).raw_data, RATE, peak=True)
+    assert abs(lufs - settings.target) <= 0.5 and peak <= settings.true_peak
+
+
+def test_the_same_bytes_with_one_encoder_thread_or_several(tmp_path, monkeypatch):
+    encode_normalized(session(), tmp_path / "a.mp3", "64k", LoudnessSettings())
+    monkeypatch.setattr(segments, "_pool", None)
+    monkeypatch.setattr(segments, "workers", lambda: 1)
+    encode_normalized(session(), tmp_path / "b.mp3", "64k", LoudnessSettings())
+    monkeypatch.setattr(segments, "_pool", None)
+    assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
+
+
+def test_a_segment_over_the_ceiling_is_encoded_again_there_alone(tmp_path, monkeypatch):
+    """No headroom and loud noise in one phrase: coding lifts its peaks over the ceiling; only
+    the part of that segment around it is encoded again, and the file meets the ceiling."""
+    monkeypatch.setattr(loudness, "HEADROOM_DB", 0.0)
+    rng = np.random.default_rng(5)
+    loud = (rng.normal(0, 0.3, 2 * RATE).clip(-1, 1) * np.hanning(2 * RATE) * 32767).astype("<i2").tobytes()
+    mix = session(150, last=loud)
+    path = tmp_path / "p.mp3"
+    lengths: list[int] = []
+    monkeypatch.setattr(segments, "_log", lambda kind, samples, started: lengths.append(samples))
+    stats = encode_normalized(mix, path, "64k", LoudnessSettings(target=-12, true_peak=-1))
+    assert stats.encodes > stats.segments                       # something was encoded again
+    shortest = min(s.end - s.start for s in segments.plan(mix))
+    assert min(lengths) < shortest                              # a part of a segment, not all of it
+    decoded = decode_mp3(path, RATE).raw_data
+    assert len(decoded) == 2 * mix.total
+    _, peak = integrated(decoded, RATE, peak=True)
+    assert peak <= -1.0
+    errors = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True)
+    assert not errors.stderr
+
+
+def test_a_previous_gain_is_kept_within_the_tolerance_only():
+    mix = session()
+    model = Model(mix.pieces, mix.places, RATE)
+    settings = LoudnessSettings()
+    found = choose_gain(model, settings, ENCODER_GAIN_DB)
+    assert found is not None
+    assert choose_gain(model, settings, ENCODER_GAIN_DB, found + 0.05, 0.1) == found + 0.05
+    assert choose_gain(model, settings, ENCODER_GAIN_DB, found + 1.0, 0.1) == found
+
+
+def test_crc16_in_blocks_equals_the_plain_one_and_combines():
+    data = np.random.default_rng(1).integers(0, 256, 50_000, dtype=np.uint8).tobytes()
+    plain = 0
+    for byte in data:
+        plain ^= byte
+        for _ in range(8):
+            plain = (plain >> 1) ^ 0xA001 if plain & 1 else plain >> 1
+    assert crc16(data) == plain
+    assert crc16_combine(crc16(data[:12345]), crc16(data[12345:]), len(data) - 12345) == plain
+
+
+def test_a_joined_file_is_whole_frames_behind_one_tag(tmp_path):
+    mix = session(60)
+    path = tmp_path / "f.mp3"
+    segments.encode(mix, path, "64k", None)
+    data = path.read_bytes()
+    frames = split_frames(data)
+    assert frames[0][13:17] == b"Info" and int.from_bytes(frames[0][21:25], "big") == len(frames) - 1
+    assert int.from_bytes(frames[0][25:29], "big") == len(data)
+
+
+def test_the_check_in_the_encoders_run_sees_what_a_decoder_of_the_frames_returns():
+    """The loopback decoder (one ffmpeg run) and a second run decoding the bare frames give
+    the same peaks, and the frames are those of a plain encode."""
+    pcm = session(20).pcm()
+    settings = LoudnessSettings()
+    data, peaks = segments.encode_and_check(pcm, RATE, "64k", 37, settings)
+    assert segments._loopback == [True]            # the bundled ffmpeg (7.1+) has it
+    assert data == segments.encode_segment(pcm, RATE, "64k")
+    assert np.array_equal(peaks, segments.decode_peaks(data, RATE, 37, len(pcm) // 2, settings))
+
+
+def test_an_ffmpeg_without_a_loopback_decoder_decodes_in_a_second_run(monkeypatch):
+    pcm = session(20).pcm()
+    monkeypatch.setattr(segments, "_loopback", [False])
+    data, peaks = segments.encode_and_check(pcm, RATE, "64k", 0, LoudnessSettings())
+    assert data == segments.encode_segment(pcm, RATE, "64k") and len(peaks)
+
+
+def test_a_damaged_segment_entry_is_dropped_and_encoded_again(tmp_path):
+    cache = DictCache()
+    encode_normalized(session(60), tmp_path / "a.mp3", "64k", LoudnessSettings(), cache)
+    key = next(k for k in cache.entries if k.startswith("s"))
+    entry = bytearray(cache.entries[key])
+    entry[-5] ^= 0x10                                   # one bit of one frame
+    cache.entries[key] = bytes(entry)
+    stats = encode_normalized(session(60), tmp_path / "b.mp3", "64k", LoudnessSettings(), cache)
+    assert stats.encodes == 1 and stats.cached == stats.segments - 1
+    assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
+
+
+@pytest.mark.parametrize("rate,bitrate", [(24000, "8k"), (48000, "96k")])
+def test_other_rates_and_bitrates_decode_exactly_and_mutagen_agrees(tmp_path, rate, bitrate):
+    """At 8 kbit/s the encoder's signature spans several frames; at 48 kHz a frame is 1152."""
+    n = 2 * rate
+    t = np.arange(n) / rate
+    piece = ((0.3 * np.sin(2 * np.pi * 200 * t)) * np.hanning(n) * 32767).astype("<i2").tobytes()
+    key = ("speech", "x", n)
+    total = rate * 75 + 77
+    mix = Mix({key: piece}, [(start, key) for start in range(500, total - 3 * rate, int(rate * 4.3))], total, rate)
+    path = tmp_path / "r.mp3"
+    segments.encode(mix, path, bitrate, None)
+    assert len(decode_mp3(path, rate).raw_data) == 2 * total
+    assert round(MP3(str(path)).info.length * rate) == total
