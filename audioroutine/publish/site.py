@@ -8,15 +8,18 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from mutagen.id3 import ID3, ID3NoHeaderError
 
 from .. import lang
 from ..audio.mp3 import decode_mp3
 from ..core.errors import AudioRoutineError
-from ..core.reader import read_text
+from ..core.reader import control_problem, read_text
 from ..output.probe import InspectError, mp3_rate
 from ..output.tags import read_tags
+
+MAX_TAG_CHARS = 20_000   # a tag's text on a page (a comment holds every safety note and the disclaimer)
 
 
 class PublishError(AudioRoutineError):
@@ -154,6 +157,7 @@ def read_session(path: Path) -> Session:
     except InspectError as err:
         raise PublishError(str(err)) from None
     tags = read_tags(path)
+    _check_texts(path, tags)
     samples = exact_samples(path, rate, tags.get("provenance"))
     stat = path.stat()
     cover, mime = _cover(path)
@@ -168,6 +172,18 @@ def read_session(path: Path) -> Session:
         cues=parse_vtt(read_text(vtt, "transcript")[0]) if vtt.is_file() else [],   # the one reader
         vtt=vtt if vtt.is_file() else None, cover=cover, cover_mime=mime,
     )
+
+
+def _check_texts(path: Path, tags: dict[str, Any]) -> None:
+    """The tags' texts go into pages and a feed: each must be text (core.reader's check: no
+    control character, noncharacter or surrogate; a length limit), else one line naming the MP3."""
+    texts = [(key, tags.get(key)) for key in ("title", "artist", "album", "comment", "publisher", "copyright")]
+    texts += [(f"chapter {n}", chapter.get(part)) for n, chapter in enumerate(tags.get("chapters", []), 1)
+              for part in ("title", "subtitle")]
+    for key, value in texts:
+        problem = control_problem(value, MAX_TAG_CHARS) if isinstance(value, str) else None
+        if problem:
+            raise PublishError(f"{path}: {key}: {problem}")
 
 
 def _track(value: str | None) -> int | None:

@@ -35,3 +35,24 @@ def test_a_damaged_transcript_at_publish_is_one_line_naming_it(built: Path, tmp_
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {vtt}"), result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("title", ["Mini \ufffe", "Mini \x1b[31m red", "Mini \x07 bell", "Mini \x1f unit"],
+                         ids=["noncharacter", "escape", "bell", "unit-separator"])
+def test_a_control_character_in_a_tag_at_publish_is_one_line_naming_the_mp3(built: Path, tmp_path: Path,
+                                                                             title: str) -> None:
+    """Tags are input to `publish`: they go into pages and a feed (an ESC or U+FFFE in a title
+    was an internal error, after some pages were written)."""
+    from mutagen.id3 import ID3, TIT2
+
+    mp3 = next(built.glob("*.mp3"))
+    tags = ID3(str(mp3))
+    tags.add(TIT2(encoding=1, text=title))
+    tags.save(v2_version=3)
+    result = CliRunner(mix_stderr=False).invoke(cli, ["publish", str(built), "--base-url", "https://c.example/x/",
+                                                      "--to", str(tmp_path / "site")])
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {mp3}: title: "), result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert not (tmp_path / "site").exists()
