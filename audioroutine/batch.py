@@ -27,6 +27,7 @@ from .engines import VoiceOptions
 from .errors import AudioRoutineError, BuildError, EngineError, ScriptError, collect, raise_all
 from .executors import Executor, Parallel, open_executor
 from .files import commit_temp, remove_stale_temps, temp_path
+from .music_settings import music_for
 from .options import OUTPUT_SUFFIXES, BuildOptions, SessionResult, bitrate, engine_name, output_path, voice_name
 from .pipeline import (
     BuildResult,
@@ -242,7 +243,7 @@ class _Run:
             return None
         session.staged = temp_path(session.path)
         return SessionJob(session.spec, session.timeline, session.tags, routine.loudness.enabled,
-                          bitrate(options), routine.loudness, options.id3_version)
+                          bitrate(options), routine.loudness, options.id3_version, music_for(routine, options))
 
     def _chunk_done(self, n: int, spoken: Spoken) -> list[_Session]:
         """Record a chunk's lengths and failures; the sessions it made ready."""

@@ -169,6 +169,9 @@ def _engine_detail(routine: Routine, options: BuildOptions) -> None:
 @click.option("--id3", "id3", type=click.Choice(["2.3", "2.4"]), default="2.3", show_default=True,
               help="ID3 version: 2.3 reads everywhere (Windows, car stereos); 2.4 stores UTF-8.")
 @click.option("--no-sidecars", is_flag=True, help="Do not write the .vtt and .lrc transcripts.")
+@click.option("--music", default=None, metavar="BED|FILE|none",
+              help="A music bed under every session: calm, warm, dusk, an audio file, or none "
+                   "[default: the script's, the settings'].")
 @click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
 @click.option("--prune", "prune_stale", is_flag=True,
@@ -186,7 +189,8 @@ def _engine_detail(routine: Routine, options: BuildOptions) -> None:
 @_common
 @_output_options
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
-              force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, prune_stale: bool,
+              force: bool, id3: str, no_sidecars: bool, music: str | None, dry_run: bool, as_json: bool,
+              prune_stale: bool,
               jobs: int | None, scheduler: str | None, dask_local: int | None,
               settings_file: Path | None, engine: str | None, voice: str | None,
               cache_dir: CacheLocation | None) -> None:
@@ -207,7 +211,8 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
         routine, found = pair
         return BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=_levels(routine, level),
                             cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
-                            id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars)
+                            id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars,
+                            music=_music_option(music))
 
     options = collect(options_for, loaded)
     for routine, opts in zip(routines, options):
@@ -447,6 +452,19 @@ def _folder_summary(folders: list[FolderResult]) -> None:
     info(f"{len(folders)} folder(s), {len(sessions)} session(s), {sum(s.written for s in sessions)} written, "
          f"{sum(len(f.handouts) for f in folders)} handout file(s) written; "
          f"phrases: {synthesized} synthesized, {cached} from cache")
+
+
+def _music_option(value: str | None) -> str | None:
+    """--music, checked (a file relative to the current folder, made absolute)."""
+    if value is None:
+        return None
+    from .music_settings import MusicError, parse_music
+
+    try:
+        found = parse_music(value)
+    except MusicError as err:
+        raise ScriptError(f"--music: {err}", file="--music") from None
+    return str(found.path.resolve()) if found is not None and found.is_file else value
 
 
 @cli.command("programme")

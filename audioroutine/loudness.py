@@ -88,7 +88,7 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = DEFAULT
 
 def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
           settings: LoudnessSettings = DEFAULT_LOUDNESS, later_gain_db: float = 0.0,
-          analyses: Mapping[K, Analysis] | None = None) -> dict[K, bytes]:
+          analyses: Mapping[K, Analysis] | None = None, background: np.ndarray | None = None) -> dict[K, bytes]:
     """The pieces of a session (int16 mono clips, each placed at the sample offsets in
     `places`, silence elsewhere) levelled so that the session reads `settings.target` LUFS
     with true peaks at or under `settings.true_peak` dBTP once a later stage has applied
@@ -96,10 +96,12 @@ def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rat
     its own look-ahead limiter, so a piece said forty times is processed once and the session
     is never held whole: its loudness is computed from per-piece block powers placed on the
     timeline (`Model`), not measured. `analyses`: pieces already analysed (`analyse`), for
-    instance kept in the phrase cache. Same lengths, silence stays zero; deterministic."""
+    instance kept in the phrase cache. `background`: the K-weighted power per 10 ms block of
+    what sounds under the pieces at its final level (a music bed, music.py), counted in the
+    loudness and never changed. Same lengths, silence stays zero; deterministic."""
     if not settings.enabled:
         return dict(pieces)
-    model = Model(pieces, places, sample_rate, analyses)
+    model = Model(pieces, places, sample_rate, analyses, background)
     found = model.gain(settings, later_gain_db)
     if found is None:                       # silence: nothing to level
         return dict(pieces)
@@ -133,7 +135,7 @@ class Model(Generic[K]):
     session's 10 ms grid by their centres. tests/test_stream.py compares it with two meters."""
 
     def __init__(self, pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
-                 analyses: Mapping[K, Analysis] | None = None) -> None:
+                 analyses: Mapping[K, Analysis] | None = None, background: np.ndarray | None = None) -> None:
         self.rate, self.block = sample_rate, block_size(sample_rate)
         self.keys = list(pieces)
         known = analyses or {}
@@ -151,6 +153,8 @@ class Model(Generic[K]):
         self._rows, self._lands = np.concatenate(rows), np.concatenate(lands)
         self._power = np.concatenate([np.zeros(0), *powers])[self._rows]
         self._blocks = int(self._lands.max()) + 1 if len(self._lands) else 0
+        self._background: np.ndarray = np.zeros(0) if background is None else np.asarray(background, dtype=np.float64)
+        self._blocks = max(self._blocks, len(self._background))
         # The pieces' peaks end to end, SEPARATE empty blocks between them, so that one pass
         # of the limiter's smoothing over them is each piece's own; and the index there of
         # every placed power block (past a piece's end, the K filter's tail, the last index,
@@ -196,7 +200,10 @@ class Model(Generic[K]):
         else:
             gains = np.append(_smoothed(np.minimum(gain, ceiling / np.maximum(self._peaks, 1e-12)), gain), gain)
             weights = self._power * gains[self._gain_of] ** 2
-        session = np.bincount(self._lands, weights=weights, minlength=self._blocks)
+        session: np.ndarray = np.asarray(np.bincount(self._lands, weights=weights, minlength=self._blocks),
+                                         dtype=np.float64)
+        if len(self._background):
+            session[:len(self._background)] += self._background
         return gated_loudness(session, self.rate, self.block)
 
 

@@ -37,6 +37,7 @@ from .cache import PhraseCache
 from .engines import VoiceOptions, engine_class
 from .errors import AudioRoutineError
 from .files import remove_stale_temps, write_atomic
+from .music_settings import music_for
 from .options import (
     OUTPUT_SUFFIXES,
     BuildOptions,
@@ -98,13 +99,16 @@ def input_keys(routines: Sequence[Routine], options: Sequence[BuildOptions]) -> 
             engine = _engine_key(routine, opts)
             if engine is None:
                 return None
-            blob = {
+            blob: dict[str, Any] = {
                 "environment": environment, "script": routine.sha256, "level": track.level,
                 "track": [track.number, track.total], "head": head, "settings": settings_key(opts.settings),
                 "engine": engine, "year": year_tag(),
                 "options": [opts.engine, opts.voice, opts.bitrate, opts.sample_rate, opts.id3_version,
                             opts.sidecars, opts.album, opts.album_artist],
             }
+            music = music_for(routine, opts)
+            if music is not None:         # the bed, a file by its content (no key change without one)
+                blob["music"] = music.identity()
             keys[output_path(routine, track.level, opts.out_dir)] = _digest(blob)
     except (AudioRoutineError, OSError, ValueError, PackageNotFoundError):
         return None

@@ -79,10 +79,13 @@ def encode_normalized(session: Mix, path: Path, bitrate: str, settings: Loudness
     times; with HEADROOM_DB, 1.5 dB, the seed sessions pass at the first encode)."""
     rate = session.sample_rate
     if not settings.enabled:
+        if session.bed:
+            session.bed.level_for(session, settings, 0.0)
         encode_mp3(session.chunks(), path, rate, bitrate)
         return
+    background = session.bed.level_for(session, settings, ENCODER_GAIN_DB) if session.bed else None
     levelled = session.with_pieces(level(session.pieces, session.places, rate, settings, ENCODER_GAIN_DB,
-                                         session.analyses))
+                                         session.analyses, background))
 
     def peaks(decoded: Iterator[bytes]) -> np.ndarray:
         return stream_true_peaks(decoded, rate, settings.true_peak - PEAK_MARGIN_DB - 3.0)

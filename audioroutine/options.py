@@ -46,13 +46,14 @@ class BuildOptions:
     sidecars: bool = True              # write .vtt and .lrc beside each MP3
     album: str | None = None           # album tag for a batch of several scripts
     album_artist: str | None = None    # album artist for a batch of several scripts
+    music: str | None = None           # a bed under every session (bed, audio file, "none"): before script, settings
 
     def __init__(
         self, out_dir: StrPath = "output", engine: str | None = None, voice: str | None = None,
         levels: Iterable[str] = (), cache_dir: StrPath | None = None, bitrate: str | None = None,
         sample_rate: int = SESSION_RATE, id3_version: int = 3, force: bool = False,
         settings: Settings = BESIDE_SCRIPT, sidecars: bool = True, album: str | None = None,
-        album_artist: str | None = None,
+        album_artist: str | None = None, music: str | None = None,
     ) -> None:
         # Written out (the dataclass keeps it) to accept what a Python caller naturally
         # passes, "out" or any PathLike, a list of levels, while the fields stay exact.
@@ -61,6 +62,7 @@ class BuildOptions:
         self.cache_dir = None if cache_dir is None else cache_location(cache_dir)
         self.bitrate, self.sample_rate, self.id3_version, self.force = bitrate, sample_rate, id3_version, force
         self.settings, self.sidecars, self.album, self.album_artist = settings, sidecars, album, album_artist
+        self.music = music
 
     def for_script(self, routine: Routine) -> BuildOptions:
         """These options with the settings decided: the default (BESIDE_SCRIPT) becomes the

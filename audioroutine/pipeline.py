@@ -30,6 +30,7 @@ from .limits import MAX_SESSION_MS
 from .loudness import normalize, rotate_phase
 from .loudness_settings import LoudnessSettings
 from .mp3 import encode_normalized
+from .music_settings import credit, music_for
 from .options import DEFAULT_ENGINE as DEFAULT_ENGINE  # these were defined here: still importable from here
 from .options import SESSION_RATE as SESSION_RATE
 from .options import BuildOptions as BuildOptions
@@ -349,7 +350,8 @@ def session_tags(
     clinic = routine.clinic or settings.clinic
     artist = _artist(routine, settings)
     title = f"{routine.title} — {level_title(routine, level, say)}"
-    comment = " ".join(filter(None, [*routine.safety, settings.disclaimer, routine.description]))
+    music = music_for(routine, options)
+    comment = " ".join(filter(None, [*routine.safety, settings.disclaimer, routine.description, credit(music)]))
     spoken = lines(timeline)
     tags = SessionTags(
         title=title,
@@ -385,6 +387,8 @@ def session_tags(
         "id3": options.id3_version,
         "tags": tags_digest(tags),
     }
+    if music is not None:
+        tags.provenance["music"] = music.identity()
     return tags
 
 

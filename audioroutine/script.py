@@ -159,6 +159,7 @@ class Routine:
     circuits: tuple[Circuit, ...] = ()
     sounds: SoundSettings = SoundSettings()
     loudness: LoudnessSettings = LoudnessSettings()
+    music: Any = None             # a music bed (music.Music) or "none"; None: not said (music.music_for)
     path: str = "<script>"
     sha256: str = ""
 
@@ -309,7 +310,7 @@ class _Reader:
 ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
-    "transition", "circuits", "sounds", "loudness", "libraries",
+    "transition", "circuits", "sounds", "loudness", "libraries", "music",
 )
 LIBRARY_KEYS = ("library", "exercises")
 CIRCUIT_KEYS = ("name", "exercises", "rounds", "rest")
@@ -398,6 +399,7 @@ def parse_script(
         circuits=_circuits(reader, top["circuits"], tuple(exercises), levels) if "circuits" in top else (),
         sounds=_sounds(reader, top["sounds"]) if "sounds" in top else SoundSettings(),
         loudness=_loudness(reader, top["loudness"]) if "loudness" in top else LoudnessSettings(),
+        music=_music(reader, top["music"], path) if "music" in top else None,
         path=path,
         sha256=_with_libraries(sha256 or hashlib.sha256(text.encode()).hexdigest(), used),
     )
@@ -587,6 +589,22 @@ def _loudness(reader: _Reader, node: yaml.Node) -> LoudnessSettings:
         true_peak=reader.number(keys["true_peak"], "loudness.true_peak", -9.0, 0.0)
         if "true_peak" in keys else default.true_peak,
     )
+
+
+def _music(reader: _Reader, node: yaml.Node, path: str) -> Any:
+    """`music: none`, a built-in bed, an audio file (relative to the script), or
+    `{source: ..., level: -20, duck: 12}` (music.py)."""
+    from .music_settings import MusicError, parse_music
+
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = reader.scalar(node, "music")
+    else:
+        value = {name: reader.scalar(sub, f"music.{name}")
+                 for name, sub in reader.mapping(node, "music", ("source", "level", "duck")).items()}
+    try:
+        return parse_music(value, str(Path(path).parent)) or "none"
+    except MusicError as err:
+        raise reader.fail(node, "music", str(err)) from None
 
 
 def _levels(reader: _Reader, node: yaml.Node | None) -> tuple[Level, ...]:

@@ -37,6 +37,7 @@ class Settings:
     engine: str | None = None
     voice: str | None = None
     bitrate: str | None = None
+    music: str | None = None         # a bed under every session: a bed, an audio file (relative to this file), "none"
     path: str | None = None          # the file these came from
     lines: tuple[tuple[str, int | None], ...] = field(default=(), compare=False)   # key → line, for errors
 
@@ -97,6 +98,13 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
         if problem:
             raise ScriptError(problem, file=path, line=line, key=key)
         values[key] = " ".join(value.split())
+    if "music" in values:
+        from .music_settings import MusicError, parse_music
+
+        try:
+            parse_music(values["music"], str(Path(path).parent))
+        except MusicError as err:
+            raise ScriptError(f"music: {err}", file=path, line=_line_of(text, "music"), key="music") from None
     if "cover" in values:
         cover = Path(path).parent / str(values["cover"])
         if not cover.is_file():

@@ -26,6 +26,8 @@ from .ffmpeg import configure_pydub
 from .files import checkpoint
 from .loudness_settings import LoudnessSettings
 from .mp3 import encode_normalized
+from .music import with_bed
+from .music_settings import Music
 from .render import mix
 from .speech import Speech, SpeechStats
 from .tags import SessionTags, write_tags
@@ -105,6 +107,7 @@ class SessionJob:
     bitrate: str
     loudness: LoudnessSettings
     id3_version: int
+    music: Music | None = None      # a bed under the session (music.py)
 
 
 def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
@@ -124,7 +127,7 @@ def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
 
 
 def _produce(job: SessionJob, path: Path) -> None:
-    session = mix(job.timeline, job.spec.speech(), rotate=job.rotate)
+    session = with_bed(mix(job.timeline, job.spec.speech(), rotate=job.rotate), job.timeline, job.music)
     checkpoint("render")
     encode_normalized(session, path, job.bitrate, job.loudness)
     checkpoint("encode")
