@@ -55,23 +55,24 @@ def _hz(name: str) -> float:
     return float(440.0 * 2 ** ((pitch - 9) / 12 + octave - 4))
 
 
-# mood: (chords as note lists, the first note is the bass; brightness of the partials)
-_MOODS: dict[str, tuple[list[list[str]], float]] = {
+# mood: (chords as note lists, the first note is the bass; brightness of the partials; the
+# upper notes sound this many times higher: a phone's speaker plays little under 300 Hz)
+_MOODS: dict[str, tuple[list[list[str]], float, int]] = {
     # D major, open voicings: Dmaj9, Bm7, Gmaj7, Asus4 ... a slow, airy loop
     "calm": ([["D2", "A3", "C#4", "E4", "F#4"], ["B1", "F#3", "A3", "D4", "E4"],
               ["G1", "D3", "F#3", "B3", "E4"], ["A1", "E3", "A3", "D4", "E4"],
               ["D2", "A3", "D4", "E4", "F#4"], ["F#1", "C#3", "A3", "E4", "F#4"],
-              ["G1", "D3", "B3", "D4", "F#4"], ["A1", "E3", "G3", "C#4", "E4"]], 0.35),
+              ["G1", "D3", "B3", "D4", "F#4"], ["A1", "E3", "G3", "C#4", "E4"]], 0.35, 1),
     # F major, low and round: Fadd9, Dm7, Bbmaj7, C6 ...
     "warm": ([["F1", "C3", "F3", "G3", "A3"], ["D2", "A2", "C3", "F3", "A3"],
               ["Bb1", "F2", "A2", "D3", "F3"], ["C2", "G2", "A2", "E3", "G3"],
               ["F1", "C3", "E3", "G3", "A3"], ["A1", "E2", "C3", "E3", "A3"],
-              ["Bb1", "F2", "D3", "F3", "A3"], ["C2", "G2", "Bb2", "E3", "G3"]], 0.25),
+              ["Bb1", "F2", "D3", "F3", "A3"], ["C2", "G2", "Bb2", "E3", "G3"]], 0.3, 2),
     # A minor, dusky: Am9, Fmaj7, Cmaj7, G6 ...
     "dusk": ([["A1", "E3", "G3", "B3", "C4"], ["F1", "C3", "E3", "A3", "C4"],
               ["C2", "G2", "B2", "E3", "G3"], ["G1", "D3", "E3", "B3", "D4"],
               ["A1", "E3", "A3", "C4", "E4"], ["D2", "A2", "C3", "F3", "A3"],
-              ["E2", "B2", "D3", "G#3", "B3"], ["A1", "E3", "G3", "C4", "E4"]], 0.3),
+              ["E2", "B2", "D3", "G#3", "B3"], ["A1", "E3", "G3", "C4", "E4"]], 0.3, 2),
 }
 
 
@@ -79,7 +80,7 @@ _MOODS: dict[str, tuple[list[list[str]], float]] = {
 def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
     """One LOOP_SECONDS cycle of a built-in bed (float32, RMS about -24 dBFS), seamless
     when repeated. Deterministic: pure arithmetic."""
-    chords, bright = _MOODS[mood]
+    chords, bright, lift = _MOODS[mood]
     n = LOOP_SECONDS * sample_rate
     t = np.arange(n) / sample_rate
     out = np.zeros(n)
@@ -89,11 +90,11 @@ def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
         centre = (index + 0.5) * span
         distance = np.abs((t - centre + LOOP_SECONDS / 2) % LOOP_SECONDS - LOOP_SECONDS / 2)
         weight = np.clip((span / 2 + 2.0 - distance) / 4.0, 0.0, 1.0)
-        weight = np.sin(0.5 * np.pi * weight) ** 2
+        weight = np.sin(0.5 * np.pi * weight)          # power-complementary: no dip between chords
         # the chord itself is stationary and every partial sits on a bin of the loop: one inverse FFT
         spectrum = np.zeros(n // 2 + 1, dtype=np.complex128)
         for k, note in enumerate(chord):
-            base = _hz(note)
+            base = _hz(note) * (lift if k else 1)
             loud = 1.0 if k else 0.8
             for partial, amp in ((1, 1.0), (2, bright), (3, bright * 0.35)):
                 for detune in (-0.0012, 0.0012):
