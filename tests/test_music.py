@@ -186,3 +186,17 @@ def test_a_file_loops_with_a_crossfade(tmp_path):
     x = np.concatenate([bed._raw(RATE) for _ in range(20)])
     level = 10 * np.log10(np.convolve(x ** 2, np.ones(441) / 441, mode="valid") + 1e-12)
     assert level[RATE:].max() - level[RATE:].min() < 6                # no gap, no jump at the seams
+
+
+def test_a_prescription_row_picks_the_patients_bed(tmp_path, write_script):
+    from audioroutine.prescribe.prescription import load_prescriptions
+
+    script = write_script(SCRIPT)
+    csv = tmp_path / "rx.csv"
+    csv.write_text(f"ref,script,level,music\nP-1,{script.name},one,dusk\nP-2,{script.name},one,\n"
+                   f"P-3,{script.name},one,none\n", encoding="utf-8")
+    found = {p.ref: p.routine.music for p in load_prescriptions(csv).patients}
+    assert found == {"P-1": Music("dusk", base=str(tmp_path)), "P-2": None, "P-3": "none"}
+    csv.write_text(f"ref,script,level,music\nP-1,{script.name},one,jazz\n", encoding="utf-8")
+    with pytest.raises(ScriptError, match="music"):
+        load_prescriptions(csv)

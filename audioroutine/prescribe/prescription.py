@@ -31,7 +31,8 @@ from ..texts import text_problem
 from .progression import Programme, fit_hold_extras, load_programme, progression_routine, week_id
 from .yamlfile import compose
 
-COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name")
+COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name",
+           "music")
 OVERRIDES = ("reps", "sets", "hold", "rest", "set_rest")   # per exercise: `<exercise id>.<key>` columns
 OPTIONS = ("speak_first_names",)
 GREETING = {"en": "Hello {name}.", "es": "Hola, {name}.", "de": "Hallo {name}."}
@@ -317,6 +318,15 @@ def _patient(entry: Entry, base: Path, speak: bool,
         except ScriptError as err:
             raise entry.fail("language", err.message, err.hint) from None
         row_data["language"] = language
+    music = entry.get("music")
+    if music:   # a bed for this patient: calm, warm, dusk, an audio file (relative to this file), none
+        from ..music_settings import MusicError, parse_music
+
+        try:
+            routine = replace(routine, music=parse_music(music, str(base)) or "none")
+        except MusicError as err:
+            raise entry.fail("music", str(err)) from None
+        row_data["music"] = music
     engine = entry.get("engine")
     if engine and engine not in ENGINES:
         raise entry.fail("engine", f"unknown engine {engine[:40]!r}: choose one of {', '.join(engine_names())}")
