@@ -16,6 +16,7 @@ untouched: the bed only adds to samples that are there anyway.
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -148,44 +149,36 @@ def _decode(path: Path, sample_rate: int) -> Iterator[np.ndarray]:
 
 
 def _file_stream(path: Path, sample_rate: int) -> Iterator[np.ndarray]:
-    """The file looped for ever, crossfaded at each seam; memory: the head and the tail."""
-    # first pass: count the samples
-    want = sample_rate * CROSSFADE_MS // 1000
-    total = 0
-    for part in _decode(path, sample_rate):
-        total += len(part)
-    if total == 0:
-        from .errors import BuildError
-
-        raise BuildError(f"music file {path}: no audio in it")
-    fade = min(want, total // 4)
-    body = total - fade               # samples each pass contributes
-    rise = np.sin(0.5 * np.pi * (np.arange(fade) + 0.5) / max(fade, 1)) ** 2
-    tail: np.ndarray | None = None
-    while True:
-        position = 0
-        tail_parts: list[np.ndarray] = []
+    """The file looped for ever, crossfaded at each seam. It is decoded once, into a
+    temporary file of float samples at the session rate (a 3-minute song: 16 MB on disk at
+    22,050 Hz), and read from there a block at a time: memory holds a block and the seam."""
+    with tempfile.TemporaryFile() as store:
+        total = 0
         for part in _decode(path, sample_rate):
-            lo, hi = position, position + len(part)
-            position = hi
-            if tail is not None and lo < fade:             # the seam: head over the previous tail
-                k = min(hi, fade) - lo
-                mixed = part[:k] * rise[lo:lo + k] + tail[lo:lo + k] * rise[::-1][lo:lo + k]
-                part = np.concatenate((mixed, part[k:]))
-            if hi > body:                                   # this pass's tail: kept for the next seam
-                cut = max(0, body - lo)
-                if lo <= body:
-                    tail_parts = [part[cut:]]
-                else:
-                    tail_parts.append(part)
-                part = part[:cut]
-                if len(part):
-                    yield part
-                continue
-            yield part
-        tail = np.concatenate(tail_parts)[:fade] if fade else np.zeros(0)
-        if len(tail) < fade:
-            tail = np.concatenate((tail, np.zeros(fade - len(tail))))
+            store.write(part.astype("<f4").tobytes())
+            total += len(part)
+        if total == 0:
+            from .errors import BuildError
+
+            raise BuildError(f"music file {path}: no audio in it")
+        fade = min(sample_rate * CROSSFADE_MS // 1000, total // 4)
+        body = total - fade                       # each pass: [0, body); its [body, total) crossfades into the next
+        rise = np.sin(0.5 * np.pi * (np.arange(fade) + 0.5) / max(fade, 1)) ** 2
+
+        def read(start: int, count: int) -> np.ndarray:
+            store.seek(4 * start)
+            return np.frombuffer(store.read(4 * count), dtype="<f4").astype(np.float64)
+
+        step = 1 << 16
+        first = True
+        while True:
+            start = 0
+            if not first and fade:
+                yield read(0, fade) * rise + read(body, fade) * rise[::-1]
+                start = fade
+            first = False
+            for lo in range(start, body, step):
+                yield read(lo, min(step, body - lo))
 
 
 def _samples(stream: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -281,39 +274,41 @@ class Bed:
 
         block = block_size(self.sample_rate)
         ducked, undocked = self.block_power(block)
-        own = gated_loudness(undocked, self.sample_rate, block)
+        own = gated_loudness(undocked, self.sample_rate, 10 * block)
         if settings.enabled:
             voice = settings.target - later_gain_db
         else:
             voice = Model(session.pieces, session.places, self.sample_rate, session.analyses).loudness(0.0, np.inf)
         self.gain = float(10 ** ((voice + self.music.level - own) / 20)) if own > -70 else 0.0
-        power: np.ndarray = ducked * self.gain ** 2
-        return power
+        ducked *= self.gain ** 2
+        return ducked
 
     def block_power(self, block: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ducked, undocked): the bed's K-weighted mean square per `block` samples over the
-        session, at gain 1, streamed (the K filter's history carried over K_PREROLL_MS)."""
+        """(ducked per `block` samples, undocked per 10 blocks): the bed's K-weighted mean
+        square over the session at gain 1, streamed in about 5 s chunks (the K filter's
+        history carried over K_PREROLL_MS); memory: the ducked array and one chunk."""
         from .loudness import k_weighted_power
 
         bed = self.fresh()
-        bed.gain = 1.0
-        chunk = block * 2000
+        chunk = block * 500
         pre = self.sample_rate * K_PREROLL_MS // 1000 // block * block
-        ducked: list[np.ndarray] = []
-        undocked: list[np.ndarray] = []
+        ducked = np.zeros(-(-self.total // block))
+        undocked = np.zeros(-(-self.total // (10 * block)))
         history_d, history_u = np.zeros(pre), np.zeros(pre)
         for start in range(0, self.total, chunk):
             n = min(chunk, self.total - start)
             raw = bed._raw(n)
-            env = bed.envelope(start, n)
-            for x, history, out in ((raw * env, history_d, ducked), (raw, history_u, undocked)):
-                power = k_weighted_power(np.concatenate((history, x)), self.sample_rate, block)
-                out.append(power[pre // block: pre // block + -(-n // block)])
-            history_d = np.concatenate((history_d, raw * env))[-pre:]
-            history_u = np.concatenate((history_u, raw))[-pre:]
-        empty = np.zeros(0)
-        return np.concatenate([empty, *ducked]), np.concatenate([empty, *undocked])
-
+            shaped = raw * bed.envelope(start, n)
+            blocks = -(-n // block)
+            first = start // block
+            ducked[first:first + blocks] = k_weighted_power(np.concatenate((history_d, shaped)), self.sample_rate,
+                                                            block)[pre // block:pre // block + blocks]
+            own = k_weighted_power(np.concatenate((history_u, raw)), self.sample_rate, block)[pre // block:
+                                                                                               pre // block + blocks]
+            own = np.concatenate((own, np.zeros(-len(own) % 10)))
+            undocked[first // 10:first // 10 + len(own) // 10] = own.reshape(-1, 10).mean(axis=1)
+            history_d, history_u = shaped[-pre:], raw[-pre:]
+        return ducked, undocked
 
 def with_bed(session: Mix, timeline: Timeline, music: Music | None) -> Mix:
     """`session` with `music` under it, ducked under every cue and sound of `timeline`."""
