@@ -39,6 +39,7 @@ START_FADE_MS = 2000          # the bed fades in at the session's start ...
 END_FADE_MS = 3000            # ... and out at its end
 CROSSFADE_MS = 3000           # a file's end crossfades into its start when it loops
 LOOP_SECONDS = 64             # a built-in bed's cycle (8 chords of 8 s)
+MIX_STEP = 1 << 14            # samples of bed computed at a time when mixing
 K_PREROLL_MS = 200            # the K filter's history carried across chunks when measuring
 
 
@@ -83,15 +84,10 @@ def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
     when repeated. Deterministic: pure arithmetic."""
     chords, bright, lift = _MOODS[mood]
     n = LOOP_SECONDS * sample_rate
-    t = np.arange(n) / sample_rate
-    out = np.zeros(n)
+    out = np.zeros(n, dtype=np.float32)
     span = LOOP_SECONDS / len(chords)
+    reach = int((span / 2 + 2.0) * sample_rate) + 1      # a chord sounds within this of its centre
     for index, chord in enumerate(chords):
-        # this chord's weight: 1 in its 8 s, raised-cosine crossfades of 4 s into its neighbours (wrapping)
-        centre = (index + 0.5) * span
-        distance = np.abs((t - centre + LOOP_SECONDS / 2) % LOOP_SECONDS - LOOP_SECONDS / 2)
-        weight = np.clip((span / 2 + 2.0 - distance) / 4.0, 0.0, 1.0)
-        weight = np.sin(0.5 * np.pi * weight)          # power-complementary: no dip between chords
         # the chord itself is stationary and every partial sits on a bin of the loop: one inverse FFT
         spectrum = np.zeros(n // 2 + 1, dtype=np.complex128)
         for k, note in enumerate(chord):
@@ -102,11 +98,22 @@ def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
                     cycles = round(base * partial * (1 + detune) * LOOP_SECONDS)
                     phase = 2 * np.pi * ((k * 0.37 + partial * 0.11 + detune * 100) % 1)
                     spectrum[cycles] += loud * amp * np.exp(1j * phase) * n / 2
-        out += weight * np.fft.irfft(spectrum, n)
+        voice = np.fft.irfft(spectrum, n)
+        del spectrum
+        # its weight: 1 in its 8 s, crossfades of 4 s into its neighbours (wrapping round the loop)
+        centre = int((index + 0.5) * span * sample_rate)
+        where = np.arange(centre - reach, centre + reach) % n
+        distance = np.abs(np.arange(-reach, reach)) / sample_rate
+        weight = np.sin(0.5 * np.pi * np.clip((span / 2 + 2.0 - distance) / 4.0, 0.0, 1.0))   # power-complementary
+        out[where] += (weight * voice[where]).astype(np.float32)
+        del voice
     # a slow swell over the whole loop: 2 and 3 cycles per loop
-    out *= 0.85 + 0.1 * np.sin(2 * np.pi * 2 * t / LOOP_SECONDS) + 0.05 * np.sin(2 * np.pi * 3 * t / LOOP_SECONDS + 1)
-    out *= 10 ** (-24 / 20) / max(float(np.sqrt(np.mean(out ** 2))), 1e-9)
-    loop: np.ndarray = out.astype(np.float32)
+    for lo in range(0, n, sample_rate):
+        t = np.arange(lo, min(lo + sample_rate, n)) / sample_rate
+        out[lo:lo + len(t)] *= (0.85 + 0.1 * np.sin(2 * np.pi * 2 * t / LOOP_SECONDS)
+                                + 0.05 * np.sin(2 * np.pi * 3 * t / LOOP_SECONDS + 1)).astype(np.float32)
+    out *= np.float32(10 ** (-24 / 20) / max(float(np.sqrt(np.mean(out.astype(np.float64) ** 2))), 1e-9))
+    loop: np.ndarray = out
     loop.setflags(write=False)
     return loop
 
@@ -285,12 +292,12 @@ class Bed:
 
     def block_power(self, block: int) -> tuple[np.ndarray, np.ndarray]:
         """(ducked per `block` samples, undocked per 10 blocks): the bed's K-weighted mean
-        square over the session at gain 1, streamed in about 5 s chunks (the K filter's
+        square over the session at gain 1, streamed in 1 s chunks (the K filter's
         history carried over K_PREROLL_MS); memory: the ducked array and one chunk."""
         from .loudness import k_weighted_power
 
         bed = self.fresh()
-        chunk = block * 500
+        chunk = block * 100
         pre = self.sample_rate * K_PREROLL_MS // 1000 // block * block
         ducked = np.zeros(-(-self.total // block))
         undocked = np.zeros(-(-self.total // (10 * block)))
@@ -322,6 +329,9 @@ def mixed(chunks: Iterator[bytes], bed: Bed) -> Iterator[bytes]:
     """`chunks` (int16 mono PCM) with `bed` added, sample for sample; same lengths."""
     bed = bed.fresh()
     for chunk in chunks:
-        x = np.frombuffer(chunk, dtype="<i2").astype(np.float64)
-        y = x + bed.samples(len(x)) * 32768.0
-        yield np.clip(np.round(y), -32768, 32767).astype("<i2").tobytes()
+        x = np.frombuffer(chunk, dtype="<i2")
+        out = bytearray()
+        for lo in range(0, len(x), MIX_STEP):     # small steps: the bed's arithmetic stays a few hundred KB
+            part = x[lo:lo + MIX_STEP].astype(np.float64) + bed.samples(min(MIX_STEP, len(x) - lo)) * 32768.0
+            out += np.clip(np.round(part), -32768, 32767).astype("<i2").tobytes()
+        yield bytes(out)
