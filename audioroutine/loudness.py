@@ -153,7 +153,7 @@ class Model(Generic[K]):
         self._rows, self._lands = np.concatenate(rows), np.concatenate(lands)
         self._power = np.concatenate([np.zeros(0), *powers])[self._rows]
         self._blocks = int(self._lands.max()) + 1 if len(self._lands) else 0
-        self._background: np.ndarray = np.zeros(0) if background is None else np.asarray(background, dtype=np.float64)
+        self._background: np.ndarray = np.zeros(0) if background is None else np.asarray(background)
         self._blocks = max(self._blocks, len(self._background))
         # The pieces' peaks end to end, SEPARATE empty blocks between them, so that one pass
         # of the limiter's smoothing over them is each piece's own; and the index there of
