@@ -202,3 +202,21 @@ def test_a_prescription_row_picks_the_patients_bed(tmp_path, write_script):
     csv.write_text(f"ref,script,level,music\nP-1,{script.name},one,jazz\n", encoding="utf-8")
     with pytest.raises(ScriptError, match="music"):
         load_prescriptions(csv)
+
+
+def test_a_session_with_a_bed_is_one_segment(write_script):
+    """The segment encoder cuts only inside digital silence: a bed leaves none, so the
+    session is one segment, rendered with the bed in it."""
+    from audioroutine.audio import segments
+
+    routine = load_script(write_script(SCRIPT))
+    timeline = plan(routine, "one", BuildOptions(), exact=True)
+    speech = speech_for(routine, compile_level(routine, "one"), BuildOptions(), SpeechStats())
+    plain = mix(timeline, speech)
+    assert len(segments.plan(plain, 0)) > 1
+    session = with_bed(plain, timeline, Music("calm"))
+    assert segments.plan(session, 0) == [segments.Segment(0, session.total, None)]
+    whole = session.pcm()
+    assert whole != plain.pcm() and len(whole) == 2 * session.total
+    assert segments.render(session, 0, session.total) == whole
+    assert segments.render(session, RATE, 3 * RATE) == whole[2 * RATE:6 * RATE]
