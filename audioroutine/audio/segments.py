@@ -38,7 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -103,7 +103,7 @@ def plan(session: Mix, min_seconds: float = MIN_SEGMENT_S) -> list[Segment]:
 def render(session: Mix, start: int, end: int) -> bytes:
     """Session samples [start, end) as int16 PCM (what `Mix.chunks` plays there)."""
     if session.bed is not None:             # the bed is streamed from the start: play the mix through
-        return b"".join(_window(session.chunks(), 2 * start, 2 * (end - start), b""))
+        return _played(session, start, end)
     out = bytearray(2 * (end - start))
     starts = [s for s, _ in session.places]
     i = max(0, bisect_right(starts, start) - 1)
@@ -115,6 +115,22 @@ def render(session: Mix, start: int, end: int) -> bytes:
             out[2 * (a - start):2 * (b - start)] = data[2 * (a - at):2 * (b - at)]
         i += 1
     return bytes(out)
+
+
+def _played(session: Mix, start: int, end: int) -> bytes:
+    """Samples [start, end) of `session.chunks()`, copied into one buffer as they come (a
+    session with a bed is one segment: its samples are held once, not twice)."""
+    out = bytearray(2 * (end - start))
+    seen, at = 0, 0
+    for chunk in session.chunks():
+        a, b = max(2 * start - seen, 0), min(2 * end - seen, len(chunk))
+        if a < b:
+            out[at:at + b - a] = chunk[a:b]
+            at += b - a
+        seen += len(chunk)
+        if seen >= 2 * end:
+            break
+    return cast(bytes, out)     # read only from here on (hashed, piped, sliced): no second copy
 
 
 class Cache(Protocol):
