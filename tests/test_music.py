@@ -220,3 +220,21 @@ def test_a_session_with_a_bed_is_one_segment(write_script):
     assert whole != plain.pcm() and len(whole) == 2 * session.total
     assert segments.render(session, 0, session.total) == whole
     assert segments.render(session, RATE, 3 * RATE) == whole[2 * RATE:6 * RATE]
+
+
+def test_a_music_file_named_by_an_input_file_stays_inside_its_roots(tmp_path, monkeypatch):
+    """Like every path in an input file (core.reader.inside_roots): its own folder, the
+    current folder, $AUDIOROUTINE_ROOTS; `--music` may name any file."""
+    monkeypatch.delenv("AUDIOROUTINE_ROOTS", raising=False)
+    scripts, elsewhere = tmp_path / "scripts", tmp_path / "elsewhere"
+    scripts.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(scripts)
+    song = music_file(elsewhere / "song.mp3")
+    with pytest.raises(MusicError, match="outside the folders"):
+        parse_music("../elsewhere/song.mp3", str(scripts))
+    with pytest.raises(MusicError, match="outside the folders"):
+        parse_music(str(song), str(scripts))
+    assert parse_music(str(song)) == Music(str(song))
+    monkeypatch.setenv("AUDIOROUTINE_ROOTS", str(elsewhere))
+    assert parse_music("../elsewhere/song.mp3", str(scripts)) is not None

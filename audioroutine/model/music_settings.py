@@ -11,6 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..core.reader import PathRefused, inside_roots
+
 BEDS = ("calm", "warm", "dusk")
 NONE = ("none", "off", "false", "no")
 DEFAULT_LEVEL_LU = -20.0      # the undocked bed against the session's target loudness
@@ -73,9 +75,20 @@ def parse_music(value: object, base: str = "") -> Music | None:
 
 
 def _checked(music: Music) -> Music:
-    if music.is_file and not music.path.is_file():
+    """`music` if its file exists; a file named by an input file (`base`: a script, settings
+    or prescription) must also resolve inside the folders an input file may name (its own,
+    the current folder, $AUDIOROUTINE_ROOTS; core.reader.inside_roots), like any other path
+    in an input file. `--music` (no base) may name any file."""
+    if not music.is_file:
+        return music
+    if not music.path.is_file():
         raise MusicError(f"'{music.source}' is not a built-in bed ({', '.join(BEDS)}) nor an audio file "
                          f"(looked for {music.path})")
+    if music.base:
+        try:
+            inside_roots(str(music.path), Path(music.base), "music file")
+        except PathRefused as err:
+            raise MusicError(str(err)) from None
     return music
 
 
