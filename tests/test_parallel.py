@@ -296,3 +296,31 @@ def test_a_parallel_build_in_a_script_without_a_main_guard_names_the_missing_gua
     last = done.stderr.strip().splitlines()[-1]
     assert "job.py starts a parallel build without an 'if __name__ == \"__main__\":' guard" in last, last
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").glob("*.mp3"))
+
+
+def test_a_dask_batch_that_loses_every_worker_gives_up_after_the_timeout(monkeypatch):
+    """Units still running and no worker left: one NoWorkerError after `timeout` seconds,
+    not a wait for ever; while some worker is there, the wait goes on."""
+    import audioroutine.run.executors as executors
+
+    class Stub:
+        workers: dict[str, int] = {"tcp://127.0.0.1:1": 1}
+        polls = 0
+
+        def wait(self, futures, timeout, return_when):
+            Stub.polls += 1
+            if Stub.polls == 3:   # the last worker goes
+                Stub.workers = {}
+            raise TimeoutError
+
+        def nthreads(self):
+            return Stub.workers
+
+    monkeypatch.setattr(executors, "WORKER_POLL_S", 0.01)
+    dask = executors.Dask.__new__(executors.Dask)
+    dask.dask, dask.client, dask.address, dask.timeout = Stub(), Stub(), "tcp://127.0.0.1:8786", 0.2
+    began = time.monotonic()
+    with pytest.raises(executors.NoWorkerError, match=r"^the Dask scheduler tcp://127.0.0.1:8786 lost every "
+                                                      r"worker: none for 0.2 s"):
+        dask.wait([object()])
+    assert Stub.polls > 3 and time.monotonic() - began >= 0.2

@@ -324,3 +324,34 @@ def test_the_example_programme_table_is_the_documented_one() -> None:
     result = run("programme", str(ROOT / "examples" / "back-6-weeks.yaml"), "--plan")
     assert result.exit_code == 0
     assert result.stdout in (ROOT / "docs" / "programmes.md").read_text(encoding="utf-8")
+
+
+def test_the_report_lists_every_patient_and_a_failing_one_does_not_stop_the_others(
+        patients: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`prescribe --report`: one row per patient (reference, counts, the reason redacted:
+    no phrase, no name, no path), a failing patient costs only its own sessions, exit 1; the
+    rerun writes only what is missing."""
+    import csv
+    import json
+
+    out, report = tmp_path / "out", tmp_path / "night.json"
+    monkeypatch.setenv("AUDIOROUTINE_FAKE_FAIL_ON", "One hold of 15 seconds.")   # spoken to P-0002 only
+    night = run("prescribe", str(patients), "--out", str(out), "--report", str(report), "--jobs", "1")
+    assert night.exit_code == 1, night.stderr
+    rows = {r["reference"]: r for r in json.loads(report.read_text())["patients"]}
+    assert list(rows) == ["P-0001", "P-0002", "P-0003"]
+    assert [(r["written"], r["up_to_date"], r["failed"]) for r in rows.values()] == [(1, 0, 0), (0, 0, 1), (1, 0, 0)]
+    reason = rows["P-0002"]["reason"]
+    assert reason == "EngineError: fake engine failed on '...' (as a test asked)"
+    assert f"failed: P-0002: {reason}" in night.stderr
+    text = report.read_text()
+    assert not any(private in text for private in ("Zebediah", "Philippa", "15 seconds", "knee.yaml"))
+    assert not list(tmp_path.glob(".night.json.*"))                # written atomically: no temp left
+    monkeypatch.delenv("AUDIOROUTINE_FAKE_FAIL_ON")
+    morning = run("prescribe", str(patients), "--out", str(out), "--report", str(tmp_path / "morning.csv"),
+                  "--jobs", "1")
+    assert morning.exit_code == 0, morning.stderr
+    with open(tmp_path / "morning.csv", newline="", encoding="utf-8") as fh:
+        again = list(csv.DictReader(fh))
+    assert [(r["reference"], r["written"], r["up_to_date"], r["failed"], r["reason"]) for r in again] == [
+        ("P-0001", "0", "1", "0", ""), ("P-0002", "1", "0", "0", ""), ("P-0003", "0", "1", "0", "")]

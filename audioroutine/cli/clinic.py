@@ -14,8 +14,10 @@ from ..run.options import BuildOptions, engine_name
 from ..speech.stores import CacheLocation
 
 if TYPE_CHECKING:
-    from ..prescribe.build import FolderPlan, FolderResult
+    from ..prescribe.build import FolderPlan, FolderResult, PatientRow
 from .app import (
+    EXIT_BUILD,
+    ProgressBar,
     base_url_option,
     batch_options,
     cli,
@@ -23,6 +25,7 @@ from .app import (
     dry_run_options,
     echo_json,
     engine_detail,
+    flag,
     info,
     output_options,
     settings_of,
@@ -134,14 +137,18 @@ def programme_cmd(programme_file: Path, out_dir: Path, week: int | None, table: 
 @base_url_option
 @click.option("--force", is_flag=True, help="Rewrite MP3s even when they are up to date.")
 @click.option("--check", "check_only", is_flag=True, help="Check every row; build nothing.")
+@click.option("--report", "report_file", type=click.Path(path_type=Path), default=None,
+              help="Write a report per patient (reference, sessions written / up to date / failed and why, "
+                   "time) to this .json or .csv file; a patient that fails no longer stops the others.")
 @dry_run_options
 @batch_options
 @settings_option
 @common
 @output_options
 def prescribe_cmd(prescription_file: Path, out_dir: Path, base_url: str | None, force: bool, check_only: bool,
-                  dry_run: bool, as_json: bool, parallel: Parallel, settings_file: Path | None,
-                  engine: str | None, voice: str | None, cache_dir: CacheLocation | None) -> None:
+                  report_file: Path | None, dry_run: bool, as_json: bool, parallel: Parallel,
+                  settings_file: Path | None, engine: str | None, voice: str | None,
+                  cache_dir: CacheLocation | None) -> None:
     """Build each patient's sessions, playlist and handouts into a folder named by their reference.
 
     Example: audioroutine prescribe examples/prescriptions.csv --out clinic-output
@@ -163,4 +170,29 @@ def prescribe_cmd(prescription_file: Path, out_dir: Path, base_url: str | None, 
         _folder_dry_run(prescribe_batch.dry_run_prescriptions(found, options), as_json)
         return
     warn_online({engine_name(p.routine, prescribe_batch.patient_options(p, options)) for p in found.patients})
-    _folder_summary(prescribe_batch.build_prescriptions(found, options, base_url, parallel=parallel), as_json)
+    from ..run.pipeline import chosen_levels
+
+    rows: list[PatientRow] | None = [] if report_file is not None else None
+    total = sum(len(chosen_levels(p.routine, prescribe_batch.patient_options(p, options))) for p in found.patients)
+    with ProgressBar(f"{len(found.patients)} patient(s)") as bar:   # one bar for the batch, by session
+        sessions = 0
+
+        def done(row: PatientRow) -> None:
+            nonlocal sessions
+            sessions += row.sessions
+            if not as_json and not flag("quiet"):
+                bar.update(sessions, total, row.reference)
+        try:
+            folders = prescribe_batch.build_prescriptions(found, options, base_url, parallel=parallel, rows=rows,
+                                                          done=done)
+        finally:   # an interrupted run still reports the patients done (the rerun does the rest)
+            if report_file is not None and rows is not None:
+                prescribe_batch.write_report(report_file, rows)
+    _folder_summary(folders, as_json)
+    failed = [row for row in rows or [] if row.failed]
+    for row in failed:
+        click.echo(f"failed: {row.reference}: {row.reason}", err=True)
+    if report_file is not None:
+        info(f"report: {report_file}: {len(rows or [])} patient(s), {len(failed)} failed")
+    if failed:
+        click.get_current_context().exit(EXIT_BUILD)

@@ -46,6 +46,7 @@ from typing import Any
 
 from .errors import AudioRoutineError, BuildError, printable
 from .files import commit_temp, temp_path
+from .reader import read_record
 
 log = logging.getLogger("audioroutine.guard")
 
@@ -69,6 +70,16 @@ class WriteRefused(AudioRoutineError):
     def __init__(self, path: Path | str, why: str, todo: str) -> None:
         self.path = Path(path)
         super().__init__(printable(f"{path}: {why}; {todo}"))
+
+
+def _is_record(data: Any) -> bool:
+    """A record in this format (files by name), or publish's list of names from before it."""
+    if not isinstance(data, dict):
+        return False
+    if data.get("format") == FORMAT:
+        return isinstance(data.get("files"), dict)
+    files = data.get("files")
+    return "format" not in data and isinstance(files, list) and all(isinstance(name, str) for name in files)
 
 
 def _sha256(path: Path) -> str:
@@ -214,13 +225,13 @@ class Guard:
         self.files, self.old_names = {}, set()
         path = self.record_path
         try:
-            if stat.S_ISLNK(os.lstat(path).st_mode):
+            if stat.S_ISLNK(os.lstat(path).st_mode):   # the record is written here: never through a link
                 raise WriteRefused(path, "is a symlink", "remove it")
-            with open(path, "rb") as fh:
-                data = json.loads(fh.read(MAX_RECORD_BYTES + 1))
-        except (OSError, ValueError, RecursionError):
+        except OSError:
             return
-        if not isinstance(data, dict):
+        what = "site record" if self.record_name == SITE_RECORD_NAME else "file record"
+        data = read_record(path, what, _is_record)   # the one reader
+        if data is None:
             return
         if data.get("format") == FORMAT and isinstance(data.get("files"), dict):
             self.files = {name: dict(entry) for name, entry in data["files"].items()

@@ -7,16 +7,24 @@ estimated length checked, before the first file is written.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
 from ..core.errors import AudioRoutineError, ScriptError
+from ..core.files import write_atomic
 from ..core.guard import open_guard
+from ..core.redact import redact
 from ..core.urls import public_url
 from ..model.names import inside
 from ..model.script import Routine
-from ..run.executors import Parallel
+from ..run.executors import NoWorkerError, Parallel, close_shared, shared_executor
 from ..run.pipeline import BatchPlan, BuildOptions, BuildResult, build_batch, chosen_levels, dry_run, plan
 from ..run.prepare import check_length
 from .handout import TICK_WEEKS, handout_for, write_handout
@@ -99,16 +107,81 @@ def check_patients(prescriptions: Prescriptions, options: BuildOptions) -> None:
             raise RowError(str(err), file=prescriptions.path, row=patient.row, ref=patient.ref) from None
 
 
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+MAX_REASON = 300
+
+
+@dataclass
+class PatientRow:
+    """One patient of a prescription run, as the coordinator's report shows it: the
+    reference and counts only (no name, no dosage, no path beyond the reference)."""
+
+    reference: str
+    sessions: int
+    written: int = 0
+    up_to_date: int = 0
+    failed: int = 0
+    reason: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"reference": self.reference, "sessions": self.sessions, "written": self.written,
+                "up_to_date": self.up_to_date, "failed": self.failed, "reason": self.reason,
+                "seconds": round(self.seconds, 3)}
+
+
+def failure_reason(err: BaseException, patient: Patient) -> str:
+    """A failure's reason for the report: its kind and message, first line, redacted, with
+    quoted text (phrases, which may speak the first name) and the script's path left out."""
+    message = (str(err).strip().splitlines() or [""])[0]
+    for private in filter(None, (patient.first_name, str(patient.routine.path or ""))):
+        message = message.replace(private, "...")
+    message = QUOTED.sub("'...'", redact(message))
+    return f"{type(err).__name__}: {message}"[:MAX_REASON]
+
+
 def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, base_url: str | None = None,
-                        handouts: bool = True, parallel: Parallel | None = None) -> list[FolderResult]:
-    """Each patient's sessions, playlist and handouts in `options.out_dir/<ref>/`."""
+                        handouts: bool = True, parallel: Parallel | None = None,
+                        rows: list[PatientRow] | None = None,
+                        done: Callable[[PatientRow], None] | None = None) -> list[FolderResult]:
+    """Each patient's sessions, playlist and handouts in `options.out_dir/<ref>/`.
+
+    On Dask, every patient's batch runs on one client (`shared_executor`). With `rows` (a
+    list to fill), a patient whose build fails (an engine or file error, a lost store) is
+    recorded there with the reason and the others are still built; without it the first
+    failure stops the run, as before. `done(row)` is called after each patient."""
     if base_url:
         public_url(base_url)
     check_patients(prescriptions, options)
-    with open_guard(options.out_dir):   # one lock and one record for every patient's folder
-        return [build_folder(p.routine, patient_options(p, options), base_url, options.out_dir, p.ref, handouts,
-                             p.clinician, p.date, parallel)
-                for p in prescriptions.patients]
+    parallel = shared_executor(parallel or Parallel())
+    folders: list[FolderResult] = []
+    cancel = True
+    try:
+        with open_guard(options.out_dir):   # one lock and one record for every patient's folder
+            for patient in prescriptions.patients:
+                opts = patient_options(patient, options)
+                row = PatientRow(patient.ref, len(chosen_levels(patient.routine, opts)))
+                started = time.monotonic()
+                try:
+                    folder = build_folder(patient.routine, opts, base_url, options.out_dir, patient.ref, handouts,
+                                          patient.clinician, patient.date, parallel)
+                except (AudioRoutineError, OSError) as err:
+                    if rows is None or isinstance(err, (ScriptError, NoWorkerError)):
+                        raise
+                    row.failed, row.reason = row.sessions, failure_reason(err, patient)
+                else:
+                    folders.append(folder)
+                    row.written = sum(s.written for s in folder.result.sessions)
+                    row.up_to_date = len(folder.result.sessions) - row.written
+                row.seconds = time.monotonic() - started
+                if rows is not None:
+                    rows.append(row)
+                if done is not None:
+                    done(row)
+        cancel = False
+    finally:
+        close_shared(parallel, cancel)
+    return folders
 
 
 def dry_run_folder(routine: Routine, options: BuildOptions, reference: str | None = None,
@@ -125,3 +198,23 @@ def dry_run_prescriptions(prescriptions: Prescriptions, options: BuildOptions,
     """`dry_run_folder` for every patient, once every row is checked."""
     check_patients(prescriptions, options)
     return [dry_run_folder(p.routine, patient_options(p, options), p.ref, handouts) for p in prescriptions.patients]
+
+
+REPORT_FIELDS = ("reference", "sessions", "written", "up_to_date", "failed", "reason", "seconds")
+
+
+def write_report(path: Path, rows: list[PatientRow]) -> None:
+    """The coordinator's report, one row per patient: JSON (`.json`) or CSV (any other
+    name), written atomically (a reader sees the last report or this one, never part)."""
+    if path.suffix.lower() == ".json":
+        data = json.dumps({"patients": [row.to_dict() for row in rows],
+                           "summary": {"patients": len(rows), "failed": sum(1 for r in rows if r.failed),
+                                       "written": sum(r.written for r in rows),
+                                       "up_to_date": sum(r.up_to_date for r in rows)}}, indent=2) + "\n"
+    else:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, REPORT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(row.to_dict() for row in rows)
+        data = text.getvalue()
+    write_atomic(path, data.encode("utf-8"))

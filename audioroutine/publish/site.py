@@ -14,6 +14,7 @@ from mutagen.id3 import ID3, ID3NoHeaderError
 from .. import lang
 from ..audio.mp3 import decode_mp3
 from ..core.errors import AudioRoutineError
+from ..core.reader import read_text
 from ..output.probe import InspectError, mp3_rate
 from ..output.tags import read_tags
 
@@ -164,7 +165,7 @@ def read_session(path: Path) -> Session:
         notes=tags.get("comment") or "", publisher=tags.get("publisher"), copyright=tags.get("copyright"),
         language=lang.from_iso639_2(tags.get("language") or "") or "en", track=_track(tags.get("track")),
         chapters=[Chapter(c["title"], c["start_ms"], c["end_ms"], c.get("subtitle")) for c in tags.get("chapters", [])],
-        cues=parse_vtt(vtt.read_text(encoding="utf-8")) if vtt.is_file() else [],
+        cues=parse_vtt(read_text(vtt, "transcript")[0]) if vtt.is_file() else [],   # the one reader
         vtt=vtt if vtt.is_file() else None, cover=cover, cover_mime=mime,
     )
 

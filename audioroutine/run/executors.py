@@ -13,10 +13,11 @@ import importlib
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..core.errors import BuildError, ScriptError
@@ -30,6 +31,12 @@ AUTO_MIN_SESSIONS = 4
 AUTO_MIN_PHRASES = 32
 CLUSTER_HINT = "pip install 'audioroutine[cluster]'"
 SCHEDULER_TIMEOUT_ENV = "AUDIOROUTINE_SCHEDULER_TIMEOUT"
+WORKER_POLL_S = 5.0   # while waiting for a Dask unit, how often to check that some worker is left
+
+
+class NoWorkerError(BuildError):
+    """Every Dask worker left in the middle of a batch and none came back in time: the run
+    stops (a prescription run too: the next patient would have no worker either)."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +44,15 @@ class Parallel:
     """How a batch runs. `jobs`: processes on this machine (None: the cores this process may
     use, small batches staying in this process); `scheduler`: a Dask scheduler address;
     `dask_local`: a Dask LocalCluster of that many workers (both share the phrase cache);
-    `timeout`: seconds to reach the scheduler and, once there, to find a worker."""
+    `timeout`: seconds to reach the scheduler and, once there, to find a worker;
+    `executor`: an executor already open (`shared_executor`), used by every batch given this
+    Parallel and left open by them (a prescription run: one Dask client for every patient)."""
 
     jobs: int | None = 1
     scheduler: str | None = None
     dask_local: int | None = None
     timeout: float = SCHEDULER_TIMEOUT_S
+    executor: Any = field(default=None, compare=False, repr=False)
 
 
 def available_cores() -> int:
@@ -174,6 +184,7 @@ class Dask:
             raise BuildError(f"Dask distributed is not installed: {CLUSTER_HINT}") from None
         self.cluster: Any = None
         self.client: Any = None
+        self.address, self.timeout = address, timeout
         try:
             if address:
                 self.client = self.dask.Client(address, timeout=f"{timeout}s")
@@ -204,7 +215,25 @@ class Dask:
         return self.client.submit(fn, *args, pure=False)
 
     def wait(self, futures: Collection[Any]) -> set[Any]:
-        return set(self.dask.wait(list(futures), return_when="FIRST_COMPLETED").done)
+        """The units done (at least one). A worker lost costs only its units (the scheduler
+        runs them again elsewhere); with no worker left for `timeout` seconds, NoWorkerError."""
+        alone_since: float | None = None
+        while True:
+            try:
+                return set(self.dask.wait(list(futures), timeout=min(WORKER_POLL_S, self.timeout),
+                                          return_when="FIRST_COMPLETED").done)
+            except TimeoutError:
+                pass
+            if self.client.nthreads():   # workers are there: the units are running
+                alone_since = None
+                continue
+            now = time.monotonic()
+            alone_since = now if alone_since is None else alone_since
+            if now - alone_since >= self.timeout:
+                where = f"the Dask scheduler {self.address}" if self.address else "the local Dask cluster"
+                raise NoWorkerError(redact(f"{where} lost every worker: none for {self.timeout:g} s; build "
+                                           "again when workers are back: only what is missing is done "
+                                           "(--scheduler-timeout waits longer)"))
 
     def close(self, cancel: bool) -> None:
         if self.client is not None:
@@ -218,8 +247,55 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0]
 
 
+class Borrowed:
+    """An executor opened by someone else (`Parallel.executor`) for one batch: closing it
+    drops only this batch's units still running (on `cancel`), never the workers."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.workers = executor.workers
+        self.shares_files = executor.shares_files
+        self.synthesizes_here = executor.synthesizes_here
+        self.submitted: list[Any] = []
+
+    @property
+    def in_flight(self) -> int:
+        return self.executor.in_flight
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future = self.executor.submit(fn, *args)
+        self.submitted.append(future)
+        return future
+
+    def wait(self, futures: Collection[Any]) -> set[Any]:
+        return self.executor.wait(futures)
+
+    def close(self, cancel: bool) -> None:
+        for future in self.submitted:
+            if cancel and not future.done():
+                future.cancel()
+        self.submitted.clear()
+
+
+def shared_executor(parallel: Parallel) -> Parallel:
+    """`parallel` with its executor open, for a run of many small batches (one per patient)
+    that should share one set of workers: only for Dask (one client, not one per batch);
+    otherwise `parallel` unchanged (a pool is cheap, and its size depends on the batch).
+    Close it with `close_shared`."""
+    if parallel.executor is None and (parallel.scheduler or parallel.dask_local):
+        return replace(parallel, executor=open_executor(parallel, sessions=0, phrases=0))
+    return parallel
+
+
+def close_shared(parallel: Parallel, cancel: bool) -> None:
+    if parallel.executor is not None:
+        parallel.executor.close(cancel)
+
+
 def open_executor(parallel: Parallel, sessions: int, phrases: int) -> Executor:
     """The executor for a batch of `sessions` sessions with `phrases` phrases to synthesize."""
+    if parallel.executor is not None:
+        return Borrowed(parallel.executor)
     if parallel.dask_local is not None and not 1 <= parallel.dask_local <= MAX_DASK_WORKERS:
         raise ScriptError(f"--dask-local must be from 1 to {MAX_DASK_WORKERS}, not {parallel.dask_local}",
                           file="--dask-local")
