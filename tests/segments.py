@@ -20,15 +20,44 @@ RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound
 # start of a word like "four" and the release of a final stop belong to it (docs/timing.md).
 EDGE_DB = 50.0
 EDGE_FLOOR_DB = -75.0
+# Over a music bed: a frame is speech when it is OVER_BED_DB over the bed (the quietest frame
+# within BED_WINDOW_MS: the bed is ducked under every cue and its level moves slowly), and a
+# run's edges are where it falls to BED_EDGE_DB over the bed.
+OVER_BED_DB = 20.0
+BED_EDGE_DB = 6.0
+BED_WINDOW_MS = 1000
+BED_SMOOTH_MS = 50
 EDGE_SEARCH_MS = 200              # how far outside its -45 dBFS frames a run's edge is looked for
 MIN_QUIET_MS = 480                # quiet shorter than this stays inside one run (Piper pauses up to ~400 ms inside a cue)
 
 
-def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB) -> list[tuple[int, int]]:
-    """(start, end) sample of every stretch of sound separated by at least MIN_QUIET_MS."""
+def bed_floor(x: np.ndarray, rate: int) -> np.ndarray:
+    """Per FRAME_MS frame: the level (dBFS RMS) of what sounds under the speech (a music
+    bed): the quietest BED_SMOOTH_MS within BED_WINDOW_MS either side, where no cue sounds."""
     n = rate * FRAME_MS // 1000
     frames = x[: len(x) // n * n].reshape(-1, n)
-    loud = np.flatnonzero(np.sqrt(np.mean(frames ** 2, axis=1)) > RMS_FLOOR)
+    smooth = BED_SMOOTH_MS // FRAME_MS         # a bed's low notes are longer than a frame
+    power = np.convolve(np.mean(frames ** 2, axis=1), np.ones(smooth) / smooth, mode="same")
+    level = 10 * np.log10(np.maximum(power, 1e-12))
+    half = BED_WINDOW_MS // FRAME_MS
+    padded = np.concatenate((np.full(half, level.max()), level, np.full(half, level.max())))
+    floor: np.ndarray = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).min(axis=1)
+    return floor
+
+
+def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB, over_bed: bool = False) -> list[tuple[int, int]]:
+    """(start, end) sample of every stretch of sound separated by at least MIN_QUIET_MS.
+    `over_bed`: the session has a music bed: speech is what rises OVER_BED_DB over it."""
+    n = rate * FRAME_MS // 1000
+    frames = x[: len(x) // n * n].reshape(-1, n)
+    rms = np.sqrt(np.mean(frames ** 2, axis=1))
+    if over_bed:   # smoothed like the floor: a bed's low notes swing a 5 ms frame's level
+        floor_db = bed_floor(x, rate) + OVER_BED_DB
+        smooth = BED_SMOOTH_MS // FRAME_MS
+        level = 10 * np.log10(np.maximum(np.convolve(rms ** 2, np.ones(smooth) / smooth, mode="same"), 1e-12))
+    else:
+        floor_db, level = np.full(len(rms), -np.inf), 20 * np.log10(np.maximum(rms, 1e-12))
+    loud = np.flatnonzero((rms > RMS_FLOOR) & (level > floor_db))
     if not len(loud):
         return []
     breaks = np.flatnonzero(np.diff(loud) * FRAME_MS > MIN_QUIET_MS)
@@ -49,7 +78,8 @@ def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB) -> list[tuple
     previous_end = 0
     for first, last in zip(firsts, lasts):
         top = 20 * np.log10(np.sqrt(np.mean(frames[first:last + 1] ** 2, axis=1)).max())
-        floor = max(top - edge_db, EDGE_FLOOR_DB)
+        floor = max(top - edge_db, EDGE_FLOOR_DB, float(floor_db[first]) - OVER_BED_DB + BED_EDGE_DB,
+                    float(floor_db[last]) - OVER_BED_DB + BED_EDGE_DB)
         lo = max(previous_end, first * n - search)
         head = level(lo, first * n) <= floor
         start = lo + (int(np.flatnonzero(head)[-1]) + 1 if head.any() else 0)
@@ -137,10 +167,11 @@ class Measured:
     lead: int | None = None             # measured movement time (cue end to hold-start sound)
 
 
-def measure_windows(x: np.ndarray, rate: int, program: Program, edge_db: float = EDGE_DB) -> list[Measured]:
+def measure_windows(x: np.ndarray, rate: int, program: Program, edge_db: float = EDGE_DB,
+                    over_bed: bool = False) -> list[Measured]:
     """Every window of `program` as heard in the decoded session `x` (edges `edge_db` under
-    each run's loudest frame)."""
-    runs = sound_runs(x, rate, edge_db)
+    each run's loudest frame; `over_bed`: speech found over a music bed)."""
+    runs = sound_runs(x, rate, edge_db, over_bed)
     groups, windows = expected(program)
     assert len(runs) == len(groups), (
         f"heard {len(runs)} runs of sound, the script says {len(groups)}: "

@@ -43,6 +43,7 @@ OTHER: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "settings": ({}, {"settings": Settings(clinic="Hillside")}),
     "album": ({}, {"album": "Another album"}),
     "album_artist": ({}, {"album_artist": "Someone else"}),
+    "music": ({"music": "calm"}, {"music": "dusk"}),   # no bed: no "music" entry at all (same bytes as before)
 }
 
 
@@ -79,3 +80,24 @@ def test_options_that_do_not_change_the_bytes_do_not_change_the_key(mini_script,
     assert {n for n, o in freshness.OPTIONS.items() if not o.changes_bytes} == {"out_dir", "cache_dir", "force"}
     keys = [manifest.input_keys([routine], [opts]) for opts in (base, same)]
     assert keys[0] and keys[1] and {p: i.key for p, i in keys[0].items()} == {p: i.key for p, i in keys[1].items()}
+
+
+def test_a_music_file_is_an_input_by_its_content(mini_script, tmp_path):
+    """Without a bed a session's inputs have no "music" part (keys as before the bed); with a
+    file, its sha256 is one, and a changed file is named by `changes`."""
+    routine = load_script(mini_script)
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF one")
+    environment = freshness.Environment()
+
+    def inputs(music: str | None) -> freshness.Inputs:
+        options = BuildOptions(out_dir=tmp_path / "out", settings=Settings(), music=music)
+        found = freshness.session_inputs(environment, routine, options, "beginner", (1, 2), None)
+        assert found is not None
+        return found
+
+    assert "music" not in inputs(None).parts and inputs("none").key == inputs(None).key
+    before = inputs(str(song))
+    song.write_bytes(b"RIFF two, longer")
+    after = inputs(str(song))
+    assert before.key != after.key and freshness.changes(before.parts, after) == ["music bed or file"]

@@ -89,7 +89,7 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = DEFAULT
 def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
           settings: LoudnessSettings = DEFAULT_LOUDNESS, later_gain_db: float = 0.0,
           analyses: Mapping[K, Analysis] | None = None, gain_db: float | None = None,
-          model: Model[K] | None = None) -> dict[K, bytes]:
+          model: Model[K] | None = None, background: np.ndarray | None = None) -> dict[K, bytes]:
     """The pieces of a session (int16 mono clips, each placed at the sample offsets in
     `places`, silence elsewhere) levelled so that the session reads `settings.target` LUFS
     with true peaks at or under `settings.true_peak` dBTP once a later stage has applied
@@ -98,11 +98,13 @@ def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rat
     is never held whole: its loudness is computed from per-piece block powers placed on the
     timeline (`Model`), not measured. `analyses`: pieces already analysed (`analyse`), for
     instance kept in the phrase cache. `gain_db`: the gain to use (`choose_gain`), instead of
-    the one the model finds; `model`: this session's, if already made. Same lengths, silence
-    stays zero; deterministic."""
+    the one the model finds; `model`: this session's, if already made. `background`: the
+    K-weighted power per 10 ms block of what sounds under the pieces at its final level (a
+    music bed, music.py), counted in the loudness and never changed (with `model`: given to
+    it). Same lengths, silence stays zero; deterministic."""
     if not settings.enabled:
         return dict(pieces)
-    model = model or Model(pieces, places, sample_rate, analyses)
+    model = model or Model(pieces, places, sample_rate, analyses, background)
     if gain_db is None:
         found = model.gain(settings, later_gain_db)
         if found is None:                   # silence: nothing to level
@@ -152,7 +154,7 @@ class Model(Generic[K]):
     session's 10 ms grid by their centres. tests/test_stream.py compares it with two meters."""
 
     def __init__(self, pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
-                 analyses: Mapping[K, Analysis] | None = None) -> None:
+                 analyses: Mapping[K, Analysis] | None = None, background: np.ndarray | None = None) -> None:
         self.rate, self.block = sample_rate, block_size(sample_rate)
         self.keys = list(pieces)
         known = analyses or {}
@@ -170,6 +172,10 @@ class Model(Generic[K]):
         self._rows, self._lands = np.concatenate(rows), np.concatenate(lands)
         self._power = np.concatenate([np.zeros(0), *powers])[self._rows]
         self._blocks = int(self._lands.max()) + 1 if len(self._lands) else 0
+        # What sounds under the pieces at its final level (a music bed, music.py): its K-weighted
+        # power per 10 ms block, counted in the loudness and never changed by the gain.
+        self._background: np.ndarray = np.zeros(0) if background is None else np.asarray(background)
+        self._blocks = max(self._blocks, len(self._background))
         # The pieces' peaks end to end, SEPARATE empty blocks between them, so that one pass
         # of the limiter's smoothing over them is each piece's own; and the index there of
         # every placed power block (past a piece's end, the K filter's tail, the last index,
@@ -215,7 +221,10 @@ class Model(Generic[K]):
         else:
             gains = np.append(_smoothed(np.minimum(gain, ceiling / np.maximum(self._peaks, 1e-12)), gain), gain)
             weights = self._power * gains[self._gain_of] ** 2
-        session = np.bincount(self._lands, weights=weights, minlength=self._blocks)
+        session: np.ndarray = np.asarray(np.bincount(self._lands, weights=weights, minlength=self._blocks),
+                                         dtype=np.float64)
+        if len(self._background):
+            session[:len(self._background)] += self._background
         return gated_loudness(session, self.rate, self.block)
 
 

@@ -81,8 +81,11 @@ def encode_normalized(session: Mix, path: Path, bitrate: str, settings: Loudness
     with HEADROOM_DB, 1.5 dB, most segments pass at the first encode)."""
     rate = session.sample_rate
     if not settings.enabled:
+        if session.bed is not None:         # the bed against the voice's own loudness
+            session.bed.level_for(session, settings, 0.0)
         return segments.encode(session, path, bitrate, None, cache, stats)
-    model = Model(session.pieces, session.places, rate, session.analyses)
+    background = session.bed.level_for(session, settings, ENCODER_GAIN_DB) if session.bed is not None else None
+    model = Model(session.pieces, session.places, rate, session.analyses, background)
     remember = cache is not None and session_key is not None
     previous = _previous_gain(cache, session_key) if remember else None
     gain = choose_gain(model, settings, ENCODER_GAIN_DB, previous, KEEP_GAIN_LU)

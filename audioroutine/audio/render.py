@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..compile.timeline import Timeline
 from ..core.errors import BuildError
@@ -16,6 +17,9 @@ from ..speech.clips import Speech
 from .loudness import Analysis
 from .pieces import speech_piece
 from .tones import synthesize
+
+if TYPE_CHECKING:
+    from .music import Bed
 
 CHUNK_BYTES = 1 << 18     # what the stream hands on at a time (about 6 s at 22,050 Hz)
 
@@ -33,9 +37,15 @@ class Mix:
     total: int
     sample_rate: int
     analyses: dict[Piece, Analysis] = field(default_factory=dict)
+    bed: Bed | None = None         # music under it all (music.py); None: digital silence between pieces
 
     def chunks(self) -> Iterator[bytes]:
         """The session's PCM in order, about CHUNK_BYTES at a time; exactly `total` samples."""
+        if self.bed is None:
+            return self._pieces()
+        return self.bed.mixed(self._pieces())
+
+    def _pieces(self) -> Iterator[bytes]:
         buffer, position = bytearray(), 0
         for start, piece in self.places:
             if start < position:
@@ -63,7 +73,7 @@ class Mix:
         return cls({piece: pcm}, [(0, piece)], len(pcm) // 2, sample_rate)
 
     def with_pieces(self, pieces: dict[Piece, bytes]) -> Mix:
-        return Mix(pieces, self.places, self.total, self.sample_rate, self.analyses)
+        return Mix(pieces, self.places, self.total, self.sample_rate, self.analyses, self.bed)
 
 
 def _silence(buffer: bytearray, size: int) -> Iterator[bytes]:

@@ -1,7 +1,8 @@
 """Segments: a session encoded as independent pieces of MP3, joined into one gapless file.
 
 A session is cut at frame boundaries that lie deep inside digital silence (the gaps between
-a Mix's pieces: holds, rests, pauses between cues). Each segment is encoded by its own LAME
+a Mix's pieces: holds, rests, pauses between cues). A session with a music bed has none: it
+is encoded as one segment (same join, same cache, same peak check). Each segment is encoded by its own LAME
 stream (`encode_segment`), so it can be encoded on any core, checked on its own, and cached
 by content. The frames are then joined behind one Xing/Info + LAME tag frame (mp3frames.py).
 
@@ -37,7 +38,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -80,7 +81,10 @@ def plan(session: Mix, min_seconds: float = MIN_SEGMENT_S) -> list[Segment]:
     """Where to cut `session`: at the first frame boundary of a silent gap (between two
     pieces) with LEAD + GUARD samples of silence before it and GUARD after, once the
     segment so far lasts `min_seconds`. Decided by the pieces' places alone, from the start:
-    the same session always gets the same cuts."""
+    the same session always gets the same cuts. A session with a music bed (`Mix.bed`) has
+    no digital silence to cut in: it is one segment."""
+    if session.bed is not None:
+        return [Segment(0, session.total, None)]
     spf = samples_per_frame(session.sample_rate)
     guard = GUARD_FRAMES * spf
     least = int(min_seconds * session.sample_rate)
@@ -98,6 +102,8 @@ def plan(session: Mix, min_seconds: float = MIN_SEGMENT_S) -> list[Segment]:
 
 def render(session: Mix, start: int, end: int) -> bytes:
     """Session samples [start, end) as int16 PCM (what `Mix.chunks` plays there)."""
+    if session.bed is not None:             # the bed is streamed from the start: play the mix through
+        return _played(session, start, end)
     out = bytearray(2 * (end - start))
     starts = [s for s, _ in session.places]
     i = max(0, bisect_right(starts, start) - 1)
@@ -109,6 +115,22 @@ def render(session: Mix, start: int, end: int) -> bytes:
             out[2 * (a - start):2 * (b - start)] = data[2 * (a - at):2 * (b - at)]
         i += 1
     return bytes(out)
+
+
+def _played(session: Mix, start: int, end: int) -> bytes:
+    """Samples [start, end) of `session.chunks()`, copied into one buffer as they come (a
+    session with a bed is one segment: its samples are held once, not twice)."""
+    out = bytearray(2 * (end - start))
+    seen, at = 0, 0
+    for chunk in session.chunks():
+        a, b = max(2 * start - seen, 0), min(2 * end - seen, len(chunk))
+        if a < b:
+            out[at:at + b - a] = chunk[a:b]
+            at += b - a
+        seen += len(chunk)
+        if seen >= 2 * end:
+            break
+    return cast(bytes, out)     # read only from here on (hashed, piped, sliced): no second copy
 
 
 class Cache(Protocol):

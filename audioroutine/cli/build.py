@@ -13,6 +13,7 @@ from ..core.errors import AudioRoutineError, ScriptError, collect
 from ..core.ffmpeg import configure_pydub
 from ..core.redact import redact
 from ..model.durations import format_ms
+from ..model.music_settings import MusicError, parse_music
 from ..model.script import Library, Routine, load_script
 from ..model.settings import Settings
 from ..run.builds import build_batch
@@ -56,6 +57,9 @@ from .app import (
 @click.option("--id3", "id3", type=click.Choice(["2.3", "2.4"]), default="2.3", show_default=True,
               help="ID3 version: 2.3 reads everywhere (Windows, car stereos); 2.4 stores UTF-8.")
 @click.option("--no-sidecars", is_flag=True, help="Do not write the .vtt and .lrc transcripts.")
+@click.option("--music", default=None, metavar="BED|FILE|none",
+              help="A music bed under every session: calm, warm, dusk, an audio file, or none "
+                   "[default: the script's, the settings'].")
 @click.option("--dry-run", is_flag=True, help="Show what would be written; synthesize and write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the dry run) as JSON.")
 @click.option("--explain", is_flag=True,
@@ -69,8 +73,8 @@ from .app import (
 @common
 @output_options
 def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str | None, sample_rate: str,
-              force: bool, id3: str, no_sidecars: bool, dry_run: bool, as_json: bool, explain: bool, prune_stale: bool,
-              parallel: Parallel, settings_file: Path | None, engine: str | None, voice: str | None,
+              force: bool, id3: str, no_sidecars: bool, music: str | None, dry_run: bool, as_json: bool, explain: bool,
+              prune_stale: bool, parallel: Parallel, settings_file: Path | None, engine: str | None, voice: str | None,
               cache_dir: CacheLocation | None) -> None:
     """Build one MP3 per level for each script (files, folders, quoted globs), their transcripts, and one M3U8 playlist.
 
@@ -82,12 +86,14 @@ def build_cmd(scripts: tuple[Path, ...], level: str, out_dir: Path, bitrate: str
     libraries: dict[Path, Library] = {}     # each exercise library read once per build
     loaded = collect(lambda path: (load_script(path, libraries), settings_of(path, settings_file)), paths)
     routines = [routine for routine, _ in loaded]
+    music_option = _music_option(music)
 
     def options_for(pair: tuple[Routine, Settings]) -> BuildOptions:
         routine, found = pair
         return BuildOptions(out_dir=out_dir, engine=engine, voice=voice, levels=levels_of(routine, level),
                             cache_dir=cache_dir, bitrate=bitrate, sample_rate=int(sample_rate), force=force,
-                            id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars)
+                            id3_version=int(id3[-1]), settings=found, sidecars=not no_sidecars,
+                            music=music_option)
 
     options = collect(options_for, loaded)
     for routine, opts in zip(routines, options):
@@ -290,3 +296,14 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool, settings_file: Path | N
         echo_json(results)
         if not all(result["ok"] for result in results):
             click.get_current_context().exit(EXIT_INPUT)
+
+
+def _music_option(value: str | None) -> str | None:
+    """--music, checked (a file relative to the current folder, made absolute)."""
+    if value is None:
+        return None
+    try:
+        found = parse_music(value)
+    except MusicError as err:
+        raise ScriptError(f"--music: {err}", file="--music") from None
+    return str(found.path.resolve()) if found is not None and found.is_file else value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from ..core.errors import ScriptError
 from .loudness_settings import LoudnessSettings
@@ -131,6 +131,7 @@ class Routine:
     circuits: tuple[Circuit, ...] = ()
     sounds: SoundSettings = SoundSettings()
     loudness: LoudnessSettings = LoudnessSettings()
+    music: Any = None             # a music bed (music_settings.Music) or "none"; None: not said (run.options.music_for)
     path: str = "<script>"
     sha256: str = ""
     mixed_languages: bool = False     # the script says its voice may speak another language

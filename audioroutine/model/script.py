@@ -25,6 +25,7 @@ from .exercises import EXERCISE_CUE_KEYS, EXERCISE_KEYS, USE_KEYS, read_exercise
 from .fields import FieldReader
 from .library import LIBRARY_KEYS, Library, read_libraries, used_exercise, with_libraries
 from .loudness_settings import LoudnessSettings
+from .music_settings import MusicError, parse_music
 from .names import name_problem
 from .phrases import PHRASE_KEYS, check_template
 from .routine import (
@@ -62,6 +63,7 @@ ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
     "transition", "circuits", "sounds", "loudness", "libraries", "mixed_languages",
+    "music",
 )
 CIRCUIT_KEYS = ("name", "exercises", "rounds", "rest")
 
@@ -177,7 +179,7 @@ def _head(reader: FieldReader, top: dict[str, yaml.Node]) -> dict[str, Any]:
         "intro": reader.text, "outro": reader.text, "voice": lambda node, key: _voice(reader, node),
         "get_ready": reader.duration, "gap": reader.duration, "transition": reader.duration,
         "sounds": lambda node, key: _sounds(reader, node), "loudness": lambda node, key: _loudness(reader, node),
-        "mixed_languages": reader.boolean,
+        "mixed_languages": reader.boolean, "music": lambda node, key: _music(reader, node),
     }
     out = dict(_HEAD_DEFAULTS)
     for key, conv in read.items():
@@ -293,6 +295,20 @@ def _loudness(reader: FieldReader, node: yaml.Node) -> LoudnessSettings:
         true_peak=reader.number(keys["true_peak"], "loudness.true_peak", -9.0, 0.0)
         if "true_peak" in keys else default.true_peak,
     )
+
+
+def _music(reader: FieldReader, node: yaml.Node) -> Any:
+    """`music: none`, a built-in bed, an audio file (relative to the script), or
+    `{source: ..., level: -20, duck: 12}` (audio/music.py)."""
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = reader.scalar(node, "music")
+    else:
+        value = {name: reader.scalar(sub, f"music.{name}")
+                 for name, sub in reader.mapping(node, "music", ("source", "level", "duck")).items()}
+    try:
+        return parse_music(value, str(Path(reader.path).parent)) or "none"
+    except MusicError as err:
+        raise reader.fail(node, "music", str(err)) from None
 
 
 def _levels(reader: FieldReader, node: yaml.Node | None) -> tuple[Level, ...]:

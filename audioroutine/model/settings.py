@@ -17,6 +17,7 @@ from ..core.reader import PathRefused, claims, inside_roots, load_toml, read_tex
 from ..engines import engine_names
 from .bitrates import ALL_BITRATES
 from .cover_image import load_cover
+from .music_settings import MusicError, parse_music
 from .texts import text_problem
 
 FILE_NAME = "audioroutine.toml"
@@ -37,6 +38,7 @@ class Settings:
     engine: str | None = None
     voice: str | None = None
     bitrate: str | None = None
+    music: str | None = None         # a bed under every session: a bed, an audio file (relative to this file), "none"
     path: str | None = None          # the file these came from
     lines: tuple[tuple[str, int | None], ...] = field(default=(), compare=False)   # key → line, for errors
 
@@ -97,6 +99,16 @@ def parse_settings(text: str, path: str = FILE_NAME) -> Settings:
 
 
 def _value(key: str, value: object, path: str, line: int | None) -> str:
+    found = _text(key, value, path, line)
+    if key == "music":
+        try:
+            parse_music(found, str(Path(path).parent))
+        except MusicError as err:
+            raise ScriptError(f"music: {err}", file=path, line=line, key="music") from None
+    return found
+
+
+def _text(key: str, value: object, path: str, line: int | None) -> str:
     if key not in KEYS:
         raise ScriptError(f"unknown key '{short(key)}'", file=path, line=line, key=short(key), hint=key_hint(key, KEYS))
     if isinstance(value, dict):

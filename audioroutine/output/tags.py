@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from mutagen.id3 import (
     APIC,
@@ -64,6 +64,7 @@ class Provenance(TypedDict):
     loudness: list[float | bool]     # [target, true_peak, enabled]
     id3: int
     tags: str                        # tags_digest of everything else written
+    music: NotRequired[dict[str, Any]]   # the bed under it (music.Music.identity()), when there is one
 
 
 @dataclass

@@ -37,6 +37,7 @@ from ..core.reader import (
 from ..engines import ENGINES, engine_names
 from ..model.durations import parse_duration_ms
 from ..model.fields import FieldReader
+from ..model.music_settings import MusicError, parse_music
 from ..model.names import name_problem
 from ..model.script import Routine, load_script
 from .progression import (
@@ -49,7 +50,7 @@ from .progression import (
 )
 
 COLUMNS = ("ref", "script", "programme", "exercises", "level", "week", "language", "voice", "engine", "first_name",
-           "frequency", "clinician", "date", "mixed_languages")
+           "frequency", "clinician", "date", "mixed_languages", "music")
 OVERRIDES = ("reps", "sets", "hold", "rest", "set_rest")   # per exercise: `<exercise id>.<key>` columns
 DEFAULTS = ("frequency", "clinician", "date", "mixed_languages")   # an option here is every patient's default
 OPTIONS = ("speak_first_names", *DEFAULTS)
@@ -301,6 +302,7 @@ def _patient(entry: Entry, base: Path, speak: bool, cache: Cache) -> Patient:
     routine = _language(entry, routine, row_data)
     engine, voice = _voice(entry, routine)
     routine = _frequency(entry, routine, row_data)
+    routine = _music(entry, base, routine, row_data)
     clinician, date = _free_text(entry, "clinician"), _date(entry)
     first_name = _first_name(entry) if speak else None
     if first_name:
@@ -433,6 +435,19 @@ def _voice(entry: Entry, routine: Routine) -> tuple[str | None, str | None]:
     if problem:
         raise entry.fail("voice", problem, "use a voice in the patient's language, or say 'mixed_languages: yes'")
     return engine, voice
+
+
+def _music(entry: Entry, base: Path, routine: Routine, row_data: dict[str, object]) -> Routine:
+    """A bed for this patient: calm, warm, dusk, an audio file (relative to this file), none."""
+    music = entry.get("music")
+    if not music:
+        return routine
+    try:
+        routine = replace(routine, music=parse_music(music, str(base)) or "none")
+    except MusicError as err:
+        raise entry.fail("music", str(err)) from None
+    row_data["music"] = music
+    return routine
 
 
 def _frequency(entry: Entry, routine: Routine, row_data: dict[str, object]) -> Routine:

@@ -36,7 +36,16 @@ from ..output.transcript import write_sidecars
 from ..speech.cache import PhraseCache
 from ..speech.clips import Speech
 from .executors import Executor, Parallel, open_executor
-from .options import OUTPUT_SUFFIXES, BuildOptions, SessionResult, bitrate, engine_name, output_path, voice_name
+from .options import (
+    OUTPUT_SUFFIXES,
+    BuildOptions,
+    SessionResult,
+    bitrate,
+    engine_name,
+    music_for,
+    output_path,
+    voice_name,
+)
 from .prepare import BuildResult, Prepared, Progress, check_length, compile_script, one_line
 from .tagging import is_up_to_date, session_tags
 from .work import EngineSpec, SessionJob, Spoken, make_session, synthesize_phrases
@@ -286,7 +295,7 @@ class _Run:
             return None
         session.staged = temp_path(session.path)
         return SessionJob(session.spec, session.timeline, session.tags, routine.loudness.enabled,
-                          bitrate(options), routine.loudness, options.id3_version)
+                          bitrate(options), routine.loudness, options.id3_version, music_for(routine, options))
 
     def _chunk_done(self, n: int, spoken: Spoken, queue: deque[int]) -> list[_Session]:
         """Record a chunk's lengths and failures; the sessions it made ready. Phrases the

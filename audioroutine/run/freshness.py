@@ -27,7 +27,7 @@ from .. import __version__
 from ..engines import VoiceOptions, engine_class
 from ..model.script import Routine
 from ..model.settings import Settings
-from .options import BuildOptions, bitrate, chosen_levels, engine_name, voice_name, year_tag
+from .options import BuildOptions, bitrate, chosen_levels, engine_name, music_for, voice_name, year_tag
 
 if TYPE_CHECKING:
     from ..output.tags import Provenance
@@ -60,6 +60,7 @@ OPTIONS: dict[str, Option] = {
     "sidecars": Option(True, None, "whether the .vtt and .lrc are written (not the MP3)"),
     "album": Option(True, "tags", "the album tag"),
     "album_artist": Option(True, "tags", "the album artist tag"),
+    "music": Option(True, "music", "the bed under every session (a file by its sha256; absent without a bed)"),
 }
 
 
@@ -83,6 +84,7 @@ LABELS: dict[str, str] = {
     "package": "audioroutine version or code",
     "dependencies": "Python or a dependency's version",
     "ffmpeg": f"${FFMPEG_ENV}",
+    "music": "music bed or file",
     "track": "track number (the sessions built together)",
     "album": "the album tags (the batch's first script and its settings)",
     "year": "year (SOURCE_DATE_EPOCH)",
@@ -145,15 +147,19 @@ def session_inputs(environment: Environment, routine: Routine, options: BuildOpt
     settings, cover = environment.settings(options.settings)
     chosen = {"levels": list(chosen_levels(routine, options)), "settings": None}
     values = {name: chosen.get(name, getattr(options, name)) for name, option in OPTIONS.items()
-              if option.changes_bytes and name != "settings"}
-    return Inputs({
+              if option.changes_bytes and name not in ("settings", "music")}
+    parts: dict[str, Any] = {
         "script": environment.script(routine), "library": routine.sha256,
         "settings": settings, "cover": cover,
         "options": {name: digest(value) for name, value in values.items()},
         "engine": digest(engine),
         "package": environment.package, "dependencies": environment.dependencies, "ffmpeg": environment.ffmpeg,
         "track": digest([level, *track]), "album": digest(album), "year": digest(year_tag()),
-    })
+    }
+    music = music_for(routine, options)
+    if music is not None:     # the bed that --music, the script or the settings chose; a file by its content
+        parts["music"] = digest(music.identity())
+    return Inputs(parts)
 
 
 def album_source(routines: list[Routine], options: list[BuildOptions], environment: Environment) -> Any:
@@ -211,6 +217,9 @@ def provenance(routine: Routine, level: str, options: BuildOptions, engine_ident
         "id3": options.id3_version,
         "tags": tags,
     }
+    music = music_for(routine, options)
+    if music is not None:     # only with a bed: a session without one keeps its provenance
+        made["music"] = music.identity()
     return made
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import ScriptError
 from ..core.files import StrPath
 from ..model.bitrates import DEFAULT_BITRATE
+from ..model.music_settings import Music, MusicError, parse_music
 from ..model.names import inside
 from ..model.script import Routine
 from ..model.settings import BESIDE_SCRIPT, Settings, settings_for
@@ -46,13 +48,14 @@ class BuildOptions:
     sidecars: bool = True              # write .vtt and .lrc beside each MP3
     album: str | None = None           # album tag for a batch of several scripts
     album_artist: str | None = None    # album artist for a batch of several scripts
+    music: str | None = None           # a bed under every session (bed, audio file, "none"): before script, settings
 
     def __init__(
         self, out_dir: StrPath = "output", engine: str | None = None, voice: str | None = None,
         levels: Iterable[str] = (), cache_dir: StrPath | None = None, bitrate: str | None = None,
         sample_rate: int = SESSION_RATE, id3_version: int = 3, force: bool = False,
         settings: Settings = BESIDE_SCRIPT, sidecars: bool = True, album: str | None = None,
-        album_artist: str | None = None,
+        album_artist: str | None = None, music: str | None = None,
     ) -> None:
         # Written out (the dataclass keeps it) to accept what a Python caller naturally
         # passes, "out" or any PathLike, a list of levels, while the fields stay exact.
@@ -61,6 +64,7 @@ class BuildOptions:
         self.cache_dir = None if cache_dir is None else cache_location(cache_dir)
         self.bitrate, self.sample_rate, self.id3_version, self.force = bitrate, sample_rate, id3_version, force
         self.settings, self.sidecars, self.album, self.album_artist = settings, sidecars, album, album_artist
+        self.music = music
 
     def for_script(self, routine: Routine) -> BuildOptions:
         """These options with the settings decided: the default (BESIDE_SCRIPT) becomes the
@@ -105,6 +109,23 @@ def engine_name(routine: Routine, options: BuildOptions) -> str:
 def voice_name(routine: Routine, options: BuildOptions) -> str | None:
     """The voice asked for (None: the engine's default)."""
     return options.voice or routine.voice.voice or options.settings.voice
+
+
+def music_for(routine: Routine, options: BuildOptions) -> Music | None:
+    """The bed a session gets. Precedence: `--music` (BuildOptions.music), then the script's
+    `music:`, then the settings file's `music`; none of them: no bed (the default). Any of
+    them may say none."""
+    for value, base in ((options.music, ""), (routine.music, str(Path(routine.path).parent)),
+                        (options.settings.music, str(Path(options.settings.path or ".").parent))):
+        if value is None:
+            continue
+        if isinstance(value, Music):
+            return value
+        try:
+            return parse_music(value, base)
+        except MusicError as err:
+            raise ScriptError(f"music: {err}", file=routine.path, key="music") from None
+    return None
 
 
 def chosen_levels(routine: Routine, options: BuildOptions) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from ..compile.compiler import level_title, phrases_for
 from ..compile.timeline import Chapter, Timeline
 from ..core.errors import ScriptError
 from ..model.cover_image import load_cover
+from ..model.music_settings import Music
 from ..model.script import Routine
 from ..model.settings import Settings
 from ..output.cover import generate_cover
@@ -19,7 +20,7 @@ from ..output.transcript import lines, plain_text
 from ..speech.clips import Speech
 from .freshness import is_up_to_date as is_up_to_date  # was defined here: still importable from here
 from .freshness import provenance
-from .options import BuildOptions, year_tag
+from .options import BuildOptions, music_for, year_tag
 
 
 def session_tags(
@@ -30,7 +31,8 @@ def session_tags(
     clinic = routine.clinic or settings.clinic
     artist = _artist(routine, settings)
     title = f"{routine.title} — {level_title(routine, level, say)}"
-    comment = " ".join(filter(None, [*routine.safety, settings.disclaimer, routine.description]))
+    music = music_for(routine, options)
+    comment = " ".join(filter(None, [*routine.safety, settings.disclaimer, routine.description, credit(music)]))
     spoken = lines(timeline)
     tags = SessionTags(
         title=title,
@@ -55,6 +57,25 @@ def session_tags(
     tags.provenance = provenance(routine, level, options, speech.engine.identity(), timeline_hash(timeline),
                                  timeline.total, timeline.sample_rate, tags_digest(tags), list(speech.trim))
     return tags
+
+
+def credit(music: Music | None) -> str:
+    """'Music: TITLE by ARTIST' from a music file's tags ('' without them or for a built-in bed)."""
+    if music is None or not music.is_file:
+        return ""
+    try:
+        import mutagen
+
+        tags = mutagen.File(str(music.path), easy=True)
+    except Exception:   # noqa: BLE001  any unreadable tag: no credit, the audio is what matters
+        return ""
+    if tags is None or not tags.tags:
+        return ""
+    title = " / ".join(tags.tags.get("title", []))
+    artist = " / ".join(tags.tags.get("artist", []))
+    if not title and not artist:
+        return ""
+    return "Music: " + (f"{title} by {artist}" if title and artist else title or f"by {artist}") + "."
 
 
 def _artist(routine: Routine, settings: Settings) -> str:

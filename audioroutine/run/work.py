@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audio.mp3 import encode_normalized
+from ..audio.music import with_bed
 from ..audio.render import mix
 from ..compile.timeline import Timeline
 from ..core.errors import AudioRoutineError
@@ -30,6 +31,7 @@ from ..core.ffmpeg import configure_pydub
 from ..core.files import checkpoint
 from ..engines import Engine, VoiceOptions, get_engine
 from ..model.loudness_settings import LoudnessSettings
+from ..model.music_settings import Music
 from ..output.tags import SessionTags, write_tags
 from ..speech.cache import PhraseCache
 from ..speech.clips import Speech, SpeechStats
@@ -112,6 +114,7 @@ class SessionJob:
     bitrate: str
     loudness: LoudnessSettings
     id3_version: int
+    music: Music | None = None      # a bed under the session (audio/music.py)
 
 
 def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
@@ -132,7 +135,7 @@ def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
 
 def _produce(job: SessionJob, path: Path) -> None:
     speech = job.spec.speech()
-    session = mix(job.timeline, speech, rotate=job.rotate)
+    session = with_bed(mix(job.timeline, speech, rotate=job.rotate), job.timeline, job.music)
     checkpoint("render")
     encode_normalized(session, path, job.bitrate, job.loudness, cache=speech.cache, session_key=_session_key(job))
     checkpoint("encode")
