@@ -54,10 +54,10 @@ def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB, over_bed: boo
     if over_bed:   # smoothed like the floor: a bed's low notes swing a 5 ms frame's level
         floor_db = bed_floor(x, rate) + OVER_BED_DB
         smooth = BED_SMOOTH_MS // FRAME_MS
-        level = 10 * np.log10(np.maximum(np.convolve(rms ** 2, np.ones(smooth) / smooth, mode="same"), 1e-12))
+        frame_db = 10 * np.log10(np.maximum(np.convolve(rms ** 2, np.ones(smooth) / smooth, mode="same"), 1e-12))
     else:
-        floor_db, level = np.full(len(rms), -np.inf), 20 * np.log10(np.maximum(rms, 1e-12))
-    loud = np.flatnonzero((rms > RMS_FLOOR) & (level > floor_db))
+        floor_db, frame_db = np.full(len(rms), -np.inf), 20 * np.log10(np.maximum(rms, 1e-12))
+    loud = np.flatnonzero((rms > RMS_FLOOR) & (frame_db > floor_db))
     if not len(loud):
         return []
     breaks = np.flatnonzero(np.diff(loud) * FRAME_MS > MIN_QUIET_MS)
