@@ -40,16 +40,9 @@ def _folder_summary(folders: list[FolderResult], as_json: bool) -> None:
     synthesized = sum(folder.result.stats.synthesized for folder in folders)
     cached = sum(folder.result.stats.cached for folder in folders)
     if as_json:
-        echo_json({
-            "folders": [{"folder": str(f.folder), "reference": f.reference, "playlist": str(f.playlist),
-                         "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples,
-                                       "sample_rate": s.sample_rate, "seconds": s.seconds, "written": s.written,
-                                       "title": s.title} for s in f.result.sessions],
-                         "handouts": [str(h) for h in f.handouts]} for f in folders],
-            "phrases": {"synthesized": synthesized, "cached": cached},
-            "summary": {"folders": len(folders), "sessions": len(sessions), "built": sum(s.written for s in sessions),
-                        "handouts": sum(len(f.handouts) for f in folders)},
-        })
+        from ..prescribe.build import folders_to_dict
+
+        echo_json(folders_to_dict(folders))
         return
     for folder in folders:
         for session in folder.result.sessions:
@@ -68,15 +61,9 @@ def _folder_dry_run(folders: list[FolderPlan], as_json: bool) -> None:
     to_synthesize = sum(f.plan.to_synthesize for f in folders)
     cached = sum(f.plan.cached for f in folders)
     if as_json:
-        echo_json({
-            "dry_run": True,
-            "folders": [{"folder": str(f.folder), "reference": f.reference, "playlist": str(f.plan.playlist),
-                         "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples,
-                                       "seconds": s.seconds, "estimated_phrases": s.estimated, "state": s.state}
-                                      for s in f.plan.sessions],
-                         "handouts": [str(h) for h in f.handouts]} for f in folders],
-            "phrases": {"to_synthesize": to_synthesize, "cached": cached},
-        })
+        from ..prescribe.build import plans_to_dict
+
+        echo_json(plans_to_dict(folders))
         return
     for folder in folders:
         for session in folder.plan.sessions:

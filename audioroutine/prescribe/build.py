@@ -12,9 +12,10 @@ import io
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from ..core.errors import AudioRoutineError, ScriptError
@@ -42,6 +43,22 @@ class FolderResult:
     reference: str | None = None
 
 
+def folders_to_dict(folders: Sequence[FolderResult]) -> dict[str, Any]:
+    """Folders built, as JSON data (what `programme --json` and `prescribe --json` print)."""
+    sessions = [s for folder in folders for s in folder.result.sessions]
+    return {
+        "folders": [{"folder": str(f.folder), "reference": f.reference, "playlist": str(f.playlist),
+                     "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples,
+                                   "sample_rate": s.sample_rate, "seconds": s.seconds, "written": s.written,
+                                   "title": s.title} for s in f.result.sessions],
+                     "handouts": [str(h) for h in f.handouts]} for f in folders],
+        "phrases": {"synthesized": sum(f.result.stats.synthesized for f in folders),
+                    "cached": sum(f.result.stats.cached for f in folders)},
+        "summary": {"folders": len(folders), "sessions": len(sessions), "built": sum(s.written for s in sessions),
+                    "handouts": sum(len(f.handouts) for f in folders)},
+    }
+
+
 @dataclass
 class FolderPlan:
     """One folder as a dry run sees it: what `build_folder` would write."""
@@ -50,6 +67,20 @@ class FolderPlan:
     plan: BatchPlan
     handouts: list[Path] = field(default_factory=list)
     reference: str | None = None
+
+
+def plans_to_dict(folders: Sequence[FolderPlan]) -> dict[str, Any]:
+    """What a programme or prescription build would write, as JSON data (`--dry-run --json`)."""
+    return {
+        "dry_run": True,
+        "folders": [{"folder": str(f.folder), "reference": f.reference, "playlist": str(f.plan.playlist),
+                     "sessions": [{"path": str(s.path), "level": s.level, "samples": s.samples,
+                                   "seconds": s.seconds, "estimated_phrases": s.estimated, "state": s.state}
+                                  for s in f.plan.sessions],
+                     "handouts": [str(h) for h in f.handouts]} for f in folders],
+        "phrases": {"to_synthesize": sum(f.plan.to_synthesize for f in folders),
+                    "cached": sum(f.plan.cached for f in folders)},
+    }
 
 
 def page_url(base_url: str | None, out_dir: Path, mp3: Path) -> str | None:
