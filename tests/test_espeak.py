@@ -76,6 +76,17 @@ def test_espeak_unknown_voice_is_one_line() -> None:
     assert str(err.value) == "espeak: no voice 'xx-yy' (list them: audioroutine voices --engine espeak)"
 
 
+def test_every_language_code_voices_lists_is_a_voice_espeak_speaks() -> None:
+    """`voices --engine espeak` lists language codes (en-gb, en-029...); each is accepted as a
+    voice (regression: en-gb was refused, "no voice 'en-gb'"), and the accents differ."""
+    listed = [line.split()[0] for line in EspeakEngine.info().voices]
+    assert {"en-gb", "en-029", "en-gb-x-rp"} <= set(listed)
+    lengths = {code: EspeakEngine(VoiceOptions(voice=code)).synthesize("Hello there, one two three.").samples
+               for code in ("en", "en-gb", "en-029", "en-gb-x-rp")}
+    assert all(samples > 0 for samples in lengths.values())
+    assert len(set(lengths.values())) > 1
+
+
 def assert_has_speech(path: Path, timeline: Timeline) -> None:
     pcm = np.frombuffer(decode_mp3(path, timeline.sample_rate).raw_data, dtype="<i2")
     assert len(pcm) == timeline.total

@@ -82,9 +82,19 @@ def _espeak() -> Iterator[tuple[Any, int, bytearray]]:
         _ctypes.dlclose(lib._handle)
 
 
+def _set_language(lib: Any, code: str) -> bool:
+    """Choose the voice for a language code as `voices --engine espeak` lists them (en-gb,
+    en-029...: not voice names, which SetVoiceByName wants)."""
+    language = ctypes.c_char_p(code.encode())
+    spec = _Voice()
+    spec.languages = ctypes.cast(language, ctypes.c_void_p)
+    lib.espeak_SetVoiceByProperties.argtypes = [ctypes.POINTER(_Voice)]
+    return bool(lib.espeak_SetVoiceByProperties(ctypes.byref(spec)) == EE_OK)
+
+
 def _synthesize(voice: str, wpm: int, text: str) -> Clip:
     with _espeak() as (lib, rate, pcm):
-        if lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
+        if lib.espeak_SetVoiceByName(voice.encode()) != EE_OK and not _set_language(lib, voice):
             raise EngineError(f"espeak: no voice '{voice}' (list them: audioroutine voices --engine espeak)")
         lib.espeak_SetParameter(ESPEAK_RATE, wpm, 0)
         data = text.encode()
