@@ -35,6 +35,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import stat
 import threading
@@ -166,6 +167,12 @@ class Guard:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
+                if getattr(multiprocessing.current_process(), "_inheriting", False):
+                    # A worker process still importing the main script, which started a build at
+                    # its top level (no `if __name__ == "__main__":` guard): the parent holds the
+                    # lock and waits for this worker, so waiting here would never end. Die now;
+                    # the parent says why (run/batch.py).
+                    raise RuntimeError(f"{self.root}: a worker process started a build while it started")
                 waited = time.monotonic() - started
                 holder = _holder(path)
                 if waited >= timeout:
