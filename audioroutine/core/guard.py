@@ -172,7 +172,7 @@ class Guard:
                     # its top level (no `if __name__ == "__main__":` guard): the parent holds the
                     # lock and waits for this worker, so waiting here would never end. Die now;
                     # the parent says why (run/batch.py).
-                    raise RuntimeError(f"{self.root}: a worker process started a build while it started")
+                    raise RuntimeError(f"{self.root}: a worker process started a build while it started") from None
                 waited = time.monotonic() - started
                 holder = _holder(path)
                 if waited >= timeout:
