@@ -115,6 +115,12 @@ def run_batch(routines: Sequence[Any], options: Sequence[BuildOptions], tracks: 
 _FAILED = object()   # a unit's result when it failed its script
 
 
+def _worker_died(err: BaseException) -> bool:
+    """True for the error a pool (BrokenProcessPool) or Dask (KilledWorker) gives when a
+    worker process died."""
+    return type(err).__name__ in ("BrokenProcessPool", "KilledWorker")
+
+
 def _died_message() -> str:
     """Why a worker process died. Workers are spawned: each imports the main script again,
     so a script that starts a build at its top level, without an `if __name__ == "__main__":`
@@ -192,7 +198,12 @@ class _Run:
         chunks = deque(range(len(self.chunks)))
         running: dict[Any, tuple[str, int]] = {}
         while ready or chunks or running:
-            self._submit(executor, ready, chunks, running)
+            try:
+                self._submit(executor, ready, chunks, running)
+            except Exception as err:   # a pool broken by a worker that died is found on submit too
+                if _worker_died(err):
+                    raise BuildError(_died_message()) from None
+                raise
             if not running:
                 continue
             for future in executor.wait(list(running)):
@@ -249,7 +260,7 @@ class _Run:
             self._fail(self.sessions[n].script if kind == "session" else None, err, chunk=n)
             return _FAILED
         except Exception as err:
-            if type(err).__name__ in ("BrokenProcessPool", "KilledWorker"):   # pool, Dask
+            if _worker_died(err):
                 raise BuildError(_died_message()) from None
             raise
 
