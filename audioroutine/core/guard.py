@@ -138,9 +138,11 @@ class Guard:
 
     def open(self) -> None:
         self.check_root()
-        if not self.root.exists():
+        try:
             self.root.mkdir(parents=True)
             self._made_root = True
+        except FileExistsError:   # there already, or made meanwhile by a run beside this one
+            pass
         self.check_root()   # made meanwhile by someone else as something else
         self._lock()
         self.load()
@@ -162,7 +164,12 @@ class Guard:
         timeout = _lock_timeout()
         started, noticed = time.monotonic(), False
         while True:
-            fd = self._open_lock(path)
+            try:
+                fd = self._open_lock(path)
+            except FileNotFoundError:   # a run beside this one that wrote nothing removed the folder it made
+                self.root.mkdir(parents=True, exist_ok=True)
+                self.check_root()
+                continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -77,3 +77,24 @@ def test_two_pruning_builds_into_one_folder_three_rounds(tmp_path: Path) -> None
 def test_two_pruning_builds_into_one_folder_twenty_rounds(tmp_path: Path) -> None:
     found = rounds(tmp_path, 20)
     assert found["written"] == 20 * 2 * 2
+
+
+
+def test_a_run_beside_this_one_making_the_folder_first_is_not_an_error(tmp_path: Path, monkeypatch) -> None:
+    """Regression (seen once in the 3-round test): two runs both making the output folder, the
+    second's mkdir failed with 'File exists'. Here the folder appears between the look and the
+    mkdir, as when another run makes it."""
+    from audioroutine.core.guard import open_guard
+
+    root = tmp_path / "out"
+    real_mkdir = Path.mkdir
+
+    def raced(self: Path, *args: object, **kwargs: object) -> None:
+        if self == root and not self.exists():
+            real_mkdir(self)                     # the other run wins the race
+            raise FileExistsError(17, "File exists", str(self))
+        real_mkdir(self, *args, **kwargs)        # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", raced)
+    with open_guard(root) as guard:
+        assert guard.root == root and root.is_dir()
