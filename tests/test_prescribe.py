@@ -355,3 +355,21 @@ def test_the_report_lists_every_patient_and_a_failing_one_does_not_stop_the_othe
         again = list(csv.DictReader(fh))
     assert [(r["reference"], r["written"], r["up_to_date"], r["failed"], r["reason"]) for r in again] == [
         ("P-0001", "0", "1", "0", ""), ("P-0002", "1", "0", "0", ""), ("P-0003", "0", "1", "0", "")]
+
+
+def test_the_report_never_overwrites_a_file_the_tool_did_not_write(patients: Path, tmp_path: Path) -> None:
+    """The report goes through the write guard like every output: a user's file at its path is
+    refused with one error line, exit 2, and left as it was; a report it wrote is rewritten."""
+    mine = tmp_path / "notes.csv"
+    mine.write_text("the coordinator's own notes\n", encoding="utf-8")
+    refused = run("prescribe", str(patients), "--out", str(tmp_path / "out"), "--report", str(mine), "--jobs", "1")
+    assert refused.exit_code == 2, refused.stderr
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {mine}"), refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert mine.read_text(encoding="utf-8") == "the coordinator's own notes\n"
+    report = tmp_path / "night.csv"
+    for _ in range(2):
+        again = run("prescribe", str(patients), "--out", str(tmp_path / "out"), "--report", str(report), "--jobs", "1")
+        assert again.exit_code == 0, again.stderr
+        assert report.read_text(encoding="utf-8").startswith("reference,")

@@ -19,8 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..core.errors import AudioRoutineError, ScriptError
-from ..core.files import write_atomic
-from ..core.guard import open_guard
+from ..core.guard import open_guard, write_file
 from ..core.redact import redact
 from ..core.urls import public_url
 from ..model.names import inside
@@ -236,7 +235,8 @@ REPORT_FIELDS = ("reference", "sessions", "written", "up_to_date", "failed", "re
 
 def write_report(path: Path, rows: list[PatientRow]) -> None:
     """The coordinator's report, one row per patient: JSON (`.json`) or CSV (any other
-    name), written atomically (a reader sees the last report or this one, never part)."""
+    name), written through the guard like every output (atomically: a reader sees the last
+    report or this one, never part; never over a file the tool did not write)."""
     if path.suffix.lower() == ".json":
         data = json.dumps({"patients": [row.to_dict() for row in rows],
                            "summary": {"patients": len(rows), "failed": sum(1 for r in rows if r.failed),
@@ -248,4 +248,4 @@ def write_report(path: Path, rows: list[PatientRow]) -> None:
         writer.writeheader()
         writer.writerows(row.to_dict() for row in rows)
         data = text.getvalue()
-    write_atomic(path, data.encode("utf-8"))
+    write_file(path, data.encode("utf-8"))
