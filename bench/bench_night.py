@@ -16,11 +16,8 @@ Every process started here is killed at the end.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,29 +29,14 @@ from typing import Any
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "scripts_yaml" / "upper_middle_back.yaml"
-EXERCISES = ["back-extensions", "cat-cow", "bird-dog", "corner-stretch"]
+sys.path.insert(0, str(ROOT))
+
+from tests.night import free_port, prescription_file  # noqa: E402  (shared with tests/test_night_run.py)
+
 T_PHRASE = {"fake": 0.0, "piper": 0.175}   # docs/scaling.md, "A model for N workers"
 T_SESSION = 1.2
 
 
-def prescription_file(path: Path, patients: int, seed: int = 24) -> Path:
-    """As tests/test_night_run.py: cobra and at most one other exercise, cobra varied."""
-    rng = random.Random(seed)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["ref", "script", "exercises", "level", "cobra.hold", "cobra.reps"])
-        for n in range(patients):
-            others = rng.sample(EXERCISES, rng.choice([0, 1]))
-            writer.writerow([f"N-{n:04d}", str(SEED), ";".join(["cobra", *others]), "beginner",
-                             f"{rng.randint(2, 6)}s", str(rng.randint(1, 4))])
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Sampler(threading.Thread):

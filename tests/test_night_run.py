@@ -10,13 +10,10 @@ AUDIOROUTINE_NIGHT_PATIENTS sets the number of patients (default 200)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,31 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT
+from .night import free_port, prescription_file
 
 PATIENTS = int(os.environ.get("AUDIOROUTINE_NIGHT_PATIENTS", "200"))
-EXERCISES = ["back-extensions", "cat-cow", "bird-dog", "corner-stretch"]
 TIMEOUT = 1800   # seconds for one whole build on this (shared, 2-core) machine
 
 
-def prescription_file(path: Path, patients: int, seed: int = 24) -> Path:
-    """`patients` rows of the seed script, each with cobra and at most one other exercise
-    (short sessions), and cobra's hold and reps varied, so the sessions differ."""
-    rng = random.Random(seed)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["ref", "script", "exercises", "level", "cobra.hold", "cobra.reps"])
-        for n in range(patients):
-            others = rng.sample(EXERCISES, rng.choice([0, 1]))
-            writer.writerow([f"N-{n:04d}", str(SEED), ";".join(["cobra", *others]), "beginner",
-                             f"{rng.randint(2, 6)}s", str(rng.randint(1, 4))])
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def digests(out: Path) -> dict[str, str]:
