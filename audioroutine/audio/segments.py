@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 import time
 from array import array
@@ -53,6 +52,7 @@ from .mp3frames import (
     crc16_combine,
     info_frame,
     lame_version,
+    main_data,
     samples_per_frame,
     splice,
     split_frames,
@@ -213,10 +213,10 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
             if found is not None:
                 stats.add(cached=1)
                 return _encoded(found)
-        frames = _encode_checked(pcm, segment, cuts, rate, bitrate, settings, stats)
+        encoded = _encoded(_encode_checked(pcm, segment, cuts, rate, bitrate, settings, stats))
         if cache is not None:
-            cache.put_segment(key, _entry(frames))
-        return _encoded(frames)
+            cache.put_segment(key, _entry(encoded.data))
+        return encoded
 
     pool = _executor()
     window = 2 * workers()
@@ -244,18 +244,17 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
 
 
 def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bitrate: str,
-                    settings: LoudnessSettings | None, stats: Stats) -> bytes:
+                    settings: LoudnessSettings | None, stats: Stats) -> list[bytes]:
     """One segment's kept frames: encoded, and while its decode's true peaks go over the
     ceiling (at most PEAK_PASSES checks), lowered there and encoded again, but only from
     the last cut (`cuts`: every place a segment could start) before the first block that
     went over: the frames before it need no bits of later ones (the bit reservoir only
     reaches back), so they stay; the new stream's first frame reaches back to none."""
     if settings is None or not settings.enabled:
-        return keep(encode_segment(pcm, rate, bitrate, stats), segment.keep)
+        return keep(split_frames(encode_segment(pcm, rate, bitrate, stats)), segment.keep)
     spf, block = samples_per_frame(rate), block_size(rate)
     lead = segment.start % block                 # the session's 10 ms grid, from the segment's start
-    data, peaks = encode_and_check(pcm, rate, bitrate, lead, settings, stats)
-    frames = split_frames(data)
+    frames, peaks = encode_and_check(pcm, rate, bitrate, lead, settings, stats)
     fix: np.ndarray | None = None
     for _ in range(1, PEAK_PASSES):
         more = peak_fix(peaks, settings)
@@ -276,28 +275,27 @@ def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bi
             part = gained[2 * (cut - segment.start):2 * (after - segment.start)]
             again, redone = encode_and_check(part, rate, bitrate, cut % block, settings, stats)
             i1 = (after - segment.start) // spf
-            joined = splice(split_frames(again)[:i1 - i0], frames[i0:i1], frames[i1:])
+            joined = splice(again[:i1 - i0], frames[i0:i1], frames[i1:])
             spliced = None if joined is None else frames[:i0] + joined
         if spliced is None:                  # else from there to the segment's end
             after = segment.end
             part = gained[2 * (cut - segment.start):]
             again, redone = encode_and_check(part, rate, bitrate, cut % block, settings, stats)
-            spliced = frames[:i0] + split_frames(again)
+            spliced = frames[:i0] + again
         frames = spliced
         assert after is not None
         base = segment.start // block
         peaks = np.concatenate((peaks[:cut // block - base], redone, peaks[-(-after // block) - base:]))
-    return b"".join(frames if segment.keep is None else frames[:segment.keep])
+    return keep(frames, segment.keep)
 
 
-def keep(data: bytes, frames: int | None) -> bytes:
-    """The first `frames` frames of a stream (all for None)."""
-    if frames is None:
-        return data
-    kept = split_frames(data)[:frames]
-    if len(kept) < frames:
+def keep(frames: list[bytes], count: int | None) -> list[bytes]:
+    """The first `count` frames of a stream (all for None)."""
+    if count is None:
+        return frames
+    if len(frames) < count:
         raise BuildError("internal: the encoder returned fewer frames than a segment spans")
-    return b"".join(kept)
+    return frames[:count]
 
 
 def _encoder(rate: int, bitrate: str) -> list[str]:
@@ -318,51 +316,99 @@ def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = No
     return out
 
 
-_loopback: list[bool] = []      # whether this ffmpeg decodes in the encoder's run (7.1+), once known
+# Where the peak check decodes (measured on the seed routine, both levels, Piper and espeak,
+# bench/bench_segments.py): a 10 ms block of a decode never rose more than 1.70 dB over the
+# largest true peak of the PCM within NEAR_BLOCKS blocks of it (LAME's 0.95 scaling
+# included; the quantization noise of a loud block spreads over its frame's window). So
+# only the frames around blocks of the PCM within CODING_RISE_DB of the check's ceiling are
+# decoded (on the seed 20-35 % of the frames); every other block cannot go over.
+CODING_RISE_DB = 3.0
+NEAR_BLOCKS = 6
+RESERVOIR_BYTES = {True: 511, False: 255}    # main_data_begin's reach: MPEG-1, MPEG-2/2.5
 
 
 def encode_and_check(pcm: bytes, rate: int, bitrate: str, lead: int, settings: LoudnessSettings,
-                     stats: Stats | None = None) -> tuple[bytes, np.ndarray]:
-    """A segment's bare MP3 stream and the true peaks per 10 ms block of its decode (on the
-    session's grid: `lead` zeros first). One ffmpeg run where it can: a loopback decoder
-    (ffmpeg 7.1+) decodes the encoder's own packets, gapless, exactly what a decoder of the
-    frames returns (tests/test_segments.py); else the stream is decoded in a second run."""
-    if _loopback == [False]:
-        data = encode_segment(pcm, rate, bitrate, stats)
-        return data, decode_peaks(data, rate, lead, len(pcm) // 2, settings, stats)
+                     stats: Stats | None = None) -> tuple[list[bytes], np.ndarray]:
+    """A segment's bare MP3 stream (its frames) and the true peaks per 10 ms block of its decode (on the
+    session's grid: `lead` zeros first) wherever it could go over the ceiling: `check`."""
+    frames = split_frames(encode_segment(pcm, rate, bitrate, stats))
+    return frames, check(frames, pcm, rate, lead, settings, stats)
+
+
+def check(frames: list[bytes], pcm: bytes, rate: int, lead: int, settings: LoudnessSettings,
+          stats: Stats | None = None) -> np.ndarray:
+    """True peaks per 10 ms block of the decode of `frames` (the stream of `pcm`), on the
+    session's grid (`lead` zeros first), in every block within NEAR_BLOCKS of one whose PCM
+    true peak is within CODING_RISE_DB of the ceiling (0 in blocks no decoder can lift
+    over it). Only the frames that play those blocks are decoded, each run of them after
+    enough frames before it to refill the bit reservoir and the decoder's overlap (their
+    own output dropped): what a decoder of the whole stream returns there, sample for
+    sample (tests/test_segments.py). One ffmpeg run; none when no block is near."""
+    spf, block = samples_per_frame(rate), block_size(rate)
+    ceiling_db = settings.true_peak - PEAK_MARGIN_DB
+    source = stream_true_peaks(_window(iter((pcm,)), 0, len(pcm), bytes(2 * lead)), rate,
+                               ceiling_db - CODING_RISE_DB - 3.0)
+    near = np.flatnonzero(source > 10 ** ((ceiling_db - CODING_RISE_DB) / 20))
+    if not len(near):
+        return np.zeros(len(source))
+    # Blocks [b - NEAR, b + NEAR] of the session grid are input samples from
+    # (b - NEAR) * block - lead; input sample s is decoded at s + LEAD, in frame (s + LEAD) // spf;
+    # one frame more either side: the true peak's interpolation reads past a block's edges.
+    first = np.maximum(((near - NEAR_BLOCKS) * block - lead + LEAD) // spf - 1, 0)
+    last = np.minimum(((near + NEAR_BLOCKS + 1) * block - lead + LEAD - 1) // spf + 1, len(frames) - 1)
+    warm = _warmup_frames(frames[0])
+    runs: list[list[int]] = []
+    for a, b in zip(first.tolist(), last.tolist()):
+        if runs and a - warm <= runs[-1][1] + 1:
+            runs[-1][1] = max(runs[-1][1], b)
+        else:
+            runs.append([a, b])
+    stream = b"".join(b"".join(frames[max(0, a - warm):b + 1]) for a, b in runs)
     started = time.monotonic()
-    threshold = settings.true_peak - PEAK_MARGIN_DB - 3.0
-
-    def peaks(chunks: Iterator[bytes]) -> np.ndarray:
-        return stream_true_peaks(_window(chunks, 0, len(pcm), bytes(2 * lead)), rate, threshold)
-
-    fd, name = tempfile.mkstemp(prefix="audioroutine-", suffix=".mp3")
-    os.close(fd)
-    try:
-        found = ffmpeg_through(_encoder(rate, bitrate) + ["-f", "mp3", "-y", name, "-dec", "0:0", "-filter_complex",
-                                                         "[dec:0]anull[d]", "-map", "[d]", "-f", "s16le", "-ac", "1",
-                                                         "pipe:1"], [pcm], peaks)
-        data = Path(name).read_bytes()
-    except BuildError:
-        if _loopback:
-            raise
-        _loopback.append(False)              # an ffmpeg older than 7.1: two runs from now on
-        return encode_and_check(pcm, rate, bitrate, lead, settings, stats)
-    finally:
-        os.unlink(name)
-    if not _loopback:
-        _loopback.append(True)
-    assert found is not None
+    out = ffmpeg_through(["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"],
+                         [stream], lambda chunks: b"".join(chunks))
+    assert out is not None
+    decoded = sum(b + 1 - max(0, a - warm) for a, b in runs)
     if stats is not None:
-        stats.add(encodes=1, decodes=1, encoded_samples=len(pcm) // 2)
-    _log("encode", len(pcm) // 2, started)
-    return data, found
+        stats.add(decodes=1)
+    _log("decode", decoded * spf, started)
+    if len(out) != 2 * decoded * spf:         # a decoder that dropped a frame: decode it all
+        return decode_peaks(b"".join(frames), rate, lead, len(pcm) // 2, settings, stats)
+
+    def played() -> Iterator[bytes]:           # the stream's decode, zeros outside the runs
+        at, position = 0, 0
+        for a, b in runs:
+            at += 2 * (a - max(0, a - warm)) * spf
+            yield bytes(2 * (a * spf - position))
+            yield out[at:at + 2 * (b + 1 - a) * spf]
+            at += 2 * (b + 1 - a) * spf
+            position = (b + 1) * spf
+
+    found = stream_true_peaks(_window(played(), 2 * LEAD, len(pcm), bytes(2 * lead)), rate, ceiling_db - 3.0)
+    return np.where(_widened(source > 10 ** ((ceiling_db - CODING_RISE_DB) / 20)), found, 0.0)
+
+
+def _widened(mask: np.ndarray) -> np.ndarray:
+    """`mask` with every True spread NEAR_BLOCKS blocks either way."""
+    padded = np.concatenate((np.zeros(NEAR_BLOCKS, dtype=bool), mask, np.zeros(NEAR_BLOCKS, dtype=bool)))
+    return np.asarray(np.lib.stride_tricks.sliding_window_view(padded, 2 * NEAR_BLOCKS + 1).any(axis=1))
+
+
+def _warmup_frames(frame: bytes) -> int:
+    """Frames decoded before a run so that its first frame decodes as in the whole stream:
+    as many as the bit reservoir can reach back over (at this frame size), and two more
+    (the overlap of the frame before, and of the one before that, whose output feeds the
+    synthesis filterbank). Measured at 64 kbit/s, 22,050 Hz: 4 are needed, the rule gives 4."""
+    header = int.from_bytes(frame[:4], "big")
+    mpeg1 = (header >> 19) & 3 == 3
+    payload = len(frame) - main_data(frame)[0]
+    return -(-RESERVOIR_BYTES[mpeg1] // max(payload, 1)) + 2
 
 
 def decode_peaks(data: bytes, rate: int, lead: int, samples: int, settings: LoudnessSettings,
                  stats: Stats | None = None) -> np.ndarray:
     """True peaks per 10 ms block of a segment's own decode (its `samples` samples, after the
-    stream's LEAD), on the session's grid: `lead` zeros first."""
+    stream's LEAD), on the session's grid: `lead` zeros first. All of it decoded."""
     started = time.monotonic()
     threshold = settings.true_peak - PEAK_MARGIN_DB - 3.0
 
@@ -401,8 +447,9 @@ class Encoded:
     sizes: array[int]
 
 
-def _encoded(data: bytes) -> Encoded:
-    return Encoded(data, crc16(data), array("I", (len(frame) for frame in split_frames(data))))
+def _encoded(frames: list[bytes]) -> Encoded:
+    data = b"".join(frames)
+    return Encoded(data, crc16(data), array("I", map(len, frames)))
 
 
 def _join(results: Iterator[Encoded], path: Path, rate: int, total: int) -> None:
@@ -446,7 +493,7 @@ def _entry(frames: bytes) -> bytes:
     return MAGIC + hashlib.sha256(frames).digest() + frames
 
 
-def _read_entry(cache: Cache, key: str) -> bytes | None:
+def _read_entry(cache: Cache, key: str) -> list[bytes] | None:
     """An entry's frames if it verifies (checksum, whole frames); a damaged one is dropped."""
     data = cache.load_segment(key)
     if data is None:
@@ -455,8 +502,7 @@ def _read_entry(cache: Cache, key: str) -> bytes | None:
     frames = data[head:]
     if data[:len(MAGIC)] == MAGIC and hashlib.sha256(frames).digest() == data[len(MAGIC):head] and frames:
         try:
-            split_frames(frames)
-            return frames
+            return split_frames(frames)
         except ValueError:
             pass
     cache.drop_segment(key)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -36,6 +39,18 @@ FADE_OUT_MS = 24
 TRIM = (ENVELOPE_MS, RELATIVE_DB, FLOOR_DB, LOOKBACK_MS, HANGOVER_MS, CUT_MS, LOUD_DB, FADE_IN_MS, FADE_OUT_MS)
 
 log = logging.getLogger(__name__)
+
+# Trimmed clips are kept: trimming is most of reading a phrase from the cache, and a build
+# reads every phrase to lay out its timeline and again to render each session (a `Speech` of
+# its own). The cache entry is still read and verified each time (a damaged or outdated one
+# is found as before); trimming the same samples again is skipped: in this process (by the
+# samples' digest and rates, bounded, least recently used out) and across builds (a derived
+# entry in the cache, named by that digest, the rates and TRIM, with its own checksum).
+MEMO_BYTES = 64 << 20
+TRIMMED_MAGIC = b"ARTRIM01"
+_memo: OrderedDict[tuple[bytes, int, int], bytes] = OrderedDict()
+_memo_bytes = [0]
+_memo_lock = threading.Lock()
 
 
 def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -137,7 +152,34 @@ class Speech:
             clip = self.engine.synthesize(text)
             self.cache.put(self.key(text), clip)
             self.stats.synthesized += 1
-            pcm = self._pcm[text] = trim_quiet(self._to_session_rate(clip), self.sample_rate)
+            pcm = self._pcm[text] = self._trimmed(clip)
+        return pcm
+
+    def _trimmed(self, clip: Clip) -> bytes:
+        """`clip` at the session rate, quiet edges trimmed (trim_quiet): trimmed once."""
+        digest = hashlib.sha256(clip.pcm).digest()
+        key = (digest, clip.sample_rate, self.sample_rate)
+        with _memo_lock:
+            pcm = _memo.get(key)
+            if pcm is not None:
+                _memo.move_to_end(key)
+                return pcm
+        name = hashlib.sha256(f"trimmed|{self.trim}|{clip.sample_rate}".encode() + digest).hexdigest()
+        name = f"{name}-{self.sample_rate}-v1"
+        found = self.cache.load_derived(name)
+        head = len(TRIMMED_MAGIC) + 32
+        if (found is not None and found[:len(TRIMMED_MAGIC)] == TRIMMED_MAGIC
+                and hashlib.sha256(found[head:]).digest() == found[len(TRIMMED_MAGIC):head]):
+            pcm = found[head:]
+        else:
+            pcm = trim_quiet(self._to_session_rate(clip), self.sample_rate)
+            self.cache.put_derived(name, TRIMMED_MAGIC + hashlib.sha256(pcm).digest() + pcm)
+        with _memo_lock:
+            if key not in _memo:
+                _memo[key] = pcm
+                _memo_bytes[0] += len(pcm)
+                while _memo_bytes[0] > MEMO_BYTES:
+                    _memo_bytes[0] -= len(_memo.popitem(last=False)[1])
         return pcm
 
     def _from_cache(self, text: str) -> bytes | None:
@@ -156,7 +198,7 @@ class Speech:
             if clip is None:
                 return None
             self.stats.cached += 1
-            self._pcm[text] = trim_quiet(self._to_session_rate(clip), self.sample_rate)
+            self._pcm[text] = self._trimmed(clip)
         return self._pcm[text]
 
     def measure(self, text: str) -> int:
