@@ -76,7 +76,7 @@ def test_the_joined_file_decodes_every_sample_and_equals_a_whole_encode_at_every
     assert len(plan) >= 4 and all(s.start % 576 == 0 for s in plan)
     path = tmp_path / "joined.mp3"
     stats = segments.encode(mix, path, "64k", None)
-    assert stats.encoded_samples == mix.total and stats.encodes == len(plan)
+    assert stats.encoded_samples == sum(s.end - s.head for s in plan) < mix.total and stats.encodes == len(plan)
     pcm = mix.pcm()
     joined = samples(path)
     assert len(joined) == mix.total
@@ -94,13 +94,18 @@ def test_the_joined_file_decodes_every_sample_and_equals_a_whole_encode_at_every
         return float(10 * np.log10(np.sum(x ** 2) / np.sum((decoded * scale - x) ** 2)))
 
     assert abs(snr(joined) - snr(whole)) <= 0.3
-    # Each segment's own decode, where the joined file plays it, sample for sample.
+    # Each segment's own decode, where the joined file plays it, sample for sample; its
+    # leading silence (silent frames, not encoded) decodes to zeros.
+    assert any(segment.silent for segment in plan)
     for segment in plan:
-        own = segments.encode_segment(pcm[2 * segment.start:2 * segment.end], RATE, "64k")
+        own = segments.encode_segment(pcm[2 * segment.head:2 * segment.end], RATE, "64k")
         decoded = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-"],
                                  input=own, capture_output=True, check=True).stdout
-        mine = np.frombuffer(decoded, dtype="<i2")[segments.LEAD:segments.LEAD + segment.end - segment.start]
-        assert np.array_equal(joined[segment.start:segment.end], mine)
+        mine = np.frombuffer(decoded, dtype="<i2")[segments.LEAD:segments.LEAD + segment.end - segment.head]
+        assert np.array_equal(joined[segment.head:segment.end], mine)
+        assert not joined[segment.start:segment.head].any()
+        if segment.silent:
+            assert not np.frombuffer(pcm, dtype="<i2")[segment.start:segment.head + segments.GUARD_FRAMES * 576].any()
     assert round(MP3(str(path)).info.length * RATE) == mix.total      # mutagen reads the LAME tag
     errors = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True)
     assert errors.returncode == 0 and not errors.stderr

@@ -232,3 +232,22 @@ def splice(new: list[bytes], replaced: list[bytes], rest: list[bytes]) -> list[b
         if not remaining:
             break
     return patched + rest
+
+
+def silent_frames(header: int, first: int, count: int) -> list[bytes]:
+    """`count` frames that decode to digital silence, to stand as frames `first`.. of a
+    stream whose frames start with `header`: side information all zero (no main data, no
+    bit reservoir: main_data_begin 0, no spectral values), so a decoder outputs zeros and
+    keeps zeros for the next frame's overlap. Padded like a CBR stream (the padding bit on
+    as the byte count per frame runs ahead, by the frame's place in the stream), so the
+    stream keeps its bitrate."""
+    mpeg1 = (header >> 19) & 3 == 3
+    version, rate_index = (header >> 19) & 3, (header >> 10) & 3
+    rate = _RATES[version][rate_index]
+    slots = (144 if mpeg1 else 72) * _BITRATES[mpeg1][(header >> 12) & 15] * 1000
+    plain = (header & ~(1 << 9)) | (1 << 16)          # no padding, no CRC
+    frames = {padded: bytearray(frame_length(plain | (padded << 9))) for padded in (0, 1)}
+    for padded, frame in frames.items():
+        frame[:4] = (plain | (padded << 9)).to_bytes(4, "big")
+    made = [bytes(frames[0]), bytes(frames[1])]
+    return [made[((j + 1) * slots // rate - j * slots // rate) - slots // rate] for j in range(first, first + count)]

@@ -17,11 +17,18 @@ samples before to GUARD after, so every frame near it codes silence, decodes to 
 leaves nothing in the decoder's overlap for the next segment: the decode of the joined
 file equals each segment's own decode, sample for sample (tests/test_segments.py).
 
-The cache key of a segment is the sha256 of its samples (after loudness), the encoder (its
-version line, bitrate, rate), the true-peak ceiling and where it ends (frames kept). An
-entry holds the checked frames; a hit is neither encoded nor decoded again. The peak check
-of lossy coding (loudness.stream_true_peaks / peak_fix) runs per fresh segment, on its own
-decode: only a segment that went over is encoded again.
+Silence is not encoded: the whole frames of digital silence that open a segment (up to GUARD
+before its first sound) are written as silent frames (mp3frames.silent_frames: no main data,
+decoding to zeros and leaving zeros in the decoder), and the segment's stream starts after
+them. A segment also ends before a long silence (LONG_GAP_S), so holds and rests cost no
+encoding, and a length change upstream re-encodes only the frames that carry sound.
+
+The cache key of a segment is the sha256 of its encoded samples (after loudness), the
+encoder (its version line, bitrate, rate), the true-peak ceiling and where it ends (frames
+kept). An entry holds the checked frames; a hit is neither encoded nor decoded again. The
+peak check of lossy coding (loudness.stream_true_peaks / peak_fix) runs per fresh segment,
+decoding only the frames near blocks that could go over (`check`): only a segment that went
+over is encoded again.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import os
 import threading
 import time
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +61,7 @@ from .mp3frames import (
     lame_version,
     main_data,
     samples_per_frame,
+    silent_frames,
     splice,
     split_frames,
 )
@@ -61,43 +69,66 @@ from .render import Mix
 
 LEAD = ENCODER_DELAY + DECODER_DELAY     # a sample's place in a LAME stream's decode, less its place in the input
 GUARD_FRAMES = 2                         # frames of silence past LEAD on each side of a cut
-MIN_SEGMENT_S = 30                       # a segment lasts at least this long (fewer, longer encoder runs)
-VERSION = 1                              # of the segment format: a change makes new cache entries
+MIN_SEGMENT_S = 30                       # a segment lasts at least this long (fewer, longer encoder runs),
+LONG_GAP_S = 5                           # unless it ends before a silence this long (a hold, a rest: not encoded)
+SHORT_SEGMENT_S = 5                      # and lasts this long
+VERSION = 2                              # of the segment format: a change makes new cache entries
 MAGIC = b"ARSEG001"
 LOG_VAR = "AUDIOROUTINE_ENCODE_LOG"      # a file: one line per encoder/decoder run (bench/)
 
 
 @dataclass(frozen=True)
 class Segment:
-    """Session samples [start, end), encoded from `start` (a frame boundary); `keep`: the
-    frames its stream contributes (None: all of them, the last segment)."""
+    """Session samples [start, end): its first `silent` samples (whole frames of digital
+    silence) written as silent frames (mp3frames.silent_frames), the rest encoded from
+    `head` (a frame boundary); `keep`: the frames that stream contributes (None: all of
+    them, the last segment)."""
 
     start: int
     end: int
     keep: int | None
+    silent: int = 0
+
+    @property
+    def head(self) -> int:
+        return self.start + self.silent
 
 
 def plan(session: Mix, min_seconds: float = MIN_SEGMENT_S) -> list[Segment]:
     """Where to cut `session`: at the first frame boundary of a silent gap (between two
     pieces) with LEAD + GUARD samples of silence before it and GUARD after, once the
-    segment so far lasts `min_seconds`. Decided by the pieces' places alone, from the start:
-    the same session always gets the same cuts. A session with a music bed (`Mix.bed`) has
-    no digital silence to cut in: it is one segment."""
+    segment so far lasts `min_seconds`, or SHORT_SEGMENT_S when the gap lasts LONG_GAP_S
+    (its silence then opens the next segment and is written as silent frames). Decided by
+    the pieces' places alone, from the start: the same session always gets the same cuts.
+    A session with a music bed (`Mix.bed`) has no digital silence to cut in: one segment."""
     if session.bed is not None:
         return [Segment(0, session.total, None)]
     spf = samples_per_frame(session.sample_rate)
     guard = GUARD_FRAMES * spf
-    least = int(min_seconds * session.sample_rate)
+    rate = session.sample_rate
+    least, short = int(min_seconds * rate), int(min(min_seconds, SHORT_SEGMENT_S) * rate)
     cuts, position, last = [0], 0, 0
     for start, piece in session.places:
         if start >= position:                    # [position, start) is silence
             cut = -(-(position + LEAD + guard) // spf) * spf
-            if position > 0 and cut + guard <= start and cut - last >= least and session.total - cut >= least // 2:
+            long = cut - last >= least or (start - cut >= LONG_GAP_S * rate and cut - last >= short)
+            if position > 0 and cut + guard <= start and long and session.total - cut >= least // 2:
                 cuts.append(cut)
                 last = cut
         position = max(position, start + len(session.pieces[piece]) // 2)
     ends = cuts[1:] + [session.total]
-    return [Segment(a, b, (b - a) // spf if b < session.total else None) for a, b in zip(cuts, ends)]
+    starts = [s for s, _ in session.places]
+    segments = []
+    for a, b in zip(cuts, ends):
+        i = bisect_left(starts, a)                     # the first piece at or after the cut
+        sound = min(starts[i] if i < len(starts) else b, b)
+        # Whole frames of silence up to GUARD before the sound (none in the first segment,
+        # whose stream carries the encoder's signature): never encoded, so a length change
+        # upstream re-encodes only frames near sound. The encoder gets at least GUARD.
+        silent = max(0, (sound - guard) // spf * spf - a) if a > 0 else 0
+        last = b == session.total
+        segments.append(Segment(a, b, None if last else (b - a - silent) // spf, silent))
+    return segments
 
 
 def render(session: Mix, start: int, end: int) -> bytes:
@@ -205,18 +236,20 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     cuts = [s.start for s in plan(session, 0)]
 
     def job(segment: Segment) -> Encoded:
-        pcm = render(session, segment.start, segment.end)
-        key = hashlib.sha256(f"{identity}|{segment.start % block_size(rate)}|{segment.keep}".encode()
+        encoded = Segment(segment.head, segment.end, segment.keep)     # what the encoder gets
+        pcm = render(session, encoded.start, encoded.end)
+        key = hashlib.sha256(f"{identity}|{encoded.start % block_size(rate)}|{encoded.keep}".encode()
                              + hashlib.sha256(pcm).digest()).hexdigest()
-        if cache is not None:
-            found = _read_entry(cache, key)
-            if found is not None:
-                stats.add(cached=1)
-                return _encoded(found)
-        encoded = _encoded(_encode_checked(pcm, segment, cuts, rate, bitrate, settings, stats))
-        if cache is not None:
-            cache.put_segment(key, _entry(encoded.data))
-        return encoded
+        found = _read_entry(cache, key) if cache is not None else None
+        if found is not None:
+            stats.add(cached=1)
+        else:
+            found = _encode_checked(pcm, encoded, cuts, rate, bitrate, settings, stats)
+            if cache is not None:
+                cache.put_segment(key, _entry(b"".join(found)))
+        spf = samples_per_frame(rate)
+        silence = silent_frames(int.from_bytes(found[0][:4], "big"), segment.start // spf, segment.silent // spf)
+        return _encoded(silence + found)
 
     pool = _executor()
     window = 2 * workers()
