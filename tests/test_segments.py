@@ -190,13 +190,22 @@ def test_crc16_in_blocks_equals_the_plain_one_and_combines():
 
 
 def test_a_joined_file_is_whole_frames_behind_one_tag(tmp_path):
+    """Silent frames and cached segments included: the tag's music CRC is the audio's."""
     mix = session(60)
-    path = tmp_path / "f.mp3"
-    segments.encode(mix, path, "64k", None)
-    data = path.read_bytes()
-    frames = split_frames(data)
-    assert frames[0][13:17] == b"Info" and int.from_bytes(frames[0][21:25], "big") == len(frames) - 1
-    assert int.from_bytes(frames[0][25:29], "big") == len(data)
+    long_gap = Mix(mix.pieces, mix.places[:3] + [(p + 8 * RATE, k) for p, k in mix.places[3:]], mix.total + 8 * RATE,
+                   RATE)
+    cache = DictCache()
+    for n in range(2):
+        path = tmp_path / f"f{n}.mp3"
+        stats = segments.encode(long_gap, path, "64k", None, cache)
+        assert stats.cached == n * stats.segments
+        data = path.read_bytes()
+        frames = split_frames(data)
+        assert frames[0][13:17] == b"Info" and int.from_bytes(frames[0][21:25], "big") == len(frames) - 1
+        assert int.from_bytes(frames[0][25:29], "big") == len(data)
+        assert int.from_bytes(frames[0][165:167], "big") == crc16(b"".join(frames[1:]))
+        assert sum(s.silent for s in segments.plan(long_gap)) >= 6 * RATE
+        assert len(samples(path)) == long_gap.total
 
 
 def test_the_check_decodes_only_near_loud_blocks_and_sees_there_what_a_whole_decode_returns():

@@ -61,6 +61,7 @@ from .mp3frames import (
     lame_version,
     main_data,
     samples_per_frame,
+    shift,
     silent_frames,
     splice,
     split_frames,
@@ -73,7 +74,7 @@ MIN_SEGMENT_S = 30                       # a segment lasts at least this long (f
 LONG_GAP_S = 5                           # unless it ends before a silence this long (a hold, a rest: not encoded)
 SHORT_SEGMENT_S = 5                      # and lasts this long
 VERSION = 2                              # of the segment format: a change makes new cache entries
-MAGIC = b"ARSEG001"
+MAGIC = b"ARSEG002"
 LOG_VAR = "AUDIOROUTINE_ENCODE_LOG"      # a file: one line per encoder/decoder run (bench/)
 
 
@@ -244,12 +245,12 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
         if found is not None:
             stats.add(cached=1)
         else:
-            found = _encode_checked(pcm, encoded, cuts, rate, bitrate, settings, stats)
+            found = _encoded(_encode_checked(pcm, encoded, cuts, rate, bitrate, settings, stats))
             if cache is not None:
-                cache.put_segment(key, _entry(b"".join(found)))
+                cache.put_segment(key, _entry(found))
         spf = samples_per_frame(rate)
-        silence = silent_frames(int.from_bytes(found[0][:4], "big"), segment.start // spf, segment.silent // spf)
-        return _encoded(silence + found)
+        silence = silent_frames(int.from_bytes(found.data[:4], "big"), segment.start // spf, segment.silent // spf)
+        return _silence_then(silence, found)
 
     pool = _executor()
     window = 2 * workers()
@@ -480,9 +481,22 @@ class Encoded:
     sizes: array[int]
 
 
-def _encoded(frames: list[bytes]) -> Encoded:
+def _encoded(frames: list[bytes], crc: int | None = None) -> Encoded:
     data = b"".join(frames)
-    return Encoded(data, crc16(data), array("I", map(len, frames)))
+    return Encoded(data, crc16(data) if crc is None else crc, array("I", map(len, frames)))
+
+
+def _silence_then(silence: list[bytes], found: Encoded) -> Encoded:
+    """`silence` (silent frames: a header, then zeros) before `found`, the CRC carried over
+    the zeros without reading them."""
+    if not silence:
+        return found
+    crc = 0
+    for frame in silence:
+        crc = shift(crc16(frame[:4], crc), len(frame) - 4)
+    sizes = array("I", map(len, silence))
+    sizes.extend(found.sizes)
+    return Encoded(b"".join(silence) + found.data, crc16_combine(crc, found.crc, len(found.data)), sizes)
 
 
 def _join(results: Iterator[Encoded], path: Path, rate: int, total: int) -> None:
@@ -522,20 +536,22 @@ def _tag(first: bytes, frames: int, audio: int, toc: list[int], padding: int, cr
     return info_frame(int.from_bytes(first[:4], "big"), frames, audio, toc, padding, crc, lame_version(first))
 
 
-def _entry(frames: bytes) -> bytes:
-    return MAGIC + hashlib.sha256(frames).digest() + frames
+def _entry(found: Encoded) -> bytes:
+    """A cache entry: MAGIC, the sha256 of the rest, the frames' CRC-16 (2 bytes), the frames."""
+    body = found.crc.to_bytes(2, "big") + found.data
+    return MAGIC + hashlib.sha256(body).digest() + body
 
 
-def _read_entry(cache: Cache, key: str) -> list[bytes] | None:
+def _read_entry(cache: Cache, key: str) -> Encoded | None:
     """An entry's frames if it verifies (checksum, whole frames); a damaged one is dropped."""
     data = cache.load_segment(key)
     if data is None:
         return None
     head = len(MAGIC) + 32
-    frames = data[head:]
-    if data[:len(MAGIC)] == MAGIC and hashlib.sha256(frames).digest() == data[len(MAGIC):head] and frames:
+    body = data[head:]
+    if data[:len(MAGIC)] == MAGIC and hashlib.sha256(body).digest() == data[len(MAGIC):head] and len(body) > 2:
         try:
-            return split_frames(frames)
+            return _encoded(split_frames(body[2:]), int.from_bytes(body[:2], "big"))
         except ValueError:
             pass
     cache.drop_segment(key)
