@@ -226,6 +226,26 @@ def test_the_check_decodes_only_near_loud_blocks_and_sees_there_what_a_whole_dec
     assert whole[~checked].max() < ceiling * 10 ** ((1.70 - segments.CODING_RISE_DB) / 20)   # the largest rise seen
 
 
+def test_checks_decoded_in_one_run_see_what_each_sees_alone():
+    """Several segments' checks in one decoder run (silent frames between them): each gets
+    the peaks it gets in a run of its own, its first frames included."""
+    settings = LoudnessSettings()
+    checks = []
+    loud = (np.random.default_rng(3).normal(0, 0.25, 3 * RATE).clip(-0.8, 0.8) * 32767).astype("<i2").tobytes()
+    for n, seconds in enumerate((9, 13, 7)):
+        pcm = (np.frombuffer(session(seconds).pcm(), dtype="<i2") * (1.2 + 0.1 * n)).astype("<i2").tobytes()
+        pcm = loud + pcm if n == 1 else pcm                  # loud from its first sample
+        frames = split_frames(segments.encode_segment(pcm, RATE, "64k"))
+        checks.append(segments._Check(frames, pcm, RATE, 11 * n, settings))
+    together = segments.decode_checks(checks)
+    assert checks[1].runs[0][0] == 0
+    for check, peaks in zip(checks, together):
+        assert check.runs and peaks.max() > 0
+        assert np.array_equal(peaks, segments.decode_checks([check])[0])
+        whole = segments.decode_peaks(b"".join(check.frames), RATE, check.lead, len(check.pcm) // 2, settings)
+        assert np.array_equal(peaks[peaks > 0], whole[peaks > 0])
+
+
 def test_a_decode_that_drops_frames_falls_back_to_decoding_it_all(monkeypatch):
     pcm = (np.frombuffer(session(20).pcm(), dtype="<i2") * 1.3).astype("<i2").tobytes()   # peaks near -2 dBFS
     settings = LoudnessSettings()

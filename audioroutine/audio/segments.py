@@ -236,7 +236,11 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     stats.add(segments=len(segments))
     cuts = [s.start for s in plan(session, 0)]
 
-    def job(segment: Segment) -> Encoded:
+    spf = samples_per_frame(rate)
+
+    def job(segment: Segment) -> Encoded | _Pending:
+        """On an encoder thread: a segment from the cache, else encoded; its peak check (the
+        decode) is left to `finish`, which runs several segments' checks in one decoder run."""
         encoded = Segment(segment.head, segment.end, segment.keep)     # what the encoder gets
         pcm = render(session, encoded.start, encoded.end)
         key = hashlib.sha256(f"{identity}|{encoded.start % block_size(rate)}|{encoded.keep}".encode()
@@ -244,18 +248,41 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
         found = _read_entry(cache, key) if cache is not None else None
         if found is not None:
             stats.add(cached=1)
-        else:
-            found = _encoded(_encode_checked(pcm, encoded, cuts, rate, bitrate, settings, stats))
-            if cache is not None:
-                cache.put_segment(key, _entry(found))
-        spf = samples_per_frame(rate)
+            return done(segment, found)
+        if settings is None or not settings.enabled:
+            return done(segment, stored(key, _encoded(_encode_checked(pcm, encoded, cuts, rate, bitrate, None, stats))))
+        frames = split_frames(encode_segment(pcm, rate, bitrate, stats))
+        return _Pending(segment, key, pcm, frames, _Check(frames, pcm, rate, encoded.start % block_size(rate),
+                                                          settings))
+
+    def stored(key: str, found: Encoded) -> Encoded:
+        if cache is not None:
+            cache.put_segment(key, _entry(found))
+        return found
+
+    def done(segment: Segment, found: Encoded) -> Encoded:
         silence = silent_frames(int.from_bytes(found.data[:4], "big"), segment.start // spf, segment.silent // spf)
         return _silence_then(silence, found)
 
+    def finish(pending: list[_Pending]) -> list[Encoded]:
+        """The checks of `pending` in one decoder run, then each segment's fix if it went over."""
+        assert settings is not None
+        peaks = decode_checks([p.check for p in pending], stats)
+        return [done(p.segment, stored(p.key, _encoded(_encode_checked(
+            p.pcm, Segment(p.segment.head, p.segment.end, p.segment.keep), cuts, rate, bitrate, settings, stats,
+            (p.frames, found))))) for p, found in zip(pending, peaks)]
+
     pool = _executor()
     window = 2 * workers()
-    futures: list[Future[Encoded]] = []
+    futures: list[Future[Encoded | _Pending]] = []
     ahead = iter(segments)
+
+    def next_result() -> Encoded | _Pending:
+        result = futures.pop(0).result()
+        for segment in ahead:
+            futures.append(pool.submit(job, segment))
+            break
+        return result
 
     def results() -> Iterator[Encoded]:
         for segment in ahead:
@@ -263,11 +290,20 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
             if len(futures) >= window:
                 break
         while futures:
-            done = futures.pop(0).result()
-            for segment in ahead:
-                futures.append(pool.submit(job, segment))
-                break
-            yield done
+            result = next_result()
+            if isinstance(result, Encoded):
+                yield result
+                continue
+            batch, after = [result], None
+            while futures and len(batch) < CHECK_BATCH:
+                more = next_result()
+                if isinstance(more, Encoded):
+                    after = more
+                    break
+                batch.append(more)
+            yield from finish(batch)
+            if after is not None:
+                yield after
 
     try:
         _join(results(), path, rate, session.total)
@@ -277,18 +313,31 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     return stats
 
 
+@dataclass
+class _Pending:
+    """A segment encoded and waiting for its peak check."""
+
+    segment: Segment
+    key: str
+    pcm: bytes
+    frames: list[bytes]
+    check: _Check
+
+
 def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bitrate: str,
-                    settings: LoudnessSettings | None, stats: Stats) -> list[bytes]:
+                    settings: LoudnessSettings | None, stats: Stats,
+                    checked: tuple[list[bytes], np.ndarray] | None = None) -> list[bytes]:
     """One segment's kept frames: encoded, and while its decode's true peaks go over the
     ceiling (at most PEAK_PASSES checks), lowered there and encoded again, but only from
     the last cut (`cuts`: every place a segment could start) before the first block that
     went over: the frames before it need no bits of later ones (the bit reservoir only
-    reaches back), so they stay; the new stream's first frame reaches back to none."""
+    reaches back), so they stay; the new stream's first frame reaches back to none.
+    `checked`: the segment's frames and their peaks, already there."""
     if settings is None or not settings.enabled:
         return keep(split_frames(encode_segment(pcm, rate, bitrate, stats)), segment.keep)
     spf, block = samples_per_frame(rate), block_size(rate)
     lead = segment.start % block                 # the session's 10 ms grid, from the segment's start
-    frames, peaks = encode_and_check(pcm, rate, bitrate, lead, settings, stats)
+    frames, peaks = checked or encode_and_check(pcm, rate, bitrate, lead, settings, stats)
     fix: np.ndarray | None = None
     for _ in range(1, PEAK_PASSES):
         more = peak_fix(peaks, settings)
@@ -359,6 +408,8 @@ def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = No
 CODING_RISE_DB = 3.0
 NEAR_BLOCKS = 6
 RESERVOIR_BYTES = {True: 511, False: 255}    # main_data_begin's reach: MPEG-1, MPEG-2/2.5
+SILENT_LEAD = 2          # silent frames before a check's frames: the decoder's overlap and filterbank emptied
+CHECK_BATCH = 8          # segments checked in one decoder run at most
 
 
 def encode_and_check(pcm: bytes, rate: int, bitrate: str, lead: int, settings: LoudnessSettings,
@@ -372,54 +423,93 @@ def encode_and_check(pcm: bytes, rate: int, bitrate: str, lead: int, settings: L
 def check(frames: list[bytes], pcm: bytes, rate: int, lead: int, settings: LoudnessSettings,
           stats: Stats | None = None) -> np.ndarray:
     """True peaks per 10 ms block of the decode of `frames` (the stream of `pcm`), on the
-    session's grid (`lead` zeros first), in every block within NEAR_BLOCKS of one whose PCM
-    true peak is within CODING_RISE_DB of the ceiling (0 in blocks no decoder can lift
-    over it). Only the frames that play those blocks are decoded, each run of them after
-    enough frames before it to refill the bit reservoir and the decoder's overlap (their
-    own output dropped): what a decoder of the whole stream returns there, sample for
-    sample (tests/test_segments.py). One ffmpeg run; none when no block is near."""
-    spf, block = samples_per_frame(rate), block_size(rate)
-    ceiling_db = settings.true_peak - PEAK_MARGIN_DB
-    source = stream_true_peaks(_window(iter((pcm,)), 0, len(pcm), bytes(2 * lead)), rate,
-                               ceiling_db - CODING_RISE_DB - 3.0)
-    near = np.flatnonzero(source > 10 ** ((ceiling_db - CODING_RISE_DB) / 20))
-    if not len(near):
-        return np.zeros(len(source))
-    # Blocks [b - NEAR, b + NEAR] of the session grid are input samples from
-    # (b - NEAR) * block - lead; input sample s is decoded at s + LEAD, in frame (s + LEAD) // spf;
-    # one frame more either side: the true peak's interpolation reads past a block's edges.
-    first = np.maximum(((near - NEAR_BLOCKS) * block - lead + LEAD) // spf - 1, 0)
-    last = np.minimum(((near + NEAR_BLOCKS + 1) * block - lead + LEAD - 1) // spf + 1, len(frames) - 1)
-    warm = _warmup_frames(frames[0])
-    runs: list[list[int]] = []
-    for a, b in zip(first.tolist(), last.tolist()):
-        if runs and a - warm <= runs[-1][1] + 1:
-            runs[-1][1] = max(runs[-1][1], b)
-        else:
-            runs.append([a, b])
-    stream = b"".join(b"".join(frames[max(0, a - warm):b + 1]) for a, b in runs)
+    session's grid (`lead` zeros first), where it could go over the ceiling (`_Check`)."""
+    return decode_checks([_Check(frames, pcm, rate, lead, settings)], stats)[0]
+
+
+class _Check:
+    """The peak check of one stream: true peaks per 10 ms block of its decode in every block
+    within NEAR_BLOCKS of one whose PCM true peak is within CODING_RISE_DB of the ceiling
+    (0 in blocks no decoder can lift over it). Only the frames that play those blocks are
+    decoded, each run of them after enough frames before it to refill the bit reservoir
+    and the decoder's overlap, and the whole after SILENT_LEAD silent frames that leave
+    the decoder as a fresh one (their output dropped): what a decoder of the whole stream
+    returns there, sample for sample (tests/test_segments.py), wherever the check sits in a
+    decoder run of several (`decode_checks`)."""
+
+    def __init__(self, frames: list[bytes], pcm: bytes, rate: int, lead: int, settings: LoudnessSettings) -> None:
+        self.frames, self.pcm, self.rate, self.lead, self.settings = frames, pcm, rate, lead, settings
+        spf, block = samples_per_frame(rate), block_size(rate)
+        self.ceiling_db = settings.true_peak - PEAK_MARGIN_DB
+        source = stream_true_peaks(_window(iter((pcm,)), 0, len(pcm), bytes(2 * lead)), rate,
+                                   self.ceiling_db - CODING_RISE_DB - 3.0)
+        self.blocks = len(source)
+        self.loud = source > 10 ** ((self.ceiling_db - CODING_RISE_DB) / 20)
+        near = np.flatnonzero(self.loud)
+        # Blocks [b - NEAR, b + NEAR] of the session grid are input samples from
+        # (b - NEAR) * block - lead; input sample s is decoded at s + LEAD, in frame (s + LEAD) // spf;
+        # one frame more either side: the true peak's interpolation reads past a block's edges.
+        first = np.maximum(((near - NEAR_BLOCKS) * block - lead + LEAD) // spf - 1, 0)
+        last = np.minimum(((near + NEAR_BLOCKS + 1) * block - lead + LEAD - 1) // spf + 1, len(frames) - 1)
+        self.warm = _warmup_frames(frames[0])
+        self.runs: list[list[int]] = []
+        for a, b in zip(first.tolist(), last.tolist()):
+            if self.runs and a - self.warm <= self.runs[-1][1] + 1:
+                self.runs[-1][1] = max(self.runs[-1][1], b)
+            else:
+                self.runs.append([a, b])
+
+    def stream(self) -> list[bytes]:
+        """The frames to decode (none when no block is near the ceiling)."""
+        if not self.runs:
+            return []
+        silence = silent_frames(int.from_bytes(self.frames[0][:4], "big"), 0, SILENT_LEAD)
+        return silence + [frame for a, b in self.runs for frame in self.frames[max(0, a - self.warm):b + 1]]
+
+    def peaks(self, out: bytes) -> np.ndarray:
+        """The peaks from `out`, the decode of `stream()`."""
+        if not self.runs:
+            return np.zeros(self.blocks)
+        spf = samples_per_frame(self.rate)
+
+        def played() -> Iterator[bytes]:           # the stream's decode, zeros outside the runs
+            at, position = 2 * SILENT_LEAD * spf, 0
+            for a, b in self.runs:
+                at += 2 * (a - max(0, a - self.warm)) * spf
+                yield bytes(2 * (a * spf - position))
+                yield out[at:at + 2 * (b + 1 - a) * spf]
+                at += 2 * (b + 1 - a) * spf
+                position = (b + 1) * spf
+
+        found = stream_true_peaks(_window(played(), 2 * LEAD, len(self.pcm), bytes(2 * self.lead)), self.rate,
+                                  self.ceiling_db - 3.0)
+        return np.where(_widened(self.loud), found, 0.0)
+
+
+def decode_checks(checks: list[_Check], stats: Stats | None = None) -> list[np.ndarray]:
+    """The peaks of each check, all decoded in one ffmpeg run (none when no block of any is
+    near the ceiling). If the decoder returned other than a frame's samples per frame, each
+    stream is decoded whole instead."""
+    streams = [check.stream() for check in checks]
+    frames = sum(len(stream) for stream in streams)
+    if not frames:
+        return [check.peaks(b"") for check in checks]
+    rate = checks[0].rate
+    spf = samples_per_frame(rate)
     started = time.monotonic()
     out = ffmpeg_through(["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"],
-                         [stream], lambda chunks: b"".join(chunks))
+                         [b"".join(frame for stream in streams for frame in stream)], lambda chunks: b"".join(chunks))
     assert out is not None
-    decoded = sum(b + 1 - max(0, a - warm) for a, b in runs)
     if stats is not None:
         stats.add(decodes=1)
-    _log("decode", decoded * spf, started)
-    if len(out) != 2 * decoded * spf:         # a decoder that dropped a frame: decode it all
-        return decode_peaks(b"".join(frames), rate, lead, len(pcm) // 2, settings, stats)
-
-    def played() -> Iterator[bytes]:           # the stream's decode, zeros outside the runs
-        at, position = 0, 0
-        for a, b in runs:
-            at += 2 * (a - max(0, a - warm)) * spf
-            yield bytes(2 * (a * spf - position))
-            yield out[at:at + 2 * (b + 1 - a) * spf]
-            at += 2 * (b + 1 - a) * spf
-            position = (b + 1) * spf
-
-    found = stream_true_peaks(_window(played(), 2 * LEAD, len(pcm), bytes(2 * lead)), rate, ceiling_db - 3.0)
-    return np.where(_widened(source > 10 ** ((ceiling_db - CODING_RISE_DB) / 20)), found, 0.0)
+    _log("decode", frames * spf, started)
+    if len(out) != 2 * frames * spf:           # a decoder that dropped a frame: decode each whole
+        return [decode_peaks(b"".join(c.frames), rate, c.lead, len(c.pcm) // 2, c.settings, stats) for c in checks]
+    found, at = [], 0
+    for check, stream in zip(checks, streams):
+        found.append(check.peaks(out[at:at + 2 * len(stream) * spf]))
+        at += 2 * len(stream) * spf
+    return found
 
 
 def _widened(mask: np.ndarray) -> np.ndarray:

@@ -40,14 +40,12 @@ TRIM = (ENVELOPE_MS, RELATIVE_DB, FLOOR_DB, LOOKBACK_MS, HANGOVER_MS, CUT_MS, LO
 
 log = logging.getLogger(__name__)
 
-# Trimmed clips are kept: trimming is most of reading a phrase from the cache, and a build
-# reads every phrase to lay out its timeline and again to render each session (a `Speech` of
-# its own). The cache entry is still read and verified each time (a damaged or outdated one
-# is found as before); trimming the same samples again is skipped: in this process (by the
-# samples' digest and rates, bounded, least recently used out) and across builds (a derived
-# entry in the cache, named by that digest, the rates and TRIM, with its own checksum).
+# Trimmed clips are kept in this process: trimming is most of reading a phrase from the
+# cache, and a build reads every phrase to lay out its timeline and again to render each
+# session (a `Speech` of its own). The cache entry is still read and verified each time (a
+# damaged or outdated one is found as before); trimming the same samples again is skipped
+# (by the samples' digest and rates; bounded, least recently used out).
 MEMO_BYTES = 64 << 20
-TRIMMED_MAGIC = b"ARTRIM01"
 _memo: OrderedDict[tuple[bytes, int, int], bytes] = OrderedDict()
 _memo_bytes = [0]
 _memo_lock = threading.Lock()
@@ -156,24 +154,14 @@ class Speech:
         return pcm
 
     def _trimmed(self, clip: Clip) -> bytes:
-        """`clip` at the session rate, quiet edges trimmed (trim_quiet): trimmed once."""
-        digest = hashlib.sha256(clip.pcm).digest()
-        key = (digest, clip.sample_rate, self.sample_rate)
+        """`clip` at the session rate, quiet edges trimmed (trim_quiet): once per process."""
+        key = (hashlib.sha256(clip.pcm).digest(), clip.sample_rate, self.sample_rate)
         with _memo_lock:
             pcm = _memo.get(key)
             if pcm is not None:
                 _memo.move_to_end(key)
                 return pcm
-        name = hashlib.sha256(f"trimmed|{self.trim}|{clip.sample_rate}".encode() + digest).hexdigest()
-        name = f"{name}-{self.sample_rate}-v1"
-        found = self.cache.load_derived(name)
-        head = len(TRIMMED_MAGIC) + 32
-        if (found is not None and found[:len(TRIMMED_MAGIC)] == TRIMMED_MAGIC
-                and hashlib.sha256(found[head:]).digest() == found[len(TRIMMED_MAGIC):head]):
-            pcm = found[head:]
-        else:
-            pcm = trim_quiet(self._to_session_rate(clip), self.sample_rate)
-            self.cache.put_derived(name, TRIMMED_MAGIC + hashlib.sha256(pcm).digest() + pcm)
+        pcm = trim_quiet(self._to_session_rate(clip), self.sample_rate)
         with _memo_lock:
             if key not in _memo:
                 _memo[key] = pcm
