@@ -4,7 +4,8 @@ against warm builds, and the quality of the joined MP3 against a whole-file enco
     python bench/bench_segments.py [--engine piper|espeak] [--rounds 2] [--json out.json]
 
 Every build runs in a child process of its own and logs each encoder and decoder run
-(AUDIOROUTINE_ENCODE_LOG: samples handed to the encoder). In one run, sharing one fresh
+(AUDIOROUTINE_ENCODE_LOG: samples handed to the encoder, frames' samples decoded for the
+peak check); wall and CPU time (the process and its ffmpeg children) per run. In one run, sharing one fresh
 temporary phrase cache:
 
   cold       fills the phrase cache (timed, not compared)
@@ -14,7 +15,8 @@ temporary phrase cache:
              only segments whose samples changed are encoded
   mid edit   "And lower down." -> "And lower down gently." (cobra, every rep): every later
              cue moves by a whole number of samples, not of frames, so every later segment
-             changes; reported, not held to a target
+             changes (its frames near sound are encoded again; its opening silence is
+             written as silent frames); reported, not held to a target
   quality    the warm build's levelled PCM (caught on its way to the encoder) encoded whole by
              ffmpeg, against the joined file: SNR of both decodes against the PCM, the largest
              difference between them within 10 ms of every cut, the codec's noise in the
