@@ -222,3 +222,22 @@ def test_random_site_records_never_break_publish_bookkeeping(tmp_path: Path, dat
     path.write_bytes(data)
     record = read_record(path, "site record", _is_site_record)
     assert record is None or all(isinstance(name, str) for name in record["files"])
+
+
+def test_the_one_pass_text_check_matches_the_character_definition() -> None:
+    """control_problem's one regex refuses exactly the characters the definition names:
+    Unicode category Cc (but tab and newlines), Cs, and noncharacters, over every code point."""
+    import sys
+    import unicodedata
+
+    from audioroutine.core.reader import control_problem, is_noncharacter
+
+    every = [chr(code) for code in range(sys.maxunicode + 1)]
+    banned = [char for char in every if char not in "\t\n\r"
+              and (unicodedata.category(char) in ("Cc", "Cs") or is_noncharacter(char))]
+    assert len(banned) == 62 + 2048 + 66          # Cc but tab/newlines, surrogates, noncharacters
+    refused = set(banned)
+    allowed = "".join(char for char in every if char not in refused)
+    assert control_problem(allowed, limit=len(allowed)) is None
+    for char in banned:
+        assert control_problem(f"a{char}b") == f"control character U+{ord(char):04X} is not allowed in text"
