@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "[s3" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("s3"))
-        elif item.nodeid.startswith("tests/test_manifest.py"):
+        elif item.nodeid.startswith("tests/run/test_manifest.py"):
             item.add_marker(pytest.mark.xdist_group("manifest"))
 
 

@@ -15,7 +15,7 @@ the file's); its first frame uses no bit reservoir of a previous frame (main_dat
 in a fresh stream). Around each cut the session is digital silence from LEAD + GUARD
 samples before to GUARD after, so every frame near it codes silence, decodes to zeros, and
 leaves nothing in the decoder's overlap for the next segment: the decode of the joined
-file equals each segment's own decode, sample for sample (tests/test_segments.py).
+file equals each segment's own decode, sample for sample (tests/audio/test_segments.py).
 
 The cache key of a segment is the sha256 of its samples (after loudness), the encoder (its
 version line, bitrate, rate), the true-peak ceiling and where it ends (frames kept). An
@@ -326,7 +326,7 @@ def encode_and_check(pcm: bytes, rate: int, bitrate: str, lead: int, settings: L
     """A segment's bare MP3 stream and the true peaks per 10 ms block of its decode (on the
     session's grid: `lead` zeros first). One ffmpeg run where it can: a loopback decoder
     (ffmpeg 7.1+) decodes the encoder's own packets, gapless, exactly what a decoder of the
-    frames returns (tests/test_segments.py); else the stream is decoded in a second run."""
+    frames returns (tests/audio/test_segments.py); else the stream is decoded in a second run."""
     if _loopback == [False]:
         data = encode_segment(pcm, rate, bitrate, stats)
         return data, decode_peaks(data, rate, lead, len(pcm) // 2, settings, stats)

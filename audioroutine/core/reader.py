@@ -49,7 +49,7 @@ Choice = TypeVar("Choice", bound=str)
 ROOTS_ENV = "AUDIOROUTINE_ROOTS"
 _WHITESPACE = "\t\n\r"
 # Control characters (category Cc) but tab and newlines, surrogates (Cs), noncharacters: one
-# class, so a text is checked in one pass (tests/test_fuzz_inputs.py checks it against the
+# class, so a text is checked in one pass (tests/model/test_fuzz_inputs.py checks it against the
 # character-by-character definition, unicodedata and is_noncharacter).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
                         + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
