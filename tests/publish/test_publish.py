@@ -5,7 +5,9 @@ The browser half is tests/publish/test_publish_browser.py."""
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
@@ -58,10 +60,28 @@ CHAPTERS_SCHEMA = {
 }
 
 
+_BUILT: dict[str, Path] = {}   # script text -> a pristine output folder, built once per module
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pristine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    _BUILT["/"] = tmp_path_factory.mktemp("pristine")
+    yield
+    _BUILT.clear()
+
+
 def built(tmp_path: Path, text: str = MINIMAL, folder: str = "out") -> Path:
+    """tmp_path/folder holding the build of `text` (and the script beside it). Each text is
+    built once per module and copied: publishing only reads the folder."""
     script = tmp_path / f"{folder.replace('/', '_')}.yaml"
     script.write_text(text, encoding="utf-8")
-    build_batch([load_script(script)], [BuildOptions(out_dir=tmp_path / folder)])   # with its playlist
+    if text not in _BUILT:
+        home = _BUILT["/"] / str(len(_BUILT))
+        home.mkdir()
+        (home / script.name).write_text(text, encoding="utf-8")
+        build_batch([load_script(home / script.name)], [BuildOptions(out_dir=home / "out")])   # with its playlist
+        _BUILT[text] = home / "out"
+    shutil.copytree(_BUILT[text], tmp_path / folder)
     return tmp_path / folder
 
 
