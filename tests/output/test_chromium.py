@@ -6,20 +6,17 @@ Needs the Debian package `chromium` (.ci/run installs it); skipped only where no
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import re
 import subprocess
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from audioroutine.model.script import load_script
 from audioroutine.run.pipeline import BuildOptions, build
-from tools.screenshot import chromium
+from tools.screenshot import CHROMIUM_ARGS, chromium, serve
 
 PAGE = """<!doctype html><html><body><div id="out">pending</div>
 <audio id="a" src="{src}" preload="auto"></audio>
@@ -34,11 +31,6 @@ a.play().then(() => {{ r.played = a.duration; show(); }}, e => {{ r.play_error =
 """
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.mark.slow
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
@@ -49,20 +41,10 @@ def test_chromium_plays_the_mp3_with_our_duration(mini_script: Path, tmp_path: P
     session = result.sessions[0]
     (site / "index.html").write_text(PAGE.format(src=html.escape(session.path.name)), encoding="utf-8")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-        proc = subprocess.run([
-            str(chromium()), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--mute-audio",
-            "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=5000", "--dump-dom", url,
-        ], capture_output=True, timeout=90, check=False)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(site) as base:           # the byte-range server the docs' screenshot uses
+        proc = subprocess.run([str(chromium()), *CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'profile'}",
+                               "--virtual-time-budget=5000", "--dump-dom", f"{base}index.html"],
+                              capture_output=True, timeout=90, check=False)
     dom = proc.stdout.decode(errors="replace")
     match = re.search(r'<div id="out">(.*?)</div>', dom)
     assert match, f"no page output; chromium exit {proc.returncode}: {proc.stderr.decode()[-500:]}"
