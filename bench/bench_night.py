@@ -31,7 +31,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.night import free_port, prescription_file  # noqa: E402  (shared with tests/test_night_run.py)
+from tests.night import free_port, prescription_file  # noqa: E402  (shared with tests/run/test_night_run.py)
 
 T_PHRASE = {"fake": 0.0, "piper": 0.175}   # docs/scaling.md, "A model for N workers"
 T_SESSION = 1.2

@@ -1,5 +1,5 @@
 """An independent listener: pocketsphinx transcribes a built session so tests can check that
-every cue can be understood. Used by tests/test_intelligibility.py and bench/bench_listen.py.
+every cue can be understood. Used by tests/audio/test_intelligibility.py and bench/bench_listen.py.
 
 Two checks, both on audio decoded from the MP3 at 16 kHz:
 - session WER: the whole session, cut into utterances by pocketsphinx's own voice activity

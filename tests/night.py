@@ -1,5 +1,5 @@
 """A clinic network's night in miniature: a prescription file of many patients and free ports
-for a scheduler and workers, shared by tests/test_night_run.py and bench/bench_night.py."""
+for a scheduler and workers, shared by tests/run/test_night_run.py and bench/bench_night.py."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ class Model(Generic[K]):
     -70 LUFS and -10 LU) a session of placed pieces would have at a given gain and limiter
     ceiling, from each piece's K-weighted power and true peak per 10 ms block. The limited
     power of a block is its power times its smoothed limiter gain squared; blocks land on the
-    session's 10 ms grid by their centres. tests/test_stream.py compares it with two meters."""
+    session's 10 ms grid by their centres. tests/audio/test_stream.py compares it with two meters."""
 
     def __init__(self, pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
                  analyses: Mapping[K, Analysis] | None = None, background: np.ndarray | None = None) -> None:

@@ -15,7 +15,7 @@ the file's); its first frame uses no bit reservoir of a previous frame (main_dat
 in a fresh stream). Around each cut the session is digital silence from LEAD + GUARD
 samples before to GUARD after, so every frame near it codes silence, decodes to zeros, and
 leaves nothing in the decoder's overlap for the next segment: the decode of the joined
-file equals each segment's own decode, sample for sample (tests/test_segments.py).
+file equals each segment's own decode, sample for sample (tests/audio/test_segments.py).
 
 Silence is not encoded: the whole frames of digital silence that open a segment (up to GUARD
 before its first sound) are written as silent frames (mp3frames.silent_frames: no main data,
@@ -434,7 +434,7 @@ class _Check:
     decoded, each run of them after enough frames before it to refill the bit reservoir
     and the decoder's overlap, and the whole after SILENT_LEAD silent frames that leave
     the decoder as a fresh one (their output dropped): what a decoder of the whole stream
-    returns there, sample for sample (tests/test_segments.py), wherever the check sits in a
+    returns there, sample for sample (tests/audio/test_segments.py), wherever the check sits in a
     decoder run of several (`decode_checks`)."""
 
     def __init__(self, frames: list[bytes], pcm: bytes, rate: int, lead: int, settings: LoudnessSettings) -> None:

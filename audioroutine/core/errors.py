@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -142,3 +143,13 @@ def key_hint(name: str, allowed: Sequence[str]) -> str:
     """'did you mean ...?' for a close key, else the allowed keys."""
     close = difflib.get_close_matches(name, allowed, n=1)
     return f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+
+
+class WriteRefused(AudioRoutineError):
+    """A write or delete the guard refuses: one line naming the file and what to do."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, why: str, todo: str) -> None:
+        self.path = Path(path)
+        super().__init__(printable(f"{path}: {why}; {todo}"))

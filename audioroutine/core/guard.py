@@ -15,10 +15,8 @@ A `Guard` is one folder, the *root*, held for one run:
   the user's: a `WriteRefused` (exit 2) naming it and what to do. Files written before the
   record existed are accepted for *overwriting* when the surface's `legacy` test says they
   are the tool's (an MP3 with audioroutine's provenance tag, ...), never for deleting.
-- **One run at a time.** Opening a guard takes an exclusive `flock` on `.audioroutine.lock`
-  in the root; a second run waits (saying which process holds the lock after
-  `LOCK_NOTICE_S`), for at most `LOCK_TIMEOUT_S` seconds ($AUDIOROUTINE_LOCK_TIMEOUT). The
-  lock file is removed when the run ends.
+- **One run at a time.** Opening a guard takes the folder's lock (`core/lock.py`): a second
+  run waits, for at most 600 s ($AUDIOROUTINE_LOCK_TIMEOUT).
 - **The record is written ahead.** Before a file is renamed into place, its new digest is
   saved with the digest it replaces (`prior`), so a run killed between the two never leaves
   a file of ours unrecorded or a user's file recorded.
@@ -30,22 +28,19 @@ open (a patient's folder inside `prescribe --out`) uses the open one.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import stat
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import AudioRoutineError, BuildError, printable
+from . import lock
+from .errors import WriteRefused as WriteRefused  # defined there: still importable from here
 from .files import commit_temp, temp_path
 from .reader import read_record
 
@@ -53,24 +48,10 @@ log = logging.getLogger("audioroutine.guard")
 
 RECORD_NAME = ".audioroutine-files.json"   # what build, programme, prescribe and say wrote
 SITE_RECORD_NAME = ".audioroutine-site.json"   # what publish wrote into a site
-LOCK_NAME = ".audioroutine.lock"
-LOCK_TIMEOUT_ENV = "AUDIOROUTINE_LOCK_TIMEOUT"
-LOCK_TIMEOUT_S = 600.0     # a second run waits this long for the first, then gives up (exit 1)
-LOCK_NOTICE_S = 1.0        # ... and says whom it waits for after this long
 FORMAT = 2                 # the record's format (1: publish's old list of names without digests)
 MAX_RECORD_BYTES = 50_000_000
 
 Legacy = Callable[[Path], bool]   # True: an unrecorded file the tool wrote before the record existed
-
-
-class WriteRefused(AudioRoutineError):
-    """A write or delete the guard refuses: one line naming the file and what to do."""
-
-    exit_code = 2
-
-    def __init__(self, path: Path | str, why: str, todo: str) -> None:
-        self.path = Path(path)
-        super().__init__(printable(f"{path}: {why}; {todo}"))
 
 
 def _is_record(data: Any) -> bool:
@@ -144,88 +125,27 @@ class Guard:
         except FileExistsError:   # there already, or made meanwhile by a run beside this one
             pass
         self.check_root()   # made meanwhile by someone else as something else
-        self._lock()
+        self._fd = lock.acquire(self.root, self._remake_root)
         self.load()
+
+    def _remake_root(self) -> None:
+        """A run beside this one that wrote nothing removed the folder it made: make it again."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.check_root()
 
     def close(self) -> None:
         try:
             if self.changed:
                 self.save()
         finally:
-            self._unlock()
+            if self._fd is not None:
+                lock.release(self.root, self._fd)
+                self._fd = None
             if self._made_root and not self.touched:
                 try:
                     self.root.rmdir()   # a run that wrote nothing leaves no folder it made
                 except OSError:
                     pass
-
-    def _lock(self) -> None:
-        path = self.root / LOCK_NAME
-        timeout = _lock_timeout()
-        started, noticed = time.monotonic(), False
-        while True:
-            try:
-                fd = self._open_lock(path)
-            except FileNotFoundError:   # a run beside this one that wrote nothing removed the folder it made
-                self.root.mkdir(parents=True, exist_ok=True)
-                self.check_root()
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                if getattr(multiprocessing.current_process(), "_inheriting", False):
-                    # A worker process still importing the main script, which started a build at
-                    # its top level (no `if __name__ == "__main__":` guard): the parent holds the
-                    # lock and waits for this worker, so waiting here would never end. Die now;
-                    # the parent says why (run/batch.py).
-                    raise RuntimeError(f"{self.root}: a worker process started a build while it started") from None
-                waited = time.monotonic() - started
-                holder = _holder(path)
-                if waited >= timeout:
-                    raise BuildError(printable(
-                        f"{path}: process {holder} has been writing into {self.root} for more than {timeout:.0f} s; "
-                        f"wait for it to finish (or raise ${LOCK_TIMEOUT_ENV})")) from None
-                if waited >= LOCK_NOTICE_S and not noticed:
-                    log.warning("waiting for process %s, which is writing into %s (up to %.0f s)",
-                                holder, self.root, timeout)
-                    noticed = True
-                time.sleep(0.05)
-                continue
-            try:   # the holder before us may have removed the file: lock the one at `path`
-                same = os.fstat(fd).st_ino == os.lstat(path).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:
-                os.close(fd)
-                continue
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-            self._fd = fd
-            return
-
-    def _open_lock(self, path: Path) -> int:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        except OSError as err:
-            if err.errno == errno.ELOOP:
-                raise WriteRefused(path, "is a symlink", "remove it") from None
-            raise
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (info.st_size and not _holder_text(fd).isdigit()):
-            os.close(fd)
-            raise WriteRefused(path, "is not audioroutine's lock file", "move it away")
-        return fd
-
-    def _unlock(self) -> None:
-        if self._fd is None:
-            return
-        try:
-            (self.root / LOCK_NAME).unlink(missing_ok=True)   # while locked: waiters check the inode
-        except OSError:
-            pass
-        os.close(self._fd)   # releases the flock
-        self._fd = None
 
     # -- the record --------------------------------------------------------------------------
 
@@ -511,29 +431,6 @@ def _safely(legacy: Legacy, path: Path) -> bool:
         return bool(legacy(path))
     except Exception:   # an unreadable file is not provably ours
         return False
-
-
-def _lock_timeout() -> float:
-    try:
-        value = float(os.environ.get(LOCK_TIMEOUT_ENV, LOCK_TIMEOUT_S))
-    except ValueError:
-        return LOCK_TIMEOUT_S
-    return value if 0 <= value < 1e7 else LOCK_TIMEOUT_S
-
-
-def _holder_text(fd: int) -> str:
-    try:
-        return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        return ""
-
-
-def _holder(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="ascii", errors="replace").strip()[:20]
-    except OSError:
-        text = ""
-    return text if text.isdigit() else "(unknown)"
 
 
 _open: list[Guard] = []

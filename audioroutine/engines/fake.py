@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import struct
 import time
 import zlib
 from typing import Any
@@ -66,5 +65,7 @@ class FakeEngine:
         n = fake_samples(text, self.sample_rate, self.options.rate)
         freq = 200 + zlib.crc32(text.encode()) % 400
         step = 2 * math.pi * freq / self.sample_rate
-        pcm = struct.pack(f"<{n}h", *(int(8000 * math.sin(i * step)) for i in range(n)))
-        return Clip(pcm=pcm, sample_rate=self.sample_rate)
+        import numpy as np  # here: a no-op build that reads the engine's fingerprint loads no numpy
+
+        tone = 8000 * np.sin(np.arange(n, dtype=np.float64) * step)
+        return Clip(pcm=np.trunc(tone).astype("<i2").tobytes(), sample_rate=self.sample_rate)

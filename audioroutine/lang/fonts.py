@@ -1,7 +1,7 @@
 """The font for covers and handouts: Source Sans Pro (SIL Open Font License), installed from
 PyPI with audioroutine (the `font-source-sans-pro` package), so a fresh machine with only
 Python draws every shipped language's letters; no system font is looked for. The glyph test
-(tests/test_fonts.py) checks the font has every `Language.letters`."""
+(tests/output/test_fonts.py) checks the font has every `Language.letters`."""
 
 from __future__ import annotations
 

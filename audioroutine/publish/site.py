@@ -108,15 +108,7 @@ def read_output(out_dir: Path, skip: Path | None = None) -> list[Folder]:
     page), sessions in play order. `skip` (the site, when it lies inside) is not read."""
     if not out_dir.is_dir():
         raise PublishError(f"{out_dir}: no such folder")
-    found: dict[PurePosixPath, list[Session]] = {}
-    for root, dirs, files in os.walk(out_dir):
-        here = Path(root)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and (skip is None or (here / d).resolve() != skip.resolve()))
-        mp3s = [here / name for name in files if name.lower().endswith(".mp3") and not name.startswith(".")]
-        if mp3s:
-            rel = PurePosixPath(here.relative_to(out_dir).as_posix())
-            found[rel] = [read_session(path) for path in play_order(here, mp3s)]
+    found = _sessions_by_folder(out_dir, skip)
     if not found:
         raise PublishError(f"{out_dir}: no MP3 files to publish "
                            f"(build first: audioroutine build SCRIPT --out {out_dir})")
@@ -126,10 +118,28 @@ def read_output(out_dir: Path, skip: Path | None = None) -> list[Folder]:
         if str(rel) != ".":
             folders[rel.parent if rel.parent in folders else _nearest(rel, folders)].children.append(rel)
     spoken = {session.language for sessions in found.values() for session in sessions}
-    for folder in folders.values():
-        if not folder.sessions and len(spoken) == 1:
-            folder.language = next(iter(spoken))
+    if len(spoken) == 1:          # a folder of folders speaks its sessions' one language
+        for folder in folders.values():
+            if not folder.sessions:
+                folder.language = next(iter(spoken))
     return [folders[rel] for rel in sorted(folders, key=lambda r: (r != PurePosixPath("."), str(r)))]
+
+
+def _sessions_by_folder(out_dir: Path, skip: Path | None) -> dict[PurePosixPath, list[Session]]:
+    """The sessions of each folder below `out_dir` that holds MP3s, hidden folders and `skip` left out."""
+    found: dict[PurePosixPath, list[Session]] = {}
+    for root, dirs, files in os.walk(out_dir):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _same(here / d, skip))
+        mp3s = [here / name for name in files if name.lower().endswith(".mp3") and not name.startswith(".")]
+        if mp3s:
+            found[PurePosixPath(here.relative_to(out_dir).as_posix())] = [
+                read_session(path) for path in play_order(here, mp3s)]
+    return found
+
+
+def _same(path: Path, other: Path | None) -> bool:
+    return other is not None and path.resolve() == other.resolve()
 
 
 def _nearest(rel: PurePosixPath, folders: dict[PurePosixPath, Folder]) -> PurePosixPath:

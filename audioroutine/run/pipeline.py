@@ -168,18 +168,8 @@ def build_batch(
         failures = [Failure(routines[i].path, one_line(routines[i].path, err), err) for i, err in outcome.failed]
         if not written and failures:   # nothing built: fail as a batch does
             raise failures[0].error if len(failures) == 1 else ManyErrors([_as_error(f) for f in failures])
-        results, entries = [], {}
-        for index, result in written:
-            for session in result.sessions:
-                entries[(index, session.level)] = Entry(session.path, session.seconds, session.title, session.artist)
-            results.append(result)
-        if len(routines) == 1:   # the routine's other levels built earlier keep their place
-            for level in routines[0].levels:
-                earlier = None if (0, level.id) in entries else _earlier_entry(output_path(routines[0], level.id,
-                                                                                          options[0].out_dir))
-                if earlier:
-                    entries[(0, level.id)] = earlier
-            tracks = [Track(0, lv.id, n, len(routines[0].levels)) for n, lv in enumerate(routines[0].levels, 1)]
+        results = [result for _, result in written]
+        entries, tracks = _playlist_entries(routines, options, written, tracks)
         write_playlist(playlist, [entries[(t.routine, t.level)] for t in tracks if (t.routine, t.level) in entries],
                        [s for r in routines for s in source_of(r.path)], legacy_ours)
         pruned = []
@@ -187,6 +177,24 @@ def build_batch(
             with open_guard(options[0].out_dir) as guard:
                 pruned = [path for path in stale(routines, options, playlist, guard) if guard.remove(path)]
     return BatchResult(results, playlist, failures, pruned)
+
+
+def _playlist_entries(routines: Sequence[Routine], options: Sequence[BuildOptions],
+                      written: Sequence[tuple[int, BuildResult]], tracks: list[Track],
+                      ) -> tuple[dict[tuple[int, str], Entry], list[Track]]:
+    """The playlist's entry per (script, level) written now, and its track order. A single
+    script's other levels, built earlier, keep their place."""
+    entries = {(index, session.level): Entry(session.path, session.seconds, session.title, session.artist)
+               for index, result in written for session in result.sessions}
+    if len(routines) == 1:
+        routine = routines[0]
+        for level in routine.levels:
+            earlier = None if (0, level.id) in entries else _earlier_entry(
+                output_path(routine, level.id, options[0].out_dir))
+            if earlier:
+                entries[(0, level.id)] = earlier
+        tracks = [Track(0, lv.id, n, len(routine.levels)) for n, lv in enumerate(routine.levels, 1)]
+    return entries, tracks
 
 
 def stale(routines: Sequence[Routine], options: Sequence[BuildOptions], playlist: Path, guard: Guard) -> list[Path]:

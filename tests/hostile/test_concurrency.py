@@ -68,9 +68,10 @@ def rounds(tmp_path: Path, count: int) -> dict[str, float]:
     return {"rounds": count, "written": written_lines, "waited": waited}
 
 
-def test_two_pruning_builds_into_one_folder_three_rounds(tmp_path: Path) -> None:
-    found = rounds(tmp_path, 3)
-    assert found["written"] == 3 * 2 * 2
+def test_two_pruning_builds_into_one_folder_one_round(tmp_path: Path) -> None:
+    """One round in the default suite; twenty in the slow one below."""
+    found = rounds(tmp_path, 1)
+    assert found["written"] == 1 * 2 * 2
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from audioroutine.cli import cli
 from audioroutine.core import redact
 from audioroutine.engines import engine_names
 
-from ..test_prescribe import PROGRAMME, ROUTINE
+from ..prescribe.test_prescribe import PROGRAMME, ROUTINE
 
 pytestmark = pytest.mark.filterwarnings("ignore:A test tried to use socket:UserWarning")   # s3/https stores
 

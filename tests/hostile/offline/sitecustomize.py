@@ -2,7 +2,7 @@
 
 Every Python process started with this folder on PYTHONPATH (the CLI and the worker
 processes it spawns) is offline the way this machine is without a network: an HTTP request
-fails to connect below gTTS (where tests/test_gtts.py fakes the transport), no internet
+fails to connect below gTTS (where tests/speech/test_gtts.py fakes the transport), no internet
 socket can be opened at all, and gTTS's retry jitter is fixed at 0.5 so that every run
 waits the same backoff."""
 

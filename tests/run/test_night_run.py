@@ -1,0 +1,142 @@
+"""A clinic network's night run (issue 24, docs/scaling.md "A night run"): a Dask scheduler and
+two workers started as separate processes (as on separate machines), the phrase cache in an
+S3 bucket (moto's server), a prescription file of 200 patients built with `prescribe
+--scheduler`. One worker is killed (SIGKILL) in the middle of the batch: Dask reschedules its
+units on the other, the batch completes, and every session is the bytes of a `--jobs 1` build
+of the same file (run beside it, in its own process, with a local cache). The rerun synthesizes and writes nothing.
+
+Everything listens on 127.0.0.1 only, and every process started here is killed in `finally`.
+AUDIOROUTINE_NIGHT_PATIENTS sets the number of patients (default 200)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ..conftest import ROOT
+from ..night import free_port, prescription_file
+
+PATIENTS = int(os.environ.get("AUDIOROUTINE_NIGHT_PATIENTS", "200"))
+TIMEOUT = 1800   # seconds for one whole build on this (shared, 2-core) machine
+
+
+
+
+def digests(out: Path) -> dict[str, str]:
+    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*.mp3"))}
+
+
+def mtimes(out: Path) -> dict[str, int]:
+    return {p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Kill a process this test started (by its id) and reap it."""
+    if process.poll() is None:
+        process.kill()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def wait_for(condition, what: str, timeout: float, *alive: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        for process in alive:
+            assert process.poll() is None, f"{what}: {process.args[:3]} ended with {process.returncode}"
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_night_run_on_a_cluster_that_loses_a_worker_writes_the_bytes_of_jobs_1(tmp_path, s3_bucket):
+    pytest.importorskip("distributed")
+    dask = Path(sys.executable).parent / "dask"
+    file = prescription_file(tmp_path / "night.csv", PATIENTS)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}   # AWS_* (moto's endpoint) set by s3_bucket
+    env.pop("AUDIOROUTINE_CACHE_DIR", None)
+    cache = f"{s3_bucket}/phrases"
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    started: list[subprocess.Popen[bytes]] = []
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    def start(name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        with open(logs / f"{name}.log", "wb") as log:
+            process = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        started.append(process)
+        return process
+
+    def prescribe(out: Path, *more: str) -> subprocess.CompletedProcess[str]:
+        args = [sys.executable, "-m", "audioroutine", "prescribe", str(file), "--out", str(out), "--engine", "fake",
+                *more]
+        return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+
+    try:
+        scheduler = start("scheduler", [str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                        "--no-dashboard"])
+        workers = [start(f"worker{n}", [str(dask), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                                        "--no-nanny", "--no-dashboard", "--name", f"worker{n}",
+                                        "--local-directory", str(tmp_path / f"worker{n}")])
+                   for n in (1, 2)]
+
+        # The --jobs 1 control build of the same file (a local cache) runs beside the night run.
+        control_args = [sys.executable, "-m", "audioroutine", "prescribe", str(file), "--out", str(tmp_path / "control"),
+                        "--engine", "fake", "--jobs", "1", "--cache-dir", str(tmp_path / "local-cache"), "-q"]
+        with open(logs / "control.err", "wb") as stderr:
+            control = subprocess.Popen(control_args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        started.append(control)
+
+        # The night run, in the background; one worker is killed once some sessions exist.
+        out, report = tmp_path / "night", tmp_path / "report.json"
+        args = [sys.executable, "-m", "audioroutine", "prescribe", str(file), "--out", str(out), "--engine", "fake",
+                "--scheduler", address, "--scheduler-timeout", "120", "--cache-dir", cache, "--report", str(report)]
+        began = time.monotonic()
+        with open(logs / "client.out", "wb") as stdout, open(logs / "client.err", "wb") as stderr:
+            client = subprocess.Popen(args, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+        started.append(client)
+        wait_for(lambda: len(list(out.rglob("*.mp3"))) >= max(2, PATIENTS // 10), "sessions before the kill",
+                 TIMEOUT, client, scheduler)
+        os.kill(workers[0].pid, signal.SIGKILL)
+        killed_at = len(list(out.rglob("*.mp3")))
+        assert client.wait(timeout=TIMEOUT) == 0, (logs / "client.err").read_text()
+        night_s = time.monotonic() - began
+        assert workers[0].wait(timeout=30) == -signal.SIGKILL and workers[1].poll() is None
+        assert killed_at < PATIENTS, "the batch ended before the kill: nothing was tested"
+
+        # the coordinator's report: one row per patient, every session written, nothing failed
+        rows = json.loads(report.read_text())["patients"]
+        assert [r["reference"] for r in rows] == [f"N-{n:04d}" for n in range(PATIENTS)]
+        assert all((r["sessions"], r["written"], r["failed"], r["reason"]) == (1, 1, 0, "") for r in rows)
+        assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+        # the same bytes as --jobs 1, session for session
+        assert control.wait(timeout=TIMEOUT) == 0, (logs / "control.err").read_text()
+        night, serial = digests(out), digests(tmp_path / "control")
+        assert len(night) == PATIENTS and night == serial
+
+        # the morning rerun (on the worker left): nothing synthesized, nothing written
+        before = mtimes(out)
+        again = prescribe(out, "--scheduler", address, "--cache-dir", cache, "--json")
+        assert again.returncode == 0, again.stderr
+        summary = json.loads(again.stdout)
+        assert summary["phrases"]["synthesized"] == 0
+        assert (summary["summary"]["built"], summary["summary"]["handouts"]) == (0, 0)
+        assert mtimes(out) == before
+        print(f"\nnight run: {PATIENTS} patients, worker killed at {killed_at} sessions, {night_s:.0f} s, "
+              f"{PATIENTS / night_s * 60:.1f} sessions/min on 2 workers (1 after the kill)")
+    finally:
+        for process in reversed(started):
+            stop(process)
