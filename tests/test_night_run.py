@@ -140,3 +140,97 @@ def test_a_night_run_on_a_cluster_that_loses_a_worker_writes_the_bytes_of_jobs_1
     finally:
         for process in reversed(started):
             stop(process)
+
+
+class FakeClient:
+    """A shared executor as `prescribe` sees a Dask client: `workers`, `stop`, `close`."""
+
+    def __init__(self, workers: int) -> None:
+        import threading
+
+        self.workers, self.stopping, self.closed = workers, threading.Event(), None
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self, cancel: bool) -> None:
+        self.closed = cancel
+
+
+def _patients(tmp_path: Path, count: int):
+    from audioroutine.prescribe.prescription import load_prescriptions
+
+    return load_prescriptions(prescription_file(tmp_path / "night.csv", count))
+
+
+def test_patients_built_at_once_report_in_the_file_order_and_a_failing_one_stays_alone(tmp_path, monkeypatch):
+    """On a shared Dask client several patients are built at once (at most 3 per worker):
+    the report keeps the file's order, `done` is called in the caller's thread once per
+    patient, and a patient that fails is a row with its reason, the others built."""
+    import random
+    import threading
+
+    from audioroutine.core.errors import BuildError
+    from audioroutine.prescribe import build
+    from audioroutine.run.executors import Parallel
+    from audioroutine.run.pipeline import BuildOptions, BuildResult
+
+    found = _patients(tmp_path, 12)
+    lock, active, most = threading.Lock(), [0], [0]
+
+    def build_folder(routine, options, base_url, url_root, reference, *rest):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            time.sleep(random.uniform(0.01, 0.1))
+            if reference == "N-0004":
+                raise BuildError("the store dropped 'Anna'")
+            return build.FolderResult(options.out_dir, BuildResult(), options.out_dir / "p.m3u8", reference=reference)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(build, "build_folder", build_folder)
+    client, rows, seen = FakeClient(workers=2), [], []
+    folders = build.build_prescriptions(found, BuildOptions(out_dir=tmp_path / "out", engine="fake"),
+                                        parallel=Parallel(executor=client), rows=rows,
+                                        done=lambda row: seen.append((row.reference, threading.current_thread())))
+    assert [r.reference for r in rows] == [f"N-{n:04d}" for n in range(12)]
+    assert [f.reference for f in folders] == [f"N-{n:04d}" for n in range(12) if n != 4]
+    assert rows[4].failed == 1 and rows[4].reason == "BuildError: the store dropped '...'"
+    assert sorted(ref for ref, _ in seen) == [r.reference for r in rows]
+    assert {thread for _, thread in seen} == {threading.current_thread()}
+    assert 1 < most[0] <= build.patients_at_once(Parallel(executor=client)) == 6
+    assert client.closed is False and not client.stopping.is_set()
+
+
+def test_ctrl_c_among_patients_built_at_once_stops_the_others_and_keeps_what_is_done(tmp_path, monkeypatch):
+    """Ctrl-C while several patients are being built: the others are told to stop (their
+    batches drop their units and temp files: executors.Stopped), the run ends with
+    KeyboardInterrupt once they have, and the report lists the patients done."""
+    from audioroutine.prescribe import build
+    from audioroutine.run.executors import Parallel, Stopped
+    from audioroutine.run.pipeline import BuildOptions, BuildResult
+
+    found = _patients(tmp_path, 10)
+    client, rows = FakeClient(workers=1), []
+    stopped: list[str] = []
+
+    def build_folder(routine, options, base_url, url_root, reference, *rest):
+        if reference == "N-0002":
+            time.sleep(0.2)
+            raise KeyboardInterrupt   # as the main thread would get it
+        if reference in ("N-0000", "N-0001"):
+            return build.FolderResult(options.out_dir, BuildResult(), options.out_dir / "p.m3u8", reference=reference)
+        assert client.stopping.wait(10), "never told to stop"
+        stopped.append(reference)
+        raise Stopped()
+
+    monkeypatch.setattr(build, "build_folder", build_folder)
+    with pytest.raises(KeyboardInterrupt):
+        build.build_prescriptions(found, BuildOptions(out_dir=tmp_path / "out", engine="fake"),
+                                  parallel=Parallel(executor=client), rows=rows)
+    assert [r.reference for r in rows] == ["N-0000", "N-0001"]
+    assert stopped and all(ref not in ("N-0000", "N-0001", "N-0002") for ref in stopped)
+    assert client.closed is True

@@ -115,6 +115,7 @@ class SessionJob:
     loudness: LoudnessSettings
     id3_version: int
     music: Music | None = None      # a bed under the session (audio/music.py)
+    output: str = ""                # the session's file (absolute), as the client names it: see _session_key
 
 
 def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
@@ -144,8 +145,11 @@ def _produce(job: SessionJob, path: Path) -> None:
 
 def _session_key(job: SessionJob) -> str:
     """What names a session across edits of its script (mp3.encode_normalized keeps its gain):
-    its titles and level, the engine and voice, rate, bitrate and loudness settings."""
+    its file, titles and level, the engine and voice, rate, bitrate and loudness settings.
+    The file is part of it: the sessions of a prescription file share titles and level (one
+    script, a folder per patient), and without it each would start from the gain of whichever
+    patient's session was encoded before, so its bytes would depend on the order of the build."""
     level = job.tags.provenance["level"] if job.tags.provenance else None
-    blob = json.dumps([job.tags.album, job.tags.title, level, job.spec.engine,
+    blob = json.dumps([job.output, job.tags.album, job.tags.title, level, job.spec.engine,
                        repr(job.spec.voice), job.spec.sample_rate, job.bitrate, repr(job.loudness)])
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from pydub import AudioSegment
@@ -36,6 +37,26 @@ FADE_OUT_MS = 24
 TRIM = (ENVELOPE_MS, RELATIVE_DB, FLOOR_DB, LOOKBACK_MS, HANGOVER_MS, CUT_MS, LOUD_DB, FADE_IN_MS, FADE_OUT_MS)
 
 log = logging.getLogger(__name__)
+
+# While `remember_lengths()` is on: (cache key, session rate) → samples of every phrase this
+# process found in the cache or synthesized, across Speech objects.
+_lengths: dict[tuple[str, int], int] | None = None
+MAX_REMEMBERED = 500_000   # phrases; past this the memory starts again empty
+
+
+@contextmanager
+def remember_lengths() -> Iterator[None]:
+    """For a run of many batches in this process (a prescription file: one per patient),
+    remember each phrase's length once it is known, so a later batch speaking the phrase
+    does not read its clip from the cache again (on S3 a GET per phrase per patient). Lengths
+    only: the clips are still read where a session is made. Outside such a run, every
+    Speech verifies the cache entries it uses, as always."""
+    global _lengths
+    outer, _lengths = _lengths, (_lengths if _lengths is not None else {})
+    try:
+        yield
+    finally:
+        _lengths = outer
 
 
 def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -109,6 +130,15 @@ def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
     return smooth_cuts(samples[span[0]:span[1]], sample_rate).astype("<i2").tobytes()
 
 
+def remember(key: str, sample_rate: int, samples: int) -> None:
+    """Remember a phrase's length measured elsewhere (by a worker), while `remember_lengths` is on."""
+    lengths = _lengths
+    if lengths is not None:
+        if len(lengths) >= MAX_REMEMBERED:
+            lengths.clear()
+        lengths[(key, sample_rate)] = samples
+
+
 class Speech:
     """Phrases for one engine identity, resampled once to the session rate."""
 
@@ -121,13 +151,26 @@ class Speech:
         self.stats = stats or SpeechStats()
         self._identity = engine.identity()
         self._pcm: dict[str, bytes] = {}
+        self._remembered: set[str] = set()   # phrases known by `remember_lengths`, counted once
 
     def key(self, text: str) -> str:
         return phrase_key(self._identity, text)
 
     def is_cached(self, text: str) -> bool:
-        """True when the phrase is in memory or has a cache entry that verifies (then loaded)."""
-        return self._from_cache(text) is not None
+        """True when the phrase is in memory or has a cache entry that verifies (then loaded),
+        or its length is remembered (`remember_lengths`)."""
+        return self._length(text) is not None or self._from_cache(text) is not None
+
+    def _length(self, text: str) -> int | None:
+        """The phrase's length remembered by `remember_lengths` (counted as cached once)."""
+        lengths = _lengths
+        if lengths is None or text in self._pcm:
+            return None
+        samples = lengths.get((self.key(text), self.sample_rate))
+        if samples is not None and text not in self._remembered:
+            self._remembered.add(text)
+            self.stats.cached += 1
+        return samples
 
     def clip(self, text: str) -> bytes:
         """The phrase as int16 mono PCM at the session rate, quiet edges trimmed: from
@@ -160,7 +203,11 @@ class Speech:
         return self._pcm[text]
 
     def measure(self, text: str) -> int:
-        return len(self.clip(text)) // 2
+        samples = self._length(text)
+        if samples is None:
+            samples = len(self.clip(text)) // 2
+            remember(self.key(text), self.sample_rate, samples)
+        return samples
 
     def measure_or_estimate(self, text: str) -> tuple[int, bool]:
         """(samples, estimated): the real length if the phrase is cached, else an estimate."""
