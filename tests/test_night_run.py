@@ -234,3 +234,48 @@ def test_ctrl_c_among_patients_built_at_once_stops_the_others_and_keeps_what_is_
     assert [r.reference for r in rows] == ["N-0000", "N-0001"]
     assert stopped and all(ref not in ("N-0000", "N-0001", "N-0002") for ref in stopped)
     assert client.closed is True
+
+
+def _blocks(text: str, language: str) -> list[str]:
+    import re
+
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def _dask_commands(text: str) -> list[list[str]]:
+    import shlex
+
+    return [shlex.split(line.split("#")[0]) for line in text.splitlines() if line.strip().startswith("dask ")]
+
+
+def test_the_documented_night_deployment_parses_and_its_commands_take_those_flags():
+    """docs/scaling.md, "A night run": the compose file is YAML with a store, a bucket, a
+    scheduler and workers sharing the store's variables; every `dask scheduler` / `dask
+    worker` line there (shell and compose) uses flags that command has, and the client's
+    `audioroutine prescribe` line flags `prescribe` has. (Docker itself is not run here.)"""
+    import yaml
+    from click.testing import CliRunner
+
+    from audioroutine.cli import cli
+
+    pytest.importorskip("distributed")
+    text = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+    night = text[text.index("## A night run"):text.index("## A shared phrase cache")]
+    compose = yaml.safe_load(_blocks(night, "yaml")[0])
+    services = compose["services"]
+    assert {"store", "bucket", "scheduler", "worker"} <= set(services)
+    assert services["worker"]["environment"]["AWS_ENDPOINT_URL"] == "http://store:9000"
+    assert "8786" in services["worker"]["command"] and "8786" in services["scheduler"]["command"]
+    commands = _dask_commands(_blocks(night, "sh")[0]) + [services[s]["command"].split() for s in ("scheduler", "worker")]
+    assert {c[1] for c in commands} == {"scheduler", "worker"}
+    dask = Path(sys.executable).parent / "dask"
+    helps = {sub: subprocess.run([str(dask), sub, "--help"], capture_output=True, text=True, check=True).stdout
+             for sub in ("scheduler", "worker")}
+    for command in commands:
+        for flag in (arg for arg in command[2:] if arg.startswith("--")):
+            assert flag in helps[command[1]], f"{' '.join(command)}: dask {command[1]} has no {flag}"
+    client = next(line for line in _blocks(night, "sh")[0].replace("\\\n", " ").splitlines()
+                  if line.startswith("audioroutine prescribe"))
+    options = CliRunner().invoke(cli, ["prescribe", "--help"]).output
+    for flag in (arg for arg in client.split() if arg.startswith("--")):
+        assert flag in options, f"prescribe has no {flag}"
