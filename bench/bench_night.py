@@ -117,11 +117,13 @@ def run(workers: int, file: Path, patients: int, engine: str, tmp: Path) -> dict
         summary = json.loads((tmp / f"client-{name}.out").read_text())
         phrases = int(summary["phrases"]["synthesized"])
         sessions = int(summary["summary"]["built"])
+        audio_s = sum(x["seconds"] for f in summary["folders"] for x in f["sessions"] if x["written"])
         model = (phrases * T_PHRASE.get(engine, 0.175) + sessions * T_SESSION) / workers
         start, end = sampler.peaks(sessions)
         return {"engine": engine, "workers": workers, "patients": patients, "sessions": sessions,
                 "seconds": round(seconds, 1), "per_min": round(sessions / seconds * 60, 1), "model_s": round(model, 1),
-                "phrases": phrases, "rss_start": [round(x) for x in start[:-1]],
+                "phrases": phrases, "audio_min_per_session": round(audio_s / max(sessions, 1) / 60, 2),
+                "rss_start": [round(x) for x in start[:-1]],
                 "rss_end": [round(x) for x in end[:-1]],
                 "client_start": round(start[-1]), "client_end": round(end[-1]),
                 "hwm": [round(x) for x in sampler.hwm], "load_before": [round(x, 1) for x in load_before],
@@ -133,14 +135,16 @@ def run(workers: int, file: Path, patients: int, engine: str, tmp: Path) -> dict
             process.wait(timeout=30)
 
 
-HEADER = ("| engine | workers | sessions | time | sessions/min | model (no fixed) | measured / model | phrases "
-          "| peak RSS per worker, first tenth -> last tenth (MB) | client (MB) | load avg 1 min, before / after |\n"
+HEADER = ("| engine | workers | sessions (min each) | time | sessions/min | model (no fixed) | measured / model "
+          "| phrases | peak RSS per worker, first tenth -> last tenth (MB) "
+          "| client (MB) | load avg 1 min, before / after |\n"
           "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
 
 
 def row(r: dict[str, Any]) -> str:
     rss = ", ".join(f"{a} -> {b}" for a, b in zip(r["rss_start"], r["rss_end"]))
-    return (f"| {r['engine']} | {r['workers']} | {r['sessions']} | {r['seconds']:.0f} s | {r['per_min']:.1f} "
+    return (f"| {r['engine']} | {r['workers']} | {r['sessions']} ({r['audio_min_per_session']:.1f}) "
+            f"| {r['seconds']:.0f} s | {r['per_min']:.1f} "
             f"| {r['model_s']:.0f} s | {r['seconds'] / max(r['model_s'], 1e-9):.2f}x | {r['phrases']} | {rss} "
             f"| {r['client_start']} -> {r['client_end']} | {r['load_before'][0]} / {r['load_after'][0]} |")
 

@@ -39,8 +39,10 @@ TRIM = (ENVELOPE_MS, RELATIVE_DB, FLOOR_DB, LOOKBACK_MS, HANGOVER_MS, CUT_MS, LO
 log = logging.getLogger(__name__)
 
 # While `remember_lengths()` is on: (cache key, session rate) → samples of every phrase this
-# process found in the cache or synthesized, across Speech objects.
+# process found in the cache or synthesized, across Speech objects; MISSING for a phrase
+# found missing from the cache (until its length is known).
 _lengths: dict[tuple[str, int], int] | None = None
+MISSING = -1
 MAX_REMEMBERED = 500_000   # phrases; past this the memory starts again empty
 
 
@@ -49,8 +51,10 @@ def remember_lengths() -> Iterator[None]:
     """For a run of many batches in this process (a prescription file: one per patient),
     remember each phrase's length once it is known, so a later batch speaking the phrase
     does not read its clip from the cache again (on S3 a GET per phrase per patient). Lengths
-    only: the clips are still read where a session is made. Outside such a run, every
-    Speech verifies the cache entries it uses, as always."""
+    only: the clips are still read where a session is made. A phrase found missing is
+    remembered as missing too (until a worker's length for it comes back, `remember`): it
+    is synthesized once for the run, and a worker that finds it cached by then synthesizes
+    nothing. Outside such a run, every Speech verifies the cache entries it uses, as always."""
     global _lengths
     outer, _lengths = _lengths, (_lengths if _lengths is not None else {})
     try:
@@ -158,8 +162,18 @@ class Speech:
 
     def is_cached(self, text: str) -> bool:
         """True when the phrase is in memory or has a cache entry that verifies (then loaded),
-        or its length is remembered (`remember_lengths`)."""
-        return self._length(text) is not None or self._from_cache(text) is not None
+        or its length is remembered (`remember_lengths`: False when remembered missing)."""
+        lengths = _lengths
+        if lengths is not None and text not in self._pcm:
+            if lengths.get((self.key(text), self.sample_rate)) == MISSING:
+                return False
+            if self._length(text) is not None:
+                return True
+            if self._from_cache(text) is None:
+                lengths[(self.key(text), self.sample_rate)] = MISSING
+                return False
+            return True
+        return self._from_cache(text) is not None
 
     def _length(self, text: str) -> int | None:
         """The phrase's length remembered by `remember_lengths` (counted as cached once)."""
@@ -167,6 +181,8 @@ class Speech:
         if lengths is None or text in self._pcm:
             return None
         samples = lengths.get((self.key(text), self.sample_rate))
+        if samples == MISSING:
+            return None
         if samples is not None and text not in self._remembered:
             self._remembered.add(text)
             self.stats.cached += 1
