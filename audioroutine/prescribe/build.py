@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,8 @@ from ..model.script import Routine
 from ..run.executors import NoWorkerError, Parallel, close_shared, shared_executor
 from ..run.pipeline import BatchPlan, BuildOptions, BuildResult, build_batch, chosen_levels, dry_run, plan
 from ..run.prepare import check_length
+from ..speech.cache import PhraseCache
+from ..speech.clips import remember_lengths
 from .handout import TICK_WEEKS, handout_for, write_handout
 from .prescription import Patient, Prescriptions, RowError
 
@@ -170,48 +175,123 @@ def failure_reason(err: BaseException, patient: Patient) -> str:
     return f"{type(err).__name__}: {message}"[:MAX_REASON]
 
 
+PATIENTS_PER_WORKER = 3   # patients built at once per Dask worker (see `patients_at_once`)
+MAX_PATIENTS_AT_ONCE = 32
+
+
+def patients_at_once(parallel: Parallel) -> int:
+    """How many patients to build at once: on a shared Dask client, PATIENTS_PER_WORKER per
+    worker (at most MAX_PATIENTS_AT_ONCE), so the workers always have units while the client
+    compiles, lays out, writes and renders the handouts of the others; one at a time otherwise
+    (in this process, or a local pool that each patient's batch sizes for itself)."""
+    executor = parallel.executor
+    if executor is None or not hasattr(executor, "stop"):
+        return 1
+    return max(2, min(MAX_PATIENTS_AT_ONCE, PATIENTS_PER_WORKER * int(executor.workers)))
+
+
 def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, base_url: str | None = None,
                         handouts: bool = True, parallel: Parallel | None = None,
                         rows: list[PatientRow] | None = None,
                         done: Callable[[PatientRow], None] | None = None) -> list[FolderResult]:
     """Each patient's sessions, playlist and handouts in `options.out_dir/<ref>/`.
 
-    On Dask, every patient's batch runs on one client (`shared_executor`). With `rows` (a
-    list to fill), a patient whose build fails (an engine or file error, a lost store) is
+    On Dask, every patient's batch runs on one client (`shared_executor`), several patients
+    at once (`patients_at_once`: a bounded window, so the client's memory does not grow with
+    the file), each committed as soon as it is done. With `rows` (a list to fill, kept in the
+    file's order), a patient whose build fails (an engine or file error, a lost store) is
     recorded there with the reason and the others are still built; without it the first
-    failure stops the run, as before. `done(row)` is called after each patient."""
+    failure stops the run, as before. `done(row)` is called after each patient, in this
+    thread. A phrase's length, once known, is remembered for the run (`remember_lengths`):
+    the client reads each cached phrase once, not once per patient."""
     if base_url:
         public_url(base_url)
-    check_patients(prescriptions, options)
-    parallel = shared_executor(parallel or Parallel())
-    folders: list[FolderResult] = []
-    cancel = True
-    try:
-        with open_guard(options.out_dir):   # one lock and one record for every patient's folder
-            for patient in prescriptions.patients:
-                opts = patient_options(patient, options)
-                row = PatientRow(patient.ref, len(chosen_levels(patient.routine, opts)))
-                started = time.monotonic()
-                try:
-                    folder = build_folder(patient.routine, opts, base_url, options.out_dir, patient.ref, handouts,
-                                          patient.clinician, patient.date, parallel)
-                except (AudioRoutineError, OSError) as err:
-                    if rows is None or isinstance(err, (ScriptError, NoWorkerError)):
-                        raise
-                    row.failed, row.reason = row.sessions, failure_reason(err, patient)
-                else:
-                    folders.append(folder)
-                    row.written = sum(s.written for s in folder.result.sessions)
-                    row.up_to_date = len(folder.result.sessions) - row.written
-                row.seconds = time.monotonic() - started
-                if rows is not None:
-                    rows.append(row)
-                if done is not None:
-                    done(row)
-        cancel = False
-    finally:
-        close_shared(parallel, cancel)
+    with remember_lengths():
+        check_patients(prescriptions, options)
+        parallel = shared_executor(parallel or Parallel())
+        if parallel.executor is not None:   # once for the run, not once per patient (batch.run_batch)
+            PhraseCache(options.cache_dir).remove_stale_temps()
+        cancel = True
+        try:
+            with open_guard(options.out_dir):   # one lock and one record for every patient's folder
+                folders = _build_patients(prescriptions, options, base_url, handouts, parallel, rows, done)
+            cancel = False
+        finally:
+            close_shared(parallel, cancel)
     return folders
+
+
+def _build_patients(prescriptions: Prescriptions, options: BuildOptions, base_url: str | None, handouts: bool,
+                    parallel: Parallel, rows: list[PatientRow] | None,
+                    done: Callable[[PatientRow], None] | None) -> list[FolderResult]:
+    patients = prescriptions.patients
+    results: dict[int, tuple[PatientRow, FolderResult | None]] = {}
+
+    def build_one(n: int) -> tuple[PatientRow, FolderResult | None]:
+        patient = patients[n]
+        opts = patient_options(patient, options)
+        row = PatientRow(patient.ref, len(chosen_levels(patient.routine, opts)))
+        started = time.monotonic()
+        folder = None
+        try:
+            folder = build_folder(patient.routine, opts, base_url, options.out_dir, patient.ref, handouts,
+                                  patient.clinician, patient.date, parallel)
+        except (AudioRoutineError, OSError) as err:
+            if rows is None or isinstance(err, (ScriptError, NoWorkerError)):
+                raise
+            row.failed, row.reason = row.sessions, failure_reason(err, patient)
+        else:
+            row.written = sum(s.written for s in folder.result.sessions)
+            row.up_to_date = len(folder.result.sessions) - row.written
+        row.seconds = time.monotonic() - started
+        return row, folder
+
+    def finished(n: int, outcome: tuple[PatientRow, FolderResult | None]) -> None:
+        results[n] = outcome
+        if rows is not None:   # the file's order, also for a report written after an interruption
+            rows[:] = [results[i][0] for i in sorted(results)]
+        if done is not None:
+            done(outcome[0])
+
+    at_once = patients_at_once(parallel)
+    if at_once == 1:
+        for n in range(len(patients)):
+            finished(n, build_one(n))
+    else:
+        _in_threads(build_one, finished, len(patients), at_once, parallel.executor)
+    return [folder for _, (_, folder) in sorted(results.items()) if folder is not None]
+
+
+def _in_threads(build_one: Callable[[int], tuple[PatientRow, FolderResult | None]],
+                finished: Callable[[int, tuple[PatientRow, FolderResult | None]], None],
+                count: int, at_once: int, executor: Any) -> None:
+    """`build_one(n)` for n in range(count), at most `at_once` at a time, in threads sharing
+    the Dask client; `finished` in this thread as each ends. A patient that raises (a
+    ScriptError, no worker left, any failure without a report) or Ctrl-C stops the others:
+    their batches drop their units and temp files (executors.Stopped), what is done stays."""
+    pool = ThreadPoolExecutor(at_once, thread_name_prefix="audioroutine-patient")
+    running: dict[Future[tuple[PatientRow, FolderResult | None]], int] = {}
+    following = iter(range(count))
+    try:
+        for n in itertools.islice(following, at_once):
+            running[pool.submit(build_one, n)] = n
+        while running:
+            finished_now = wait_futures(running, return_when=FIRST_COMPLETED).done
+            for future in sorted(finished_now, key=running.__getitem__):
+                n = running.pop(future)
+                finished(n, future.result())   # a patient's error that stops the run is raised here
+                for following_n in itertools.islice(following, 1):
+                    running[pool.submit(build_one, following_n)] = following_n
+    except BaseException:
+        executor.stop()   # the other patients' batches stop waiting, drop their units and temp files
+        for future in running:
+            future.cancel()
+        pool.shutdown(wait=True)
+        for future in running:   # patients that completed meanwhile are theirs to keep (committed)
+            if future.done() and not future.cancelled() and future.exception() is None:
+                finished(running[future], future.result())
+        raise
+    pool.shutdown(wait=True)
 
 
 def dry_run_folder(routine: Routine, options: BuildOptions, reference: str | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import sys
 from collections import deque
@@ -34,7 +35,7 @@ from ..output.prune import legacy_ours, source_of
 from ..output.tags import SessionTags
 from ..output.transcript import write_sidecars
 from ..speech.cache import PhraseCache
-from ..speech.clips import Speech
+from ..speech.clips import Speech, remember
 from .executors import Executor, Parallel, open_executor
 from .options import (
     OUTPUT_SUFFIXES,
@@ -94,8 +95,9 @@ def run_batch(routines: Sequence[Any], options: Sequence[BuildOptions], tracks: 
     prepared = collect(lambda pair: compile_script(*pair), zip(routines, options))
     for folder in {opts.out_dir for opts in options}:
         remove_stale_temps(folder, lambda name: name.endswith(OUTPUT_SUFFIXES))
-    for cache in {opts.cache_dir for opts in options}:
-        PhraseCache(cache).remove_stale_temps()
+    if parallel.executor is None:   # a shared executor's run (a prescription file) swept the cache once
+        for cache in {opts.cache_dir for opts in options}:
+            PhraseCache(cache).remove_stale_temps()
     run = _Run(prepared, tracks, progress, isolate)
     executor = open_executor(parallel, len(run.sessions), len(run.owners))
     run.chunk(None if executor.synthesizes_here else executor.workers)
@@ -306,7 +308,8 @@ class _Run:
             return None
         session.staged = temp_path(session.path)
         return SessionJob(session.spec, session.timeline, session.tags, routine.loudness.enabled,
-                          bitrate(options), routine.loudness, options.id3_version, music_for(routine, options))
+                          bitrate(options), routine.loudness, options.id3_version, music_for(routine, options),
+                          os.path.abspath(session.path))
 
     def _chunk_done(self, n: int, spoken: Spoken, queue: deque[int]) -> list[_Session]:
         """Record a chunk's lengths and failures; the sessions it made ready. Phrases the
@@ -326,6 +329,7 @@ class _Run:
                     self._fail(script, EngineError(spoken.failed[text]))
                 continue
             self.lengths[key] = spoken.lengths[text]
+            remember(key, chunk.spec.sample_rate, spoken.lengths[text])   # for later batches of a prescription run
             for i, session in enumerate(owners):
                 stats = self.prepared[session.script].result.stats
                 if i == 0 and text in spoken.fresh:

@@ -13,6 +13,7 @@ import importlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -32,6 +33,13 @@ AUTO_MIN_PHRASES = 32
 CLUSTER_HINT = "pip install 'audioroutine[cluster]'"
 SCHEDULER_TIMEOUT_ENV = "AUDIOROUTINE_SCHEDULER_TIMEOUT"
 WORKER_POLL_S = 5.0   # while waiting for a Dask unit, how often to check that some worker is left
+STOP_POLL_S = 0.5     # ... and that the run was not stopped (`Dask.stop`)
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised in a thread waiting for Dask units when the run was stopped (`Dask.stop`: Ctrl-C
+    in the main thread while several patients were being built): the thread's batch drops its
+    units and temp files, as on Ctrl-C."""
 
 
 class NoWorkerError(BuildError):
@@ -185,6 +193,7 @@ class Dask:
         self.cluster: Any = None
         self.client: Any = None
         self.address, self.timeout = address, timeout
+        self.stopping = threading.Event()
         try:
             if address:
                 self.client = self.dask.Client(address, timeout=f"{timeout}s")
@@ -216,14 +225,18 @@ class Dask:
 
     def wait(self, futures: Collection[Any]) -> set[Any]:
         """The units done (at least one). A worker lost costs only its units (the scheduler
-        runs them again elsewhere); with no worker left for `timeout` seconds, NoWorkerError."""
+        runs them again elsewhere); with no worker left for `timeout` seconds, NoWorkerError;
+        once `stop` is called (by another thread), Stopped."""
         alone_since: float | None = None
+        stopping = getattr(self, "stopping", None)
         while True:
             try:
-                return set(self.dask.wait(list(futures), timeout=min(WORKER_POLL_S, self.timeout),
+                return set(self.dask.wait(list(futures), timeout=min(WORKER_POLL_S, STOP_POLL_S, self.timeout),
                                           return_when="FIRST_COMPLETED").done)
             except TimeoutError:
                 pass
+            if stopping is not None and stopping.is_set():
+                raise Stopped()
             if self.client.nthreads():   # workers are there: the units are running
                 alone_since = None
                 continue
@@ -234,6 +247,10 @@ class Dask:
                 raise NoWorkerError(redact(f"{where} lost every worker: none for {self.timeout:g} s; build "
                                            "again when workers are back: only what is missing is done "
                                            "(--scheduler-timeout waits longer)"))
+
+    def stop(self) -> None:
+        """Make every thread waiting in `wait` raise Stopped (within STOP_POLL_S)."""
+        self.stopping.set()
 
     def close(self, cancel: bool) -> None:
         if self.client is not None:

@@ -6,7 +6,8 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from pydub import AudioSegment
@@ -49,6 +50,29 @@ MEMO_BYTES = 64 << 20
 _memo: OrderedDict[tuple[bytes, int, int], bytes] = OrderedDict()
 _memo_bytes = [0]
 _memo_lock = threading.Lock()
+# While `remember_lengths()` is on: (cache key, session rate) → samples of every phrase this
+# process found in the cache or synthesized, across Speech objects; MISSING for a phrase
+# found missing from the cache (until its length is known).
+_lengths: dict[tuple[str, int], int] | None = None
+MISSING = -1
+MAX_REMEMBERED = 500_000   # phrases; past this the memory starts again empty
+
+
+@contextmanager
+def remember_lengths() -> Iterator[None]:
+    """For a run of many batches in this process (a prescription file: one per patient),
+    remember each phrase's length once it is known, so a later batch speaking the phrase
+    does not read its clip from the cache again (on S3 a GET per phrase per patient). Lengths
+    only: the clips are still read where a session is made. A phrase found missing is
+    remembered as missing too (until a worker's length for it comes back, `remember`): it
+    is synthesized once for the run, and a worker that finds it cached by then synthesizes
+    nothing. Outside such a run, every Speech verifies the cache entries it uses, as always."""
+    global _lengths
+    outer, _lengths = _lengths, (_lengths if _lengths is not None else {})
+    try:
+        yield
+    finally:
+        _lengths = outer
 
 
 def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -122,6 +146,15 @@ def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
     return smooth_cuts(samples[span[0]:span[1]], sample_rate).astype("<i2").tobytes()
 
 
+def remember(key: str, sample_rate: int, samples: int) -> None:
+    """Remember a phrase's length measured elsewhere (by a worker), while `remember_lengths` is on."""
+    lengths = _lengths
+    if lengths is not None:
+        if len(lengths) >= MAX_REMEMBERED:
+            lengths.clear()
+        lengths[(key, sample_rate)] = samples
+
+
 class Speech:
     """Phrases for one engine identity, resampled once to the session rate."""
 
@@ -134,13 +167,38 @@ class Speech:
         self.stats = stats or SpeechStats()
         self._identity = engine.identity()
         self._pcm: dict[str, bytes] = {}
+        self._remembered: set[str] = set()   # phrases known by `remember_lengths`, counted once
 
     def key(self, text: str) -> str:
         return phrase_key(self._identity, text)
 
     def is_cached(self, text: str) -> bool:
-        """True when the phrase is in memory or has a cache entry that verifies (then loaded)."""
+        """True when the phrase is in memory or has a cache entry that verifies (then loaded),
+        or its length is remembered (`remember_lengths`: False when remembered missing)."""
+        lengths = _lengths
+        if lengths is not None and text not in self._pcm:
+            if lengths.get((self.key(text), self.sample_rate)) == MISSING:
+                return False
+            if self._length(text) is not None:
+                return True
+            if self._from_cache(text) is None:
+                lengths[(self.key(text), self.sample_rate)] = MISSING
+                return False
+            return True
         return self._from_cache(text) is not None
+
+    def _length(self, text: str) -> int | None:
+        """The phrase's length remembered by `remember_lengths` (counted as cached once)."""
+        lengths = _lengths
+        if lengths is None or text in self._pcm:
+            return None
+        samples = lengths.get((self.key(text), self.sample_rate))
+        if samples == MISSING:
+            return None
+        if samples is not None and text not in self._remembered:
+            self._remembered.add(text)
+            self.stats.cached += 1
+        return samples
 
     def clip(self, text: str) -> bytes:
         """The phrase as int16 mono PCM at the session rate, quiet edges trimmed: from
@@ -190,7 +248,11 @@ class Speech:
         return self._pcm[text]
 
     def measure(self, text: str) -> int:
-        return len(self.clip(text)) // 2
+        samples = self._length(text)
+        if samples is None:
+            samples = len(self.clip(text)) // 2
+            remember(self.key(text), self.sample_rate, samples)
+        return samples
 
     def measure_or_estimate(self, text: str) -> tuple[int, bool]:
         """(samples, estimated): the real length if the phrase is cached, else an estimate."""

@@ -140,3 +140,154 @@ def test_a_night_run_on_a_cluster_that_loses_a_worker_writes_the_bytes_of_jobs_1
     finally:
         for process in reversed(started):
             stop(process)
+
+
+class FakeClient:
+    """A shared executor as `prescribe` sees a Dask client: `workers`, `stop`, `close`."""
+
+    def __init__(self, workers: int) -> None:
+        import threading
+
+        self.workers, self.stopping, self.closed = workers, threading.Event(), None
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def close(self, cancel: bool) -> None:
+        self.closed = cancel
+
+
+def _patients(tmp_path: Path, count: int):
+    from audioroutine.prescribe.prescription import load_prescriptions
+
+    return load_prescriptions(prescription_file(tmp_path / "night.csv", count))
+
+
+def test_patients_built_at_once_report_in_the_file_order_and_a_failing_one_stays_alone(tmp_path, monkeypatch):
+    """On a shared Dask client several patients are built at once (at most 3 per worker):
+    the report keeps the file's order, `done` is called in the caller's thread once per
+    patient, and a patient that fails is a row with its reason, the others built."""
+    import random
+    import threading
+
+    from audioroutine.core.errors import BuildError
+    from audioroutine.prescribe import build
+    from audioroutine.run.executors import Parallel
+    from audioroutine.run.pipeline import BuildOptions, BuildResult
+
+    found = _patients(tmp_path, 12)
+    lock, active, most = threading.Lock(), [0], [0]
+
+    def build_folder(routine, options, base_url, url_root, reference, *rest):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        try:
+            time.sleep(random.uniform(0.01, 0.1))
+            if reference == "N-0004":
+                raise BuildError("the store dropped 'Anna'")
+            return build.FolderResult(options.out_dir, BuildResult(), options.out_dir / "p.m3u8", reference=reference)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(build, "build_folder", build_folder)
+    client, rows, seen = FakeClient(workers=2), [], []
+    folders = build.build_prescriptions(found, BuildOptions(out_dir=tmp_path / "out", engine="fake"),
+                                        parallel=Parallel(executor=client), rows=rows,
+                                        done=lambda row: seen.append((row.reference, threading.current_thread())))
+    assert [r.reference for r in rows] == [f"N-{n:04d}" for n in range(12)]
+    assert [f.reference for f in folders] == [f"N-{n:04d}" for n in range(12) if n != 4]
+    assert rows[4].failed == 1 and rows[4].reason == "BuildError: the store dropped '...'"
+    assert sorted(ref for ref, _ in seen) == [r.reference for r in rows]
+    assert {thread for _, thread in seen} == {threading.current_thread()}
+    assert 1 < most[0] <= build.patients_at_once(Parallel(executor=client)) == 6
+    assert client.closed is False and not client.stopping.is_set()
+
+
+def test_ctrl_c_among_patients_built_at_once_stops_the_others_and_keeps_what_is_done(tmp_path, monkeypatch):
+    """Ctrl-C while several patients are being built: the others are told to stop (their
+    batches drop their units and temp files: executors.Stopped), the run ends with
+    KeyboardInterrupt once they have, and the report lists the patients done."""
+    from audioroutine.prescribe import build
+    from audioroutine.run.executors import Parallel, Stopped
+    from audioroutine.run.pipeline import BuildOptions, BuildResult
+
+    found = _patients(tmp_path, 10)
+    client, rows = FakeClient(workers=1), []
+    stopped: list[str] = []
+
+    def build_folder(routine, options, base_url, url_root, reference, *rest):
+        if reference == "N-0002":
+            time.sleep(0.2)
+            raise KeyboardInterrupt   # as the main thread would get it
+        if reference in ("N-0000", "N-0001"):
+            return build.FolderResult(options.out_dir, BuildResult(), options.out_dir / "p.m3u8", reference=reference)
+        assert client.stopping.wait(10), "never told to stop"
+        stopped.append(reference)
+        raise Stopped()
+
+    monkeypatch.setattr(build, "build_folder", build_folder)
+    with pytest.raises(KeyboardInterrupt):
+        build.build_prescriptions(found, BuildOptions(out_dir=tmp_path / "out", engine="fake"),
+                                  parallel=Parallel(executor=client), rows=rows)
+    assert [r.reference for r in rows] == ["N-0000", "N-0001"]
+    assert stopped and all(ref not in ("N-0000", "N-0001", "N-0002") for ref in stopped)
+    assert client.closed is True
+
+
+def _blocks(text: str, language: str) -> list[str]:
+    import re
+
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def _dask_commands(text: str) -> list[list[str]]:
+    import shlex
+
+    return [shlex.split(line.split("#")[0]) for line in text.splitlines() if line.strip().startswith("dask ")]
+
+
+def test_the_documented_night_deployment_parses_and_its_commands_take_those_flags():
+    """docs/scaling.md, "A night run": the compose file is YAML with a store, a bucket, a
+    scheduler and workers sharing the store's variables; every `dask scheduler` / `dask
+    worker` line there (shell and compose) uses flags that command has, and the client's
+    `audioroutine prescribe` line flags `prescribe` has. (Docker itself is not run here.)"""
+    import yaml
+    from click.testing import CliRunner
+
+    from audioroutine.cli import cli
+
+    pytest.importorskip("distributed")
+    text = (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+    night = text[text.index("## A night run"):text.index("## A shared phrase cache")]
+    compose = yaml.safe_load(_blocks(night, "yaml")[0])
+    services = compose["services"]
+    assert {"store", "bucket", "scheduler", "worker"} <= set(services)
+    assert services["worker"]["environment"]["AWS_ENDPOINT_URL"] == "http://store:9000"
+    assert "8786" in services["worker"]["command"] and "8786" in services["scheduler"]["command"]
+    commands = _dask_commands(_blocks(night, "sh")[0]) + [services[s]["command"].split() for s in ("scheduler", "worker")]
+    assert {c[1] for c in commands} == {"scheduler", "worker"}
+    dask = Path(sys.executable).parent / "dask"
+    helps = {sub: subprocess.run([str(dask), sub, "--help"], capture_output=True, text=True, check=True).stdout
+             for sub in ("scheduler", "worker")}
+    for command in commands:
+        for flag in (arg for arg in command[2:] if arg.startswith("--")):
+            assert flag in helps[command[1]], f"{' '.join(command)}: dask {command[1]} has no {flag}"
+    client = next(line for line in _blocks(night, "sh")[0].replace("\\\n", " ").splitlines()
+                  if line.startswith("audioroutine prescribe"))
+    options = CliRunner().invoke(cli, ["prescribe", "--help"]).output
+    for flag in (arg for arg in client.split() if arg.startswith("--")):
+        assert flag in options, f"prescribe has no {flag}"
+
+
+def test_release_memory_gives_freed_memory_back_and_is_harmless_anywhere():
+    """work.release_memory (after every session a process makes) runs malloc_trim on glibc
+    and does nothing elsewhere; called twice, it stays quiet."""
+    from audioroutine.run import work
+
+    blocks = [bytearray(256 * 1024) for _ in range(64)]   # 16 MB in blocks glibc keeps when freed
+    del blocks
+    work.release_memory()
+    work.release_memory()
+    assert work._libc is False or hasattr(work._libc, "malloc_trim")
