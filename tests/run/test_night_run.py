@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -216,13 +217,15 @@ def test_ctrl_c_among_patients_built_at_once_stops_the_others_and_keeps_what_is_
     found = _patients(tmp_path, 10)
     client, rows = FakeClient(workers=1), []
     stopped: list[str] = []
+    later = threading.Event()   # a patient after the first three has started: 0 and 1 are done
 
     def build_folder(routine, options, base_url, url_root, reference, *rest):
         if reference == "N-0002":
-            time.sleep(0.2)
+            assert later.wait(10), "no later patient started"
             raise KeyboardInterrupt   # as the main thread would get it
         if reference in ("N-0000", "N-0001"):
             return build.FolderResult(options.out_dir, BuildResult(), options.out_dir / "p.m3u8", reference=reference)
+        later.set()
         assert client.stopping.wait(10), "never told to stop"
         stopped.append(reference)
         raise Stopped()
