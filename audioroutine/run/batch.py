@@ -315,40 +315,43 @@ class _Run:
         """Record a chunk's lengths and failures; the sessions it made ready. Phrases the
         worker left unspoken after a failure go into a new chunk (appended to `queue`) when a
         script still alive needs them."""
-        chunk, ready = self.chunks[n], []
+        chunk = self.chunks[n]
         retry = _Chunk(chunk.spec, [], [])
         for key, text in zip(chunk.keys, chunk.texts):
-            owners = self.owners[key]
-            if text not in spoken.lengths and text not in spoken.failed:   # unspoken
-                if spoken.failed and any(s.script not in {*self.failed, *self.invalid} for s in owners):
-                    retry.keys.append(key)
-                    retry.texts.append(text)
-                continue
             if text in spoken.failed:
-                for script in dict.fromkeys(s.script for s in owners):
+                for script in dict.fromkeys(s.script for s in self.owners[key]):
                     self._fail(script, EngineError(spoken.failed[text]))
-                continue
-            self.lengths[key] = spoken.lengths[text]
-            remember(key, chunk.spec.sample_rate, spoken.lengths[text])   # for later batches of a prescription run
-            for i, session in enumerate(owners):
-                stats = self.prepared[session.script].result.stats
-                if i == 0 and text in spoken.fresh:
-                    stats.synthesized += 1
-                else:
-                    stats.cached += 1
-                self._tick(session.script, text)
+            elif text in spoken.lengths:
+                self.lengths[key] = spoken.lengths[text]
+                remember(key, chunk.spec.sample_rate, spoken.lengths[text])   # for later batches of a prescription run
+                self._spoken(key, text, text in spoken.fresh)
+            elif spoken.failed and any(s.script not in {*self.failed, *self.invalid} for s in self.owners[key]):
+                retry.keys.append(key)      # unspoken after a failure, still needed
+                retry.texts.append(text)
         if retry.keys:
             self.chunks.append(retry)
             queue.append(len(self.chunks) - 1)
             for session in {id(s): s for key in retry.keys for s in self.owners[key]}.values():
                 if n in session.waiting:
                     session.waiting.add(len(self.chunks) - 1)
+        ready = []
         for session in self.sessions:
             if n in session.waiting:
                 session.waiting.discard(n)
                 if not session.waiting:
                     ready.append(session)
         return ready
+
+    def _spoken(self, key: str, text: str, fresh: bool) -> None:
+        """Count a phrase now known for every session that speaks it: synthesized once (for
+        its first owner, when a worker made it now), from the cache for the rest."""
+        for i, session in enumerate(self.owners[key]):
+            stats = self.prepared[session.script].result.stats
+            if i == 0 and fresh:
+                stats.synthesized += 1
+            else:
+                stats.cached += 1
+            self._tick(session.script, text)
 
     def _session_done(self, session: _Session, data: bytes | None) -> None:
         if data is not None and session.staged is not None:
