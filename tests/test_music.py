@@ -12,7 +12,7 @@ import pytest
 from audioroutine import BuildOptions, build, load_script, plan
 from audioroutine.audio.loudness import parse_ebur128
 from audioroutine.audio.mp3 import decode_mp3, encode_mp3
-from audioroutine.audio.music import LEAD_MS, Bed, bed_loop, with_bed
+from audioroutine.audio.music import HOLD_MS, LEAD_MS, RELEASE_MS, Bed, bed_loop, with_bed
 from audioroutine.audio.render import Mix, mix
 from audioroutine.compile.compiler import compile_level
 from audioroutine.core.errors import ScriptError
@@ -139,22 +139,42 @@ def _bed_alone(routine, tmp_path: Path, music: Music) -> tuple[np.ndarray, list[
 
 
 def test_the_bed_ducks_under_every_cue_before_it_starts(write_script, tmp_path):
+    """In the decoded MP3: the bed's level in holds and under cues, the ramps around a cue,
+    and the speech-to-bed ratio (the cues' level in the built session against the bed alone
+    under them: same gain, same ducking)."""
     routine = load_script(write_script(SCRIPT))
     bed, cues = _bed_alone(routine, tmp_path, Music("calm"))
+    session = decoded(build(routine, BuildOptions(out_dir=tmp_path / "out", music="calm")).sessions[0].path)
 
-    def db(a: int, b: int) -> float:
-        return float(10 * np.log10(np.mean(bed[a:b] ** 2)))
+    def db(a: int, b: int, x: np.ndarray = bed) -> float:
+        return float(10 * np.log10(np.mean(x[a:b] ** 2)))
 
     far = RATE * 3 // 2                                            # 1.5 s from any cue: the bed is up
     holds = [db(e + far, s2 - far) for (_, e), (s2, _) in zip(cues, cues[1:]) if s2 - e > 2 * far + RATE]
     under = [db(s, e) for s, e in cues[2:]]
     assert holds and -40 < np.mean(holds) < -30                     # -20 LU under a -16 LUFS session
     assert 10 <= np.mean(holds) - np.mean(under) <= 14              # 12 dB down under the voice
-    lead = RATE * LEAD_MS // 1000
-    alone = [s for (_, e), (s, _) in zip(cues, cues[1:]) if s - e > lead + 2 * RATE]
+    speech = [db(s, e, session) for s, e in cues[2:]]
+    ratio = float(np.mean(speech) - np.mean(under))
+    assert ratio >= 28, ratio                                       # speech over the ducked bed
+    assert np.mean(speech) - np.mean(holds) >= 16                   # and over the bed in holds
+    # the ramps: the ducked bed against the same bed not ducked (duck 0), both decoded, in 100 ms steps
+    flat, _ = _bed_alone(routine, tmp_path, Music("calm", duck=0))
+    lead, back = RATE * LEAD_MS // 1000, RATE * (HOLD_MS + RELEASE_MS) // 1000
+    alone = [(e0, s) for (_, e0), (s, _) in zip(cues, cues[1:]) if s - e0 > lead + back + 2 * RATE]
     assert alone
-    for s in alone:
-        assert db(s, s + RATE // 10) <= db(s - lead - RATE // 5, s - lead) - 8   # down before the cue starts
+    step = RATE // 10
+
+    def duck(a: int) -> float:
+        return db(a, a + step) - db(a, a + step, flat)
+
+    for end, s in alone:
+        down = [duck(s - lead + i * step) for i in range(-2, 5)]
+        assert max(down[:2]) >= -1 and down[-1] <= -11              # up 200 ms before the look-ahead, down at the cue
+        assert all(b <= a + 0.3 for a, b in zip(down, down[1:]))    # going down smoothly
+        up = [duck(end + i * step) for i in range(12)]
+        assert max(up[:2]) <= -11 and up[-1] >= -1                  # back up HOLD_MS + RELEASE_MS after the cue
+        assert all(b >= a - 0.3 for a, b in zip(up, up[1:]))
 
 
 def test_windows_measure_over_the_bed(write_script, tmp_path):
@@ -238,3 +258,78 @@ def test_a_music_file_named_by_an_input_file_stays_inside_its_roots(tmp_path, mo
     assert parse_music(str(song)) == Music(str(song))
     monkeypatch.setenv("AUDIOROUTINE_ROOTS", str(elsewhere))
     assert parse_music("../elsewhere/song.mp3", str(scripts)) is not None
+
+
+def test_watch_rebuilds_when_the_music_file_changes(tmp_path):
+    """`watch` polls the music file a script or settings file names, as it polls them."""
+    import os
+    import threading
+    import time
+
+    from audioroutine.run.watch import watch, watched_files
+
+    folder = tmp_path / "scripts"
+    (folder / "sounds").mkdir(parents=True)
+    song, other = music_file(folder / "sounds" / "song.mp3"), music_file(folder / "other.mp3")
+    script = folder / "bed.yaml"
+    script.write_text(SCRIPT.replace("get_ready: 2s", "get_ready: 2s\nmusic: {source: sounds/song.mp3}"),
+                      encoding="utf-8")
+    settings = folder / "audioroutine.toml"
+    settings.write_text('music = "other.mp3"\n', encoding="utf-8")
+    assert set(watched_files([folder])) == {script, settings, song, other}
+    calls: list[list[Path]] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=watch, args=(lambda: watched_files([folder]), calls.append),
+                              kwargs={"interval": 0.02, "stop": stop.is_set})
+    thread.start()
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(calls) < count:
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.01)
+
+    try:
+        wait_for(1)
+        later = time.time() + 5
+        os.utime(song, (later, later))                             # the script's music file is saved
+        wait_for(2)
+        assert calls[1] == [song]
+        os.utime(other, (later, later))                            # the settings file's
+        wait_for(3)
+        assert calls[2] == [other]
+        script.write_text(SCRIPT.replace("get_ready: 2s", "get_ready: 2s\nmusic: calm"), encoding="utf-8")
+        wait_for(4)                                                # a built-in bed: the file is no longer watched
+        assert calls[3] == [script, song]
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive()
+    assert song not in watched_files([folder])
+
+
+def test_a_session_with_a_bed_streams_into_one_encoder_and_its_peaks_are_fixed(tmp_path):
+    """Over a bed the session is played into one LAME run (never held whole); a decode that
+    goes over the ceiling is fixed by encoding the session again through the fix; the file
+    is one gapless MP3 of exactly the session's samples."""
+    from audioroutine.audio import segments
+    from audioroutine.model.loudness_settings import LoudnessSettings
+
+    n = 12 * RATE
+    t = np.arange(n) / RATE
+    hot = (0.99 * np.sign(np.sin(2 * np.pi * 180 * t)) * 32767).astype("<i2").tobytes()   # clips after coding
+    session = with_bed(Mix.of_clip(hot, RATE), plan_of(n), Music("dusk"))
+    assert session.bed is not None
+    session.bed.gain = 0.05
+    stats = segments.encode(session, tmp_path / "s.mp3", "64k", LoudnessSettings())
+    assert stats.segments == 1 and stats.encodes >= 2 and stats.cached == 0
+    assert len(decoded(tmp_path / "s.mp3")) == n
+    assert loudness(tmp_path / "s.mp3")[1] <= -1.0
+
+
+def plan_of(n: int):
+    """A timeline with one sound over `n` samples (what `with_bed` reads)."""
+    from types import SimpleNamespace
+
+    event = SimpleNamespace(kind="speech", start=0, end=n)
+    return SimpleNamespace(events=[event], sample_rate=RATE, total=n)

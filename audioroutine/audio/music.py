@@ -80,6 +80,12 @@ _MOODS: dict[str, tuple[list[list[str]], float, int]] = {
 }
 
 
+# each upper note: a centre voice and two voices 0.12 % sharp and flat at a quarter of its
+# level (a slow chorus whose beats move a note's level by 3 dB either way, not in and out);
+# the bass is one voice (its beats, a few seconds long, were heard as the bed breathing)
+_CHORUS = ((0.0, 1.0), (-0.0012, 0.25), (0.0012, 0.25))
+
+
 @lru_cache(maxsize=4)
 def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
     """One LOOP_SECONDS cycle of a built-in bed (float32, RMS about -24 dBFS), seamless
@@ -96,10 +102,10 @@ def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
             base = _hz(note) * (lift if k else 1)
             loud = 1.0 if k else 0.8
             for partial, amp in ((1, 1.0), (2, bright), (3, bright * 0.35)):
-                for detune in (-0.0012, 0.0012):
+                for detune, share in _CHORUS if k else ((0.0, 1.0),):
                     cycles = round(base * partial * (1 + detune) * LOOP_SECONDS)
                     phase = 2 * np.pi * ((k * 0.37 + partial * 0.11 + detune * 100) % 1)
-                    spectrum[cycles] += loud * amp * np.exp(1j * phase) * n / 2
+                    spectrum[cycles] += loud * amp * share * np.exp(1j * phase) * n / 2
         voice = np.fft.irfft(spectrum, n)
         del spectrum
         # its weight: 1 in its 8 s, crossfades of 4 s into its neighbours (wrapping round the loop)
@@ -217,6 +223,7 @@ class Bed:
     _stream: Iterator[np.ndarray] | None = field(default=None, repr=False)
     _buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32), repr=False)
     _position: int = 0
+    _ends: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def under(cls, music: Music, events: Sequence[tuple[int, int]], sample_rate: int, total: int) -> Bed:
@@ -245,7 +252,9 @@ class Bed:
         rate = self.sample_rate
         lead, release = rate * LEAD_MS / 1000, rate * RELEASE_MS / 1000
         down = np.zeros(n)                   # 0: up, 1: fully ducked
-        lo = np.searchsorted([e for _, e in self.spans], start - release)
+        if self._ends is None:
+            self._ends = np.array([e for _, e in self.spans], dtype=np.int64)
+        lo = np.searchsorted(self._ends, start - release)
         for s, e in self.spans[lo:]:
             if s - lead > start + n:
                 break
