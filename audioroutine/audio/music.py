@@ -40,7 +40,7 @@ RELEASE_MS = 900              # then comes back up over this long
 START_FADE_MS = 2000          # the bed fades in at the session's start ...
 END_FADE_MS = 3000            # ... and out at its end
 CROSSFADE_MS = 3000           # a file's end crossfades into its start when it loops
-LOOP_SECONDS = 64             # a built-in bed's cycle (8 chords of 8 s)
+LOOP_SECONDS = 64             # a built-in bed's cycle (8 chords of 8 s); it plays two, voiced differently
 MIX_STEP = 1 << 14            # samples of bed computed at a time when mixing
 K_PREROLL_MS = 200            # the K filter's history carried across chunks when measuring
 
@@ -86,11 +86,22 @@ _MOODS: dict[str, tuple[list[list[str]], float, int]] = {
 _CHORUS = ((0.0, 1.0), (-0.0012, 0.25), (0.0012, 0.25))
 
 
-@lru_cache(maxsize=4)
-def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
-    """One LOOP_SECONDS cycle of a built-in bed (float32, RMS about -24 dBFS), seamless
-    when repeated. Deterministic: pure arithmetic."""
+def _voicing(chords: list[list[str]], variant: int) -> list[list[str]]:
+    """The chords of one cycle. The second cycle (variant 1) voices the middle six chords
+    anew, the lowest upper note an octave up (the top line moves: the melody of the pads
+    differs), and keeps the first and last chord as they are, so both cycles sound the same
+    around the seams between them."""
+    if not variant:
+        return chords
+    revoiced = [[chord[0], *chord[2:], chord[1][:-1] + str(int(chord[1][-1]) + 1)] for chord in chords[1:-1]]
+    return [chords[0], *revoiced, chords[-1]]
+
+
+def _cycle(mood: str, sample_rate: int, variant: int) -> np.ndarray:
+    """One LOOP_SECONDS cycle, not yet scaled; periodic: every frequency is a whole number of
+    cycles per LOOP_SECONDS."""
     chords, bright, lift = _MOODS[mood]
+    chords = _voicing(chords, variant)
     n = LOOP_SECONDS * sample_rate
     out = np.zeros(n, dtype=np.float32)
     span = LOOP_SECONDS / len(chords)
@@ -120,16 +131,27 @@ def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
         t = np.arange(lo, min(lo + sample_rate, n)) / sample_rate
         out[lo:lo + len(t)] *= (0.85 + 0.1 * np.sin(2 * np.pi * 2 * t / LOOP_SECONDS)
                                 + 0.05 * np.sin(2 * np.pi * 3 * t / LOOP_SECONDS + 1)).astype(np.float32)
-    out *= np.float32(10 ** (-24 / 20) / max(float(np.sqrt(np.mean(out.astype(np.float64) ** 2))), 1e-9))
-    loop: np.ndarray = out
-    loop.setflags(write=False)
-    return loop
+    return out
+
+
+@lru_cache(maxsize=2)
+def bed_loops(mood: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two LOOP_SECONDS cycles of a built-in bed (float32, RMS about -24 dBFS together),
+    played in turn: the bed repeats every 2 x LOOP_SECONDS, and each joins the other (and
+    itself) without a seam. Deterministic: pure arithmetic."""
+    cycles = [_cycle(mood, sample_rate, variant) for variant in (0, 1)]
+    power = np.mean([np.mean(c.astype(np.float64) ** 2) for c in cycles])
+    scale = np.float32(10 ** (-24 / 20) / max(float(np.sqrt(power)), 1e-9))
+    for cycle in cycles:
+        cycle *= scale
+        cycle.setflags(write=False)
+    return cycles[0], cycles[1]
 
 
 def _bed_stream(mood: str, sample_rate: int) -> Iterator[np.ndarray]:
-    loop = bed_loop(mood, sample_rate)
+    loops = bed_loops(mood, sample_rate)
     while True:
-        yield loop
+        yield from loops
 
 
 # ---------------------------------------------------------------------------------------
