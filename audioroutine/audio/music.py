@@ -149,9 +149,13 @@ def bed_loops(mood: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bed_stream(mood: str, sample_rate: int) -> Iterator[np.ndarray]:
+    """The two cycles in turn, for ever, in views of 1 << 16 samples (no copy of a cycle)."""
     loops = bed_loops(mood, sample_rate)
+    step = 1 << 16
     while True:
-        yield from loops
+        for loop in loops:
+            for lo in range(0, len(loop), step):
+                yield loop[lo:lo + step]
 
 
 # ---------------------------------------------------------------------------------------
