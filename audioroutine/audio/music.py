@@ -108,7 +108,7 @@ def _cycle(mood: str, sample_rate: int, variant: int) -> np.ndarray:
     reach = int((span / 2 + 2.0) * sample_rate) + 1      # a chord sounds within this of its centre
     for index, chord in enumerate(chords):
         # the chord itself is stationary and every partial sits on a bin of the loop: one inverse FFT
-        spectrum = np.zeros(n // 2 + 1, dtype=np.complex128)
+        spectrum = np.zeros(n // 2 + 1, dtype=np.complex64)     # float32 arithmetic: a cycle's transient memory halves
         for k, note in enumerate(chord):
             base = _hz(note) * (lift if k else 1)
             loud = 1.0 if k else 0.8
@@ -123,8 +123,8 @@ def _cycle(mood: str, sample_rate: int, variant: int) -> np.ndarray:
         centre = int((index + 0.5) * span * sample_rate)
         where = np.arange(centre - reach, centre + reach) % n
         distance = np.abs(np.arange(-reach, reach)) / sample_rate
-        weight = np.sin(0.5 * np.pi * np.clip((span / 2 + 2.0 - distance) / 4.0, 0.0, 1.0))   # power-complementary
-        out[where] += (weight * voice[where]).astype(np.float32)
+        weight = np.sin(0.5 * np.pi * np.clip((span / 2 + 2.0 - distance) / 4.0, 0.0, 1.0)).astype(np.float32)
+        out[where] += weight * voice[where]                        # weights power-complementary
         del voice
     # a slow swell over the whole loop: 2 and 3 cycles per loop
     for lo in range(0, n, sample_rate):
