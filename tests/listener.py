@@ -156,6 +156,19 @@ class Listener:
             words += self._decode(self.open, np.frombuffer(segment.pcm, dtype="<i2")).split()
         return words
 
+    def transcribe_found(self, pcm: np.ndarray, over_bed: bool = False) -> list[str]:
+        """Whole-session transcript cut where tests/segments.py finds sound in the audio itself
+        (over a music bed: where it rises over the bed), not by the timeline: runs closer
+        than MIN_QUIET_MS are one utterance. pocketsphinx's own detector does not end an
+        utterance while a bed plays (docs/music.md), so over a bed this is the independent cut."""
+        from .segments import sound_runs
+
+        x = pcm.astype(np.float64) / 32768
+        words: list[str] = []
+        for start, end in sound_runs(x, RATE, over_bed=over_bed):
+            words += self._decode(self.open, pcm[max(0, start - RATE // 20):end + RATE // 20]).split()
+        return words
+
     def check(self, pcm: np.ndarray, cues: list[tuple[int, int, str]], rate: int, whole: bool = True) -> Report:
         """Listen to `pcm` (16 kHz int16 mono). `cues` are the timeline's speech events as
         (start, length, text) in samples at `rate`."""

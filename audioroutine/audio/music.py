@@ -40,7 +40,7 @@ RELEASE_MS = 900              # then comes back up over this long
 START_FADE_MS = 2000          # the bed fades in at the session's start ...
 END_FADE_MS = 3000            # ... and out at its end
 CROSSFADE_MS = 3000           # a file's end crossfades into its start when it loops
-LOOP_SECONDS = 64             # a built-in bed's cycle (8 chords of 8 s)
+LOOP_SECONDS = 64             # a built-in bed's cycle (8 chords of 8 s); it plays two, voiced differently
 MIX_STEP = 1 << 14            # samples of bed computed at a time when mixing
 K_PREROLL_MS = 200            # the K filter's history carried across chunks when measuring
 
@@ -80,50 +80,82 @@ _MOODS: dict[str, tuple[list[list[str]], float, int]] = {
 }
 
 
-@lru_cache(maxsize=4)
-def bed_loop(mood: str, sample_rate: int) -> np.ndarray:
-    """One LOOP_SECONDS cycle of a built-in bed (float32, RMS about -24 dBFS), seamless
-    when repeated. Deterministic: pure arithmetic."""
+# each upper note: a centre voice and two voices 0.12 % sharp and flat at a quarter of its
+# level (a slow chorus whose beats move a note's level by 3 dB either way, not in and out);
+# the bass is one voice (its beats, a few seconds long, were heard as the bed breathing)
+_CHORUS = ((0.0, 1.0), (-0.0012, 0.25), (0.0012, 0.25))
+
+
+def _voicing(chords: list[list[str]], variant: int) -> list[list[str]]:
+    """The chords of one cycle. The second cycle (variant 1) voices the middle six chords
+    anew, the lowest upper note an octave up (the top line moves: the melody of the pads
+    differs), and keeps the first and last chord as they are, so both cycles sound the same
+    around the seams between them."""
+    if not variant:
+        return chords
+    revoiced = [[chord[0], *chord[2:], chord[1][:-1] + str(int(chord[1][-1]) + 1)] for chord in chords[1:-1]]
+    return [chords[0], *revoiced, chords[-1]]
+
+
+def _cycle(mood: str, sample_rate: int, variant: int) -> np.ndarray:
+    """One LOOP_SECONDS cycle, not yet scaled; periodic: every frequency is a whole number of
+    cycles per LOOP_SECONDS."""
     chords, bright, lift = _MOODS[mood]
+    chords = _voicing(chords, variant)
     n = LOOP_SECONDS * sample_rate
     out = np.zeros(n, dtype=np.float32)
     span = LOOP_SECONDS / len(chords)
     reach = int((span / 2 + 2.0) * sample_rate) + 1      # a chord sounds within this of its centre
     for index, chord in enumerate(chords):
         # the chord itself is stationary and every partial sits on a bin of the loop: one inverse FFT
-        spectrum = np.zeros(n // 2 + 1, dtype=np.complex128)
+        spectrum = np.zeros(n // 2 + 1, dtype=np.complex64)     # float32 arithmetic: a cycle's transient memory halves
         for k, note in enumerate(chord):
             base = _hz(note) * (lift if k else 1)
             loud = 1.0 if k else 0.8
             for partial, amp in ((1, 1.0), (2, bright), (3, bright * 0.35)):
-                for detune in (-0.0012, 0.0012):
+                for detune, share in _CHORUS if k else ((0.0, 1.0),):
                     cycles = round(base * partial * (1 + detune) * LOOP_SECONDS)
                     phase = 2 * np.pi * ((k * 0.37 + partial * 0.11 + detune * 100) % 1)
-                    spectrum[cycles] += loud * amp * np.exp(1j * phase) * n / 2
+                    spectrum[cycles] += loud * amp * share * np.exp(1j * phase) * n / 2
         voice = np.fft.irfft(spectrum, n)
         del spectrum
         # its weight: 1 in its 8 s, crossfades of 4 s into its neighbours (wrapping round the loop)
         centre = int((index + 0.5) * span * sample_rate)
         where = np.arange(centre - reach, centre + reach) % n
         distance = np.abs(np.arange(-reach, reach)) / sample_rate
-        weight = np.sin(0.5 * np.pi * np.clip((span / 2 + 2.0 - distance) / 4.0, 0.0, 1.0))   # power-complementary
-        out[where] += (weight * voice[where]).astype(np.float32)
+        weight = np.sin(0.5 * np.pi * np.clip((span / 2 + 2.0 - distance) / 4.0, 0.0, 1.0)).astype(np.float32)
+        out[where] += weight * voice[where]                        # weights power-complementary
         del voice
     # a slow swell over the whole loop: 2 and 3 cycles per loop
     for lo in range(0, n, sample_rate):
         t = np.arange(lo, min(lo + sample_rate, n)) / sample_rate
         out[lo:lo + len(t)] *= (0.85 + 0.1 * np.sin(2 * np.pi * 2 * t / LOOP_SECONDS)
                                 + 0.05 * np.sin(2 * np.pi * 3 * t / LOOP_SECONDS + 1)).astype(np.float32)
-    out *= np.float32(10 ** (-24 / 20) / max(float(np.sqrt(np.mean(out.astype(np.float64) ** 2))), 1e-9))
-    loop: np.ndarray = out
-    loop.setflags(write=False)
-    return loop
+    return out
+
+
+@lru_cache(maxsize=2)
+def bed_loops(mood: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two LOOP_SECONDS cycles of a built-in bed (float32, RMS about -24 dBFS together),
+    played in turn: the bed repeats every 2 x LOOP_SECONDS, and each joins the other (and
+    itself) without a seam. Deterministic: pure arithmetic."""
+    cycles = [_cycle(mood, sample_rate, variant) for variant in (0, 1)]
+    power = np.mean([np.mean(c.astype(np.float64) ** 2) for c in cycles])
+    scale = np.float32(10 ** (-24 / 20) / max(float(np.sqrt(power)), 1e-9))
+    for cycle in cycles:
+        cycle *= scale
+        cycle.setflags(write=False)
+    return cycles[0], cycles[1]
 
 
 def _bed_stream(mood: str, sample_rate: int) -> Iterator[np.ndarray]:
-    loop = bed_loop(mood, sample_rate)
+    """The two cycles in turn, for ever, in views of 1 << 16 samples (no copy of a cycle)."""
+    loops = bed_loops(mood, sample_rate)
+    step = 1 << 16
     while True:
-        yield loop
+        for loop in loops:
+            for lo in range(0, len(loop), step):
+                yield loop[lo:lo + step]
 
 
 # ---------------------------------------------------------------------------------------
@@ -217,6 +249,7 @@ class Bed:
     _stream: Iterator[np.ndarray] | None = field(default=None, repr=False)
     _buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32), repr=False)
     _position: int = 0
+    _ends: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def under(cls, music: Music, events: Sequence[tuple[int, int]], sample_rate: int, total: int) -> Bed:
@@ -245,7 +278,9 @@ class Bed:
         rate = self.sample_rate
         lead, release = rate * LEAD_MS / 1000, rate * RELEASE_MS / 1000
         down = np.zeros(n)                   # 0: up, 1: fully ducked
-        lo = np.searchsorted([e for _, e in self.spans], start - release)
+        if self._ends is None:
+            self._ends = np.array([e for _, e in self.spans], dtype=np.int64)
+        lo = np.searchsorted(self._ends, start - release)
         for s, e in self.spans[lo:]:
             if s - lead > start + n:
                 break

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import threading
 import time
 from array import array
@@ -57,6 +58,7 @@ from .mp3frames import (
     ENCODER_DELAY,
     crc16,
     crc16_combine,
+    frame_length,
     info_frame,
     lame_version,
     main_data,
@@ -228,6 +230,8 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     the encoder threads (or read from `cache`), each checked for true peaks after coding
     when `settings` is given, joined in order into one gapless MP3 written as they come."""
     stats = stats or Stats()
+    if session.bed is not None:
+        return _encode_streamed(session, path, bitrate, settings, stats)
     rate = session.sample_rate
     segments = plan(session)
     exe = ffmpeg_exe()
@@ -322,6 +326,71 @@ class _Pending:
     pcm: bytes
     frames: list[bytes]
     check: _Check
+
+
+def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | None,
+                     stats: Stats) -> Stats:
+    """A session with a bed (one segment: no digital silence to cut in), never held whole:
+    `session.chunks()` streamed into one LAME run writing a bare stream to a temporary file;
+    with `settings`, that file decoded as it streams and its true peaks checked; where a
+    block went over, the whole session played again through the fix (at most PEAK_PASSES
+    encodes). The frames are then joined from the file, a batch at a time. Memory: a chunk,
+    the per-block peaks and frame sizes (a few MB for 2 hours)."""
+    rate = session.sample_rate
+    check = settings is not None and settings.enabled
+    stats.add(segments=1)
+    fix: np.ndarray | None = None
+    threshold = (settings.true_peak if check and settings is not None else 0.0) - PEAK_MARGIN_DB - 3.0
+
+    def peaks(chunks: Iterator[bytes]) -> np.ndarray:
+        return stream_true_peaks(_window(chunks, 2 * LEAD, 2 * session.total, b""), rate, threshold)
+
+    with tempfile.TemporaryDirectory(prefix="audioroutine-") as folder:
+        name = Path(folder) / "session.mp3"
+        for _ in range(PEAK_PASSES if check else 1):
+            started = time.monotonic()
+            chunks = session.chunks() if fix is None else Envelope(fix, rate).apply(session.chunks())
+            ffmpeg_through(_encoder(rate, bitrate) + ["-f", "mp3", "-y", str(name)], chunks)
+            stats.add(encodes=1, encoded_samples=session.total)
+            _log("encode", session.total, started)
+            if not check:
+                break
+            assert settings is not None
+            started = time.monotonic()
+            found = ffmpeg_through(["-f", "mp3", "-i", str(name), "-f", "s16le", "-ac", "1", "-ar", str(rate),
+                                    "pipe:1"], (), peaks)
+            assert found is not None
+            stats.add(decodes=1)
+            _log("decode", session.total, started)
+            more = peak_fix(found, settings)
+            if more is None:
+                break
+            fix = more if fix is None else fix * more
+        _join(_file_frames(name), path, rate, session.total)
+    return stats
+
+
+def _file_frames(name: Path, batch: int = 4096) -> Iterator[Encoded]:
+    """The frames of a bare stream on disk, `batch` frames at a time."""
+    with open(name, "rb") as stream:
+        data, ended = b"", False
+        while True:
+            at, count = 0, 0
+            while at + 4 <= len(data) and count < batch:
+                size = frame_length(int.from_bytes(data[at:at + 4], "big"))
+                if at + size > len(data):
+                    break
+                at, count = at + size, count + 1
+            if count == batch or (ended and at):
+                yield _encoded(split_frames(data[:at]))
+                data = data[at:]
+            elif ended:
+                if data:
+                    raise BuildError("internal: the encoder's stream ends in a truncated frame")
+                return
+            else:
+                more = stream.read(1 << 18)
+                data, ended = data + more, not more
 
 
 def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bitrate: str,
