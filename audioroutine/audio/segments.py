@@ -27,7 +27,7 @@ The cache key of a segment is the sha256 of its encoded samples (after loudness)
 encoder (its version line, bitrate, rate), the true-peak ceiling and where it ends (frames
 kept). An entry holds the checked frames; a hit is neither encoded nor decoded again. The
 peak check of lossy coding (loudness.stream_true_peaks / peak_fix) runs per fresh segment,
-decoding only the frames near blocks that could go over (`check`): only a segment that went
+decoding only the frames near blocks that could go over (peakcheck.py): only a segment that went
 over is encoded again.
 """
 
@@ -42,7 +42,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, cast
@@ -52,32 +52,34 @@ import numpy as np
 from ..core.errors import BuildError
 from ..core.ffmpeg import ffmpeg_exe, ffmpeg_through, run_ffmpeg
 from ..model.loudness_settings import LoudnessSettings
+from .lame import LEAD as LEAD  # defined there: still importable from here
+from .lame import LOG_VAR as LOG_VAR
+from .lame import Stats as Stats
+from .lame import encode_segment as encode_segment
+from .lame import encoder_args, log_run, window
 from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, block_size, peak_fix, stream_true_peaks
 from .mp3frames import (
-    DECODER_DELAY,
     ENCODER_DELAY,
     crc16,
     crc16_combine,
     frame_length,
     info_frame,
     lame_version,
-    main_data,
     samples_per_frame,
     shift,
     silent_frames,
     splice,
     split_frames,
 )
+from .peakcheck import CHECK_BATCH, Check, decode_checks, encode_and_check
 from .render import Mix
 
-LEAD = ENCODER_DELAY + DECODER_DELAY     # a sample's place in a LAME stream's decode, less its place in the input
 GUARD_FRAMES = 2                         # frames of silence past LEAD on each side of a cut
 MIN_SEGMENT_S = 30                       # a segment lasts at least this long (fewer, longer encoder runs),
 LONG_GAP_S = 5                           # unless it ends before a silence this long (a hold, a rest: not encoded)
 SHORT_SEGMENT_S = 5                      # and lasts this long
 VERSION = 2                              # of the segment format: a change makes new cache entries
 MAGIC = b"ARSEG002"
-LOG_VAR = "AUDIOROUTINE_ENCODE_LOG"      # a file: one line per encoder/decoder run (bench/)
 
 
 @dataclass(frozen=True)
@@ -181,24 +183,6 @@ class Cache(Protocol):
     def put_note(self, key: str, data: bytes) -> None: ...
 
 
-@dataclass
-class Stats:
-    """What encoding one session took: samples handed to the encoder, encoder and decoder runs,
-    segments in all and from the cache."""
-
-    segments: int = 0
-    cached: int = 0
-    encoded_samples: int = 0
-    encodes: int = 0
-    decodes: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: int) -> None:
-        with self.lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
-
-
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -256,7 +240,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
         if settings is None or not settings.enabled:
             return done(segment, stored(key, _encoded(_encode_checked(pcm, encoded, cuts, rate, bitrate, None, stats))))
         frames = split_frames(encode_segment(pcm, rate, bitrate, stats))
-        return _Pending(segment, key, pcm, frames, _Check(frames, pcm, rate, encoded.start % block_size(rate),
+        return _Pending(segment, key, pcm, frames, Check(frames, pcm, rate, encoded.start % block_size(rate),
                                                           settings))
 
     def stored(key: str, found: Encoded) -> Encoded:
@@ -325,7 +309,7 @@ class _Pending:
     key: str
     pcm: bytes
     frames: list[bytes]
-    check: _Check
+    check: Check
 
 
 def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | None,
@@ -343,16 +327,16 @@ def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessS
     threshold = (settings.true_peak if check and settings is not None else 0.0) - PEAK_MARGIN_DB - 3.0
 
     def peaks(chunks: Iterator[bytes]) -> np.ndarray:
-        return stream_true_peaks(_window(chunks, 2 * LEAD, 2 * session.total, b""), rate, threshold)
+        return stream_true_peaks(window(chunks, 2 * LEAD, 2 * session.total, b""), rate, threshold)
 
     with tempfile.TemporaryDirectory(prefix="audioroutine-") as folder:
         name = Path(folder) / "session.mp3"
         for _ in range(PEAK_PASSES if check else 1):
             started = time.monotonic()
             chunks = session.chunks() if fix is None else Envelope(fix, rate).apply(session.chunks())
-            ffmpeg_through(_encoder(rate, bitrate) + ["-f", "mp3", "-y", str(name)], chunks)
+            ffmpeg_through(encoder_args(rate, bitrate) + ["-f", "mp3", "-y", str(name)], chunks)
             stats.add(encodes=1, encoded_samples=session.total)
-            _log("encode", session.total, started)
+            log_run("encode", session.total, started)
             if not check:
                 break
             assert settings is not None
@@ -361,7 +345,7 @@ def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessS
                                     "pipe:1"], (), peaks)
             assert found is not None
             stats.add(decodes=1)
-            _log("decode", session.total, started)
+            log_run("decode", session.total, started)
             more = peak_fix(found, settings)
             if more is None:
                 break
@@ -450,186 +434,6 @@ def keep(frames: list[bytes], count: int | None) -> list[bytes]:
     return frames[:count]
 
 
-def _encoder(rate: int, bitrate: str) -> list[str]:
-    """ffmpeg's arguments up to the MP3 output: PCM from stdin, LAME CBR, no tag frame."""
-    return ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", "-map_metadata", "-1",
-            "-fflags", "+bitexact", "-flags:a", "+bitexact", "-codec:a", "libmp3lame", "-b:a", bitrate,
-            "-id3v2_version", "0", "-write_xing", "0"]
-
-
-def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = None) -> bytes:
-    """int16 mono PCM as a bare CBR MP3 stream (LAME through ffmpeg, no tag frame)."""
-    started = time.monotonic()
-    out = ffmpeg_through(_encoder(rate, bitrate) + ["-f", "mp3", "pipe:1"], [pcm], lambda chunks: b"".join(chunks))
-    assert out is not None
-    if stats is not None:
-        stats.add(encodes=1, encoded_samples=len(pcm) // 2)
-    _log("encode", len(pcm) // 2, started)
-    return out
-
-
-# Where the peak check decodes (measured on the seed routine, both levels, Piper and espeak,
-# bench/bench_segments.py): a 10 ms block of a decode never rose more than 1.70 dB over the
-# largest true peak of the PCM within NEAR_BLOCKS blocks of it (LAME's 0.95 scaling
-# included; the quantization noise of a loud block spreads over its frame's window). So
-# only the frames around blocks of the PCM within CODING_RISE_DB of the check's ceiling are
-# decoded (on the seed 33-40 % of the samples); every other block cannot go over.
-CODING_RISE_DB = 3.0
-NEAR_BLOCKS = 6
-RESERVOIR_BYTES = {True: 511, False: 255}    # main_data_begin's reach: MPEG-1, MPEG-2/2.5
-SILENT_LEAD = 2          # silent frames before a check's frames: the decoder's overlap and filterbank emptied
-CHECK_BATCH = 8          # segments checked in one decoder run at most
-
-
-def encode_and_check(pcm: bytes, rate: int, bitrate: str, lead: int, settings: LoudnessSettings,
-                     stats: Stats | None = None) -> tuple[list[bytes], np.ndarray]:
-    """A segment's bare MP3 stream (its frames) and the true peaks per 10 ms block of its decode (on the
-    session's grid: `lead` zeros first) wherever it could go over the ceiling: `check`."""
-    frames = split_frames(encode_segment(pcm, rate, bitrate, stats))
-    return frames, check(frames, pcm, rate, lead, settings, stats)
-
-
-def check(frames: list[bytes], pcm: bytes, rate: int, lead: int, settings: LoudnessSettings,
-          stats: Stats | None = None) -> np.ndarray:
-    """True peaks per 10 ms block of the decode of `frames` (the stream of `pcm`), on the
-    session's grid (`lead` zeros first), where it could go over the ceiling (`_Check`)."""
-    return decode_checks([_Check(frames, pcm, rate, lead, settings)], stats)[0]
-
-
-class _Check:
-    """The peak check of one stream: true peaks per 10 ms block of its decode in every block
-    within NEAR_BLOCKS of one whose PCM true peak is within CODING_RISE_DB of the ceiling
-    (0 in blocks no decoder can lift over it). Only the frames that play those blocks are
-    decoded, each run of them after enough frames before it to refill the bit reservoir
-    and the decoder's overlap, and the whole after SILENT_LEAD silent frames that leave
-    the decoder as a fresh one (their output dropped): what a decoder of the whole stream
-    returns there, sample for sample (tests/audio/test_segments.py), wherever the check sits in a
-    decoder run of several (`decode_checks`)."""
-
-    def __init__(self, frames: list[bytes], pcm: bytes, rate: int, lead: int, settings: LoudnessSettings) -> None:
-        self.frames, self.pcm, self.rate, self.lead, self.settings = frames, pcm, rate, lead, settings
-        spf, block = samples_per_frame(rate), block_size(rate)
-        self.ceiling_db = settings.true_peak - PEAK_MARGIN_DB
-        source = stream_true_peaks(_window(iter((pcm,)), 0, len(pcm), bytes(2 * lead)), rate,
-                                   self.ceiling_db - CODING_RISE_DB - 3.0)
-        self.blocks = len(source)
-        self.loud = source > 10 ** ((self.ceiling_db - CODING_RISE_DB) / 20)
-        near = np.flatnonzero(self.loud)
-        # Blocks [b - NEAR, b + NEAR] of the session grid are input samples from
-        # (b - NEAR) * block - lead; input sample s is decoded at s + LEAD, in frame (s + LEAD) // spf;
-        # one frame more either side: the true peak's interpolation reads past a block's edges.
-        first = np.maximum(((near - NEAR_BLOCKS) * block - lead + LEAD) // spf - 1, 0)
-        last = np.minimum(((near + NEAR_BLOCKS + 1) * block - lead + LEAD - 1) // spf + 1, len(frames) - 1)
-        self.warm = _warmup_frames(frames[0])
-        self.runs: list[list[int]] = []
-        for a, b in zip(first.tolist(), last.tolist()):
-            if self.runs and a - self.warm <= self.runs[-1][1] + 1:
-                self.runs[-1][1] = max(self.runs[-1][1], b)
-            else:
-                self.runs.append([a, b])
-
-    def stream(self) -> list[bytes]:
-        """The frames to decode (none when no block is near the ceiling)."""
-        if not self.runs:
-            return []
-        silence = silent_frames(int.from_bytes(self.frames[0][:4], "big"), 0, SILENT_LEAD)
-        return silence + [frame for a, b in self.runs for frame in self.frames[max(0, a - self.warm):b + 1]]
-
-    def peaks(self, out: bytes) -> np.ndarray:
-        """The peaks from `out`, the decode of `stream()`."""
-        if not self.runs:
-            return np.zeros(self.blocks)
-        spf = samples_per_frame(self.rate)
-
-        def played() -> Iterator[bytes]:           # the stream's decode, zeros outside the runs
-            at, position = 2 * SILENT_LEAD * spf, 0
-            for a, b in self.runs:
-                at += 2 * (a - max(0, a - self.warm)) * spf
-                yield bytes(2 * (a * spf - position))
-                yield out[at:at + 2 * (b + 1 - a) * spf]
-                at += 2 * (b + 1 - a) * spf
-                position = (b + 1) * spf
-
-        found = stream_true_peaks(_window(played(), 2 * LEAD, len(self.pcm), bytes(2 * self.lead)), self.rate,
-                                  self.ceiling_db - 3.0)
-        return np.where(_widened(self.loud), found, 0.0)
-
-
-def decode_checks(checks: list[_Check], stats: Stats | None = None) -> list[np.ndarray]:
-    """The peaks of each check, all decoded in one ffmpeg run (none when no block of any is
-    near the ceiling). If the decoder returned other than a frame's samples per frame, each
-    stream is decoded whole instead."""
-    streams = [check.stream() for check in checks]
-    frames = sum(len(stream) for stream in streams)
-    if not frames:
-        return [check.peaks(b"") for check in checks]
-    rate = checks[0].rate
-    spf = samples_per_frame(rate)
-    started = time.monotonic()
-    out = ffmpeg_through(["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"],
-                         [b"".join(frame for stream in streams for frame in stream)], lambda chunks: b"".join(chunks))
-    assert out is not None
-    if stats is not None:
-        stats.add(decodes=1)
-    _log("decode", frames * spf, started)
-    if len(out) != 2 * frames * spf:           # a decoder that dropped a frame: decode each whole
-        return [decode_peaks(b"".join(c.frames), rate, c.lead, len(c.pcm) // 2, c.settings, stats) for c in checks]
-    found, at = [], 0
-    for check, stream in zip(checks, streams):
-        found.append(check.peaks(out[at:at + 2 * len(stream) * spf]))
-        at += 2 * len(stream) * spf
-    return found
-
-
-def _widened(mask: np.ndarray) -> np.ndarray:
-    """`mask` with every True spread NEAR_BLOCKS blocks either way."""
-    padded = np.concatenate((np.zeros(NEAR_BLOCKS, dtype=bool), mask, np.zeros(NEAR_BLOCKS, dtype=bool)))
-    return np.asarray(np.lib.stride_tricks.sliding_window_view(padded, 2 * NEAR_BLOCKS + 1).any(axis=1))
-
-
-def _warmup_frames(frame: bytes) -> int:
-    """Frames decoded before a run so that its first frame decodes as in the whole stream:
-    as many as the bit reservoir can reach back over (at this frame size), and two more
-    (the overlap of the frame before, and of the one before that, whose output feeds the
-    synthesis filterbank). Measured at 64 kbit/s, 22,050 Hz: 4 are needed, the rule gives 4."""
-    header = int.from_bytes(frame[:4], "big")
-    mpeg1 = (header >> 19) & 3 == 3
-    payload = len(frame) - main_data(frame)[0]
-    return -(-RESERVOIR_BYTES[mpeg1] // max(payload, 1)) + 2
-
-
-def decode_peaks(data: bytes, rate: int, lead: int, samples: int, settings: LoudnessSettings,
-                 stats: Stats | None = None) -> np.ndarray:
-    """True peaks per 10 ms block of a segment's own decode (its `samples` samples, after the
-    stream's LEAD), on the session's grid: `lead` zeros first. All of it decoded."""
-    started = time.monotonic()
-    threshold = settings.true_peak - PEAK_MARGIN_DB - 3.0
-
-    def peaks(chunks: Iterator[bytes]) -> np.ndarray:
-        return stream_true_peaks(_window(chunks, 2 * LEAD, 2 * samples, bytes(2 * lead)), rate, threshold)
-
-    found = ffmpeg_through(["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"],
-                           [data], peaks)
-    assert found is not None
-    if stats is not None:
-        stats.add(decodes=1)
-    _log("decode", samples, started)
-    return found
-
-
-def _window(chunks: Iterator[bytes], skip: int, size: int, first: bytes) -> Iterator[bytes]:
-    """`first`, then bytes [skip, skip + size) of the stream (short streams padded with zeros)."""
-    yield first
-    seen = 0
-    for chunk in chunks:
-        a, b = max(skip - seen, 0), min(skip + size - seen, len(chunk))
-        if a < b:
-            yield chunk[a:b]
-        seen += len(chunk)
-    if seen < skip + size:
-        yield bytes(skip + size - max(seen, skip))
-
-
 @dataclass(frozen=True)
 class Encoded:
     """A segment's kept frames, their CRC-16 and the size of each (worked out where the
@@ -715,13 +519,3 @@ def _read_entry(cache: Cache, key: str) -> Encoded | None:
             pass
     cache.drop_segment(key)
     return None
-
-
-def _log(kind: str, samples: int, started: float) -> None:
-    """One line per encoder or decoder run to $AUDIOROUTINE_ENCODE_LOG, when set (bench/)."""
-    target = os.environ.get(LOG_VAR)
-    if target:
-        line = f"{kind} {samples} {time.monotonic() - started:.4f} {os.getpid()}\n"
-        with open(target, "a", encoding="utf-8") as log:
-            log.write(line)
-

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mutagen.mp3 import MP3
 
-from audioroutine.audio import loudness, segments
+from audioroutine.audio import lame, loudness, peakcheck, segments
 from audioroutine.audio.loudness import LoudnessSettings, Model, choose_gain, integrated
 from audioroutine.audio.mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3, encode_normalized
 from audioroutine.audio.mp3frames import crc16, crc16_combine, split_frames
@@ -155,7 +155,8 @@ def test_a_segment_over_the_ceiling_is_encoded_again_there_alone(tmp_path, monke
     mix = session(150, last=loud)
     path = tmp_path / "p.mp3"
     lengths: list[int] = []
-    monkeypatch.setattr(segments, "_log", lambda kind, samples, started: lengths.append(samples))
+    for module in (lame, peakcheck, segments):   # every encoder and decoder run is logged
+        monkeypatch.setattr(module, "log_run", lambda kind, samples, started: lengths.append(samples))
     stats = encode_normalized(mix, path, "64k", LoudnessSettings(target=-12, true_peak=-1))
     assert stats.encodes > stats.segments                       # something was encoded again
     shortest = min(s.end - s.start for s in segments.plan(mix))
@@ -216,14 +217,14 @@ def test_the_check_decodes_only_near_loud_blocks_and_sees_there_what_a_whole_dec
     settings = LoudnessSettings()
     pcm = loudness.level(mix.pieces, mix.places, RATE, settings, ENCODER_GAIN_DB)
     levelled = mix.with_pieces(pcm).pcm()
-    data, peaks = segments.encode_and_check(levelled, RATE, "64k", 37, settings)
+    data, peaks = peakcheck.encode_and_check(levelled, RATE, "64k", 37, settings)
     assert b"".join(data) == segments.encode_segment(levelled, RATE, "64k")
-    whole = segments.decode_peaks(b"".join(data), RATE, 37, len(levelled) // 2, settings)
+    whole = peakcheck.decode_peaks(b"".join(data), RATE, 37, len(levelled) // 2, settings)
     checked = peaks > 0
     assert 0 < checked.sum() < 0.8 * len(peaks)
     assert np.array_equal(peaks[checked], whole[checked])
     ceiling = 10 ** ((settings.true_peak - loudness.PEAK_MARGIN_DB) / 20)
-    assert whole[~checked].max() < ceiling * 10 ** ((1.70 - segments.CODING_RISE_DB) / 20)   # the largest rise seen
+    assert whole[~checked].max() < ceiling * 10 ** ((1.70 - peakcheck.CODING_RISE_DB) / 20)   # the largest rise seen
 
 
 def test_checks_decoded_in_one_run_see_what_each_sees_alone():
@@ -236,13 +237,13 @@ def test_checks_decoded_in_one_run_see_what_each_sees_alone():
         pcm = (np.frombuffer(session(seconds).pcm(), dtype="<i2") * (1.2 + 0.1 * n)).astype("<i2").tobytes()
         pcm = loud + pcm if n == 1 else pcm                  # loud from its first sample
         frames = split_frames(segments.encode_segment(pcm, RATE, "64k"))
-        checks.append(segments._Check(frames, pcm, RATE, 11 * n, settings))
-    together = segments.decode_checks(checks)
+        checks.append(peakcheck.Check(frames, pcm, RATE, 11 * n, settings))
+    together = peakcheck.decode_checks(checks)
     assert checks[1].runs[0][0] == 0
     for check, peaks in zip(checks, together):
         assert check.runs and peaks.max() > 0
-        assert np.array_equal(peaks, segments.decode_checks([check])[0])
-        whole = segments.decode_peaks(b"".join(check.frames), RATE, check.lead, len(check.pcm) // 2, settings)
+        assert np.array_equal(peaks, peakcheck.decode_checks([check])[0])
+        whole = peakcheck.decode_peaks(b"".join(check.frames), RATE, check.lead, len(check.pcm) // 2, settings)
         assert np.array_equal(peaks[peaks > 0], whole[peaks > 0])
 
 
@@ -250,7 +251,7 @@ def test_a_decode_that_drops_frames_falls_back_to_decoding_it_all(monkeypatch):
     pcm = (np.frombuffer(session(20).pcm(), dtype="<i2") * 1.3).astype("<i2").tobytes()   # peaks near -2 dBFS
     settings = LoudnessSettings()
     data = segments.encode_segment(pcm, RATE, "64k")
-    real = segments.ffmpeg_through
+    real = peakcheck.ffmpeg_through
     calls: list[int] = []
 
     def short(args, chunks, consume=None, size=1 << 18):
@@ -258,10 +259,10 @@ def test_a_decode_that_drops_frames_falls_back_to_decoding_it_all(monkeypatch):
         calls.append(1)
         return out[:-2] if len(calls) == 1 else out
 
-    monkeypatch.setattr(segments, "ffmpeg_through", short)
-    peaks = segments.check(split_frames(data), pcm, RATE, 0, settings)
+    monkeypatch.setattr(peakcheck, "ffmpeg_through", short)
+    peaks = peakcheck.check(split_frames(data), pcm, RATE, 0, settings)
     assert len(calls) == 2 and peaks.max() > 0
-    assert np.array_equal(peaks, segments.decode_peaks(data, RATE, 0, len(pcm) // 2, settings))
+    assert np.array_equal(peaks, peakcheck.decode_peaks(data, RATE, 0, len(pcm) // 2, settings))
 
 
 def test_a_damaged_segment_entry_is_dropped_and_encoded_again(tmp_path):
