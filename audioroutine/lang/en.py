@@ -134,5 +134,22 @@ LABELS: dict[str, str] = {
     "days": "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
 }
 
+# Coaching that varies: every wording of a phrase said again and again, the phrase first
+# (short: a countdown-heavy session says them dozens of times), and lines for long holds.
+WORDINGS: dict[str, tuple[str, ...]] = {
+    "rep": ("Rep {n} of {total}.", "Number {n} of {total}.", "Now rep {n} of {total}."),
+    "rep_side": ("Rep {n} of {total}, {side} side.", "Number {n} of {total}, {side} side.",
+                 "Now rep {n} of {total}, {side} side."),
+    "hold": ("Hold.", "And hold.", "Hold it there.", "Hold it steady."),
+    "release": ("And relax.", "And release.", "Gently let go.", "Now ease off."),
+    "rest": ("Rest.", "And rest.", "Take a rest.", "Rest a moment."),
+}
+
+ENCOURAGEMENTS: tuple[str, ...] = (
+    "Keep breathing.", "Shoulders soft.", "Breathe slowly.", "Nice and steady.", "Keep your jaw loose.",
+    "You are doing well.",
+)
+
 LANGUAGE = Language(code="en", iso639_2="eng", name="English", voice="en", digits=True,
-                    letters="’“”—…", phrases=PHRASES, labels=LABELS)
+                    letters="’“”—…", phrases=PHRASES, labels=LABELS,
+                    wordings=WORDINGS, encouragements=ENCOURAGEMENTS)

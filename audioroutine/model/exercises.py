@@ -9,11 +9,11 @@ import yaml
 
 from .dosage import dosage_per_level
 from .fields import FieldReader
-from .routine import Cues, Exercise
+from .routine import Cues, Encourage, Exercise
 
 EXERCISE_CUE_KEYS = ("name", "setup", "movement", "hold", "release", "rep", "inhale", "exhale", "caution")
-EXERCISE_KEYS = ("id",) + EXERCISE_CUE_KEYS + ("variants", "dosage")
-USE_KEYS = ("use", "dosage") + EXERCISE_CUE_KEYS
+EXERCISE_KEYS = ("id",) + EXERCISE_CUE_KEYS + ("variants", "dosage", "encourage")
+USE_KEYS = ("use", "dosage", "encourage") + EXERCISE_CUE_KEYS
 
 
 def _cues(reader: FieldReader, keys: dict[str, yaml.Node], key: str, base: Cues | None) -> Cues:
@@ -57,7 +57,21 @@ def read_exercise(reader: FieldReader, node: yaml.Node, key: str, level_ids: tup
             variants[name] = _cues(reader, reader.mapping(vnode, vkey, EXERCISE_CUE_KEYS), vkey, cues)
     dosage_key = next(k for k, _ in node.value if k.value == "dosage")
     dosage = dosage_per_level(reader, keys["dosage"], dosage_key, f"{key}.dosage", level_ids, variants)
-    return Exercise(id=ex_id, cues=cues, variants=variants, dosage=dosage, line=node.start_mark.line + 1)
+    encourage = read_encourage(reader, keys["encourage"], f"{key}.encourage") if "encourage" in keys else None
+    if encourage and encourage.on and not any(dose.hold_ms for dose in dosage.values()):
+        raise reader.fail(keys["encourage"], f"{key}.encourage", "'encourage' needs a 'hold' (it is said inside holds)")
+    return Exercise(id=ex_id, cues=cues, variants=variants, dosage=dosage, line=node.start_mark.line + 1,
+                    encourage=encourage)
+
+
+def read_encourage(reader: FieldReader, node: yaml.Node, key: str) -> Encourage:
+    """`encourage: true` (the language's lines), `false`, or a line or list of the script's own."""
+    line, file = node.start_mark.line + 1, reader.origin.get(id(node), reader.path)
+    if isinstance(node, yaml.ScalarNode) and isinstance(reader.scalar(node, key), bool):
+        return Encourage(on=reader.boolean(node, key), line=line, file=file)
+    if isinstance(node, yaml.SequenceNode) and not node.value:
+        raise reader.fail(node, key, "expected true, false, a line or a list of lines, got an empty list")
+    return Encourage(lines=reader.texts(node, key), line=line, file=file)
 
 
 def slug(name: str) -> str:

@@ -52,6 +52,17 @@ class Dosage:
 
 
 @dataclass(frozen=True)
+class Encourage:
+    """`encourage:` of a routine or an exercise: lines said inside long holds
+    (compile/wording.py places them). `lines` empty: the language's own; `on` false: none."""
+
+    lines: tuple[str, ...] = ()
+    on: bool = True
+    line: int = 0                 # the script line of the `encourage:` key, for errors
+    file: str = ""                # the file it is in (a library's, for a used exercise)
+
+
+@dataclass(frozen=True)
 class Cues:
     """What is said for an exercise (or for one variant of it)."""
 
@@ -73,6 +84,7 @@ class Exercise:
     variants: dict[str, Cues]
     dosage: dict[str, Dosage]
     line: int
+    encourage: Encourage | None = None    # None: as the routine says
 
     def cues_for(self, level: str) -> Cues:
         variant = self.dosage[level].variant
@@ -137,6 +149,7 @@ class Routine:
     mixed_languages: bool = False     # the script says its voice may speak another language
     frequency: str | None = None      # how often to do the session (a programme or prescription says)
     lines: dict[str, int] = field(default_factory=dict, compare=False)   # key → line, for errors
+    encourage: Encourage | None = None    # lines inside long holds; None: off (each exercise may say)
 
     def level(self, level_id: str) -> Level:
         """The level named `level_id`, by id or title, in any letter case."""
