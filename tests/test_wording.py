@@ -295,3 +295,22 @@ def test_plan_shows_the_chosen_wordings(write_script) -> None:
     said = [(e["role"], e["wording"]) for e in sheet["events"] if e["wording"]]
     assert ("release", "release 1/4") in said and any(role == "encourage" for role, _ in said)
     assert sum(w["uses"] for w in sheet["wordings"]["release"]) == 4
+
+
+def test_a_script_words_its_own_hold_and_release_several_ways() -> None:
+    script = MINIMAL.replace("    hold: Hold.\n", "    hold: [Press and hold., Push into the wall., Keep pressing.]\n"
+                                                  "    release: [And ease off., Let your arms soften.]\n"
+                                                  "    variants:\n      one: {name: One-arm press}\n")
+    script = script.replace("reps: 2", "reps: 6\n      progressed: {variant: one}")
+    routine = parse_script(script)
+    assert routine.exercises[0].cues.hold == "Press and hold."            # the first, as before, for handouts
+    for level in ("beginner", "progressed"):                               # a variant inherits the lists
+        said = [c for c in cues(compile_level(routine, level)) if isinstance(c, Say)]
+        holds = [c.text.split(". ", 1)[1] for c in said if c.role == "rep"]
+        releases = [c.text for c in said if c.role == "release"]
+        assert holds[0] == "Press and hold." and releases[0] == "And ease off."
+        assert set(holds) == {"Press and hold.", "Push into the wall.", "Keep pressing."}
+        assert set(releases) == {"And ease off.", "Let your arms soften."}
+        assert all(a != b for a, b in zip(holds, holds[1:])) and all(a != b for a, b in zip(releases, releases[1:]))
+        assert {c.wording.split(", ")[-1].split()[0] for c in said if c.role == "rep"} == {"hold:press"}
+        assert repeats(compile_level(routine, level)) == []

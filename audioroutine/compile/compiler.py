@@ -165,7 +165,8 @@ def _exercise_chapter(
     say = coach.say
     dose = exercise.dosage[level_id]
     cues = exercise.cues_for(level_id)
-    hold = _Hold(dose, cues, routine.sounds, _encouragement(routine, exercise, cues.name, coach))
+    hold = _Hold(dose, cues, routine.sounds, _encouragement(routine, exercise, cues.name, coach), exercise.id,
+                 exercise.encourage is not None)
     gap = Pause(routine.gap_ms)
     steps: list[Step] = [
         *_sound(routine.sounds, "exercise"),
@@ -251,6 +252,8 @@ class _Hold:
     cues: Cues
     sounds: SoundSettings
     encourage: Encourage | None
+    exercise: str = ""                  # its id: a cue the script words several ways takes turns per exercise
+    encourage_own: bool = False         # `encourage` is the exercise's own (else the routine's)
 
 
 def _encouragement(routine: Routine, exercise: Exercise, name: str, coach: Coach) -> Encourage | None:
@@ -298,7 +301,10 @@ def _hold(hold: _Hold, coach: Coach, count: str, counted: str, more: bool) -> li
     release cue (after the hold-end sound) opening the rest."""
     dose, cues, sounds, say = hold.dose, hold.cues, hold.sounds, coach.say
     wordings = [counted] if counted else []
-    if cues.hold:
+    if len(cues.wordings_of("hold")) > 1:
+        words, worded = coach.own(f"hold:{hold.exercise}", cues.wordings_of("hold"))
+        wordings.append(worded)
+    elif cues.hold:
         words = cues.hold
     elif count:
         words, worded = coach.phrase("hold")
@@ -313,7 +319,10 @@ def _hold(hold: _Hold, coach: Coach, count: str, counted: str, more: bool) -> li
     timed.sort(key=lambda mark: mark[0])
     rep = Say(f"{count} {words}".strip(), "rep", ", ".join(wordings))
     window = Window(dose.hold_ms, "hold", (rep,), tuple(timed), dose.move_ms)
-    release_words, released = (cues.release, "") if cues.release else coach.phrase("release")
+    if len(cues.wordings_of("release")) > 1:
+        release_words, released = coach.own(f"release:{hold.exercise}", cues.wordings_of("release"))
+    else:
+        release_words, released = (cues.release, "") if cues.release else coach.phrase("release")
     release: tuple[Cue, ...] = (*_sound(sounds, "hold_end"), Say(release_words, "release", released))
     if more and dose.rest_ms:
         return [window, Window(dose.rest_ms, "rest", release)]
@@ -337,7 +346,8 @@ def _encouragements(hold: _Hold, coach: Coach, timed: list[tuple[int, Cue]]) -> 
         return ScriptError(message, file=chosen.file or "<script>", line=chosen.line, exercise=hold.cues.name,
                            key="encourage")
 
-    placed = place_encouragements(coach, hold.dose.hold_ms, marks, chosen, refuse)
+    source = "" if not chosen.lines else f":{hold.exercise}" if hold.encourage_own else ":script"
+    placed = place_encouragements(coach, hold.dose.hold_ms, marks, chosen, refuse, f"encourage{source}")
     return [(offset, Say(text, "encourage", worded)) for offset, text, worded in placed]
 
 

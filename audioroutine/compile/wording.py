@@ -79,11 +79,11 @@ class Coach:
         self.used.setdefault(key, wordings)
         return self.say.fill(wordings[index], **values), tag(key, index, len(wordings))
 
-    def encouragement(self, lines: tuple[str, ...]) -> tuple[str, str]:
-        """The next encouragement of `lines` (the script's, or the language table's)."""
-        index = self.pick("encourage", len(lines))
-        self.used.setdefault("encourage", lines)
-        return lines[index], tag("encourage", index, len(lines))
+    def own(self, key: str, wordings: tuple[str, ...]) -> tuple[str, str]:
+        """The next of the script's own `wordings`, taking turns under `key` ("hold:cobra")."""
+        index = self.pick(key, len(wordings))
+        self.used.setdefault(key, wordings)
+        return wordings[index], tag(key, index, len(wordings))
 
     def seconds(self, text: str) -> float:
         return estimate_seconds(text, self.rate)
@@ -102,10 +102,11 @@ def encouraged(own: Encourage | None, routine: Encourage | None) -> Encourage | 
 
 def place_encouragements(
     coach: Coach, hold_ms: int, marks: list[tuple[int, int]], chosen: Encourage | None,
-    refuse: Callable[[str], ScriptError],
+    refuse: Callable[[str], ScriptError], key: str = "encourage",
 ) -> list[tuple[int, str, str]]:
     """(offset_ms, text, wording) of the encouragements of one hold. `marks` are the hold's
-    timed sounds as (offset_ms, estimated end ms), in order. The script's own lines must all
+    timed sounds as (offset_ms, estimated end ms), in order; `key` names the lines that take
+    turns ("encourage" for the language's, "encourage:ID" for an exercise's own). The script's own lines must all
     fit every slot they may be said in: the longest that does not is refused
     (`refuse(message)`, an error at the `encourage:` line); a table line that does not fit a
     slot is left out of it."""
@@ -127,7 +128,7 @@ def place_encouragements(
                         f"the encouragement '{longest}' (about {_ms(coach, longest) / 1000:.1f} s said) does not fit "
                         f"in {(hi - lo) / 1000:g} s of quiet of a {hold_ms / 1000:g} s hold, with {ROOM_MS} ms of "
                         f"quiet on either side: shorten it")
-                text, wording = coach.encouragement(lines)
+                text, wording = coach.own(key, lines)
                 need = _ms(coach, text)
                 if need + 2 * ROOM_MS <= hi - lo:
                     placed.append(((lo + hi - need) // 2, text, wording))

@@ -22,18 +22,26 @@ def _cues(reader: FieldReader, keys: dict[str, yaml.Node], key: str, base: Cues 
             return conv(keys[name], f"{key}.{name}")
         return getattr(base, name) if base else (() if name in ("setup", "movement") else None)
 
+    def worded(name: str) -> tuple[str, ...]:
+        """A cue said on every rep: a line, or a list of wordings said in turn."""
+        if name in keys:
+            return reader.texts(keys[name], f"{key}.{name}")
+        return base.wordings_of(name) if base else ()
+
     if base is None and "name" not in keys:
         raise reader.fail(None, f"{key}.name", "missing required key")
+    hold, release = worded("hold"), worded("release")
     return Cues(
         name=get("name", reader.text),
         setup=get("setup", reader.texts),
         movement=get("movement", reader.texts),
-        hold=get("hold", reader.text),
-        release=get("release", reader.text),
+        hold=hold[0] if hold else None,
+        release=release[0] if release else None,
         rep=get("rep", reader.text),
         inhale=get("inhale", reader.text),
         exhale=get("exhale", reader.text),
         caution=get("caution", reader.text),
+        wordings=tuple((name, said) for name, said in (("hold", hold), ("release", release)) if len(said) > 1),
     )
 
 

@@ -75,6 +75,14 @@ class Cues:
     inhale: str | None = None
     exhale: str | None = None
     caution: str | None = None
+    # `hold:` and `release:` given as a list: every wording, the first being `hold`/`release`
+    # (the compiler takes them in turn, compile/wording.py)
+    wordings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def wordings_of(self, name: str) -> tuple[str, ...]:
+        """Every wording of cue `name` ("hold", "release"): the list the script gave, else its one line."""
+        own = getattr(self, name)
+        return dict(self.wordings).get(name) or ((own,) if own else ())
 
 
 @dataclass(frozen=True)
