@@ -314,3 +314,16 @@ def test_a_script_words_its_own_hold_and_release_several_ways() -> None:
         assert all(a != b for a, b in zip(holds, holds[1:])) and all(a != b for a, b in zip(releases, releases[1:]))
         assert {c.wording.split(", ")[-1].split()[0] for c in said if c.role == "rep"} == {"hold:press"}
         assert repeats(compile_level(routine, level)) == []
+
+
+def test_an_encouragement_from_a_library_is_refused_naming_the_library(tmp_path: Path) -> None:
+    library = tmp_path / "lib.yaml"
+    library.write_text("library: Core\nexercises:\n  - name: Plank\n    id: plank\n"
+                       "    encourage: [Keep breathing slowly and deeply and let your whole back grow long and wide.]\n"
+                       "    dosage: {hold: 12s, countdown: 3, halfway: true}\n", encoding="utf-8")
+    script = tmp_path / "routine.yaml"
+    script.write_text("id: core\ntitle: Core\nvoice: {engine: fake}\nlibraries: [lib.yaml]\nexercises:\n  - use: plank\n",
+                      encoding="utf-8")
+    with pytest.raises(ScriptError) as err:
+        compile_level(load_script(script), "beginner")
+    assert str(err.value).startswith(f"{library}:5: exercise 'Plank': encourage: the encouragement 'Keep breathing")

@@ -71,11 +71,7 @@ class Coach:
     def phrase(self, key: str, **values: object) -> tuple[str, str]:
         """A varied phrase filled in, and which wording it is ("release 2/4")."""
         wordings = self.say.wordings[key]
-        kind = KIND.get(key, key)
-        if kind != key:     # worded in step with its kind's own phrase
-            index = self.pick(kind, len(self.say.wordings[kind])) % len(wordings)
-        else:
-            index = self.pick(kind, len(wordings))
+        index = self.pick(KIND.get(key, key), len(wordings))   # "Rep 3 of 8, left side." follows "Rep 2 of 8."
         self.used.setdefault(key, wordings)
         return self.say.fill(wordings[index], **values), tag(key, index, len(wordings))
 

@@ -47,7 +47,7 @@ class Language:
 
 
 # The phrases said again and again in a session, which have several wordings in each table.
-# `rep_side` is worded in step with `rep` (the same choice), `last_rep` is said once a set.
+# `rep_side` takes turns with `rep` (one choice for both counts); `last_rep` is said once a set.
 VARIED: tuple[str, ...] = ("rep", "rep_side", "hold", "release", "rest")
 
 
