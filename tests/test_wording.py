@@ -327,3 +327,41 @@ def test_an_encouragement_from_a_library_is_refused_naming_the_library(tmp_path:
     with pytest.raises(ScriptError) as err:
         compile_level(load_script(script), "beginner")
     assert str(err.value).startswith(f"{library}:5: exercise 'Plank': encourage: the encouragement 'Keep breathing")
+
+
+# --- heard (slow: the real Piper voice and the recognizer) ----------------------------------
+
+HEARD = """id: heard
+title: Varied words
+language: en
+levels:
+  beginner: {title: Beginner}
+encourage: true
+exercises:
+  - name: Plank
+    dosage: {reps: 10, hold: 16s, rest: 3s, countdown: 3}
+  - name: Squats
+    dosage: {reps: 8, rep_time: 3s, rest: 2s}
+"""
+
+
+@pytest.mark.slow
+def test_every_english_wording_and_encouragement_is_heard(write_script, tmp_path: Path) -> None:
+    """Each English wording of the varied cues and every table encouragement, said by Piper
+    in a built session, is understood by the recognizer (tests/listener.py's criterion)."""
+    pytest.importorskip("pocketsphinx")
+    from audioroutine import BuildOptions, build, plan
+
+    from .listener import Listener, decode_16k, format_report, speech_cues
+
+    routine = load_script(write_script(HEARD))
+    options = BuildOptions(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", force=True)
+    mp3 = build(routine, options).sessions[0].path
+    timeline = plan(routine, "beginner", BuildOptions(cache_dir=tmp_path / "cache"))
+    said = {tag for e in timeline.events for tag in e.wording.split(", ") if tag}
+    every = {f"{key} {i}/{len(texts)}" for key, texts in timeline.wordings for i in range(1, len(texts) + 1)}
+    assert said == every and {key for key, _ in timeline.wordings} == {"rep", "hold", "release", "rest", "encourage"}
+    report = Listener().check(decode_16k(mp3), speech_cues(timeline), timeline.sample_rate, whole=False)
+    detail = format_report(report)
+    assert report.missing == [], f"cues not understood:\n{detail}"
+    assert report.cue_wer <= 0.35, detail
