@@ -46,7 +46,7 @@ def test_alternating_sides_name_the_side_each_rep():
     program = compile_level(parse_script(script), "beginner")
     assert texts(program, "rep") == [
         "Rep 1 of 4, right side. Hold.", "Number 2 of 4, left side. Hold.",
-        "Now rep 3 of 4, right side. Hold.", "Last one, left side. Hold."]
+        "Repetition 3 of 4, right side. Hold.", "Last one, left side. Hold."]
 
 
 def test_each_side_does_all_reps_then_switches():
@@ -198,7 +198,7 @@ def test_work_intervals_alternate_work_and_rest():
     program = compile_level(parse_script(script), "beginner")
     steps = [(s.role, s.ms, s.cues[0].text) for s in program.chapters[1].steps if isinstance(s, Window)]
     assert steps[1:] == [("work", 30000, "Interval 1 of 3. Go."), ("rest", 15000, "Rest."),
-                         ("work", 30000, "Interval 2 of 3. Go."), ("rest", 15000, "Rest a moment."),
+                         ("work", 30000, "Interval 2 of 3. Go."), ("rest", 15000, "Take a short rest."),
                          ("work", 30000, "Last interval. Go.")]
     assert texts(program, "dosage") == ["3 intervals, 30 seconds of work and 15 seconds of rest each."]
 

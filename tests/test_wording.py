@@ -138,7 +138,7 @@ def test_the_seed_varies_its_counts_and_the_first_of_each_kind_is_the_phrase_its
     program = compile_level(load_script(ROOT / "scripts_yaml" / "upper_middle_back.yaml"), "beginner")
     reps = [cue.text for cue in cues(program) if isinstance(cue, Say) and cue.role == "rep"]
     assert reps[0] == "Rep 1 of 10. Lift up and hold it there."
-    assert {r.split(" 1")[0].split(" 2")[0] for r in reps[:4]} >= {"Rep", "Now rep"} or len(set(r.split()[0] for r in reps)) >= 2
+    assert len({r.split()[0] for r in reps}) >= 3                       # "Rep", "Number", "Repetition", "Last"
     assert not any(a == b for a, b in zip(reps, reps[1:]))
 
 

@@ -137,17 +137,20 @@ LABELS: dict[str, str] = {
 # Coaching that varies: every wording of a phrase said again and again, the phrase first
 # (short: a countdown-heavy session says them dozens of times), and lines for long holds.
 WORDINGS: dict[str, tuple[str, ...]] = {
-    "rep": ("Rep {n} of {total}.", "Number {n} of {total}.", "Now rep {n} of {total}."),
+    "rep": ("Rep {n} of {total}.", "Number {n} of {total}.", "Repetition {n} of {total}."),
     "rep_side": ("Rep {n} of {total}, {side} side.", "Number {n} of {total}, {side} side.",
-                 "Now rep {n} of {total}, {side} side."),
-    "hold": ("Hold.", "And hold.", "Hold it there.", "Hold it steady."),
-    "release": ("And relax.", "And release.", "Gently let go.", "Now ease off."),
-    "rest": ("Rest.", "And rest.", "Take a rest.", "Rest a moment."),
+                 "Repetition {n} of {total}, {side} side."),
+    "hold": ("Hold.", "And hold.", "Hold still.", "Hold it steady."),
+    "release": ("And relax.", "And release.", "Gently let go.", "And let go."),
+    "rest": ("Rest.", "And rest.", "Have a rest.", "Take a short rest."),
 }
 
+# Each heard by the recognizer as written in Piper's voice (tests/test_wording.py, slow);
+# "Now rep 3 of 8." ("no rep real date"), "Shoulders soft." ("shoulder saw") and "Now ease
+# off." were not, and were replaced.
 ENCOURAGEMENTS: tuple[str, ...] = (
-    "Keep breathing.", "Shoulders soft.", "Breathe slowly.", "Nice and steady.", "Keep your jaw loose.",
-    "You are doing well.",
+    "Keep breathing.", "Relax your shoulders.", "Nice and steady.", "You're doing well.", "Good, keep going.",
+    "Keep it steady.",
 )
 
 LANGUAGE = Language(code="en", iso639_2="eng", name="English", voice="en", digits=True,
