@@ -132,7 +132,7 @@ def error_lines() -> str:
     """Two broken copies of the seed, validated: the errors a user sees."""
     seed = (ROOT / SEED).read_text(encoding="utf-8")
     broken = [seed.replace("beginner: {reps: 8, hold: 5s}", "beginner: {reps: 8, hold: -3s}"),
-              seed.replace("    hold: Lift up and hold it there.\n", "    hodl: Lift up and hold it there.\n", 1)]
+              seed.replace("\n    hold:", "\n    hodl:", 1)]
     out = []
     for text in broken:
         (workspace() / "scripts_yaml" / "mine.yaml").write_text(text, encoding="utf-8")

@@ -247,6 +247,8 @@ def plan_cmd(script: Path, level: str | None, as_json: bool, exact: bool, silenc
         echo_json(timeline.to_json())
         return
     click.echo(timeline.format_sheet(silences=silences))
+    if timeline.wordings:
+        click.echo(timeline.format_wordings())
     note = f" (estimated: {timeline.estimated} phrase(s) not synthesized yet; --exact to measure)" \
         if timeline.estimated else ""
     click.echo(f"total {format_ms(timeline.ms(timeline.total))}{note}")

@@ -42,6 +42,7 @@ Role = Literal[
     "set_rest",
     "side_rest",
     "halfway",
+    "encourage",           # a line said inside a long hold (`encourage:`)
     "countdown",
     "breath_in",
     "breath_out",
@@ -61,10 +62,12 @@ Role = Literal[
 
 @dataclass(frozen=True)
 class Say:
-    """Speech that lasts as long as the voice takes."""
+    """Speech that lasts as long as the voice takes. `wording`: which of a varied phrase's
+    wordings it says ("release 2/4", compile/wording.py), for `plan`; "" for any other."""
 
     text: str
     role: Role
+    wording: str = ""
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class Program:
     rate: float                                 # speaking rate for this level
     chapters: tuple[ChapterPlan, ...]
     path: str = "<script>"
+    wordings: tuple[tuple[str, tuple[str, ...]], ...] = ()   # each varied phrase used: its wordings
 
     def texts(self) -> list[str]:
         """Every distinct phrase, in order of first use."""
@@ -152,6 +156,7 @@ class Event:
     kind: Literal["speech", "silence", "sound"]
     role: Role
     text: str = ""                              # the words, or the sound's name
+    wording: str = ""                           # which wording of a varied phrase ("rest 2/4")
 
     @property
     def end(self) -> int:
@@ -191,6 +196,7 @@ class Timeline:
     chapters: list[Chapter] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     estimated: int = 0                          # phrases whose length was estimated, not measured
+    wordings: tuple[tuple[str, tuple[str, ...]], ...] = ()   # the program's varied phrases and their wordings
 
     @property
     def total(self) -> int:
@@ -232,6 +238,7 @@ class Timeline:
                 "kind": event.kind,
                 "role": event.role,
                 "text": event.text,
+                "wording": event.wording,
             })
         return rows
 
@@ -261,7 +268,27 @@ class Timeline:
             ],
             "spans": self.window_sheet(),
             "events": self.cue_sheet(),
+            "wordings": self.wording_sheet(),
         }
+
+    def wording_sheet(self) -> dict[str, list[dict[str, object]]]:
+        """Each varied phrase (and `encourage`): its wordings, each with how often it is said."""
+        uses: dict[str, int] = {}
+        for event in self.events:
+            for worded in filter(None, event.wording.split(", ")):
+                uses[worded] = uses.get(worded, 0) + 1
+        return {key: [{"wording": text, "uses": uses.get(f"{key} {i}/{len(texts)}", 0)}
+                      for i, text in enumerate(texts, 1)]
+                for key, texts in self.wordings}
+
+    def format_wordings(self) -> str:
+        """The wording summary `plan` prints under the cue sheet: each varied phrase's wordings,
+        how often each is said; chosen in turn, never the same twice in a row."""
+        lines = []
+        for key, rows in self.wording_sheet().items():
+            for i, row in enumerate(rows, 1):
+                lines.append(f"  {key + ' ' + str(i) + '/' + str(len(rows)):<14} x{row['uses']:<3}  {row['wording']}")
+        return "wordings (never the same twice in a row):\n" + "\n".join(lines) if lines else ""
 
     def format_sheet(self, silences: bool = False) -> str:
         """Cue sheet text, a line per cue with its start and end, and a line per timed
@@ -319,7 +346,7 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
     in samples at `sample_rate`. A window starts where its opening cues end (plus its
     movement time) and lasts exactly its length. Raises FitError where a timed cue inside a
     window would run into the next one or past the window's end."""
-    timeline = Timeline(program.routine_id, program.level, sample_rate)
+    timeline = Timeline(program.routine_id, program.level, sample_rate, wordings=program.wordings)
     events = timeline.events
     cursor = 0
 
@@ -330,7 +357,7 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
             events.append(Event(cursor, n, "sound", cue.role, cue.name))
         else:
             n = measure(cue.text)
-            events.append(Event(cursor, n, "speech", cue.role, cue.text))
+            events.append(Event(cursor, n, "speech", cue.role, cue.text, cue.wording))
         cursor += n
 
     def silence(n: int, role: Role) -> None:

@@ -6,6 +6,11 @@ names, tags; a script may replace any of them under `phrases:`), and `labels`, t
 the pages, handouts and feeds made from a session. A module found in this package is a
 shipped language: adding one is one file (plus its tests). This is the lowest layer: it
 imports nothing else from audioroutine.
+
+Coaching that varies (issue 23): `wordings` gives the cues a session says over and over
+(`VARIED`: rep, hold, release, rest) several wordings each, the first being the phrase
+itself; the compiler chooses among them (compile/wording.py). `encouragements` are the
+short lines a script can have said inside long holds (`encourage: true`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from string import Formatter
 
@@ -28,10 +33,22 @@ class Language:
     letters: str                  # the letters beyond ASCII its texts need (the font must have them)
     phrases: Mapping[str, str]
     labels: Mapping[str, str]
+    # Every wording of a VARIED phrase, the phrase itself first; `rep` and `rep_side` in step.
+    wordings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    encouragements: tuple[str, ...] = ()      # said inside long holds when a script asks (`encourage: true`)
+
+    def wordings_of(self, key: str) -> tuple[str, ...]:
+        """The wordings of phrase `key`: its own first, then the table's alternatives."""
+        return self.wordings.get(key) or (self.phrases[key],)
 
     def label(self, key: str, **values: object) -> str:
         """A label filled in; a phrase of the same key too (chapters, level names)."""
         return (self.labels[key] if key in self.labels else self.phrases[key]).format(**values)
+
+
+# The phrases said again and again in a session, which have several wordings in each table.
+# `rep_side` takes turns with `rep` (one choice for both counts); `last_rep` is said once a set.
+VARIED: tuple[str, ...] = ("rep", "rep_side", "hold", "release", "rest")
 
 
 def base_language(code: str) -> str:

@@ -132,5 +132,22 @@ LABELS: dict[str, str] = {
     "days": "Mo,Di,Mi,Do,Fr,Sa,So",
 }
 
+# Coaching that varies: every wording of a phrase said again and again, the phrase first,
+# and lines for long holds.
+WORDINGS: dict[str, tuple[str, ...]] = {
+    "rep": ("Wiederholung {n} von {total}.", "Nummer {n} von {total}.", "Jetzt {n} von {total}."),
+    "rep_side": ("Wiederholung {n} von {total}, {side}.", "Nummer {n} von {total}, {side}.",
+                 "Jetzt {n} von {total}, {side}."),
+    "hold": ("Halten.", "Und halten.", "Position halten.", "Ruhig halten."),
+    "release": ("Und entspannen.", "Und lösen.", "Langsam loslassen.", "Sanft zurück."),
+    "rest": ("Pause.", "Und Pause.", "Kurz ausruhen.", "Eine kleine Pause."),
+}
+
+ENCOURAGEMENTS: tuple[str, ...] = (
+    "Weiter atmen.", "Schultern locker.", "Ruhig atmen.", "Ganz entspannt.", "Kiefer locker lassen.",
+    "Sehr gut so.",
+)
+
 LANGUAGE = Language(code="de", iso639_2="deu", name="Deutsch", voice="de", digits=False,
-                    letters="äöüÄÖÜß„“—…", phrases=PHRASES, labels=LABELS)
+                    letters="äöüÄÖÜß„“—…", phrases=PHRASES, labels=LABELS,
+                    wordings=WORDINGS, encouragements=ENCOURAGEMENTS)

@@ -134,5 +134,25 @@ LABELS: dict[str, str] = {
     "days": "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
 }
 
+# Coaching that varies: every wording of a phrase said again and again, the phrase first
+# (short: a countdown-heavy session says them dozens of times), and lines for long holds.
+WORDINGS: dict[str, tuple[str, ...]] = {
+    "rep": ("Rep {n} of {total}.", "Number {n} of {total}.", "Repetition {n} of {total}."),
+    "rep_side": ("Rep {n} of {total}, {side} side.", "Number {n} of {total}, {side} side.",
+                 "Repetition {n} of {total}, {side} side."),
+    "hold": ("Hold.", "And hold.", "Hold still.", "Hold it steady."),
+    "release": ("And relax.", "And release.", "Gently let go.", "And let go."),
+    "rest": ("Rest.", "And rest.", "Have a rest.", "Take a short rest."),
+}
+
+# Each heard by the recognizer as written in Piper's voice (tests/compile/test_wording.py, slow);
+# "Now rep 3 of 8." ("no rep real date"), "Shoulders soft." ("shoulder saw") and "Now ease
+# off." were not, and were replaced.
+ENCOURAGEMENTS: tuple[str, ...] = (
+    "Keep breathing.", "Relax your shoulders.", "Nice and steady.", "You're doing well.", "Good, keep going.",
+    "Keep it steady.",
+)
+
 LANGUAGE = Language(code="en", iso639_2="eng", name="English", voice="en", digits=True,
-                    letters="’“”—…", phrases=PHRASES, labels=LABELS)
+                    letters="’“”—…", phrases=PHRASES, labels=LABELS,
+                    wordings=WORDINGS, encouragements=ENCOURAGEMENTS)

@@ -131,5 +131,22 @@ LABELS: dict[str, str] = {
     "days": "lun,mar,mié,jue,vie,sáb,dom",
 }
 
+# Coaching that varies: every wording of a phrase said again and again, the phrase first,
+# and lines for long holds.
+WORDINGS: dict[str, tuple[str, ...]] = {
+    "rep": ("Repetición {n} de {total}.", "Número {n} de {total}.", "Ahora, {n} de {total}."),
+    "rep_side": ("Repetición {n} de {total}, lado {side}.", "Número {n} de {total}, lado {side}.",
+                 "Ahora, {n} de {total}, lado {side}."),
+    "hold": ("Mantén.", "Y mantén.", "Mantén la posición.", "Aguanta ahí."),
+    "release": ("Y relaja.", "Y suelta.", "Suelta despacio.", "Afloja con calma."),
+    "rest": ("Descansa.", "Y descansa.", "Descansa un momento.", "Respira y descansa."),
+}
+
+ENCOURAGEMENTS: tuple[str, ...] = (
+    "Sigue respirando.", "Hombros sueltos.", "Respira despacio.", "Con calma.", "Mandíbula relajada.",
+    "Lo estás haciendo bien.",
+)
+
 LANGUAGE = Language(code="es", iso639_2="spa", name="Español", voice="es", digits=False,
-                    letters="áéíóúñüÁÉÍÓÚÑ¿¡«»—…", phrases=PHRASES, labels=LABELS)
+                    letters="áéíóúñüÁÉÍÓÚÑ¿¡«»—…", phrases=PHRASES, labels=LABELS,
+                    wordings=WORDINGS, encouragements=ENCOURAGEMENTS)

@@ -133,5 +133,22 @@ LABELS: dict[str, str] = {
     "days": "lun,mar,mer,jeu,ven,sam,dim",
 }
 
+# Coaching that varies: every wording of a phrase said again and again, the phrase first,
+# and lines for long holds.
+WORDINGS: dict[str, tuple[str, ...]] = {
+    "rep": ("Répétition {n} sur {total}.", "Numéro {n} sur {total}.", "Maintenant, {n} sur {total}."),
+    "rep_side": ("Répétition {n} sur {total}, côté {side}.", "Numéro {n} sur {total}, côté {side}.",
+                 "Maintenant, {n} sur {total}, côté {side}."),
+    "hold": ("Tenez.", "Et tenez.", "Tenez la position.", "Restez ainsi."),
+    "release": ("Et relâchez.", "Et détendez-vous.", "Relâchez doucement.", "Revenez doucement."),
+    "rest": ("Repos.", "Et repos.", "Reposez-vous.", "Un moment de repos."),
+}
+
+ENCOURAGEMENTS: tuple[str, ...] = (
+    "Continuez à respirer.", "Épaules détendues.", "Respirez doucement.", "Restez calme.", "Mâchoire relâchée.",
+    "C'est très bien.",
+)
+
 LANGUAGE = Language(code="fr", iso639_2="fra", name="Français", voice="fr", digits=False,
-                    letters="éèêëàâçîïôœûùÉÈÀÇŒ«»’…", phrases=PHRASES, labels=LABELS)
+                    letters="éèêëàâçîïôœûùÉÈÀÇŒ«»’…", phrases=PHRASES, labels=LABELS,
+                    wordings=WORDINGS, encouragements=ENCOURAGEMENTS)

@@ -152,7 +152,7 @@ def used_exercise(
     merged = yaml.MappingNode("tag:yaml.org,2002:map", list(pairs.values()), node.start_mark, node.end_mark)
     exercise = read_exercise(reader, merged, key, level_ids)
     exercise = Exercise(id=ex_id, cues=exercise.cues, variants=exercise.variants, dosage=exercise.dosage,
-                        line=exercise.line)
+                        line=exercise.line, encourage=exercise.encourage)
     return exercise, (ex_id, yaml.serialize(lib_node))
 
 

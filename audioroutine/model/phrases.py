@@ -10,7 +10,7 @@ read English digits well, and English cache keys stay as they were).
 from __future__ import annotations
 
 from .. import lang
-from ..lang import base_language, placeholders
+from ..lang import VARIED, base_language, placeholders
 
 ENGLISH: dict[str, str] = dict(lang.english().phrases)
 PHRASES: dict[str, dict[str, str]] = {code: dict(language.phrases) for code, language in lang.languages().items()}
@@ -39,9 +39,21 @@ class Phrases:
         for key in PHRASE_KEYS:
             if key not in self.table:
                 raise PhraseError(f"no '{key}' phrase for language '{language}'", key=f"phrases.{key}", hint=hint)
+        # The wordings the compiler varies among (compile/wording.py): the table's, unless the
+        # script gives its own wording of that phrase, which is then the only one.
+        table = lang.get(self.language)
+        self.wordings: dict[str, tuple[str, ...]] = {
+            key: (self.table[key],) if key in (overrides or {}) or table is None else table.wordings_of(key)
+            for key in VARIED
+        }
+        self.encouragements: tuple[str, ...] = table.encouragements if table else ()
 
     def __call__(self, key: str, **values: object) -> str:
-        return self.table[key].format(**{k: self.number(v) for k, v in values.items()})
+        return self.fill(self.table[key], **values)
+
+    def fill(self, template: str, **values: object) -> str:
+        """`template` (one of a phrase's wordings) filled in as `__call__` fills a phrase."""
+        return template.format(**{k: self.number(v) for k, v in values.items()})
 
     def number(self, value: object) -> str:
         """A count as this language says it: digits in English, words elsewhere."""

@@ -52,6 +52,17 @@ class Dosage:
 
 
 @dataclass(frozen=True)
+class Encourage:
+    """`encourage:` of a routine or an exercise: lines said inside long holds
+    (compile/wording.py places them). `lines` empty: the language's own; `on` false: none."""
+
+    lines: tuple[str, ...] = ()
+    on: bool = True
+    line: int = 0                 # the script line of the `encourage:` key, for errors
+    file: str = ""                # the file it is in (a library's, for a used exercise)
+
+
+@dataclass(frozen=True)
 class Cues:
     """What is said for an exercise (or for one variant of it)."""
 
@@ -64,6 +75,14 @@ class Cues:
     inhale: str | None = None
     exhale: str | None = None
     caution: str | None = None
+    # `hold:` and `release:` given as a list: every wording, the first being `hold`/`release`
+    # (the compiler takes them in turn, compile/wording.py)
+    wordings: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def wordings_of(self, name: str) -> tuple[str, ...]:
+        """Every wording of cue `name` ("hold", "release"): the list the script gave, else its one line."""
+        own = getattr(self, name)
+        return dict(self.wordings).get(name) or ((own,) if own else ())
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,7 @@ class Exercise:
     variants: dict[str, Cues]
     dosage: dict[str, Dosage]
     line: int
+    encourage: Encourage | None = None    # None: as the routine says
 
     def cues_for(self, level: str) -> Cues:
         variant = self.dosage[level].variant
@@ -137,6 +157,7 @@ class Routine:
     mixed_languages: bool = False     # the script says its voice may speak another language
     frequency: str | None = None      # how often to do the session (a programme or prescription says)
     lines: dict[str, int] = field(default_factory=dict, compare=False)   # key → line, for errors
+    encourage: Encourage | None = None    # lines inside long holds; None: off (each exercise may say)
 
     def level(self, level_id: str) -> Level:
         """The level named `level_id`, by id or title, in any letter case."""

@@ -21,7 +21,7 @@ from ..core.limits import MAX_EXERCISES, MAX_LEVELS, MAX_SESSION_MS, MAX_SESSION
 from ..core.reader import compose_yaml, read_text
 from .dosage import DOSAGE_KEYS
 from .durations import format_hms
-from .exercises import EXERCISE_CUE_KEYS, EXERCISE_KEYS, USE_KEYS, read_exercise
+from .exercises import EXERCISE_CUE_KEYS, EXERCISE_KEYS, USE_KEYS, read_encourage, read_exercise
 from .fields import FieldReader
 from .library import LIBRARY_KEYS, Library, read_libraries, used_exercise, with_libraries
 from .loudness_settings import LoudnessSettings
@@ -63,7 +63,7 @@ ROUTINE_KEYS = (
     "id", "title", "description", "language", "author", "clinic", "safety", "warmup",
     "intro", "outro", "voice", "levels", "exercises", "phrases", "get_ready", "gap",
     "transition", "circuits", "sounds", "loudness", "libraries", "mixed_languages",
-    "music",
+    "music", "encourage",
 )
 CIRCUIT_KEYS = ("name", "exercises", "rounds", "rest")
 
@@ -180,6 +180,7 @@ def _head(reader: FieldReader, top: dict[str, yaml.Node]) -> dict[str, Any]:
         "get_ready": reader.duration, "gap": reader.duration, "transition": reader.duration,
         "sounds": lambda node, key: _sounds(reader, node), "loudness": lambda node, key: _loudness(reader, node),
         "mixed_languages": reader.boolean, "music": lambda node, key: _music(reader, node),
+        "encourage": lambda node, key: read_encourage(reader, node, key),
     }
     out = dict(_HEAD_DEFAULTS)
     for key, conv in read.items():

@@ -41,6 +41,7 @@ exercises:
     release: Lower.
     dosage: {reps: 2, hold: 5s, rest: 2s, sides: each, side_rest: 3s}
 levels: [one]
+phrases: {rep: "Rep {n} of {total}."}   # one wording (issue 23 varies it): the cues stay where the bed checks were tuned
 """
 
 

@@ -65,9 +65,9 @@ def test_build_summary_counts_synthesized_and_cached_phrases(mini_script, tmp_pa
     lines = first.stdout.splitlines()
     assert lines[0].startswith(f"  {out / 'mini-beginner.mp3'}  0:") and lines[0].endswith("written")
     assert lines[-1].startswith("2 session(s), 2 written, ")
-    assert lines[-1].endswith("phrases: 10 synthesized, 8 from cache")
+    assert lines[-1].endswith("phrases: 11 synthesized, 9 from cache")
     second = run("build", str(mini_script), "--out", str(out))
-    assert second.stdout.splitlines()[-1].endswith("phrases: 0 synthesized, 18 from cache")
+    assert second.stdout.splitlines()[-1].endswith("phrases: 0 synthesized, 20 from cache")
     assert "2 session(s), 0 written" in second.stdout
     assert sorted(p.name for p in out.iterdir()) == [
         ".audioroutine-files.json", ".audioroutine-manifest.json", "mini-beginner.lrc", "mini-beginner.mp3", "mini-beginner.vtt",
@@ -87,7 +87,7 @@ def test_plan_json_matches_the_built_mp3(mini_script, tmp_path):
     from audioroutine.audio.mp3 import decode_mp3
 
     estimated = json.loads(run("plan", str(mini_script), "--json").stdout)
-    assert estimated["estimated_phrases"] == 9
+    assert estimated["estimated_phrases"] == 10
     assert run("build", str(mini_script), "--out", str(tmp_path / "o")).exit_code == 0
     exact = json.loads(run("plan", str(mini_script), "--json", "--level", "beginner").stdout)
     assert exact["estimated_phrases"] == 0
@@ -101,7 +101,7 @@ def test_plan_json_matches_the_built_mp3(mini_script, tmp_path):
 def test_plan_text_says_when_it_estimated(mini_script):
     text = run("plan", str(mini_script)).stdout
     assert "Rep 1 of 2. Hold." in text
-    assert text.splitlines()[-1].endswith("(estimated: 9 phrase(s) not synthesized yet; --exact to measure)")
+    assert text.splitlines()[-1].endswith("(estimated: 10 phrase(s) not synthesized yet; --exact to measure)")
     exact = run("plan", str(mini_script), "--exact").stdout
     assert "estimated" not in exact.splitlines()[-1]
 
@@ -176,7 +176,7 @@ def test_progress_bar_shows_on_a_terminal(mini_script, tmp_path):
         seen += chunk
     os.close(main)
     assert proc.returncode == 0
-    assert b"mini (fake)" in seen and b"18/18" in seen     # label and final position of the bar
+    assert b"mini (fake)" in seen and b"20/20" in seen     # label and final position of the bar
 
 
 def test_validate_says_when_an_overrun_rests_on_estimated_lengths(write_script):
@@ -238,15 +238,15 @@ def test_dry_run_synthesizes_and_writes_nothing_then_sees_an_up_to_date_build(mi
     lines = dry.stdout.splitlines()
     assert lines[0].startswith(f"  {out / 'mini-beginner.mp3'}  ~0:") and lines[0].endswith("  would write")
     assert lines[1:3] == [f"  {out / 'mini-beginner.vtt'}  transcript", f"  {out / 'mini-beginner.lrc'}  transcript"]
-    assert lines[-1] == ("dry run: nothing synthesized or written; phrases: 10 to synthesize, 0 in the cache "
+    assert lines[-1] == ("dry run: nothing synthesized or written; phrases: 11 to synthesize, 0 in the cache "
                          "(~ marks estimated lengths)")
     built = json.loads(run("build", str(mini_script), "--out", str(out), "--json").stdout)
     assert [s["written"] for s in built["sessions"]] == [True, True]
-    assert built["phrases"] == {"synthesized": 10, "cached": 8}
+    assert built["phrases"] == {"synthesized": 11, "cached": 9}
     again = json.loads(run("build", str(mini_script), "--out", str(out), "--dry-run", "--json").stdout)
     assert [(s["state"], s["samples"]) for s in again["sessions"]] == [
         ("up to date", s["samples"]) for s in built["sessions"]]
-    assert again["phrases"] == {"to_synthesize": 0, "cached": 10}
+    assert again["phrases"] == {"to_synthesize": 0, "cached": 11}
     forced = json.loads(run("build", str(mini_script), "--out", str(out), "--dry-run", "--json", "--force").stdout)
     assert {s["state"] for s in forced["sessions"]} == {"would write"}
 
@@ -257,7 +257,7 @@ def test_validate_json_checks_every_script_and_fails_when_one_fails(write_script
     result = run("validate", str(tmp_path), "--json")
     assert result.exit_code == 2
     assert json.loads(result.stdout) == [
-        {"path": str(good), "ok": True, "exercises": 1, "levels": ["beginner", "progressed"], "estimated_phrases": 18},
+        {"path": str(good), "ok": True, "exercises": 1, "levels": ["beginner", "progressed"], "estimated_phrases": 20},
         {"path": str(bad), "ok": False,
          "error": f"{bad}:8: exercise 'Press': exercises[0].dosage.reps: expected a whole number, got 'lots'"},
     ]

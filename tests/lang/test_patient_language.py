@@ -32,7 +32,8 @@ def words(text: str) -> set[str]:
 
 def vocabulary(language: lang.Language) -> set[str]:
     """Every word of a language's tables (placeholders removed)."""
-    texts = [*language.phrases.values(), *language.labels.values()]
+    texts = [*language.phrases.values(), *language.labels.values(), *language.encouragements,
+             *(wording for wordings in language.wordings.values() for wording in wordings)]
     return set().union(*(words(re.sub(r"\{[^}]*\}", " ", text)) for text in texts))
 
 

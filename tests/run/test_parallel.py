@@ -43,6 +43,7 @@ exercises:
       hard: {{reps: 3, hold: 3s}}
   - name: {own}
     dosage: {{reps: 1, hold: 2s, rest: 1s}}
+phrases: {{rep: "Rep {{n}} of {{total}}.", hold: Hold., release: And relax.}}   # one wording each (varied per routine id)
 """
 NAMES = [("alpha", "Alpha", "Reach"), ("beta", "Beta", "Twist"), ("gamma", "Gamma", "Lift")]
 

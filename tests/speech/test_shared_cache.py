@@ -57,18 +57,18 @@ def test_the_cli_and_the_environment_take_a_url(mini_script, tmp_path, cache_roo
     monkeypatch.setenv("AUDIOROUTINE_CACHE_DIR", cache_root)
     first = CliRunner(mix_stderr=False).invoke(cli, ["build", str(mini_script), "--out", str(tmp_path / "a")])
     assert first.exit_code == 0, first.stderr
-    assert first.stdout.splitlines()[-1].endswith("phrases: 10 synthesized, 8 from cache")
+    assert first.stdout.splitlines()[-1].endswith("phrases: 11 synthesized, 9 from cache")
     fs, root = fsspec.core.url_to_fs(cache_root)
     found = fs.find(root)                                # every entry in the store, nothing else:
     segments = sum("/segments/" in f for f in found)     # each session's encoded segments
-    assert len(found) == 20 + segments + 2               # each phrase's clip and its levelled piece,
-    assert sum("/phrases/" in f for f in found) == sum("/pieces/" in f for f in found) == 10
+    assert len(found) == 22 + segments + 2               # each phrase's clip and its levelled piece,
+    assert sum("/phrases/" in f for f in found) == sum("/pieces/" in f for f in found) == 11
     assert segments >= 2 and sum("/sessions/" in f for f in found) == 2   # and each session's gain
     monkeypatch.delenv("AUDIOROUTINE_CACHE_DIR")
     again = CliRunner(mix_stderr=False).invoke(cli, ["build", str(mini_script), "--out", str(tmp_path / "b"),
                                                      "--cache-dir", cache_root])
     assert again.exit_code == 0, again.stderr
-    assert again.stdout.splitlines()[-1].endswith("phrases: 0 synthesized, 18 from cache")
+    assert again.stdout.splitlines()[-1].endswith("phrases: 0 synthesized, 20 from cache")
     assert not (tmp_path / "cache").exists()             # the default folder was never used
 
 
@@ -79,13 +79,13 @@ def test_a_build_on_s3_equals_a_local_build_and_a_second_machine_synthesizes_not
     local = build(routine, BuildOptions(out_dir=tmp_path / "local", cache_dir=tmp_path / "folder"))
     FakeEngine.calls.clear()
     shared = build(routine, BuildOptions(out_dir=tmp_path / "worker1", cache_dir=cache_root))
-    assert shared.stats.synthesized == 10 and len(FakeEngine.calls) == 10
+    assert shared.stats.synthesized == 11 and len(FakeEngine.calls) == 11
     assert _mp3s(tmp_path / "worker1") == _mp3s(tmp_path / "local")
     FakeEngine.calls.clear()
     second = build(routine, BuildOptions(out_dir=tmp_path / "worker2", cache_dir=cache_root))
-    assert (second.stats.synthesized, second.stats.cached, FakeEngine.calls) == (0, 18, [])   # 18: per level
+    assert (second.stats.synthesized, second.stats.cached, FakeEngine.calls) == (0, 20, [])   # 20: per level
     assert _mp3s(tmp_path / "worker2") == _mp3s(tmp_path / "local")
-    assert local.stats.synthesized == 10 and [s.samples for s in second.sessions] == [
+    assert local.stats.synthesized == 11 and [s.samples for s in second.sessions] == [
         s.samples for s in local.sessions]
 
 
@@ -215,11 +215,11 @@ def test_two_processes_fill_and_read_one_s3_cache_at_once(write_script, tmp_path
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = [pool.submit(_build_in_a_process, str(script), str(tmp_path / f"w{n}"), cache_root) for n in (1, 2)]
         stats = [run.result() for run in runs]
-    assert all(synthesized + cached == 18 for synthesized, cached in stats)   # 10 phrases, 18 uses over 2 levels
+    assert all(synthesized + cached == 20 for synthesized, cached in stats)   # 11 phrases, 20 uses over 2 levels
     assert _mp3s(tmp_path / "w1") == _mp3s(tmp_path / "w2") == _mp3s(tmp_path / "local")
     fs, root = fsspec.core.url_to_fs(cache_root)
     found = fs.find(root)
     names = sorted(p.rsplit("/", 1)[-1].removesuffix(".wav") for p in found if p.endswith(".wav"))
-    assert len(names) == 10 and all(PhraseCache(cache_root).load(key) is not None for key in names)
+    assert len(names) == 11 and all(PhraseCache(cache_root).load(key) is not None for key in names)
     extra = sum(p.endswith(".mp3") or p.endswith(".json") for p in found)       # segments, session gains
-    assert sum(p.endswith(".npz") for p in found) == 10 == len(found) - len(names) - extra   # each one's piece
+    assert sum(p.endswith(".npz") for p in found) == 11 == len(found) - len(names) - extra   # each one's piece
