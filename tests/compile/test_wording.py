@@ -149,7 +149,7 @@ def test_two_compiles_give_the_same_words_and_another_process_too() -> None:
     here = [compile_level(load_script(path), level) for level in ("beginner", "progressed")]
     assert here == [compile_level(load_script(path), level) for level in ("beginner", "progressed")]
     code = ("import sys, json; from audioroutine.model.script import load_script; "
-            "from audioroutine.compile.compiler import compile_level; from tests.test_wording import cues; "
+            "from audioroutine.compile.compiler import compile_level; from tests.compile.test_wording import cues; "
             "r = load_script(sys.argv[1]); "
             "print(json.dumps([[c.text for c in cues(compile_level(r, l))] for l in ('beginner', 'progressed')]))")
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
