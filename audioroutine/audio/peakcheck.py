@@ -24,7 +24,9 @@ CODING_RISE_DB = 3.0
 NEAR_BLOCKS = 6
 RESERVOIR_BYTES = {True: 511, False: 255}    # main_data_begin's reach: MPEG-1, MPEG-2/2.5
 SILENT_LEAD = 2          # silent frames before a check's frames: the decoder's overlap and filterbank emptied
-CHECK_BATCH = 8          # segments checked in one decoder run at most
+CHECK_BATCH = 8          # segments checked in one decoder run at most,
+CHECK_SECONDS = 30       # and this much audio: the frames and decode held for it do not grow with the session
+PIECE_BYTES = 1 << 16    # PCM analysed at a time (memory stays flat, whatever a segment's length)
 
 
 def encode_and_check(pcm: bytes, rate: int, bitrate: str, lead: int, settings: LoudnessSettings,
@@ -53,10 +55,10 @@ class Check:
     decoder run of several (`decode_checks`)."""
 
     def __init__(self, frames: list[bytes], pcm: bytes, rate: int, lead: int, settings: LoudnessSettings) -> None:
-        self.frames, self.pcm, self.rate, self.lead, self.settings = frames, pcm, rate, lead, settings
+        self.frames, self.samples, self.rate, self.lead, self.settings = frames, len(pcm) // 2, rate, lead, settings
         spf, block = samples_per_frame(rate), block_size(rate)
         self.ceiling_db = settings.true_peak - PEAK_MARGIN_DB
-        source = stream_true_peaks(window(iter((pcm,)), 0, len(pcm), bytes(2 * lead)), rate,
+        source = stream_true_peaks(window(_pieces(pcm), 0, len(pcm), bytes(2 * lead)), rate,
                                    self.ceiling_db - CODING_RISE_DB - 3.0)
         self.blocks = len(source)
         self.loud = source > 10 ** ((self.ceiling_db - CODING_RISE_DB) / 20)
@@ -91,14 +93,20 @@ class Check:
             at, position = 2 * SILENT_LEAD * spf, 0
             for a, b in self.runs:
                 at += 2 * (a - max(0, a - self.warm)) * spf
-                yield bytes(2 * (a * spf - position))
-                yield out[at:at + 2 * (b + 1 - a) * spf]
+                yield from _pieces(bytes(2 * (a * spf - position)))
+                yield from _pieces(out[at:at + 2 * (b + 1 - a) * spf])
                 at += 2 * (b + 1 - a) * spf
                 position = (b + 1) * spf
 
-        found = stream_true_peaks(window(played(), 2 * LEAD, len(self.pcm), bytes(2 * self.lead)), self.rate,
+        found = stream_true_peaks(window(played(), 2 * LEAD, 2 * self.samples, bytes(2 * self.lead)), self.rate,
                                   self.ceiling_db - 3.0)
         return np.where(_widened(self.loud), found, 0.0)
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    """`data` PIECE_BYTES at a time: analysed a piece at a time, whatever a segment's length."""
+    for at in range(0, len(data), PIECE_BYTES):
+        yield data[at:at + PIECE_BYTES]
 
 
 def decode_checks(checks: list[Check], stats: Stats | None = None) -> list[np.ndarray]:
@@ -119,7 +127,7 @@ def decode_checks(checks: list[Check], stats: Stats | None = None) -> list[np.nd
         stats.add(decodes=1)
     log_run("decode", frames * spf, started)
     if len(out) != 2 * frames * spf:           # a decoder that dropped a frame: decode each whole
-        return [decode_peaks(b"".join(c.frames), rate, c.lead, len(c.pcm) // 2, c.settings, stats) for c in checks]
+        return [decode_peaks(b"".join(c.frames), rate, c.lead, c.samples, c.settings, stats) for c in checks]
     found, at = [], 0
     for check, stream in zip(checks, streams):
         found.append(check.peaks(out[at:at + 2 * len(stream) * spf]))

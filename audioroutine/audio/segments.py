@@ -71,7 +71,7 @@ from .mp3frames import (
     splice,
     split_frames,
 )
-from .peakcheck import CHECK_BATCH, Check, decode_checks, encode_and_check
+from .peakcheck import CHECK_BATCH, CHECK_SECONDS, Check, decode_checks, encode_and_check
 from .render import Mix
 
 GUARD_FRAMES = 2                         # frames of silence past LEAD on each side of a cut
@@ -240,8 +240,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
         if settings is None or not settings.enabled:
             return done(segment, stored(key, _encoded(_encode_checked(pcm, encoded, cuts, rate, bitrate, None, stats))))
         frames = split_frames(encode_segment(pcm, rate, bitrate, stats))
-        return _Pending(segment, key, pcm, frames, Check(frames, pcm, rate, encoded.start % block_size(rate),
-                                                          settings))
+        return _Pending(segment, key, frames, Check(frames, pcm, rate, encoded.start % block_size(rate), settings))
 
     def stored(key: str, found: Encoded) -> Encoded:
         if cache is not None:
@@ -256,9 +255,15 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
         """The checks of `pending` in one decoder run, then each segment's fix if it went over."""
         assert settings is not None
         peaks = decode_checks([p.check for p in pending], stats)
-        return [done(p.segment, stored(p.key, _encoded(_encode_checked(
-            p.pcm, Segment(p.segment.head, p.segment.end, p.segment.keep), cuts, rate, bitrate, settings, stats,
-            (p.frames, found))))) for p, found in zip(pending, peaks)]
+        made = []
+        for p, found in zip(pending, peaks):
+            encoded = Segment(p.segment.head, p.segment.end, p.segment.keep)
+            # Its samples are not held while it waits (memory stays flat): rendered again,
+            # the same bytes, only for a segment that went over and is fixed.
+            pcm = render(session, encoded.start, encoded.end) if peak_fix(found, settings) is not None else b""
+            made.append(done(p.segment, stored(p.key, _encoded(_encode_checked(
+                pcm, encoded, cuts, rate, bitrate, settings, stats, (p.frames, found))))))
+        return made
 
     pool = _executor()
     window = 2 * workers()
@@ -283,7 +288,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
                 yield result
                 continue
             batch, after = [result], None
-            while futures and len(batch) < CHECK_BATCH:
+            while futures and len(batch) < CHECK_BATCH and sum(p.check.samples for p in batch) < CHECK_SECONDS * rate:
                 more = next_result()
                 if isinstance(more, Encoded):
                     after = more
@@ -303,11 +308,10 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
 
 @dataclass
 class _Pending:
-    """A segment encoded and waiting for its peak check."""
+    """A segment encoded and waiting for its peak check (its frames, not its samples)."""
 
     segment: Segment
     key: str
-    pcm: bytes
     frames: list[bytes]
     check: Check
 

@@ -243,7 +243,7 @@ def test_checks_decoded_in_one_run_see_what_each_sees_alone():
     for check, peaks in zip(checks, together):
         assert check.runs and peaks.max() > 0
         assert np.array_equal(peaks, peakcheck.decode_checks([check])[0])
-        whole = peakcheck.decode_peaks(b"".join(check.frames), RATE, check.lead, len(check.pcm) // 2, settings)
+        whole = peakcheck.decode_peaks(b"".join(check.frames), RATE, check.lead, check.samples, settings)
         assert np.array_equal(peaks[peaks > 0], whole[peaks > 0])
 
 
