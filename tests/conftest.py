@@ -38,6 +38,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (--dist loadgroup), tests that share a costly session or module
     fixture run on one worker, so it is made once: the moto S3 server, test_manifest's build."""
     for item in items:
+        if "[s3-" in item.nodeid and "every_kind_of_damage" in item.nodeid and not item.nodeid.endswith("[s3-truncated]"):
+            item.add_marker(pytest.mark.slow)   # every damage on S3 in the slow suite; one here, all on folder/memory
         if "[s3" in item.nodeid:
             item.add_marker(pytest.mark.xdist_group("s3"))
         elif item.nodeid.startswith("tests/run/test_manifest.py"):

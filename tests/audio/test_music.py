@@ -111,7 +111,8 @@ def test_no_music_is_the_same_bytes(write_script, tmp_path):
     assert "music" not in read_tags(a)["provenance"]
 
 
-@pytest.mark.parametrize("source", [*BEDS, "file"])
+@pytest.mark.parametrize("source", [bed if bed == BEDS[0] else pytest.param(bed, marks=pytest.mark.slow)
+                                    for bed in BEDS] + ["file"])   # the other beds: the slow suite
 def test_loudness_with_a_bed(source, write_script, tmp_path):
     music = str(music_file(tmp_path / "m.mp3")) if source == "file" else source
     routine = load_script(write_script(SCRIPT))

@@ -86,21 +86,21 @@ def test_a_failing_phrase_stops_a_jobs_2_pool_within_seconds(tmp_path: Path, mon
 def test_an_unreachable_scheduler_is_given_up_after_the_timeout() -> None:
     importlib.import_module("distributed")   # its import (seconds) is not part of the wait
     started = time.monotonic()
-    with pytest.raises(BuildError, match=re.escape(f"cannot reach the Dask scheduler {UNREACHABLE} within 1.5 s: ")):
-        open_executor(Parallel(scheduler=UNREACHABLE, timeout=1.5), sessions=1, phrases=1)
+    with pytest.raises(BuildError, match=re.escape(f"cannot reach the Dask scheduler {UNREACHABLE} within 0.5 s: ")):
+        open_executor(Parallel(scheduler=UNREACHABLE, timeout=0.5), sessions=1, phrases=1)
     elapsed = time.monotonic() - started
-    print(f"unreachable scheduler: gave up after {elapsed:.2f} s (timeout 1.5 s)")
-    assert 1.5 <= elapsed < 1.5 + 1.0
+    print(f"unreachable scheduler: gave up after {elapsed:.2f} s (timeout 0.5 s)")
+    assert 0.5 <= elapsed < 0.5 + 1.0
 
 
 def test_the_cli_gives_up_on_an_unreachable_scheduler_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "mini.yaml").write_text(MINI, encoding="utf-8")
     proc, seconds = cli(["build", str(tmp_path / "mini.yaml"), "--out", str(tmp_path / "out"),
-                         "--scheduler", UNREACHABLE, "--scheduler-timeout", "1.5"], {"PYTHONPATH": str(ROOT)})
+                         "--scheduler", UNREACHABLE, "--scheduler-timeout", "0.5"], {"PYTHONPATH": str(ROOT)})
     assert proc.returncode == 1
-    assert re.fullmatch(rf"error: cannot reach the Dask scheduler {UNREACHABLE} within 1\.5 s: .+ \(is it running\? "
+    assert re.fullmatch(rf"error: cannot reach the Dask scheduler {UNREACHABLE} within 0\.5 s: .+ \(is it running\? "
                         r"--scheduler-timeout waits longer; docs/scaling\.md\)\n", proc.stderr), proc.stderr
-    assert seconds < 1.5 + 30   # Python's and Dask's start-up included (Dask's import alone takes seconds)
+    assert seconds < 0.5 + 30   # Python's and Dask's start-up included (Dask's import alone takes seconds)
     assert not (tmp_path / "out").exists()
 
 
