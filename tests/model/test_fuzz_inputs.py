@@ -24,7 +24,7 @@ from audioroutine.model.settings import parse_settings
 
 from ..conftest import MINIMAL
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 KEYS = st.one_of(st.sampled_from(ROUTINE_KEYS + EXERCISE_KEYS + DOSAGE_KEYS + ("in", "out", "beginner", "../x", "")),
                  st.text(max_size=8))
