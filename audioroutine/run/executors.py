@@ -228,14 +228,13 @@ class Dask:
         runs them again elsewhere); with no worker left for `timeout` seconds, NoWorkerError;
         once `stop` is called (by another thread), Stopped."""
         alone_since: float | None = None
-        stopping = getattr(self, "stopping", None)
         while True:
             try:
                 return set(self.dask.wait(list(futures), timeout=min(WORKER_POLL_S, STOP_POLL_S, self.timeout),
                                           return_when="FIRST_COMPLETED").done)
             except TimeoutError:
                 pass
-            if stopping is not None and stopping.is_set():
+            if self.stopping.is_set():
                 raise Stopped()
             if self.client.nthreads():   # workers are there: the units are running
                 alone_since = None

@@ -147,7 +147,8 @@ def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
 
 
 def remember(key: str, sample_rate: int, samples: int) -> None:
-    """Remember a phrase's length measured elsewhere (by a worker), while `remember_lengths` is on."""
+    """Remember a phrase's length measured elsewhere (by a worker), or MISSING, while
+    `remember_lengths` is on (at most MAX_REMEMBERED phrases)."""
     lengths = _lengths
     if lengths is not None:
         if len(lengths) >= MAX_REMEMBERED:
@@ -176,16 +177,16 @@ class Speech:
         """True when the phrase is in memory or has a cache entry that verifies (then loaded),
         or its length is remembered (`remember_lengths`: False when remembered missing)."""
         lengths = _lengths
-        if lengths is not None and text not in self._pcm:
-            if lengths.get((self.key(text), self.sample_rate)) == MISSING:
-                return False
-            if self._length(text) is not None:
-                return True
-            if self._from_cache(text) is None:
-                lengths[(self.key(text), self.sample_rate)] = MISSING
-                return False
+        if lengths is None or text in self._pcm:
+            return self._from_cache(text) is not None
+        if lengths.get((self.key(text), self.sample_rate)) == MISSING:
+            return False
+        if self._length(text) is not None:
             return True
-        return self._from_cache(text) is not None
+        if self._from_cache(text) is None:
+            remember(self.key(text), self.sample_rate, MISSING)
+            return False
+        return True
 
     def _length(self, text: str) -> int | None:
         """The phrase's length remembered by `remember_lengths` (counted as cached once)."""

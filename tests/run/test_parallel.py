@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -321,6 +322,7 @@ def test_a_dask_batch_that_loses_every_worker_gives_up_after_the_timeout(monkeyp
     monkeypatch.setattr(executors, "WORKER_POLL_S", 0.01)
     dask = executors.Dask.__new__(executors.Dask)
     dask.dask, dask.client, dask.address, dask.timeout = Stub(), Stub(), "tcp://127.0.0.1:8786", 0.2
+    dask.stopping = threading.Event()
     began = time.monotonic()
     with pytest.raises(executors.NoWorkerError, match=r"^the Dask scheduler tcp://127.0.0.1:8786 lost every "
                                                       r"worker: none for 0.2 s"):
