@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import io
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -46,40 +44,22 @@ def chromium() -> str | None:
     return None
 
 
-class _RangeHandler(SimpleHTTPRequestHandler):
-    """A static host as clinics have: byte ranges served (Chromium can only seek in media
-    served with ranges), no logging."""
+class _Plain(SimpleHTTPRequestHandler):
+    """`python -m http.server`: whole files only, no byte ranges; no logging."""
 
     def log_message(self, *args: object) -> None:
         pass
 
-    def send_head(self) -> Any:
-        match = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
-        path = Path(self.translate_path(self.path))
-        if not match or not path.is_file() or match.group(0) == "bytes=-":
-            return super().send_head()
-        size = path.stat().st_size
-        first, last = match.groups()
-        start = int(first) if first else max(0, size - int(last))
-        end = min(int(last), size - 1) if first and last else size - 1
-        if start >= size or start > end:
-            self.send_error(416)
-            return None
-        self.send_response(206)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        with open(path, "rb") as handle:
-            handle.seek(start)
-            return io.BytesIO(handle.read(end - start + 1))
-
 
 @contextmanager
-def serve(folder: Path, port: int = 0) -> Iterator[str]:
-    """Serve `folder` on 127.0.0.1 with byte ranges; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(_RangeHandler, directory=str(folder)))
+def serve(folder: Path, port: int = 0, ranges: bool = True) -> Iterator[str]:
+    """Serve `folder` on 127.0.0.1, yielding the base URL: with byte ranges, as a clinic's
+    host and `publish --serve` do (`audioroutine.publish.serve`; Chromium can only seek in
+    media served with ranges), or, with `ranges=False`, whole files only."""
+    from audioroutine.publish.serve import make_server
+
+    server = make_server(folder, port=port) if ranges else ThreadingHTTPServer(
+        ("127.0.0.1", port), functools.partial(_Plain, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -9,12 +9,7 @@ Needs the Debian package `chromium` and the Python packages `playwright` and
 
 from __future__ import annotations
 
-import functools
 import importlib.util
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +18,7 @@ from click.testing import CliRunner
 
 from audioroutine import lang
 from audioroutine.cli import cli
-from audioroutine.publish.serve import make_server
-from tools.screenshot import browser_page, chromium, until
+from tools.screenshot import browser_page, chromium, serve, until
 
 from ..lang.test_patient_language import CONTENT, SCRIPT
 
@@ -35,26 +29,6 @@ pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("axe_playwright_python") is None,
                        reason="axe-playwright-python not installed (pip install -e '.[test]')"),
 ]
-
-
-@contextmanager
-def served(folder: Path, ranges: bool = True) -> Iterator[str]:
-    server = make_server(folder, port=0) if ranges else ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Plain, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _Plain(SimpleHTTPRequestHandler):
-    """`python -m http.server`: whole files only, no byte ranges."""
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def build_and_publish(code: str, root: Path, base: str) -> tuple[Path, Path]:
@@ -93,7 +67,7 @@ def serious(page: Any) -> list[str]:
 def test_pages_and_handout_in_chromium(code: str, tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
-    with served(site) as base, browser_page(tmp_path / "profile") as page:
+    with serve(site) as base, browser_page(tmp_path / "profile") as page:
         out, _ = build_and_publish(code, tmp_path, base)
         problems = watch(page)
         report: dict[str, list[str]] = {}
@@ -111,7 +85,7 @@ def test_pages_and_handout_in_chromium(code: str, tmp_path: Path) -> None:
             page.goto(url)
             assert page.evaluate("document.documentElement.lang") == code, name
             report[name] = serious(page)
-        with served(out) as handouts:
+        with serve(out) as handouts:
             page.goto(f"{handouts}P-0001/knee_{code}-beginner.html")
             assert page.evaluate("document.documentElement.lang") == code
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")   # no sideways scroll
@@ -123,7 +97,7 @@ def test_pages_and_handout_in_chromium(code: str, tmp_path: Path) -> None:
 def test_a_server_without_byte_ranges_is_named_on_the_page(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
-    with served(site, ranges=False) as base, browser_page(tmp_path / "profile") as page:
+    with serve(site, ranges=False) as base, browser_page(tmp_path / "profile") as page:
         build_and_publish("en", tmp_path, base)
         page.goto(f"{base}P-0001/knee_en-beginner.html")
         until(page, "document.getElementById('player').readyState >= 1")
