@@ -208,13 +208,24 @@ def bench(script: Path, engine: str, work: Path, rounds: int) -> dict[str, Any]:
         warm.append(run_child({**base, "name": "warm (--force)", "script": str(script), "cache": str(cache),
                                "out": str(out), "force": True}))
         encode.append(run_child({**base, "name": "ffmpeg encode alone", "baseline": "ffmpeg", "out": str(out)}))
+        # Each edit starts from this round's warm cache and output, restored in place: a
+        # session's kept gain is keyed by its file (run/work.py), as when a user edits a script
+        # and builds into the same folder again.
+        snapshot = {"cache": work / f"cache-{n}", "out": work / f"out-{n}"}
+        for path in snapshot.values():
+            shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(cache, snapshot["cache"])
+        shutil.copytree(out, snapshot["out"])
         for name, edited, rows in (("outro edit", outro, edits), ("mid edit", mid, mids)):
-            copy = {"cache": str(work / f"cache-{n}"), "out": str(work / f"out-{n}")}
-            shutil.rmtree(copy["cache"], ignore_errors=True)
-            shutil.rmtree(copy["out"], ignore_errors=True)
-            shutil.copytree(cache, copy["cache"])
-            shutil.copytree(out, copy["out"])
-            rows.append(run_child({**base, "name": name, "script": str(edited), "force": False, **copy}))
+            for live, saved in ((cache, snapshot["cache"]), (out, snapshot["out"])):
+                shutil.rmtree(live, ignore_errors=True)
+                shutil.copytree(saved, live)
+            rows.append(run_child({**base, "name": name, "script": str(edited), "cache": str(cache),
+                                   "out": str(out), "force": False}))
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(snapshot["out"], out)
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.copytree(snapshot["cache"], cache)
     quality_row = run_child({**base, "name": "quality", "quality": True, "script": str(script),
                              "cache": str(work / "cache-0")})
 

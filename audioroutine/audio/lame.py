@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..core.ffmpeg import ffmpeg_through
+from ..core.ffmpeg import ffmpeg_many, ffmpeg_through
 from .mp3frames import DECODER_DELAY, ENCODER_DELAY
 
 LEAD = ENCODER_DELAY + DECODER_DELAY     # a sample's place in a LAME stream's decode, less its place in the input
@@ -35,11 +35,18 @@ class Stats:
                 setattr(self, name, getattr(self, name) + value)
 
 
+def _pcm_in(rate: int) -> list[str]:
+    return ["-f", "s16le", "-ar", str(rate), "-ac", "1"]
+
+
+def _mp3_out(bitrate: str) -> list[str]:
+    return ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-codec:a", "libmp3lame",
+            "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "0"]
+
+
 def encoder_args(rate: int, bitrate: str) -> list[str]:
     """ffmpeg's arguments up to the MP3 output: PCM from stdin, LAME CBR, no tag frame."""
-    return ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", "-map_metadata", "-1",
-            "-fflags", "+bitexact", "-flags:a", "+bitexact", "-codec:a", "libmp3lame", "-b:a", bitrate,
-            "-id3v2_version", "0", "-write_xing", "0"]
+    return [*_pcm_in(rate), "-i", "pipe:0", "-map", "0:a", *_mp3_out(bitrate)]
 
 
 def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = None) -> bytes:
@@ -50,6 +57,20 @@ def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = No
     if stats is not None:
         stats.add(encodes=1, encoded_samples=len(pcm) // 2)
     log_run("encode", len(pcm) // 2, started)
+    return out
+
+
+def encode_segments(pcms: list[bytes], rate: int, bitrate: str, stats: Stats | None = None) -> list[bytes]:
+    """Each of `pcms` as its own bare CBR MP3 stream, the same bytes as `encode_segment` gives
+    it, all in one ffmpeg run (a LAME stream per input: core.ffmpeg.ffmpeg_many)."""
+    if len(pcms) == 1:
+        return [encode_segment(pcms[0], rate, bitrate, stats)]
+    started = time.monotonic()
+    out = ffmpeg_many(_pcm_in(rate), pcms, [*_mp3_out(bitrate), "-f", "mp3"])
+    if stats is not None:
+        stats.add(encodes=len(pcms), encoded_samples=sum(len(pcm) for pcm in pcms) // 2)
+    for pcm in pcms:
+        log_run("encode", len(pcm) // 2, started)
     return out
 
 

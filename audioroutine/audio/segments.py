@@ -25,10 +25,15 @@ encoding, and a length change upstream re-encodes only the frames that carry sou
 
 The cache key of a segment is the sha256 of its encoded samples (after loudness), the
 encoder (its version line, bitrate, rate), the true-peak ceiling and where it ends (frames
-kept). An entry holds the checked frames; a hit is neither encoded nor decoded again. The
-peak check of lossy coding (loudness.stream_true_peaks / peak_fix) runs per fresh segment,
-decoding only the frames near blocks that could go over (peakcheck.py): only a segment that went
-over is encoded again.
+kept); nothing of where it sits in the session: its peak check works on its own 10 ms grid,
+so an edit that moves what follows by whole frames (timeline.layout puts every cue after a
+pause between sentences on the frame grid) finds those segments in the cache. An entry holds
+the checked frames; a hit is neither encoded nor decoded again. Segments are taken in
+batches (`batches`): a batch's misses are encoded in one ffmpeg run, a LAME stream each
+(lame.encode_segments: the same bytes as a run each, one process start), and checked in
+one decoder run. The peak check of lossy coding (loudness.stream_true_peaks / peak_fix)
+decodes only the frames near blocks that could go over (peakcheck.py): only a segment that
+went over is encoded again.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import threading
 import time
 from array import array
 from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,7 +62,7 @@ from .lame import LEAD as LEAD  # defined there: still importable from here
 from .lame import LOG_VAR as LOG_VAR
 from .lame import Stats as Stats
 from .lame import encode_segment as encode_segment
-from .lame import encoder_args, log_run, window
+from .lame import encode_segments, encoder_args, log_run, window
 from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, block_size, peak_fix, stream_true_peaks
 from .mp3frames import (
     ENCODER_DELAY,
@@ -76,9 +82,9 @@ from .render import Mix
 
 GUARD_FRAMES = 2                         # frames of silence past LEAD on each side of a cut
 MIN_SEGMENT_S = 30                       # a segment lasts at least this long (fewer, longer encoder runs),
-LONG_GAP_S = 5                           # unless it ends before a silence this long (a hold, a rest: not encoded)
+LONG_GAP_S = 2.5                         # unless it ends before a silence this long (a hold, a rest: not encoded)
 SHORT_SEGMENT_S = 5                      # and lasts this long
-VERSION = 2                              # of the segment format: a change makes new cache entries
+VERSION = 3                              # of the segment format: a change makes new cache entries
 MAGIC = b"ARSEG002"
 
 
@@ -210,93 +216,79 @@ def encoder_identity(exe: str) -> str:
 
 def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | None, cache: Cache | None = None,
            stats: Stats | None = None) -> Stats:
-    """Encode the (already levelled) `session` to `path`: segments encoded side by side on
-    the encoder threads (or read from `cache`), each checked for true peaks after coding
-    when `settings` is given, joined in order into one gapless MP3 written as they come."""
+    """Encode the (already levelled) `session` to `path`: segments taken a batch at a time
+    (`batches`) on the encoder threads, each read from `cache` or encoded, checked for true
+    peaks after coding when `settings` is given, joined in order into one gapless MP3
+    written as they come."""
     stats = stats or Stats()
     if session.bed is not None:
         return _encode_streamed(session, path, bitrate, settings, stats)
     rate = session.sample_rate
     segments = plan(session)
-    exe = ffmpeg_exe()
-    identity = f"{VERSION}|{encoder_identity(exe)}|{rate}|{bitrate}|" + (
-        f"peak {settings.true_peak}" if settings is not None and settings.enabled else "no check")
+    check = settings is not None and settings.enabled
+    identity = f"{VERSION}|{encoder_identity(ffmpeg_exe())}|{rate}|{bitrate}|" + (
+        f"peak {settings.true_peak}" if settings is not None and check else "no check")
     stats.add(segments=len(segments))
     cuts = [s.start for s in plan(session, 0)]
-
     spf = samples_per_frame(rate)
 
-    def job(segment: Segment) -> Encoded | _Pending:
-        """On an encoder thread: a segment from the cache, else encoded; its peak check (the
-        decode) is left to `finish`, which runs several segments' checks in one decoder run."""
-        encoded = Segment(segment.head, segment.end, segment.keep)     # what the encoder gets
-        pcm = render(session, encoded.start, encoded.end)
-        key = hashlib.sha256(f"{identity}|{encoded.start % block_size(rate)}|{encoded.keep}".encode()
-                             + hashlib.sha256(pcm).digest()).hexdigest()
-        found = _read_entry(cache, key) if cache is not None else None
-        if found is not None:
-            stats.add(cached=1)
-            return done(segment, found)
-        if settings is None or not settings.enabled:
-            return done(segment, stored(key, _encoded(_encode_checked(pcm, encoded, cuts, rate, bitrate, None, stats))))
-        frames = split_frames(encode_segment(pcm, rate, bitrate, stats))
-        return _Pending(segment, key, frames, Check(frames, pcm, rate, encoded.start % block_size(rate), settings))
+    def own(segment: Segment) -> Segment:
+        """The encoded part of `segment` on its own grid (its first sample is 0): its frames,
+        its peak check's 10 ms blocks and any fix depend on its samples alone, so the same
+        samples anywhere on the frame grid are the same cache entry."""
+        return Segment(0, segment.end - segment.head, segment.keep)
 
-    def stored(key: str, found: Encoded) -> Encoded:
-        if cache is not None:
-            cache.put_segment(key, _entry(found))
-        return found
+    def cuts_in(segment: Segment) -> list[int]:
+        """The places inside `segment` a segment could start, on its own grid."""
+        return [c - segment.head for c in cuts if segment.head < c < segment.end]
 
-    def done(segment: Segment, found: Encoded) -> Encoded:
-        silence = silent_frames(int.from_bytes(found.data[:4], "big"), segment.start // spf, segment.silent // spf)
-        return _silence_then(silence, found)
-
-    def finish(pending: list[_Pending]) -> list[Encoded]:
-        """The checks of `pending` in one decoder run, then each segment's fix if it went over."""
-        assert settings is not None
-        peaks = decode_checks([p.check for p in pending], stats)
-        made = []
-        for p, found in zip(pending, peaks):
-            encoded = Segment(p.segment.head, p.segment.end, p.segment.keep)
-            # Its samples are not held while it waits (memory stays flat): rendered again,
-            # the same bytes, only for a segment that went over and is fixed.
-            pcm = render(session, encoded.start, encoded.end) if peak_fix(found, settings) is not None else b""
-            made.append(done(p.segment, stored(p.key, _encoded(_encode_checked(
-                pcm, encoded, cuts, rate, bitrate, settings, stats, (p.frames, found))))))
-        return made
+    def job(batch: list[Segment]) -> list[Encoded]:
+        """On an encoder thread: each segment of `batch` from the cache, the others encoded in
+        one encoder run, their peak checks in one decoder run, and a fix where one went over."""
+        found: list[Encoded | None] = []
+        misses: list[tuple[int, str, bytes]] = []
+        for i, segment in enumerate(batch):
+            pcm = render(session, segment.head, segment.end)
+            key = hashlib.sha256(f"{identity}|{segment.keep}".encode() + hashlib.sha256(pcm).digest()).hexdigest()
+            hit = _read_entry(cache, key) if cache is not None else None
+            if hit is not None:
+                stats.add(cached=1)
+            else:
+                misses.append((i, key, pcm))
+            found.append(hit)
+        if misses:
+            streams = [split_frames(data) for data in
+                       encode_segments([pcm for _, _, pcm in misses], rate, bitrate, stats)]
+            if check:
+                assert settings is not None
+                peaks = decode_checks([Check(frames, pcm, rate, 0, settings)
+                                       for frames, (_, _, pcm) in zip(streams, misses)], stats)
+            for n, (frames, (i, key, pcm)) in enumerate(zip(streams, misses)):
+                segment = batch[i]
+                kept = (_encode_checked(pcm, own(segment), cuts_in(segment), rate, bitrate, settings, stats,
+                                        (frames, peaks[n])) if check else keep(frames, segment.keep))
+                made = found[i] = _encoded(kept)
+                if cache is not None:
+                    cache.put_segment(key, _entry(made))
+        return [_silence_then(silent_frames(int.from_bytes(f.data[:4], "big"), s.start // spf, s.silent // spf), f)
+                for s, f in zip(batch, cast(list[Encoded], found))]
 
     pool = _executor()
     window = 2 * workers()
-    futures: list[Future[Encoded | _Pending]] = []
-    ahead = iter(segments)
-
-    def next_result() -> Encoded | _Pending:
-        result = futures.pop(0).result()
-        for segment in ahead:
-            futures.append(pool.submit(job, segment))
-            break
-        return result
+    futures: deque[Future[list[Encoded]]] = deque()
+    ahead = iter(batches(segments, rate))
 
     def results() -> Iterator[Encoded]:
-        for segment in ahead:
-            futures.append(pool.submit(job, segment))
+        for batch in ahead:
+            futures.append(pool.submit(job, batch))
             if len(futures) >= window:
                 break
         while futures:
-            result = next_result()
-            if isinstance(result, Encoded):
-                yield result
-                continue
-            batch, after = [result], None
-            while futures and len(batch) < CHECK_BATCH and sum(p.check.samples for p in batch) < CHECK_SECONDS * rate:
-                more = next_result()
-                if isinstance(more, Encoded):
-                    after = more
-                    break
-                batch.append(more)
-            yield from finish(batch)
-            if after is not None:
-                yield after
+            made = futures.popleft().result()
+            for batch in ahead:
+                futures.append(pool.submit(job, batch))
+                break
+            yield from made
 
     try:
         _join(results(), path, rate, session.total)
@@ -306,14 +298,21 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     return stats
 
 
-@dataclass
-class _Pending:
-    """A segment encoded and waiting for its peak check (its frames, not its samples)."""
-
-    segment: Segment
-    key: str
-    frames: list[bytes]
-    check: Check
+def batches(segments: list[Segment], rate: int) -> list[list[Segment]]:
+    """Consecutive segments in batches of at most CHECK_BATCH and CHECK_SECONDS of encoded
+    audio (a longer segment alone): a batch's misses are encoded in one encoder run and
+    checked in one decoder run, so its samples and frames are all a batch holds."""
+    out: list[list[Segment]] = []
+    size = 0
+    for segment in segments:
+        length = segment.end - segment.head
+        if out and len(out[-1]) < CHECK_BATCH and size + length <= CHECK_SECONDS * rate:
+            out[-1].append(segment)
+            size += length
+        else:
+            out.append([segment])
+            size = length
+    return out
 
 
 def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | None,
@@ -393,7 +392,7 @@ def _encode_checked(pcm: bytes, segment: Segment, cuts: list[int], rate: int, bi
     if settings is None or not settings.enabled:
         return keep(split_frames(encode_segment(pcm, rate, bitrate, stats)), segment.keep)
     spf, block = samples_per_frame(rate), block_size(rate)
-    lead = segment.start % block                 # the session's 10 ms grid, from the segment's start
+    lead = segment.start % block                 # 10 ms blocks from 0 (encode() passes a segment on its own grid)
     frames, peaks = checked or encode_and_check(pcm, rate, bitrate, lead, settings, stats)
     fix: np.ndarray | None = None
     for _ in range(1, PEAK_PASSES):

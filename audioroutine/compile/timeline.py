@@ -327,13 +327,17 @@ class FitError(Exception):
         self.message = message
 
 
+def frame_samples(sample_rate: int) -> int:
+    """Samples in one MP3 frame at `sample_rate`: 576 at 24 kHz and below, 1152 above."""
+    return 1152 if sample_rate > 24000 else 576
+
+
 def mp3_safe_extra(total: int, sample_rate: int) -> int:
     """Samples of silence to add to a session of `total` samples so that its MP3 decodes back
     to exactly `total + extra`. Measured with ffmpeg's LAME and decoder: a length that ends
     1-46 samples into an MP3 frame (576 samples at 24 kHz and below, 1152 above) decodes
     47 - r samples too long; every other length decodes exactly."""
-    frame = 1152 if sample_rate > 24000 else 576
-    r = total % frame
+    r = total % frame_samples(sample_rate)
     return 47 - r if 1 <= r <= 46 else 0
 
 
@@ -344,8 +348,12 @@ def ms_to_samples(ms: int, rate: int) -> int:
 def layout(program: Program, measure: Callable[[str], int], sample_rate: int) -> Timeline:
     """Place every step at an exact sample position. `measure(text)` gives a phrase's length
     in samples at `sample_rate`. A window starts where its opening cues end (plus its
-    movement time) and lasts exactly its length. Raises FitError where a timed cue inside a
-    window would run into the next one or past the window's end."""
+    movement time) and lasts exactly its length. A pause between free-standing sentences
+    (role "gap", `gap:` in a script) is lengthened by less than one MP3 frame (26 ms at
+    22,050 Hz) so that the cue after it starts on the frame grid: everything after it then
+    sits on the grid where it sat before, whatever an edit did to the cues before it, and
+    the MP3's segments there are found in the cache (audio/segments.py). Raises FitError
+    where a timed cue inside a window would run into the next one or past the window's end."""
     timeline = Timeline(program.routine_id, program.level, sample_rate, wordings=program.wordings)
     events = timeline.events
     cursor = 0
@@ -372,7 +380,10 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
             if isinstance(step, (Say, Sound)):
                 speak(step)
             elif isinstance(step, Pause):
-                silence(ms_to_samples(step.ms, sample_rate), step.role)
+                n = ms_to_samples(step.ms, sample_rate)
+                if step.role == "gap":      # the next cue starts on the MP3 frame grid
+                    n += -(cursor + n) % frame_samples(sample_rate)
+                silence(n, step.role)
             else:
                 cue_start = cursor
                 for cue in step.cues:

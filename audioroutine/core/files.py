@@ -32,24 +32,25 @@ def temp_path(final: Path) -> Path:
 
 
 @contextmanager
-def atomic_path(final: Path, stage: str | None = None) -> Iterator[Path]:
+def atomic_path(final: Path, stage: str | None = None, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside `final`; on success it is renamed onto `final`,
     on any exception (KeyboardInterrupt included) it is removed. The data is flushed to
-    disk before the rename, so a power cut cannot leave an empty file under the final name.
-    `stage` names the moment before the rename for the test hook (`checkpoint`)."""
+    disk before the rename (`durable`), so a power cut cannot leave an empty file under the
+    final name. `stage` names the moment before the rename for the test hook (`checkpoint`)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(final)
     try:
         yield tmp
-        commit_temp(tmp, final, stage)
+        commit_temp(tmp, final, stage, durable)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-def commit_temp(tmp: Path, final: Path, stage: str | None = None) -> None:
+def commit_temp(tmp: Path, final: Path, stage: str | None = None, durable: bool = True) -> None:
     """Rename a complete temp file onto `final`, flushed to disk first (see `atomic_path`)."""
-    _fsync(tmp)
+    if durable:
+        _fsync(tmp)
     if stage:
         checkpoint(stage)
     os.replace(tmp, final)
@@ -63,8 +64,11 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(final: Path, data: bytes, stage: str | None = None) -> None:
-    with atomic_path(final, stage) as tmp, open(tmp, "wb") as fh:
+def write_atomic(final: Path, data: bytes, stage: str | None = None, durable: bool = True) -> None:
+    """`data` to `final` through a temp file (`atomic_path`). `durable=False` skips the flush
+    to disk, for files that are checked when read (cache entries: a power cut can lose one,
+    which is then a miss, but never leave one that reads as valid and is not)."""
+    with atomic_path(final, stage, durable) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
 
 

@@ -140,10 +140,10 @@ CASES: list[Case] = [
     Case("session-reps", {"s.yaml": FAKE + "  - {name: Other, dosage: {reps: 100, sets: 20, rep_time: 1s}}\n"
                           "  - {name: Third, dosage: {reps: 100, sets: 20, rep_time: 1s}}\n"}, f"error: {S}:11: exercise 'Other': level 'beginner' has 2002 reps by here: the limit is 2000"),
     Case("session-long-speech", {"s.yaml": FAKE.replace("    hold: Hold.", "    setup: [" + ", ".join(
-        ["*t"] * 230) + "]").replace("title: Mini", "title: Mini\ndescription: &t " + "Word " * 199 + "end")}, f"error: {S}: level 'beginner' lasts 4:16:52 with estimated speech: the limit is 3:00:00"),
+        ["*t"] * 230) + "]").replace("title: Mini", "title: Mini\ndescription: &t " + "Word " * 199 + "end")}, f"error: {S}: level 'beginner' lasts 4:16:53 with estimated speech: the limit is 3:00:00"),
     edit("session-900kb-of-safety-notes", "voice:", "safety:\n" + "".join(
         f"  - Line number {i} of the safety notes, quite long really.\n" for i in range(15000)) + "voice:",
-        f"error: {S}: level 'beginner' lasts 29:00:14 with estimated speech: the limit is 3:00:00"),
+        f"error: {S}: level 'beginner' lasts 29:03:11 with estimated speech: the limit is 3:00:00"),
     # --- text ----------------------------------------------------------------------------------
     edit("cue-100kb", "    hold: Hold.", "    hold: " + "b" * 100_000, f"error: {S}:6: {EX}.hold: value is longer than 1000 characters (100000)"),
     edit("cue-1001-chars", "    hold: Hold.", "    hold: " + LONG, f"error: {S}:6: {EX}.hold: value is longer than 1000 characters (1001)"),
