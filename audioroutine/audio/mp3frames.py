@@ -138,11 +138,11 @@ def crc16(data: bytes, crc: int = 0) -> int:
     crcs = np.zeros(len(blocks), dtype=np.uint32)
     for column in blocks.T:
         crcs = (crcs >> 8) ^ _NP_TABLE[(crcs ^ column) & 0xFF]
-    crc = shift(crc, lead)
+    found = 0                                  # the CRC of `data` from zero
     low, high = _shift_tables(BLOCK.bit_length() - 1)
     for value in crcs.tolist():
-        crc = low[crc & 0xFF] ^ high[crc >> 8] ^ value
-    return crc
+        found = low[found & 0xFF] ^ high[found >> 8] ^ value
+    return crc16_combine(crc, found, len(data))
 
 
 def crc16_combine(crc_a: int, crc_b: int, length_b: int) -> int:
@@ -161,6 +161,25 @@ def shift(crc: int, length: int) -> int:
         length >>= 1
         power += 1
     return crc
+
+
+def frames_crc(frames: list[bytes], crc: int = 0) -> int:
+    """CRC-16 of `frames` that are a header then zeros (`silent_frames`), continuing from
+    `crc`: each frame is one affine step on the CRC (`_frame_step`), not a pass over its bytes."""
+    for frame in frames:
+        low, high, const = _frame_step(frame[:4], len(frame))
+        crc = low[crc & 0xFF] ^ high[crc >> 8] ^ const
+    return crc
+
+
+@lru_cache(maxsize=16)
+def _frame_step(head: bytes, length: int) -> tuple[list[int], list[int], int]:
+    """The CRC carried over `head` and `length - 4` zero bytes, as tables: a CRC is linear in
+    the CRC it starts from, so crc -> low[crc & 0xFF] ^ high[crc >> 8] ^ const."""
+    const = shift(crc16(head), length - 4)
+    low = [shift(crc16(head, b), length - 4) ^ const for b in range(256)]
+    high = [shift(crc16(head, b << 8), length - 4) ^ const for b in range(256)]
+    return low, high, const
 
 
 @lru_cache(maxsize=64)

@@ -69,10 +69,10 @@ from .mp3frames import (
     crc16,
     crc16_combine,
     frame_length,
+    frames_crc,
     info_frame,
     lame_version,
     samples_per_frame,
-    shift,
     silent_frames,
     splice,
     split_frames,
@@ -457,9 +457,7 @@ def _silence_then(silence: list[bytes], found: Encoded) -> Encoded:
     the zeros without reading them."""
     if not silence:
         return found
-    crc = 0
-    for frame in silence:
-        crc = shift(crc16(frame[:4], crc), len(frame) - 4)
+    crc = frames_crc(silence)
     sizes = array("I", map(len, silence))
     sizes.extend(found.sizes)
     return Encoded(b"".join(silence) + found.data, crc16_combine(crc, found.crc, len(found.data)), sizes)

@@ -13,10 +13,12 @@ import pytest
 from mutagen.mp3 import MP3
 
 from audioroutine.audio import lame, loudness, peakcheck, segments
+from audioroutine.audio.lame import encode_segment
 from audioroutine.audio.loudness import LoudnessSettings, Model, choose_gain, integrated
 from audioroutine.audio.mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3, encode_normalized
-from audioroutine.audio.mp3frames import crc16, crc16_combine, split_frames
+from audioroutine.audio.mp3frames import crc16, crc16_combine, frames_crc, silent_frames, split_frames
 from audioroutine.audio.render import Mix
+from audioroutine.core.errors import BuildError
 from audioroutine.core.ffmpeg import ffmpeg_exe
 
 RATE = 22050
@@ -188,6 +190,16 @@ def test_crc16_in_blocks_equals_the_plain_one_and_combines():
             plain = (plain >> 1) ^ 0xA001 if plain & 1 else plain >> 1
     assert crc16(data) == plain
     assert crc16_combine(crc16(data[:12345]), crc16(data[12345:]), len(data) - 12345) == plain
+    assert crc16(data[12345:], crc16(data[:12345])) == plain       # a long input continuing a CRC
+    assert crc16(data[:20000] + data[20001:], 99) == crc16(data[20001:], crc16(data[:20000], 99))
+
+
+def test_silent_frames_crc_steps_equal_the_crc_of_their_bytes():
+    header = int.from_bytes(encode_segment(bytes(8000), RATE, "64k")[:4], "big")
+    for first, count in ((0, 1), (3, 50), (1000, 777)):
+        frames = silent_frames(header, first, count)
+        for start in (0, 12345):
+            assert frames_crc(frames, start) == crc16(b"".join(frames), start)
 
 
 def test_a_joined_file_is_whole_frames_behind_one_tag(tmp_path):
@@ -290,3 +302,15 @@ def test_other_rates_and_bitrates_decode_exactly_and_mutagen_agrees(tmp_path, ra
     segments.encode(mix, path, bitrate, None)
     assert len(decode_mp3(path, rate).raw_data) == 2 * total
     assert round(MP3(str(path)).info.length * rate) == total
+
+
+def test_one_encoder_run_gives_each_stream_the_bytes_of_its_own_run():
+    """lame.encode_segments: several LAME streams in one ffmpeg run (pipes written and read
+    together: one input is larger than a pipe's buffer), each byte for byte its own run's."""
+    rng = np.random.default_rng(2)
+    pcms = [(rng.standard_normal(n) * 3000).astype("<i2").tobytes() for n in (22050, 700, 300_000)]
+    stats = lame.Stats()
+    assert lame.encode_segments(pcms, RATE, "64k", stats) == [encode_segment(pcm, RATE, "64k") for pcm in pcms]
+    assert (stats.encodes, stats.encoded_samples) == (3, sum(len(pcm) for pcm in pcms) // 2)
+    with pytest.raises(BuildError, match="ffmpeg failed"):
+        lame.encode_segments(pcms[:2], RATE, "abc")
