@@ -21,9 +21,9 @@ RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound
 EDGE_DB = 50.0
 EDGE_FLOOR_DB = -75.0
 # Over a music bed with only the session's decode (the listener's cut, tests/listener.py; the
-# timing is measured subtracted, RESIDUAL_DB): a frame is speech when it is OVER_BED_DB over the bed (the quietest frame
-# within BED_WINDOW_MS: the bed is ducked under every cue and its level moves slowly), and a
-# run's edges are where it falls to BED_EDGE_DB over the bed.
+# timing is measured subtracted, RESIDUAL_DB): a frame is speech when it is OVER_BED_DB over
+# the bed (the quietest frame within BED_WINDOW_MS: the bed is ducked under every cue and its
+# level moves slowly), and a run's edges are where it falls to BED_EDGE_DB over the bed.
 OVER_BED_DB = 20.0
 BED_EDGE_DB = 6.0
 BED_WINDOW_MS = 1000
