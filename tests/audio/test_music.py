@@ -420,16 +420,26 @@ def test_piper_holds_over_a_bed_are_within_50_ms(source, seed_without_music, tmp
     """Issue 23 on the seed's beginner session with Piper: every hold within 50 ms of the
     script from the end of its cue, speech found over the bed (in the session less its bed
     alone); and every window and countdown mark reads within 20 ms of where it reads in the
-    same session without music (measured: 13 ms at most)."""
+    same session without music (measured: 16 ms at most). Also what the difference is made of
+    away from the voice (tests/segments.py, RESIDUAL_DB)."""
     routine, cache, program, quiet = seed_without_music
     music = str(broadband_file(tmp_path / "song.mp3")) if source == "file" else source
     options = BuildOptions(out_dir=tmp_path / "out", cache_dir=cache, music=music, levels=["beginner"])
     x = decoded(build(routine, options).sessions[0].path)
-    bed, _ = _bed_alone(routine, tmp_path, parse_music(music), "beginner", BuildOptions(cache_dir=cache))
+    bed, cues = _bed_alone(routine, tmp_path, parse_music(music), "beginner", BuildOptions(cache_dir=cache))
+    # away from the voice both encodes code the same samples: in holds (1.5 s from any cue)
+    # most 5 ms frames of the difference are nil, the loudest far under the bed
+    far = RATE * 3 // 2
+    away = [(e + far, s - far) for (_, e), (s, _) in zip(cues, cues[1:]) if s - e > 2 * far + RATE // 2]
+    frames = np.concatenate([(x - bed)[a:b][:(b - a) // 110 * 110].reshape(-1, 110) for a, b in away])
+    loudest = 10 * np.log10(max(float(np.mean(frames ** 2, axis=1).max()), 1e-20))
+    level = 10 * np.log10(np.mean(np.concatenate([bed[a:b] for a, b in away]) ** 2))
+    assert np.mean(~frames.any(axis=1)) > 0.5 and loudest < level - 15, (loudest, level)
     found = measure_windows(x, RATE, program, bed=bed)
     holds, before = _hold_errors(found), _hold_errors(quiet)
     print(f"{source}: holds {holds.mean():.1f} / {np.abs(holds).max():.1f} ms "
-          f"(no music {before.mean():.1f} / {np.abs(before).max():.1f} ms)")
+          f"(no music {before.mean():.1f} / {np.abs(before).max():.1f} ms); in holds, the difference "
+          f"{np.mean(~frames.any(axis=1)):.0%} nil, loudest {loudest:.1f} dBFS, the bed {level:.1f} dBFS")
     assert len(holds) == len(before) > 20 and np.abs(holds).max() <= 50, holds
     for a, b in zip(found, quiet):
         assert abs((a.end - a.start) - (b.end - b.start)) * 1000 / RATE <= 20, (a.role, a.start)
