@@ -20,9 +20,10 @@ RMS_FLOOR = 10 ** (-45 / 20)      # a 5 ms frame above -45 dBFS RMS is sound
 # start of a word like "four" and the release of a final stop belong to it (docs/timing.md).
 EDGE_DB = 50.0
 EDGE_FLOOR_DB = -75.0
-# Over a music bed: a frame is speech when it is OVER_BED_DB over the bed (the quietest frame
-# within BED_WINDOW_MS: the bed is ducked under every cue and its level moves slowly), and a
-# run's edges are where it falls to BED_EDGE_DB over the bed.
+# Over a music bed with only the session's decode (the listener's cut, tests/listener.py; the
+# timing is measured subtracted, RESIDUAL_DB): a frame is speech when it is OVER_BED_DB over
+# the bed (the quietest frame within BED_WINDOW_MS: the bed is ducked under every cue and its
+# level moves slowly), and a run's edges are where it falls to BED_EDGE_DB over the bed.
 OVER_BED_DB = 20.0
 BED_EDGE_DB = 6.0
 BED_WINDOW_MS = 1000
@@ -34,6 +35,20 @@ BED_SMOOTH_MS = 50
 # shortest such pause is 600 ms) at least 626 ms with Piper and 574 ms with the test engine.
 # Runs closer than this are one run.
 BED_MIN_QUIET_MS = 555
+# Over a bed, subtracted (`bed`: the decode of the same session's bed alone, same gain and
+# ducking, through the same encoder, the voice silenced): the session's decode less it is the
+# voice plus what MP3 coding did differently to the bed in the two encodes. That noise,
+# measured with Piper on the seed (the difference less the quiet session's decode; 5 ms
+# frames; each built-in bed, a file of tones and a broadband one; docs/music.md): in holds
+# most frames are exactly nil (both encodes code the same samples alike), the loudest -58
+# dBFS; within 50 ms of a cue's edge 99 % of frames are 14-17 dB under the bed alone there
+# (9 dB for the broadband file). The quiet session's rule finds the voice in the difference,
+# a frame counted as sound only over the bed alone's level too, and a run's edge floor raised
+# to RESIDUAL_DB under the bed alone's loudest level within the edge's search where that is
+# higher: 12 dB finds the edges where the quiet session's decode has them (mean 0.6-1.2 ms
+# apart; with no raise 0.5-1.7 ms, a start up to 22 ms early in the broadband file's noise;
+# with 6 dB 3.0-3.4 ms, ends up to 25 ms early).
+RESIDUAL_DB = 12.0
 EDGE_SEARCH_MS = 200              # how far outside its -45 dBFS frames a run's edge is looked for
 MIN_QUIET_MS = 480                # quiet shorter than this stays inside one run (Piper pauses up to ~400 ms inside a cue)
 
@@ -52,13 +67,32 @@ def bed_floor(x: np.ndarray, rate: int) -> np.ndarray:
     return floor
 
 
-def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB, over_bed: bool = False) -> list[tuple[int, int]]:
-    """(start, end) sample of every stretch of sound separated by at least MIN_QUIET_MS.
-    `over_bed`: the session has a music bed: speech is what rises OVER_BED_DB over it."""
+def bed_level(bed: np.ndarray, rate: int) -> np.ndarray:
+    """Per FRAME_MS frame: the level (dBFS RMS over BED_SMOOTH_MS) of a bed alone."""
     n = rate * FRAME_MS // 1000
+    smooth = BED_SMOOTH_MS // FRAME_MS
+    power = np.mean(bed[: len(bed) // n * n].reshape(-1, n) ** 2, axis=1)
+    level: np.ndarray = 10 * np.log10(np.maximum(np.convolve(power, np.ones(smooth) / smooth, mode="same"), 1e-12))
+    return level
+
+
+def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB, over_bed: bool = False,
+               bed: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(start, end) sample of every stretch of sound separated by at least MIN_QUIET_MS.
+    `over_bed`: the session has a music bed: speech is what rises OVER_BED_DB over it.
+    `bed`: the decode of the session's bed alone: speech is found in `x` less it (RESIDUAL_DB)."""
+    n = rate * FRAME_MS // 1000
+    noise = np.full(len(x) // n, -np.inf)           # per frame: the level the voice's edges must be over
+    if bed is not None:
+        assert len(bed) == len(x), (len(bed), len(x))
+        x = x - bed
+        noise = bed_level(bed, rate)
     frames = x[: len(x) // n * n].reshape(-1, n)
     rms = np.sqrt(np.mean(frames ** 2, axis=1))
-    if over_bed:   # smoothed like the floor: a bed's low notes swing a 5 ms frame's level
+    if bed is not None:
+        floor_db, frame_db = noise, 20 * np.log10(np.maximum(rms, 1e-12))
+        noise = noise - RESIDUAL_DB
+    elif over_bed:   # smoothed like the floor: a bed's low notes swing a 5 ms frame's level
         floor_db = bed_floor(x, rate) + OVER_BED_DB
         smooth = BED_SMOOTH_MS // FRAME_MS
         frame_db = 10 * np.log10(np.maximum(np.convolve(rms ** 2, np.ones(smooth) / smooth, mode="same"), 1e-12))
@@ -85,15 +119,17 @@ def sound_runs(x: np.ndarray, rate: int, edge_db: float = EDGE_DB, over_bed: boo
     previous_end = 0
     for first, last in zip(firsts, lasts):
         top = 20 * np.log10(np.sqrt(np.mean(frames[first:last + 1] ** 2, axis=1)).max())
-        floor = max(top - edge_db, EDGE_FLOOR_DB, float(floor_db[first]) - OVER_BED_DB + BED_EDGE_DB,
-                    float(floor_db[last]) - OVER_BED_DB + BED_EDGE_DB)
+        floor = max(top - edge_db, EDGE_FLOOR_DB)
+        if over_bed and bed is None:
+            floor = max(floor, float(floor_db[first]) - OVER_BED_DB + BED_EDGE_DB,
+                        float(floor_db[last]) - OVER_BED_DB + BED_EDGE_DB)
         lo = max(previous_end, first * n - search)
-        head = level(lo, first * n) <= floor
+        head = level(lo, first * n) <= max(floor, float(noise[lo // n:first + 1].max()))
         start = lo + (int(np.flatnonzero(head)[-1]) + 1 if head.any() else 0)
         hi = min(len(x), (last + 1) * n + search)
-        tail = level((last + 1) * n, hi) <= floor
+        tail = level((last + 1) * n, hi) <= max(floor, float(noise[last:-(-hi // n)].max()))
         end = (last + 1) * n + (int(np.flatnonzero(tail)[0]) if tail.any() else hi - (last + 1) * n)
-        if over_bed and runs and start - runs[-1][1] < rate * BED_MIN_QUIET_MS // 1000:
+        if over_bed and bed is None and runs and start - runs[-1][1] < rate * BED_MIN_QUIET_MS // 1000:
             runs[-1] = (runs[-1][0], end)
         else:
             runs.append((start, end))
@@ -178,10 +214,11 @@ class Measured:
 
 
 def measure_windows(x: np.ndarray, rate: int, program: Program, edge_db: float = EDGE_DB,
-                    over_bed: bool = False) -> list[Measured]:
+                    over_bed: bool = False, bed: np.ndarray | None = None) -> list[Measured]:
     """Every window of `program` as heard in the decoded session `x` (edges `edge_db` under
-    each run's loudest frame; `over_bed`: speech found over a music bed)."""
-    runs = sound_runs(x, rate, edge_db, over_bed)
+    each run's loudest frame; `over_bed`: speech found over a music bed; `bed`: found in `x`
+    less the decode of its bed alone)."""
+    runs = sound_runs(x, rate, edge_db, over_bed, bed)
     groups, windows = expected(program)
     assert len(runs) == len(groups), (
         f"heard {len(runs)} runs of sound, the script says {len(groups)}: "

@@ -1,9 +1,10 @@
 """Music bed: a background under the voice, ducked from the timeline (issue 23).
 
-A bed is either one of a few beds this module generates (deterministic pads and chords, no
+A bed is either one of a few beds pads.py generates (deterministic pads and chords, no
 audio assets) or an audio file (anything ffmpeg reads), looped with a crossfade and resampled
-to the session rate. It is streamed in the session's chunks and never held whole: a file is
-decoded pass by pass through ffmpeg, keeping only the crossfade's head and tail in memory.
+to the session rate. It is streamed in the session's chunks and never held whole: a built-in
+bed is rendered once per process into a temporary file and read from there, a file decoded
+once into one; memory holds a block and, for a file, the crossfade.
 
 Its level is relative to the voice: undocked, the bed reads `level` LU against the session's
 target loudness (default -20 LU); under every cue and sound it goes down a further `duck` dB
@@ -18,7 +19,6 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -28,6 +28,7 @@ from ..core.errors import BuildError
 from ..core.ffmpeg import ffmpeg_through
 from ..model.music_settings import Music
 from .loudness import Model, block_size, gated_loudness, k_weighted_power
+from .pads import pad_stream
 
 if TYPE_CHECKING:
     from ..compile.timeline import Timeline
@@ -40,122 +41,8 @@ RELEASE_MS = 900              # then comes back up over this long
 START_FADE_MS = 2000          # the bed fades in at the session's start ...
 END_FADE_MS = 3000            # ... and out at its end
 CROSSFADE_MS = 3000           # a file's end crossfades into its start when it loops
-LOOP_SECONDS = 64             # a built-in bed's cycle (8 chords of 8 s); it plays two, voiced differently
 MIX_STEP = 1 << 14            # samples of bed computed at a time when mixing
 K_PREROLL_MS = 200            # the K filter's history carried across chunks when measuring
-
-
-# ---------------------------------------------------------------------------------------
-# Built-in beds: slow pads, one chord every 8 s, crossfading; every frequency is a whole
-# number of cycles per LOOP_SECONDS, so the cycle loops without a seam.
-
-_NOTES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def _hz(name: str) -> float:
-    """'A4' -> 440.0; sharps as 'F#3'."""
-    pitch = _NOTES[name[0]] + (1 if "#" in name else 0) - (1 if name[1] == "b" else 0)
-    octave = int(name[-1])
-    return float(440.0 * 2 ** ((pitch - 9) / 12 + octave - 4))
-
-
-# mood: (chords as note lists, the first note is the bass; brightness of the partials; the
-# upper notes sound this many times higher: a phone's speaker plays little under 300 Hz)
-_MOODS: dict[str, tuple[list[list[str]], float, int]] = {
-    # D major, open voicings: Dmaj9, Bm7, Gmaj7, Asus4 ... a slow, airy loop
-    "calm": ([["D2", "A3", "C#4", "E4", "F#4"], ["B1", "F#3", "A3", "D4", "E4"],
-              ["G1", "D3", "F#3", "B3", "E4"], ["A1", "E3", "A3", "D4", "E4"],
-              ["D2", "A3", "D4", "E4", "F#4"], ["F#1", "C#3", "A3", "E4", "F#4"],
-              ["G1", "D3", "B3", "D4", "F#4"], ["A1", "E3", "G3", "C#4", "E4"]], 0.35, 1),
-    # F major, low and round: Fadd9, Dm7, Bbmaj7, C6 ...
-    "warm": ([["F1", "C3", "F3", "G3", "A3"], ["D2", "A2", "C3", "F3", "A3"],
-              ["Bb1", "F2", "A2", "D3", "F3"], ["C2", "G2", "A2", "E3", "G3"],
-              ["F1", "C3", "E3", "G3", "A3"], ["A1", "E2", "C3", "E3", "A3"],
-              ["Bb1", "F2", "D3", "F3", "A3"], ["C2", "G2", "Bb2", "E3", "G3"]], 0.3, 2),
-    # A minor, dusky: Am9, Fmaj7, Cmaj7, G6 ...
-    "dusk": ([["A1", "E3", "G3", "B3", "C4"], ["F1", "C3", "E3", "A3", "C4"],
-              ["C2", "G2", "B2", "E3", "G3"], ["G1", "D3", "E3", "B3", "D4"],
-              ["A1", "E3", "A3", "C4", "E4"], ["D2", "A2", "C3", "F3", "A3"],
-              ["E2", "B2", "D3", "G#3", "B3"], ["A1", "E3", "G3", "C4", "E4"]], 0.3, 2),
-}
-
-
-# each upper note: a centre voice and two voices 0.12 % sharp and flat at a quarter of its
-# level (a slow chorus whose beats move a note's level by 3 dB either way, not in and out);
-# the bass is one voice (its beats, a few seconds long, were heard as the bed breathing)
-_CHORUS = ((0.0, 1.0), (-0.0012, 0.25), (0.0012, 0.25))
-
-
-def _voicing(chords: list[list[str]], variant: int) -> list[list[str]]:
-    """The chords of one cycle. The second cycle (variant 1) voices the middle six chords
-    anew, the lowest upper note an octave up (the top line moves: the melody of the pads
-    differs), and keeps the first and last chord as they are, so both cycles sound the same
-    around the seams between them."""
-    if not variant:
-        return chords
-    revoiced = [[chord[0], *chord[2:], chord[1][:-1] + str(int(chord[1][-1]) + 1)] for chord in chords[1:-1]]
-    return [chords[0], *revoiced, chords[-1]]
-
-
-def _cycle(mood: str, sample_rate: int, variant: int) -> np.ndarray:
-    """One LOOP_SECONDS cycle, not yet scaled; periodic: every frequency is a whole number of
-    cycles per LOOP_SECONDS."""
-    chords, bright, lift = _MOODS[mood]
-    chords = _voicing(chords, variant)
-    n = LOOP_SECONDS * sample_rate
-    out = np.zeros(n, dtype=np.float32)
-    span = LOOP_SECONDS / len(chords)
-    reach = int((span / 2 + 2.0) * sample_rate) + 1      # a chord sounds within this of its centre
-    for index, chord in enumerate(chords):
-        # the chord itself is stationary and every partial sits on a bin of the loop: one inverse FFT
-        spectrum = np.zeros(n // 2 + 1, dtype=np.complex64)     # float32 arithmetic: a cycle's transient memory halves
-        for k, note in enumerate(chord):
-            base = _hz(note) * (lift if k else 1)
-            loud = 1.0 if k else 0.8
-            for partial, amp in ((1, 1.0), (2, bright), (3, bright * 0.35)):
-                for detune, share in _CHORUS if k else ((0.0, 1.0),):
-                    cycles = round(base * partial * (1 + detune) * LOOP_SECONDS)
-                    phase = 2 * np.pi * ((k * 0.37 + partial * 0.11 + detune * 100) % 1)
-                    spectrum[cycles] += loud * amp * share * np.exp(1j * phase) * n / 2
-        voice = np.fft.irfft(spectrum, n)
-        del spectrum
-        # its weight: 1 in its 8 s, crossfades of 4 s into its neighbours (wrapping round the loop)
-        centre = int((index + 0.5) * span * sample_rate)
-        where = np.arange(centre - reach, centre + reach) % n
-        distance = np.abs(np.arange(-reach, reach)) / sample_rate
-        weight = np.sin(0.5 * np.pi * np.clip((span / 2 + 2.0 - distance) / 4.0, 0.0, 1.0)).astype(np.float32)
-        out[where] += weight * voice[where]                        # weights power-complementary
-        del voice
-    # a slow swell over the whole loop: 2 and 3 cycles per loop
-    for lo in range(0, n, sample_rate):
-        t = np.arange(lo, min(lo + sample_rate, n)) / sample_rate
-        out[lo:lo + len(t)] *= (0.85 + 0.1 * np.sin(2 * np.pi * 2 * t / LOOP_SECONDS)
-                                + 0.05 * np.sin(2 * np.pi * 3 * t / LOOP_SECONDS + 1)).astype(np.float32)
-    return out
-
-
-@lru_cache(maxsize=2)
-def bed_loops(mood: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """The two LOOP_SECONDS cycles of a built-in bed (float32, RMS about -24 dBFS together),
-    played in turn: the bed repeats every 2 x LOOP_SECONDS, and each joins the other (and
-    itself) without a seam. Deterministic: pure arithmetic."""
-    cycles = [_cycle(mood, sample_rate, variant) for variant in (0, 1)]
-    power = np.mean([np.mean(c.astype(np.float64) ** 2) for c in cycles])
-    scale = np.float32(10 ** (-24 / 20) / max(float(np.sqrt(power)), 1e-9))
-    for cycle in cycles:
-        cycle *= scale
-        cycle.setflags(write=False)
-    return cycles[0], cycles[1]
-
-
-def _bed_stream(mood: str, sample_rate: int) -> Iterator[np.ndarray]:
-    """The two cycles in turn, for ever, in views of 1 << 16 samples (no copy of a cycle)."""
-    loops = bed_loops(mood, sample_rate)
-    step = 1 << 16
-    while True:
-        for loop in loops:
-            for lo in range(0, len(loop), step):
-                yield loop[lo:lo + step]
 
 
 # ---------------------------------------------------------------------------------------
@@ -262,7 +149,7 @@ class Bed:
     def _raw(self, n: int) -> np.ndarray:
         if self._stream is None:
             self._stream = _samples(_file_stream(self.music.path, self.sample_rate) if self.music.is_file
-                                    else _bed_stream(self.music.source, self.sample_rate))
+                                    else pad_stream(self.music.source, self.sample_rate))
         parts, have = [self._buffer], len(self._buffer)
         while have < n:
             part = next(self._stream)

@@ -12,7 +12,8 @@ import pytest
 from audioroutine import BuildOptions, build, load_script, plan
 from audioroutine.audio.loudness import parse_ebur128
 from audioroutine.audio.mp3 import decode_mp3, encode_mp3
-from audioroutine.audio.music import HOLD_MS, LEAD_MS, RELEASE_MS, Bed, bed_loops, with_bed
+from audioroutine.audio.music import HOLD_MS, LEAD_MS, RELEASE_MS, Bed, with_bed
+from audioroutine.audio.pads import bed_loops, forget
 from audioroutine.audio.render import Mix, mix
 from audioroutine.compile.compiler import compile_level
 from audioroutine.core.errors import ScriptError
@@ -99,8 +100,27 @@ def test_beds_loop_without_a_seam_and_are_deterministic():
             step = max(np.abs(np.diff(a)).max(), np.abs(np.diff(b)).max())
             assert abs(float(a[-1]) - float(b[0])) <= step           # each join is like any other step
         assert 20 * np.log10(max(np.abs(first).max(), np.abs(second).max())) < -6
-    bed_loops.cache_clear()
-    assert np.array_equal(bed_loops("calm", RATE)[1], bed_loops("calm", RATE)[1])
+    before = bed_loops("calm", RATE)[1]
+    forget()                                                         # rendered afresh: the same samples
+    assert np.array_equal(before, bed_loops("calm", RATE)[1])
+
+
+def test_a_built_in_bed_is_rendered_and_streamed_in_little_memory():
+    """A built-in bed is rendered a second at a time into a temporary file and read from
+    there: no cycle, and no transform of one, is held (the inverse FFT per chord traced
+    28 MB, the two cycles 11 MB)."""
+    import tracemalloc
+
+    forget()
+    tracemalloc.start()
+    try:
+        bed = Bed(Music("calm"), RATE, 300 * RATE, [(10 * RATE, 12 * RATE)])
+        parts = [float(np.abs(bed.samples(RATE)).max()) for _ in range(300)]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4e6, peak
+    assert min(parts[3:]) > 0.01                                       # the bed sounds throughout
 
 
 def test_no_music_is_the_same_bytes(write_script, tmp_path):
@@ -122,21 +142,43 @@ def test_loudness_with_a_bed(source, write_script, tmp_path):
     assert peak <= -1.0, peak
     x = decoded(path)
     assert len(x) == plan(routine, "one", BuildOptions()).total
-    # every window within 50 ms of the script, from the end of its cue (issue 23), speech
-    # found over the bed; over a bed a cue's faded edge is found where it rises over the
-    # bed, so countdown marks get the same 50 ms, not the 20 ms of a quiet session
-    found = measure_windows(x, RATE, compile_level(routine, "one"), over_bed=True)
-    assert check_windows(found, RATE, tolerance_ms=50, mark_ms=50)["hold"] == 3 + 4
+    # every window within 50 ms of the script from the end of its cue, and every countdown
+    # mark within 20 ms, as in a quiet session (issue 23): speech found in the session less
+    # its bed alone (tests/segments.py, RESIDUAL_DB)
+    bed, _ = _bed_alone(routine, tmp_path, parse_music(music))
+    found = measure_windows(x, RATE, compile_level(routine, "one"), bed=bed)
+    assert check_windows(found, RATE)["hold"] == 3 + 4
 
 
-def _bed_alone(routine, tmp_path: Path, music: Music) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def test_the_measure_over_a_bed_catches_a_moved_cue_or_a_misaligned_bed(write_script, tmp_path):
+    """The subtracted measure can fail: a bed alone 1 ms off leaves the bed in the
+    difference (heard as sound everywhere), and a cue moved 60 ms makes the window before it 60 ms long."""
+    routine = load_script(write_script(SCRIPT))
+    x = decoded(build(routine, BuildOptions(out_dir=tmp_path / "out", music="calm")).sessions[0].path)
+    bed, cues = _bed_alone(routine, tmp_path, Music("calm"))
+    program = compile_level(routine, "one")
+    check_windows(measure_windows(x, RATE, program, bed=bed), RATE)
+    with pytest.raises(AssertionError, match="runs of sound"):
+        measure_windows(x, RATE, program, bed=np.roll(bed, RATE // 1000))
+    timeline = plan(routine, "one", BuildOptions(), exact=True)
+    start, end = next((e.start, e.end) for e in timeline.events if e.text.endswith("Hold."))
+    voice = x - bed
+    move = RATE * 60 // 1000
+    voice[start + move:end + move], voice[start:start + move] = voice[start:end].copy(), 0.0
+    with pytest.raises(AssertionError, match="'get_ready'"):      # the window before it ends 60 ms late
+        check_windows(measure_windows(bed + voice, RATE, program, bed=bed), RATE)
+
+
+def _bed_alone(routine, tmp_path: Path, music: Music, level: str = "one", options: BuildOptions | None = None
+               ) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """The bed of a session as it is mixed (same gain, same ducking), without the voice,
     through the MP3 encoder; and the cues' spans."""
     from audioroutine.audio.mp3 import ENCODER_GAIN_DB
     from audioroutine.model.loudness_settings import LoudnessSettings
 
-    timeline = plan(routine, "one", BuildOptions(), exact=True)
-    speech = speech_for(routine, compile_level(routine, "one"), BuildOptions(), SpeechStats())
+    options = options or BuildOptions()
+    timeline = plan(routine, level, options, exact=True)
+    speech = speech_for(routine, compile_level(routine, level), options, SpeechStats())
     session = with_bed(mix(timeline, speech), timeline, music)
     assert session.bed is not None
     session.bed.level_for(session, LoudnessSettings(), ENCODER_GAIN_DB)
@@ -333,6 +375,76 @@ def plan_of(n: int):
 
     event = SimpleNamespace(kind="speech", start=0, end=n)
     return SimpleNamespace(events=[event], sample_rate=RATE, total=n)
+
+
+def broadband_file(path: Path, seconds: float = 180.0) -> Path:
+    """A 44.1 kHz stereo MP3 of pink noise (under 6 kHz) and two swelling tones: music that
+    fills the spectrum, harder for MP3 coding than the built-in pads."""
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"anoisesrc=color=pink:amplitude=0.3:d={seconds}:r=44100:seed=7", "-f", "lavfi", "-i",
+                    f"aevalsrc=0.2*sin(2*PI*196*t)*(0.6+0.4*sin(1.3*t))|0.2*sin(2*PI*294*t)*(0.6+0.4*sin(0.7*t))"
+                    f":s=44100:d={seconds}", "-filter_complex", "[0]lowpass=f=6000[a];[a][1]amix=inputs=2",
+                    "-ac", "2", "-b:a", "128k", str(path)], check=True)
+    return path
+
+
+def _hold_errors(found) -> np.ndarray:
+    return np.array([(m.end - m.start) * 1000 / RATE - m.prescribed_ms for m in found if m.role == "hold"])
+
+
+@pytest.fixture(scope="module")
+def seed_without_music(tmp_path_factory):
+    """The seed's beginner session with Piper and no music, measured; its phrase cache is
+    shared by the sessions over a bed (Piper synthesizes once, ~30 s)."""
+    pytest.importorskip("piper")
+    from audioroutine.core.ffmpeg import configure_pydub
+
+    from ..conftest import SEED
+
+    work = tmp_path_factory.mktemp("seed")
+    with pytest.MonkeyPatch.context() as patch:            # as tests.conftest.isolated_env, for the module
+        patch.setenv("HOME", str(work))
+        patch.setenv("XDG_CACHE_HOME", str(work / ".cache"))
+        configure_pydub()
+        routine = load_script(SEED)
+        options = BuildOptions(out_dir=work / "none", cache_dir=work / "cache", levels=["beginner"])
+        path = build(routine, options).sessions[0].path
+        program = compile_level(routine, "beginner")
+        return routine, work / "cache", program, measure_windows(decoded(path), RATE, program)
+
+
+@pytest.mark.slow   # Piper: the phrases once (~30 s), then two encodes a bed (~30 s)
+@pytest.mark.xdist_group("seed-over-beds")
+@pytest.mark.parametrize("source", [*BEDS, "file"])
+def test_piper_holds_over_a_bed_are_within_50_ms(source, seed_without_music, tmp_path):
+    """Issue 23 on the seed's beginner session with Piper: every hold within 50 ms of the
+    script from the end of its cue, speech found over the bed (in the session less its bed
+    alone); and every window and countdown mark reads within 20 ms of where it reads in the
+    same session without music (measured: 16 ms at most). Also what the difference is made of
+    away from the voice (tests/segments.py, RESIDUAL_DB)."""
+    routine, cache, program, quiet = seed_without_music
+    music = str(broadband_file(tmp_path / "song.mp3")) if source == "file" else source
+    options = BuildOptions(out_dir=tmp_path / "out", cache_dir=cache, music=music, levels=["beginner"])
+    x = decoded(build(routine, options).sessions[0].path)
+    bed, cues = _bed_alone(routine, tmp_path, parse_music(music), "beginner", BuildOptions(cache_dir=cache))
+    # away from the voice both encodes code the same samples: in holds (1.5 s from any cue)
+    # most 5 ms frames of the difference are nil, the loudest far under the bed
+    far = RATE * 3 // 2
+    away = [(e + far, s - far) for (_, e), (s, _) in zip(cues, cues[1:]) if s - e > 2 * far + RATE // 2]
+    frames = np.concatenate([(x - bed)[a:b][:(b - a) // 110 * 110].reshape(-1, 110) for a, b in away])
+    loudest = 10 * np.log10(max(float(np.mean(frames ** 2, axis=1).max()), 1e-20))
+    level = 10 * np.log10(np.mean(np.concatenate([bed[a:b] for a, b in away]) ** 2))
+    assert np.mean(~frames.any(axis=1)) > 0.5 and loudest < level - 15, (loudest, level)
+    found = measure_windows(x, RATE, program, bed=bed)
+    holds, before = _hold_errors(found), _hold_errors(quiet)
+    print(f"{source}: holds {holds.mean():.1f} / {np.abs(holds).max():.1f} ms "
+          f"(no music {before.mean():.1f} / {np.abs(before).max():.1f} ms); in holds, the difference "
+          f"{np.mean(~frames.any(axis=1)):.0%} nil, loudest {loudest:.1f} dBFS, the bed {level:.1f} dBFS")
+    assert len(holds) == len(before) > 20 and np.abs(holds).max() <= 50, holds
+    for a, b in zip(found, quiet):
+        assert abs((a.end - a.start) - (b.end - b.start)) * 1000 / RATE <= 20, (a.role, a.start)
+        for (_, onset), (_, then) in zip(a.timed, b.timed):
+            assert abs((onset - a.start) - (then - b.start)) * 1000 / RATE <= 20, (a.role, a.start)
 
 
 def _traced_peak_with_bed(minutes: int, tmp_path: Path, song: Path) -> int:
