@@ -63,7 +63,7 @@ from .lame import LOG_VAR as LOG_VAR
 from .lame import Stats as Stats
 from .lame import encode_segment as encode_segment
 from .lame import encode_segments, encoder_args, log_run, window
-from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, block_size, peak_fix, stream_true_peaks
+from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, block_size, peak_fix, stream_peak_fix
 from .mp3frames import (
     ENCODER_DELAY,
     crc16,
@@ -329,8 +329,9 @@ def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessS
     fix: np.ndarray | None = None
     threshold = (settings.true_peak if check and settings is not None else 0.0) - PEAK_MARGIN_DB - 3.0
 
-    def peaks(chunks: Iterator[bytes]) -> np.ndarray:
-        return stream_true_peaks(window(chunks, 2 * LEAD, 2 * session.total, b""), rate, threshold)
+    def fixes(chunks: Iterator[bytes]) -> np.ndarray | None:
+        assert settings is not None
+        return stream_peak_fix(window(chunks, 2 * LEAD, 2 * session.total, b""), rate, threshold, settings)
 
     with tempfile.TemporaryDirectory(prefix="audioroutine-") as folder:
         name = Path(folder) / "session.mp3"
@@ -344,12 +345,10 @@ def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessS
                 break
             assert settings is not None
             started = time.monotonic()
-            found = ffmpeg_through(["-f", "mp3", "-i", str(name), "-f", "s16le", "-ac", "1", "-ar", str(rate),
-                                    "pipe:1"], (), peaks)
-            assert found is not None
+            more = ffmpeg_through(["-f", "mp3", "-i", str(name), "-f", "s16le", "-ac", "1", "-ar", str(rate),
+                                   "pipe:1"], (), fixes)
             stats.add(decodes=1)
             log_run("decode", session.total, started)
-            more = peak_fix(found, settings)
             if more is None:
                 break
             fix = more if fix is None else fix * more
@@ -357,7 +356,7 @@ def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessS
     return stats
 
 
-def _file_frames(name: Path, batch: int = 4096) -> Iterator[Encoded]:
+def _file_frames(name: Path, batch: int = 512) -> Iterator[Encoded]:
     """The frames of a bare stream on disk, `batch` frames at a time."""
     with open(name, "rb") as stream:
         data, ended = b"", False

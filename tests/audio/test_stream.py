@@ -18,6 +18,8 @@ from audioroutine.audio.loudness import (
     Model,
     _block_true_peaks,
     integrated,
+    peak_fix,
+    stream_peak_fix,
     stream_true_peaks,
 )
 from audioroutine.audio.mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3, encode_normalized
@@ -81,6 +83,18 @@ def test_stream_true_peaks_do_not_depend_on_how_the_stream_is_cut(sizes):
     whole = _block_true_peaks(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / np.float32(32768),
                               RATE * loudness.BLOCK_MS // 1000, 0.2)
     assert np.array_equal(stream_true_peaks(cut(pcm, sizes), RATE, 20 * np.log10(0.2)), whole)
+
+
+@pytest.mark.parametrize("level", [0.3, 0.95])      # no block over the ceiling; some over it
+def test_the_streamed_peak_fix_is_the_fix_of_the_whole_array(level):
+    """stream_peak_fix keeps only the blocks over the ceiling: same fix as peak_fix over every block."""
+    pcm = (np.frombuffer(noise(2.0), dtype="<i2").astype(np.float64) * level / 0.3)
+    pcm = np.clip(pcm, -32768, 32767).astype("<i2").tobytes()
+    found = stream_true_peaks(cut(pcm, [3000, 77, 5000]), RATE, -6.0)
+    fix = stream_peak_fix(cut(pcm, [3000, 77, 5000]), RATE, -6.0, LoudnessSettings())
+    expected = peak_fix(found, LoudnessSettings())
+    assert (fix is None) == (expected is None) == (level < 0.5)
+    assert fix is None or np.array_equal(fix, expected)
 
 
 @given(st.lists(st.integers(1, 5000), min_size=1, max_size=6))
