@@ -15,6 +15,7 @@ ebur128 meter) is for `inspect` and the tests.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = ["DEFAULT_TARGET", "DEFAULT_TRUE_PEAK", "LoudnessSettings", "integrate
 
 MAX_GAIN_DB = 30.0            # never amplify a near-silent session further than this
 HEADROOM_DB = 1.5             # the limiter aims this far under the ceiling; the MP3 check catches the rest
+LEVEL_VERSION = 1             # of how a piece is levelled (_apply, _to_pcm): it names cached MP3 segments
 K_TAIL_MS = 100               # the K-weighting filter's ring after a piece, counted in its power
 SEPARATE = 3                  # empty blocks between pieces: the limiter's smoothing reaches 3 blocks
 PEAK_FLOOR_DB = -50.0         # blocks under this never reach a ceiling (>= -10 dBTP) within MAX_GAIN_DB
@@ -89,7 +91,7 @@ def normalize(pcm: bytes, sample_rate: int, settings: LoudnessSettings = DEFAULT
 def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rate: int,
           settings: LoudnessSettings = DEFAULT_LOUDNESS, later_gain_db: float = 0.0,
           analyses: Mapping[K, Analysis] | None = None, gain_db: float | None = None,
-          model: Model[K] | None = None, background: np.ndarray | None = None) -> dict[K, bytes]:
+          model: Model[K] | None = None, background: np.ndarray | None = None) -> Mapping[K, bytes]:
     """The pieces of a session (int16 mono clips, each placed at the sample offsets in
     `places`, silence elsewhere) levelled so that the session reads `settings.target` LUFS
     with true peaks at or under `settings.true_peak` dBTP once a later stage has applied
@@ -110,9 +112,46 @@ def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rat
         if found is None:                   # silence: nothing to level
             return dict(pieces)
         gain_db = found[0]
-    gain, ceiling = 10 ** (gain_db / 20), model.ceiling(settings, later_gain_db)
-    return {key: _to_pcm(_apply(_to_float(pieces[key]), analysis.peaks, model.block, gain, ceiling))
-            for key, analysis in zip(model.keys, model.analyses)}
+    return Levelled(pieces, model, 10 ** (gain_db / 20), model.ceiling(settings, later_gain_db))
+
+
+class Levelled(Mapping[K, bytes]):
+    """The pieces `level` returns: each levelled (the session's gain, its own limiter) when it
+    is first read, so a segment found in the MP3 cache levels none of its pieces; and what
+    each will sound like, as a digest (`digest`), without levelling it."""
+
+    def __init__(self, pieces: Mapping[K, bytes], model: Model[K], gain: float, ceiling: float) -> None:
+        self._pieces, self._model, self._gain, self._ceiling = pieces, model, gain, ceiling
+        self._peaks = dict(zip(model.keys, (analysis.peaks for analysis in model.analyses)))
+        self._made: dict[K, bytes] = {}
+        self._digests: dict[K, bytes] = {}
+
+    def __getitem__(self, key: K) -> bytes:
+        made = self._made.get(key)
+        if made is None:          # two threads may both make it: the same bytes
+            made = _to_pcm(_apply(_to_float(self._pieces[key]), self._peaks[key], self._model.block, self._gain,
+                                  self._ceiling))
+            self._made[key] = made
+        return made
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._pieces)
+
+    def __len__(self) -> int:
+        return len(self._pieces)
+
+    def size(self, key: K) -> int:
+        """Bytes in `key`'s piece, levelled or not (the same)."""
+        return len(self._pieces[key])
+
+    def digest(self, key: K) -> bytes:
+        """sha256 of what the levelled piece is made from: its samples (its peaks come from
+        them), the gain, the ceiling, the block and LEVEL_VERSION."""
+        found = self._digests.get(key)
+        if found is None:
+            recipe = f"{LEVEL_VERSION}|{self._gain!r}|{self._ceiling!r}|{self._model.block}|".encode()
+            found = self._digests[key] = hashlib.sha256(recipe + self._pieces[key]).digest()
+        return found
 
 
 def choose_gain(model: Model[K], settings: LoudnessSettings, later_gain_db: float = 0.0,

@@ -7,14 +7,15 @@ speech.trim_quiet) with only the edge fades (pieces.EDGE_FADE_MS)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..compile.timeline import Timeline
 from ..core.errors import BuildError
 from ..speech.clips import Speech
-from .loudness import Analysis
+from .loudness import Analysis, Levelled
 from .pieces import speech_piece
 from .tones import synthesize
 
@@ -32,12 +33,28 @@ class Mix:
     start; everything else is digital silence. `chunks()` plays it out. `analyses`: the
     pieces' loudness analyses already known (from the phrase cache)."""
 
-    pieces: dict[Piece, bytes]
+    pieces: Mapping[Piece, bytes]
     places: list[tuple[int, Piece]]
     total: int
     sample_rate: int
     analyses: dict[Piece, Analysis] = field(default_factory=dict)
     bed: Bed | None = None         # music under it all (music.py); None: digital silence between pieces
+    _digests: dict[Piece, bytes] = field(default_factory=dict, repr=False, compare=False)
+
+    def length(self, piece: Piece) -> int:
+        """Samples in `piece`, without levelling it (loudness.Levelled)."""
+        pieces = self.pieces
+        return (pieces.size(piece) if isinstance(pieces, Levelled) else len(pieces[piece])) // 2
+
+    def digest(self, piece: Piece) -> bytes:
+        """sha256 naming what `piece` sounds like, without levelling it (Levelled.digest;
+        else of its samples)."""
+        if isinstance(self.pieces, Levelled):
+            return self.pieces.digest(piece)
+        found = self._digests.get(piece)
+        if found is None:
+            found = self._digests[piece] = hashlib.sha256(self.pieces[piece]).digest()
+        return found
 
     def chunks(self) -> Iterator[bytes]:
         """The session's PCM in order, about CHUNK_BYTES at a time; exactly `total` samples."""
@@ -72,7 +89,7 @@ class Mix:
         piece: Piece = ("speech", "", len(pcm) // 2)
         return cls({piece: pcm}, [(0, piece)], len(pcm) // 2, sample_rate)
 
-    def with_pieces(self, pieces: dict[Piece, bytes]) -> Mix:
+    def with_pieces(self, pieces: Mapping[Piece, bytes]) -> Mix:
         return Mix(pieces, self.places, self.total, self.sample_rate, self.analyses, self.bed)
 
 

@@ -23,17 +23,19 @@ decoding to zeros and leaving zeros in the decoder), and the segment's stream st
 them. A segment also ends before a long silence (LONG_GAP_S), so holds and rests cost no
 encoding, and a length change upstream re-encodes only the frames that carry sound.
 
-The cache key of a segment is the sha256 of its encoded samples (after loudness), the
-encoder (its version line, bitrate, rate), the true-peak ceiling and where it ends (frames
-kept); nothing of where it sits in the session: its peak check works on its own 10 ms grid,
-so an edit that moves what follows by whole frames (timeline.layout puts every cue after a
-pause between sentences on the frame grid) finds those segments in the cache. An entry holds
-the checked frames; a hit is neither encoded nor decoded again. Segments are taken in
-batches (`batches`): a batch's misses are encoded in one ffmpeg run, a LAME stream each
-(lame.encode_segments: the same bytes as a run each, one process start), and checked in
-one decoder run. The peak check of lossy coding (loudness.stream_true_peaks / peak_fix)
-decodes only the frames near blocks that could go over (peakcheck.py): only a segment that
-went over is encoded again.
+The cache key of a segment names its encoded samples without rendering them: their length,
+each piece's place in them and what it sounds like (render.Mix.digest: the piece's samples,
+the session's gain and limiter ceiling: loudness.Levelled), with the encoder (its version
+line, bitrate, rate), the true-peak ceiling and where it ends (frames kept); so a hit
+levels and renders nothing. Nothing of where it sits in the session is in it: its peak
+check works on its own 10 ms grid, so an edit that moves what follows by whole frames
+(timeline.layout puts every cue after a pause between sentences on the frame grid) finds
+those segments in the cache. An entry holds the checked frames; a hit is neither encoded
+nor decoded again. Segments are taken in batches (`batches`): a batch's misses are encoded
+in one ffmpeg run, a LAME stream each (lame.encode_segments: the same bytes as a run each,
+one process start), and checked in one decoder run. The peak check of lossy coding
+(loudness.stream_true_peaks / peak_fix) decodes only the frames near blocks that could go
+over (peakcheck.py): only a segment that went over is encoded again.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ GUARD_FRAMES = 2                         # frames of silence past LEAD on each s
 MIN_SEGMENT_S = 30                       # a segment lasts at least this long (fewer, longer encoder runs),
 LONG_GAP_S = 2.5                         # unless it ends before a silence this long (a hold, a rest: not encoded)
 SHORT_SEGMENT_S = 5                      # and lasts this long
-VERSION = 3                              # of the segment format: a change makes new cache entries
+VERSION = 4                              # of the segment format: a change makes new cache entries
 MAGIC = b"ARSEG002"
 
 
@@ -126,7 +128,7 @@ def plan(session: Mix, min_seconds: float = MIN_SEGMENT_S) -> list[Segment]:
             if position > 0 and cut + guard <= start and long and session.total - cut >= least // 2:
                 cuts.append(cut)
                 last = cut
-        position = max(position, start + len(session.pieces[piece]) // 2)
+        position = max(position, start + session.length(piece))
     ends = cuts[1:] + [session.total]
     starts = [s for s, _ in session.places]
     segments = []
@@ -242,19 +244,33 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
         """The places inside `segment` a segment could start, on its own grid."""
         return [c - segment.head for c in cuts if segment.head < c < segment.end]
 
+    starts = [at for at, _ in session.places]
+
+    def key_of(segment: Segment) -> str:
+        """What the encoder would get, named without rendering it: the samples' length and
+        where each piece sounds in them, with what it sounds like (Mix.digest: its samples,
+        and the gain and limiter it gets), the frames kept and the encoder."""
+        named = hashlib.sha256(f"{identity}|{segment.keep}|{segment.end - segment.head}".encode())
+        i = max(0, bisect_right(starts, segment.head) - 1)
+        while i < len(starts) and starts[i] < segment.end:
+            at, piece = session.places[i]
+            if at + session.length(piece) > segment.head:
+                named.update(f"|{at - segment.head}|{piece[0]}|".encode() + session.digest(piece))
+            i += 1
+        return named.hexdigest()
+
     def job(batch: list[Segment]) -> list[Encoded]:
         """On an encoder thread: each segment of `batch` from the cache, the others encoded in
         one encoder run, their peak checks in one decoder run, and a fix where one went over."""
         found: list[Encoded | None] = []
         misses: list[tuple[int, str, bytes]] = []
         for i, segment in enumerate(batch):
-            pcm = render(session, segment.head, segment.end)
-            key = hashlib.sha256(f"{identity}|{segment.keep}".encode() + hashlib.sha256(pcm).digest()).hexdigest()
+            key = key_of(segment)
             hit = _read_entry(cache, key) if cache is not None else None
             if hit is not None:
                 stats.add(cached=1)
             else:
-                misses.append((i, key, pcm))
+                misses.append((i, key, render(session, segment.head, segment.end)))
             found.append(hit)
         if misses:
             streams = [split_frames(data) for data in

@@ -314,3 +314,41 @@ def test_one_encoder_run_gives_each_stream_the_bytes_of_its_own_run():
     assert (stats.encodes, stats.encoded_samples) == (3, sum(len(pcm) for pcm in pcms) // 2)
     with pytest.raises(BuildError, match="ffmpeg failed"):
         lame.encode_segments(pcms[:2], RATE, "abc")
+
+
+def test_a_segment_from_the_cache_is_byte_for_byte_what_encoding_it_gives(tmp_path):
+    """Segments are named without rendering them (their pieces' digests and places, the gain):
+    whatever the cache holds from other sessions, a build gives the bytes of a build from an
+    empty cache, and a piece changed by one sample value misses exactly its segments."""
+    settings = LoudnessSettings()
+
+    def levelled(mix: Mix, gain_db: float) -> Mix:
+        return mix.with_pieces(loudness.level(mix.pieces, mix.places, RATE, settings, ENCODER_GAIN_DB, gain_db=gain_db))
+
+    short = session(90)                                              # its phrases, 4 s apart: a segment each
+    places = [(1000 + n * 6 * RATE, short.places[n % 5][1]) for n in range(14)]
+    base = Mix(short.pieces, places, 86 * RATE, RATE)
+    nudged = bytearray(base.pieces[("speech", "2", 2 * RATE)])
+    nudged[2 * RATE] ^= 1                                          # one sample value, in the middle
+    spf = 576
+    variants = {
+        "base": levelled(base, -1.0),
+        "other gain": levelled(base, -1.01),
+        "one sample": levelled(Mix({**base.pieces, ("speech", "2", 2 * RATE): bytes(nudged)}, base.places,
+                                   base.total, RATE), -1.0),
+        "moved a frame": levelled(Mix(base.pieces, [(at + spf, p) for at, p in base.places], base.total + spf,
+                                      RATE), -1.0),
+        "moved a sample": levelled(Mix(base.pieces, [(at + 1, p) for at, p in base.places], base.total + 1,
+                                       RATE), -1.0),
+    }
+    cache = DictCache()
+    found = {}
+    for name, mix in variants.items():
+        found[name] = segments.encode(mix, tmp_path / f"{name}.mp3", "64k", settings, cache)
+        segments.encode(mix, tmp_path / f"{name}-fresh.mp3", "64k", settings, DictCache())
+        assert (tmp_path / f"{name}.mp3").read_bytes() == (tmp_path / f"{name}-fresh.mp3").read_bytes(), name
+    assert found["base"].cached == 0 and found["other gain"].cached == 0
+    uses = sum(p == ("speech", "2", 2 * RATE) for _, p in base.places)
+    assert found["base"].segments >= 10 and found["base"].segments - found["one sample"].cached == uses
+    assert found["moved a frame"].cached >= found["moved a frame"].segments - 1      # the first keeps its signature
+    assert found["moved a sample"].cached <= 1
