@@ -156,6 +156,17 @@ def _chapter_frames(chapter: ChapterTag, enc: int) -> list[Any]:
     return frames
 
 
+def read_provenance(path: Path) -> Any:
+    """The provenance tag alone (None without one), for up-to-date checks: every other frame
+    is skipped unparsed (a session's synced lyrics took 0.2 s of a rebuild's 1.5 s to decode)."""
+    try:
+        id3 = ID3(str(path), known_frames={"TXXX": TXXX}, load_v1=False)
+    except ID3NoHeaderError:
+        return None
+    frame = id3.get(f"TXXX:{PROVENANCE}")
+    return json.loads(str(frame.text[0])) if frame else None
+
+
 def read_tags(path: Path) -> dict[str, Any]:
     """Tags as plain data (for `inspect`, tests and up-to-date checks)."""
     try:

@@ -231,10 +231,10 @@ def is_up_to_date(path: Path, made: Provenance | None) -> bool:
     not up to date)."""
     if not path.exists():
         return False
-    from ..output.tags import read_tags  # mutagen: only once a session is checked
+    from ..output.tags import read_provenance  # mutagen: only once a session is checked
 
     try:
-        return bool(read_tags(path).get("provenance") == json.loads(json.dumps(made)))
+        return bool(read_provenance(path) == json.loads(json.dumps(made)))
     except Exception:   # unreadable file: rebuild it
         return False
 

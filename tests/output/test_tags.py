@@ -246,3 +246,15 @@ def test_clinic_cover_image_is_decoded_and_re_encoded(write_script, tmp_path: Pa
     assert cover.mime == "image/jpeg"
     with Image.open(io.BytesIO(cover.data)) as embedded:   # scaled to COVER_EDGE on its long side
         assert (embedded.format, embedded.size) == ("JPEG", (1400, 700))
+
+
+def test_the_provenance_alone_is_read_as_read_tags_reads_it(built, tmp_path: Path) -> None:
+    """freshness reads the provenance frame alone (every other frame skipped unparsed)."""
+    from audioroutine.output.tags import read_provenance, read_tags
+
+    path = built[2].sessions[0].path
+    found = read_provenance(path)
+    assert found is not None and found == read_tags(path)["provenance"]
+    bare = tmp_path / "bare.mp3"
+    bare.write_bytes(path.read_bytes()[ID3(str(path)).size:])          # the audio without its tag
+    assert read_provenance(bare) is None
