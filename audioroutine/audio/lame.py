@@ -63,8 +63,8 @@ def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = No
 def encode_segments(pcms: list[bytes], rate: int, bitrate: str, stats: Stats | None = None) -> list[bytes]:
     """Each of `pcms` as its own bare CBR MP3 stream, the same bytes as `encode_segment` gives
     it, all in one ffmpeg run (a LAME stream per input: core.ffmpeg.ffmpeg_many)."""
-    if len(pcms) == 1:
-        return [encode_segment(pcms[0], rate, bitrate, stats)]
+    if len(pcms) == 1 or os.name == "nt":      # Windows: no pass_fds, no select() on pipes
+        return [encode_segment(pcm, rate, bitrate, stats) for pcm in pcms]
     started = time.monotonic()
     out = ffmpeg_many(_pcm_in(rate), pcms, [*_mp3_out(bitrate), "-f", "mp3"])
     if stats is not None:
