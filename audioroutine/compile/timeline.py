@@ -381,7 +381,7 @@ def layout(program: Program, measure: Callable[[str], int], sample_rate: int) ->
                 speak(step)
             elif isinstance(step, Pause):
                 n = ms_to_samples(step.ms, sample_rate)
-                if step.role == "gap":      # the next cue starts on the MP3 frame grid
+                if step.role == "gap" and n:    # the next cue starts on the MP3 frame grid (`gap: 0` stays 0)
                     n += -(cursor + n) % frame_samples(sample_rate)
                 silence(n, step.role)
             else:

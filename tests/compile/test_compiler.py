@@ -275,3 +275,20 @@ def test_circuit_errors_name_the_line(edit, message):
     with pytest.raises(ScriptError) as err:
         parse_script(CIRCUIT.replace(*edit), "r.yaml")
     assert str(err.value) == message
+
+
+@pytest.mark.parametrize("gap", ["600 ms", "0 s"])
+def test_a_pause_between_sentences_ends_on_the_frame_grid_and_windows_stay_exact(gap):
+    """issue 22: a pause between sentences (`gap:`, half of it after an announcement, 600 ms
+    after a last release) is lengthened by under one MP3 frame (576 samples at 22,050 Hz) so
+    the cue after it starts on the grid; `gap: 0` stays none; windows keep their lengths."""
+    routine = parse_script(MINIMAL.replace("title: Mini", f"title: Mini\ngap: {gap}"))
+    timeline = build_timeline(compile_level(routine, routine.levels[0].id), per_char, RATE)
+    nominal = RATE * int(gap.split()[0]) // 1000
+    lengths = {n for n in (nominal, nominal // 2, RATE * 600 // 1000) if n}
+    gaps = [(e, after) for e, after in zip(timeline.events, timeline.events[1:]) if e.role == "gap"]
+    assert gaps
+    for event, after in gaps:
+        assert after.start % 576 == 0
+        assert any(event.length - n in range(576) for n in lengths), event
+    assert {span.length for span in timeline.spans} <= {RATE * ms // 1000 for ms in (500, 1000, 2000, 3000, 5000)}
