@@ -149,8 +149,9 @@ class Levelled(Mapping[K, bytes]):
         them), the gain, the ceiling, the block and LEVEL_VERSION."""
         found = self._digests.get(key)
         if found is None:
-            recipe = f"{LEVEL_VERSION}|{self._gain!r}|{self._ceiling!r}|{self._model.block}|".encode()
-            found = self._digests[key] = hashlib.sha256(recipe + self._pieces[key]).digest()
+            named = hashlib.sha256(f"{LEVEL_VERSION}|{self._gain!r}|{self._ceiling!r}|{self._model.block}|".encode())
+            named.update(self._pieces[key])          # not joined first: no copy of the piece
+            found = self._digests[key] = named.digest()
         return found
 
 
