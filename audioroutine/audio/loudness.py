@@ -362,11 +362,16 @@ def peak_fix(peaks: np.ndarray, settings: LoudnessSettings) -> np.ndarray | None
     """After lossy coding: per 10 ms block of the session, the gain that brings a block whose
     decoded true peak (`peaks`, see `stream_true_peaks`) is over the ceiling less
     PEAK_MARGIN_DB under it by FIX_MARGIN_DB more (1.0 elsewhere); None when none went over."""
-    ceiling = 10 ** ((settings.true_peak - PEAK_MARGIN_DB) / 20)
+    ceiling = fix_ceiling(settings)
     if not len(peaks) or peaks.max() <= ceiling:
         return None
     fix: np.ndarray = np.where(peaks > ceiling, ceiling / np.maximum(peaks, 1e-12) * 10 ** (-FIX_MARGIN_DB / 20), 1.0)
     return fix
+
+
+def fix_ceiling(settings: LoudnessSettings) -> float:
+    """The decoded true peak (linear) over which `peak_fix` lowers a block."""
+    return float(10 ** ((settings.true_peak - PEAK_MARGIN_DB) / 20))
 
 
 def stream_true_peaks(chunks: Iterable[bytes], sample_rate: int, threshold_db: float) -> np.ndarray:
@@ -381,7 +386,7 @@ def stream_peak_fix(chunks: Iterable[bytes], sample_rate: int, threshold_db: flo
     """`peak_fix` of `stream_true_peaks(chunks, ...)`, keeping only the blocks that went over
     as they stream: the per-block array of the whole session (5.5 MB for 2 hours, and as
     much again to join it) is made only when a block went over."""
-    ceiling = 10 ** ((settings.true_peak - PEAK_MARGIN_DB) / 20)
+    ceiling = fix_ceiling(settings)
     total, where, values = 0, [], []
     for part in iter_true_peaks(chunks, sample_rate, threshold_db):
         over = np.flatnonzero(part > ceiling)

@@ -19,6 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..compile.timeline import frame_samples
+
 # Bitrates (kbit/s) by header index: MPEG-1 Layer III, and MPEG-2/2.5 Layer III.
 _BITRATES = {True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
              False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}
@@ -29,8 +31,9 @@ TAG_CRC_BYTES = 190
 
 
 def samples_per_frame(sample_rate: int) -> int:
-    """1152 for MPEG-1 rates (32 kHz and up), 576 below."""
-    return 1152 if sample_rate >= 32000 else 576
+    """1152 for MPEG-1 rates (32 kHz and up), 576 below (the timeline's rule: it lays out
+    pauses and the session's end on the same frames)."""
+    return frame_samples(sample_rate)
 
 
 def frame_length(header: int) -> int:

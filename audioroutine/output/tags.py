@@ -163,6 +163,10 @@ def read_provenance(path: Path) -> Any:
         id3 = ID3(str(path), known_frames={"TXXX": TXXX}, load_v1=False)
     except ID3NoHeaderError:
         return None
+    return _provenance(id3)
+
+
+def _provenance(id3: ID3) -> Any:
     frame = id3.get(f"TXXX:{PROVENANCE}")
     return json.loads(str(frame.text[0])) if frame else None
 
@@ -187,7 +191,6 @@ def read_tags(path: Path) -> dict[str, Any]:
         return str(frames[frame_id].text[0]) if frame_id in frames else None
 
     comment, lyrics, synced, cover = first("COMM"), first("USLT"), first("SYLT"), first("APIC")
-    provenance = id3.get(f"TXXX:{PROVENANCE}")
     chapters = sorted(id3.getall("CHAP"), key=lambda f: f.start_time)
     tocs = id3.getall("CTOC")
     return {
@@ -213,7 +216,7 @@ def read_tags(path: Path) -> dict[str, Any]:
              "start_ms": c.start_time, "end_ms": c.end_time}
             for c in chapters
         ],
-        "provenance": json.loads(str(provenance.text[0])) if provenance else None,
+        "provenance": _provenance(id3),
     }
 
 
