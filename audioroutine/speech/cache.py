@@ -40,7 +40,7 @@ ENV_VAR = "AUDIOROUTINE_CACHE_DIR"
 FORMAT = 2
 CHUNK = b"arck"
 ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.wav$")
-DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-v[0-9]+\.npz$")
+DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-(v[0-9]+|t[0-9a-f]{8})\.npz$")
 SEGMENT_NAME = re.compile(r"^[0-9a-f]{64}\.mp3$")
 NOTE_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
 
@@ -80,6 +80,11 @@ class PhraseCache:
         """The entry's path or URL."""
         return f"{str(self.root).rstrip('/')}/{entry_name(key)}"
 
+    @property
+    def is_local(self) -> bool:
+        """True for a cache in a folder (a read costs a file's read, not a request)."""
+        return isinstance(self.store, FolderStore)
+
     def path(self, key: str) -> Path:
         """The entry's file, for a cache in a folder."""
         if not isinstance(self.store, FolderStore):
@@ -116,7 +121,8 @@ class PhraseCache:
             self.store.write(entry_name(key), entry_bytes(key, clip))
 
     def derived_name(self, name: str) -> str:
-        """Where an entry derived from a phrase (pieces.py) is, relative to the cache location."""
+        """Where an entry derived from a phrase (pieces.py, a trimmed clip: clips.py) is,
+        relative to the cache location."""
         return f"pieces/{name[:2]}/{name}.npz"
 
     def load_derived(self, name: str) -> bytes | None:

@@ -38,6 +38,9 @@ LOUD_DB = 30.0
 FADE_IN_MS = 16
 FADE_OUT_MS = 24
 TRIM = (ENVELOPE_MS, RELATIVE_DB, FLOOR_DB, LOOKBACK_MS, HANGOVER_MS, CUT_MS, LOUD_DB, FADE_IN_MS, FADE_OUT_MS)
+TRIM_VERSION = 1    # of trim_quiet's code: a change makes new trimmed entries, as a change of TRIM does
+TRIM_ID = hashlib.sha256(repr((TRIM_VERSION, TRIM)).encode()).hexdigest()[:8]
+TRIM_MAGIC = b"ARTRIM01"
 
 log = logging.getLogger(__name__)
 
@@ -209,24 +212,45 @@ class Speech:
             clip = self.engine.synthesize(text)
             self.cache.put(self.key(text), clip)
             self.stats.synthesized += 1
-            pcm = self._pcm[text] = self._trimmed(clip)
+            pcm = self._pcm[text] = self._trimmed(text, clip)
         return pcm
 
-    def _trimmed(self, clip: Clip) -> bytes:
-        """`clip` at the session rate, quiet edges trimmed (trim_quiet): once per process."""
-        key = (hashlib.sha256(clip.pcm).digest(), clip.sample_rate, self.sample_rate)
+    def _trimmed(self, text: str, clip: Clip) -> bytes:
+        """`clip` at the session rate, quiet edges trimmed (trim_quiet): once per process,
+        and kept in a folder cache beside the clip (`_stored_trim`)."""
+        source = hashlib.sha256(clip.pcm).digest()
+        key = (source, clip.sample_rate, self.sample_rate)
         with _memo_lock:
             pcm = _memo.get(key)
             if pcm is not None:
                 _memo.move_to_end(key)
                 return pcm
-        pcm = trim_quiet(self._to_session_rate(clip), self.sample_rate)
+        pcm = self._stored_trim(text, source + clip.sample_rate.to_bytes(4, "big"), clip)
         with _memo_lock:
             if key not in _memo:
                 _memo[key] = pcm
                 _memo_bytes[0] += len(pcm)
                 while _memo_bytes[0] > MEMO_BYTES:
                     _memo_bytes[0] -= len(_memo.popitem(last=False)[1])
+        return pcm
+
+    def _stored_trim(self, text: str, source: bytes, clip: Clip) -> bytes:
+        """The trimmed clip from its entry in a folder cache when that entry verifies and was
+        made from this very clip (`source`: its samples' digest and rate), else trimmed now
+        and stored: trimming is most of reading a phrase (about 5 ms of a Piper phrase's
+        CPU), an entry's read and check well under 1 ms. A remote cache (S3, HTTP) trims
+        here: a request per phrase would cost more than the trim."""
+        if not self.cache.is_local:
+            return trim_quiet(self._to_session_rate(clip), self.sample_rate)
+        name = f"{self.key(text)}-{self.sample_rate}-t{TRIM_ID}"
+        data = self.cache.load_derived(name)
+        if data is not None:
+            found = _read_trim(data, source)
+            if found is not None:
+                return found
+            self.cache.drop_derived(name)
+        pcm = trim_quiet(self._to_session_rate(clip), self.sample_rate)
+        self.cache.put_derived(name, _trim_entry(pcm, source))
         return pcm
 
     def _from_cache(self, text: str) -> bytes | None:
@@ -245,7 +269,7 @@ class Speech:
             if clip is None:
                 return None
             self.stats.cached += 1
-            self._pcm[text] = self._trimmed(clip)
+            self._pcm[text] = self._trimmed(text, clip)
         return self._pcm[text]
 
     def measure(self, text: str) -> int:
@@ -273,3 +297,20 @@ class Speech:
             return clip.pcm
         segment = AudioSegment(data=clip.pcm, sample_width=2, frame_rate=clip.sample_rate, channels=1)
         return bytes(segment.set_frame_rate(self.sample_rate).raw_data)
+
+
+def _trim_entry(pcm: bytes, source: bytes) -> bytes:
+    """A trimmed clip's entry: TRIM_MAGIC, the sha256 of the rest, the clip's digest and
+    rate (`source`, 36 bytes), the trimmed samples."""
+    payload = source + pcm
+    return TRIM_MAGIC + hashlib.sha256(payload).digest() + payload
+
+
+def _read_trim(data: bytes, source: bytes) -> bytes | None:
+    """The trimmed samples of an entry; None unless it verifies and was made from `source`."""
+    head = len(TRIM_MAGIC) + 32
+    if data[:len(TRIM_MAGIC)] != TRIM_MAGIC or data[head:head + len(source)] != source:
+        return None
+    if hashlib.sha256(data[head:]).digest() != data[len(TRIM_MAGIC):head] or (len(data) - head) % 2:
+        return None
+    return data[head + len(source):]

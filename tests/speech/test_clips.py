@@ -1,0 +1,75 @@
+"""Trimmed clips kept in a folder cache beside the clip (clips.Speech._stored_trim): the
+same samples as trimming again, found in a new process, and never taken from a damaged
+entry or one made from another clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audioroutine.engines import Clip, VoiceOptions
+from audioroutine.engines.fake import FakeEngine
+from audioroutine.speech import clips
+from audioroutine.speech.cache import PhraseCache
+from audioroutine.speech.clips import Speech, trim_quiet
+
+RATE = 22050
+TEXT = "Rep 1 of 8."
+
+
+def _trim_entries(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "pieces").rglob(f"*-t{clips.TRIM_ID}.npz"))
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """Every Speech as in a new process: nothing trimmed in memory."""
+    monkeypatch.setattr(clips, "_memo", clips.OrderedDict())
+    monkeypatch.setattr(clips, "_memo_bytes", [0])
+
+
+def test_a_trim_is_stored_and_read_back(fresh, tmp_path, monkeypatch):
+    engine = FakeEngine(VoiceOptions())
+    first = Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip(TEXT)
+    (entry,) = _trim_entries(tmp_path / "c")
+    raw = engine.synthesize(TEXT)
+    assert first == trim_quiet(raw.pcm, RATE)
+    assert first != raw.pcm                               # its cut edges faded
+
+    monkeypatch.setattr(clips, "_memo", clips.OrderedDict())
+    trims: list[int] = []
+    real = clips.trim_quiet
+    monkeypatch.setattr(clips, "trim_quiet", lambda pcm, rate: trims.append(1) or real(pcm, rate))
+    again = Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip(TEXT)
+    assert again == first and trims == []                 # from the entry, not trimmed again
+
+    data = bytearray(entry.read_bytes())                  # one sample flipped: dropped, trimmed, stored
+    data[-3] ^= 0x40
+    entry.write_bytes(bytes(data))
+    monkeypatch.setattr(clips, "_memo", clips.OrderedDict())
+    assert Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip(TEXT) == first
+    assert trims == [1] and entry.read_bytes() != bytes(data)
+
+
+def test_a_trim_of_another_clip_is_not_used(fresh, tmp_path, monkeypatch):
+    """The clip was synthesized again with other samples (a new voice file, same key): the
+    stored trim names the old clip's digest and is made again."""
+    engine = FakeEngine(VoiceOptions())
+    cache = PhraseCache(tmp_path / "c")
+    speech = Speech(engine, cache, RATE)
+    first = speech.clip(TEXT)
+    raw = engine.synthesize(TEXT)
+    softer = (np.frombuffer(raw.pcm, "<i2") // 2).astype("<i2").tobytes()   # same length, other samples
+    cache.put(speech.key(TEXT), Clip(pcm=softer, sample_rate=raw.sample_rate))
+    monkeypatch.setattr(clips, "_memo", clips.OrderedDict())
+    again = Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip(TEXT)
+    assert again == trim_quiet(softer, RATE) and again != first
+
+
+def test_a_remote_cache_trims_in_the_process(fresh, tmp_path, monkeypatch):
+    cache = PhraseCache(tmp_path / "c")
+    monkeypatch.setattr(PhraseCache, "is_local", property(lambda self: False))
+    Speech(FakeEngine(VoiceOptions()), cache, RATE).clip(TEXT)
+    assert _trim_entries(tmp_path / "c") == []
