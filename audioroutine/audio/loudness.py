@@ -374,10 +374,13 @@ def fix_ceiling(settings: LoudnessSettings) -> float:
     return float(10 ** ((settings.true_peak - PEAK_MARGIN_DB) / 20))
 
 
-def stream_true_peaks(chunks: Iterable[bytes], sample_rate: int, threshold_db: float) -> np.ndarray:
+def stream_true_peaks(chunks: Iterable[bytes], sample_rate: int, threshold_db: float,
+                      known_db: float | None = None) -> np.ndarray:
     """True peak per 10 ms block of int16 PCM arriving in chunks (oversampled where a block's
-    sample peak is over `threshold_db` dBFS), holding a chunk at a time."""
-    found = list(iter_true_peaks(chunks, sample_rate, threshold_db))
+    sample peak is over `threshold_db` dBFS), holding a chunk at a time. With `known_db`, a
+    block whose sample peak is already over it keeps that (for a caller that only asks
+    whether a block's true peak is over `known_db`: it is)."""
+    found = list(iter_true_peaks(chunks, sample_rate, threshold_db, known_db))
     return np.concatenate(found) if found else np.zeros(0)
 
 
@@ -401,24 +404,26 @@ def stream_peak_fix(chunks: Iterable[bytes], sample_rate: int, threshold_db: flo
     return peak_fix(peaks, settings)
 
 
-def iter_true_peaks(chunks: Iterable[bytes], sample_rate: int, threshold_db: float) -> Iterator[np.ndarray]:
+def iter_true_peaks(chunks: Iterable[bytes], sample_rate: int, threshold_db: float,
+                    known_db: float | None = None) -> Iterator[np.ndarray]:
     """`stream_true_peaks`, the blocks of each chunk as they are ready."""
     block = block_size(sample_rate)
     half = TAPS_PER_PHASE // 2
     threshold = 10 ** (threshold_db / 20)
+    known = np.inf if known_db is None else 10 ** (known_db / 20)
     before = np.zeros(half, dtype=np.float32)       # the samples preceding `pending`
     pending = np.zeros(0, dtype=np.float32)
     for chunk in chunks:
         pending = np.concatenate((pending, _to_float(chunk)))
         ready = (len(pending) - half) // block     # blocks whose look-ahead has arrived
         if ready > 0:
-            yield _true_peaks(np.concatenate((before, pending[:ready * block + half])), ready, block, threshold)
+            yield _true_peaks(np.concatenate((before, pending[:ready * block + half])), ready, block, threshold, known)
             before, pending = pending[ready * block - half:ready * block], pending[ready * block:]
     if len(pending):
         blocks = -(-len(pending) // block)
         tail = np.zeros(blocks * block + half, dtype=np.float32)
         tail[:len(pending)] = pending
-        yield _true_peaks(np.concatenate((before, tail)), blocks, block, threshold)
+        yield _true_peaks(np.concatenate((before, tail)), blocks, block, threshold, known)
 
 
 class Envelope:
@@ -486,11 +491,12 @@ def _block_true_peaks(x: np.ndarray, block: int, threshold: float) -> np.ndarray
     return _true_peaks(src, blocks, block, threshold)
 
 
-def _true_peaks(src: np.ndarray, blocks: int, block: int, threshold: float) -> np.ndarray:
-    """`_block_true_peaks` of `src` less TAPS_PER_PHASE // 2 samples of context at each end."""
+def _true_peaks(src: np.ndarray, blocks: int, block: int, threshold: float, known: float = np.inf) -> np.ndarray:
+    """`_block_true_peaks` of `src` less TAPS_PER_PHASE // 2 samples of context at each end
+    (not oversampled where the sample peak is over `known`: see stream_true_peaks)."""
     half = TAPS_PER_PHASE // 2
     peaks: np.ndarray = np.abs(src[half:half + blocks * block]).reshape(blocks, block).max(axis=1)
-    candidates = np.flatnonzero(peaks > threshold)
+    candidates = np.flatnonzero((peaks > threshold) & (peaks <= known))
     span = np.arange(block + 2 * half)[None, :]
     chunk = max(1, CHUNK_SAMPLES // block)
     for first in range(0, len(candidates), chunk):

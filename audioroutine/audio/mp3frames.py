@@ -149,7 +149,7 @@ def crc16(data: bytes, crc: int = 0) -> int:
     block = 1 << power
     count = 1 << (-(-len(data) // block) - 1).bit_length()      # a power of two of blocks, for the tree
     padded = np.zeros(count * block, dtype=np.uint8)
-    padded[len(padded) - len(data):] = np.frombuffer(data, dtype=np.uint8)   # leading zeros leave a CRC from zero unchanged
+    padded[len(padded) - len(data):] = np.frombuffer(data, dtype=np.uint8)   # leading zeros: a CRC from zero stays
     words = np.ascontiguousarray(padded.view("<u2").reshape(count, block // 2).T, dtype=np.uint32)
     table = _word_table()
     crcs = np.zeros(count, dtype=np.uint32)

@@ -60,7 +60,7 @@ class Check:
         spf, block = samples_per_frame(rate), block_size(rate)
         self.ceiling_db = settings.true_peak - PEAK_MARGIN_DB
         source = stream_true_peaks(window(_pieces(pcm), 0, len(pcm), bytes(2 * lead)), rate,
-                                   self.ceiling_db - CODING_RISE_DB - 3.0)
+                                   self.ceiling_db - CODING_RISE_DB - 3.0, self.ceiling_db - CODING_RISE_DB)
         self.blocks = len(source)
         self.loud = source > 10 ** ((self.ceiling_db - CODING_RISE_DB) / 20)
         near = np.flatnonzero(self.loud)

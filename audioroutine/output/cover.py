@@ -11,6 +11,7 @@ import io
 import textwrap
 from functools import lru_cache
 
+import PIL
 from PIL import Image, ImageDraw, ImageFont
 
 from ..lang.fonts import font_path
@@ -18,6 +19,8 @@ from ..model.cover_image import image_mime as image_mime  # defined there: still
 from ..model.cover_image import load_cover as load_cover
 
 SIZE = 1400
+VERSION = 1          # of the drawing: a change makes new cached covers
+MAGIC = b"ARCOVER1"
 LEVEL_COLOURS = [(38, 90, 120), (120, 62, 38), (52, 110, 70), (96, 60, 120)]   # by level position
 
 
@@ -45,6 +48,29 @@ def generate_cover(title: str, level: str, level_index: int = 0, footer: str | N
     out = io.BytesIO()   # 32 colours keep the anti-aliased letters and a third of the bytes (about 30 KB)
     image.quantize(colors=32).save(out, format="PNG", optimize=False, compress_level=9)
     return out.getvalue()
+
+
+@lru_cache(maxsize=32)
+def cover_key(title: str, level: str, level_index: int = 0, footer: str | None = None) -> str:
+    """The name of `generate_cover`'s PNG in a cache: its arguments, the drawing's VERSION,
+    Pillow's version and the font files' digests (the same name, the same bytes)."""
+    fonts = [hashlib.sha256(font_path(weight).read_bytes()).hexdigest() for weight in ("regular", "bold")]
+    blob = repr((VERSION, title, level, level_index, footer, PIL.__version__, fonts))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cover_entry(png: bytes) -> bytes:
+    """A cached cover: MAGIC, the PNG's sha256, the PNG."""
+    return MAGIC + hashlib.sha256(png).digest() + png
+
+
+def read_cover_entry(data: bytes) -> bytes | None:
+    """The PNG of a cached cover; None unless it verifies."""
+    head = len(MAGIC) + 32
+    png = data[head:]
+    if data[:len(MAGIC)] != MAGIC or hashlib.sha256(png).digest() != data[len(MAGIC):head] or not png:
+        return None
+    return png
 
 
 @lru_cache(maxsize=8)

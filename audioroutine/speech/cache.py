@@ -43,6 +43,7 @@ ENTRY_NAME = re.compile(r"^[0-9a-f]{64}\.wav$")
 DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-(v[0-9]+|t[0-9a-f]{8})\.npz$")
 SEGMENT_NAME = re.compile(r"^[0-9a-f]{64}\.mp3$")
 NOTE_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
+COVER_NAME = re.compile(r"^[0-9a-f]{64}\.png$")
 
 
 class Damaged(Exception):
@@ -125,12 +126,16 @@ class PhraseCache:
         relative to the cache location."""
         return f"pieces/{name[:2]}/{name}.npz"
 
-    def load_derived(self, name: str) -> bytes | None:
-        """An entry derived from a phrase (pieces.py verifies it); None when there is none."""
+    def _read(self, name: str) -> bytes | None:
+        """An entry's bytes (its reader verifies them); None when there is none."""
         try:
-            return self.store.read(self.derived_name(name))
+            return self.store.read(name)
         except (IsADirectoryError, NotADirectoryError):
             return None
+
+    def load_derived(self, name: str) -> bytes | None:
+        """An entry derived from a phrase (pieces.py verifies it); None when there is none."""
+        return self._read(self.derived_name(name))
 
     def put_derived(self, name: str, data: bytes) -> None:
         self.store.write(self.derived_name(name), data)
@@ -144,10 +149,7 @@ class PhraseCache:
 
     def load_segment(self, key: str) -> bytes | None:
         """An encoded segment's entry (segments.py verifies it); None when there is none."""
-        try:
-            return self.store.read(self.segment_name(key))
-        except (IsADirectoryError, NotADirectoryError):
-            return None
+        return self._read(self.segment_name(key))
 
     def put_segment(self, key: str, data: bytes) -> None:
         self.store.write(self.segment_name(key), data)
@@ -160,19 +162,30 @@ class PhraseCache:
         return f"sessions/{key[:2]}/{key}.json"
 
     def load_note(self, key: str) -> bytes | None:
-        try:
-            return self.store.read(self.note_name(key))
-        except (IsADirectoryError, NotADirectoryError):
-            return None
+        return self._read(self.note_name(key))
 
     def put_note(self, key: str, data: bytes) -> None:
         self.store.write(self.note_name(key), data)
+
+    def cover_name(self, key: str) -> str:
+        """Where a generated cover (tagging.py: a PNG, checksummed) is."""
+        return f"covers/{key[:2]}/{key}.png"
+
+    def load_cover(self, key: str) -> bytes | None:
+        return self._read(self.cover_name(key))
+
+    def put_cover(self, key: str, data: bytes) -> None:
+        self.store.write(self.cover_name(key), data)
+
+    def drop_cover(self, key: str) -> None:
+        self.store.remove(self.cover_name(key))
 
     def remove_stale_temps(self) -> list[str]:
         """Remove temp files of entries whose writer was killed before renaming them."""
         return self.store.remove_stale_temps(lambda name: _is_entry_name(name) or _is_derived_name(name)
                                              or SEGMENT_NAME.match(name) is not None
-                                             or NOTE_NAME.match(name) is not None)
+                                             or NOTE_NAME.match(name) is not None
+                                             or COVER_NAME.match(name) is not None)
 
 
 def entry_bytes(key: str, clip: Clip) -> bytes:

@@ -91,7 +91,7 @@ class FolderStore:
 
     def remove_stale_temps(self, ours: Callable[[str], bool]) -> list[str]:
         removed = []
-        for kind in ("phrases", "pieces", "segments", "sessions"):
+        for kind in ("phrases", "pieces", "segments", "sessions", "covers"):
             try:
                 folders = [Path(e.path) for e in os.scandir(self.root / kind) if e.is_dir(follow_symlinks=False)]
             except (FileNotFoundError, NotADirectoryError):

@@ -258,3 +258,29 @@ def test_the_provenance_alone_is_read_as_read_tags_reads_it(built, tmp_path: Pat
     bare = tmp_path / "bare.mp3"
     bare.write_bytes(path.read_bytes()[ID3(str(path)).size:])          # the audio without its tag
     assert read_provenance(bare) is None
+
+
+def test_a_generated_cover_is_drawn_once_then_read_from_the_cache(write_script, tmp_path, monkeypatch) -> None:
+    """A rebuild reads each level's cover from the phrase cache (the same bytes); a damaged
+    entry is drawn again and replaced."""
+    import audioroutine.run.tagging as tagging
+
+    drawn: list[str] = []
+    monkeypatch.setattr(tagging, "generate_cover", lambda *a: drawn.append(a[1]) or generate_cover(*a))
+    routine = load_script(write_script(SCRIPT))
+    options = BuildOptions(out_dir=tmp_path / "out", cache_dir=tmp_path / "cache", force=True)
+
+    def covers() -> list[bytes]:
+        return [ID3(str(s.path)).getall("APIC")[0].data for s in build(routine, options).sessions]
+
+    first = covers()
+    assert drawn == ["Beginner", "Progressed"]
+    assert first[0] == generate_cover("Mini Routine", "Beginner", 0, None)
+    entries = sorted((tmp_path / "cache" / "covers").rglob("*.png"))
+    assert len(entries) == 2
+    assert covers() == first and len(drawn) == 2              # read from the cache, not drawn
+    damaged = bytearray(entries[0].read_bytes())
+    damaged[-20] ^= 0x10
+    entries[0].write_bytes(bytes(damaged))
+    assert covers() == first and len(drawn) == 3              # the damaged one drawn again
+    assert bytes(damaged) not in {e.read_bytes() for e in entries}

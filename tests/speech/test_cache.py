@@ -208,11 +208,14 @@ def test_stale_temp_files_are_removed_and_nothing_else(mini_script, tmp_path):
     out, cache_dir = tmp_path / "out", tmp_path / "cache"
     key = "0f" * 32
     entries = cache_dir / "phrases" / "0f"
+    covers, pieces = cache_dir / "covers" / "0f", cache_dir / "pieces" / "0f"
     out.mkdir()
-    entries.mkdir(parents=True)
+    for folder in (entries, covers, pieces):
+        folder.mkdir(parents=True)
     stale = [out / f".mini-beginner.mp3.{dead}.tmp", out / f".mini-beginner.vtt.{dead}.tmp",
              out / f".programme.m3u8.{dead}.tmp", out / f".other.mp3.{live}.tmp",   # the last: 2 days old
-             entries / f".{key}.wav.{dead}.tmp", entries / f".{key}.wav.{dead}-4242.tmp"]   # the last: a thread's
+             entries / f".{key}.wav.{dead}.tmp", entries / f".{key}.wav.{dead}-4242.tmp",   # the last: a thread's
+             covers / f".{key}.png.{dead}.tmp", pieces / f".{key}-22050-t0123abcd.npz.{dead}.tmp"]
     kept = [out / f".mini-beginner.mp3.{live}.tmp", out / f".notes.txt.{dead}.tmp", out / "mini.mp3.tmp",
             out / f".mini.mp3.{dead}.tmp.bak", out / "keep.mp3", entries / f".{key}.wav.{live}.tmp",
             entries / f".{key}.wav.{live}-4242.tmp",
