@@ -11,6 +11,8 @@ temporary phrase cache:
   cold       fills the phrase cache (timed, not compared)
   warm       --force with the segment entries removed first (every segment encoded), beside
              ffmpeg alone encoding the same PCM as one stream per session, one after the other
+             (its LAME at the same settings: the issue's baseline), and the build's own
+             encoder (lamelib: LAME in the process) doing the same
   edit       the outro's text changed (a new phrase: Piper synthesizes it at both rates),
              from the warm cache and output restored in place each round (a session's kept
              gain is per output file): only segments whose samples changed are encoded
@@ -21,9 +23,10 @@ temporary phrase cache:
              encoded again and the rest are found in the cache
   cached     --force with the segment entries kept (what `build --force` does)
   quality    the warm build's levelled PCM (caught on its way to the encoder) encoded whole by
-             ffmpeg, against the joined file: SNR of both decodes against the PCM, the largest
-             difference between them within 10 ms of every cut, the codec's noise in the
-             PCM's silence, ffmpeg -v error on decoding, mutagen's length against the decode
+             the same encoder (mp3.encode_mp3: one stream), against the joined file: SNR of
+             both decodes against the PCM, the largest difference between them within 10 ms
+             of every cut, the codec's noise in the PCM's silence, ffmpeg -v error on
+             decoding, mutagen's length against the decode
 
 Read the ratios: the machine is shared and absolute times drift. Exits 1 if a target is missed.
 """
@@ -93,16 +96,23 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def ffmpeg_alone(spec: dict[str, Any]) -> dict[str, Any]:
-    """ffmpeg's LAME encoding each session's PCM (decoded from the build's MP3s beforehand,
-    untimed) as one stream, one session after the other."""
+    """ffmpeg's LAME (the same settings: lame.encoder_args) encoding each session's PCM
+    (decoded from the build's MP3s beforehand, untimed) as one stream, one session after the
+    other; with spec["ours"], the build's own encoder (lamelib, in this process) instead."""
+    from audioroutine.audio.lame import encoder_args
     from audioroutine.audio.mp3 import decode_mp3, encode_mp3
+    from audioroutine.core.ffmpeg import run_ffmpeg
 
     total, cpu = 0.0, 0.0
+    target = Path(str(spec["scratch"])) / "alone.mp3"
     for mp3 in sorted(Path(str(spec["out"])).glob("*.mp3")):
         pcm = decode_mp3(mp3, RATE).raw_data
         before = cpu_seconds()
         start = time.perf_counter()
-        encode_mp3([pcm], Path(str(spec["scratch"])) / "alone.mp3", RATE, "64k")
+        if spec.get("ours"):
+            encode_mp3([pcm], target, RATE, "64k")
+        else:
+            run_ffmpeg(encoder_args(RATE, "64k") + ["-f", "mp3", "-y", str(target)], pcm)
         total += time.perf_counter() - start
         cpu += cpu_seconds() - before
     return {"wall_s": total, "cpu_s": cpu}
@@ -204,6 +214,7 @@ def bench(script: Path, engine: str, work: Path, rounds: int) -> dict[str, Any]:
                       "force": False})
     warm: list[dict[str, Any]] = []
     encode: list[dict[str, Any]] = []
+    ours: list[dict[str, Any]] = []
     edits: list[dict[str, Any]] = []
     mids: list[dict[str, Any]] = []
     cached: list[dict[str, Any]] = []
@@ -212,6 +223,8 @@ def bench(script: Path, engine: str, work: Path, rounds: int) -> dict[str, Any]:
         warm.append(run_child({**base, "name": "warm (--force)", "script": str(script), "cache": str(cache),
                                "out": str(out), "force": True}))
         encode.append(run_child({**base, "name": "ffmpeg encode alone", "baseline": "ffmpeg", "out": str(out)}))
+        ours.append(run_child({**base, "name": "lamelib encode alone", "baseline": "ffmpeg", "ours": True,
+                               "out": str(out)}))
         cached.append(run_child({**base, "name": "warm (--force), segments cached", "script": str(script),
                                  "cache": str(cache), "out": str(out), "force": True}))
         # Each edit starts from this round's warm cache and output, restored in place: a
@@ -238,9 +251,10 @@ def bench(script: Path, engine: str, work: Path, rounds: int) -> dict[str, Any]:
     def fastest(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return min(rows, key=lambda row: float(row["wall_s"]))
 
-    return {"cold": cold, "warm": fastest(warm), "encode": fastest(encode), "edit": fastest(edits),
+    return {"cold": cold, "warm": fastest(warm), "encode": fastest(encode), "ours": fastest(ours),
+            "edit": fastest(edits),
             "mid": fastest(mids), "cached": fastest(cached), "quality": quality_row["sessions"],
-            "rounds": {"warm": warm, "encode": encode, "edit": edits, "mid": mids, "cached": cached}}
+            "rounds": {"warm": warm, "encode": encode, "ours": ours, "edit": edits, "mid": mids, "cached": cached}}
 
 
 def report(found: dict[str, Any]) -> tuple[str, bool]:
@@ -253,13 +267,15 @@ def report(found: dict[str, Any]) -> tuple[str, bool]:
                      f"{row['encoded_samples'] / row['session_samples']:>15.3f} "
                      f"{row['decoded_samples'] / row['session_samples']:>15.3f}")
     lines.append(f"{'ffmpeg encode alone':<32} {encode['wall_s']:>7.2f} {encode['cpu_s']:>7.2f}")
+    lines.append(f"{'lamelib encode alone':<32} {found['ours']['wall_s']:>7.2f} {found['ours']['cpu_s']:>7.2f}")
     warm_ratio = warm["wall_s"] / encode["wall_s"]
     mid_ratio = mid["wall_s"] / warm["wall_s"]
     share = mid["encoded_samples"] / mid["session_samples"]
     coverage = warm["encoded_samples"] / warm["session_samples"]
     lines += ["", f"warm --force / ffmpeg single-stream encode: {warm_ratio:.2f}x (target <= 0.8); in CPU time "
               f"{warm['cpu_s'] / encode['cpu_s']:.2f}x (2 cores: <= 1.6 can meet 0.8x in wall time); segments "
-              f"cached (what --force does): {cached['wall_s'] / encode['wall_s']:.2f}x",
+              f"cached (what --force does): {cached['wall_s'] / encode['wall_s']:.2f}x; against the build's own "
+              f"encoder as one stream: {warm['wall_s'] / found['ours']['wall_s']:.2f}x",
               f"warm encoded samples / session samples: {coverage:.3f} (target <= 1.02)",
               f"mid edit / warm --force: {mid_ratio:.2f}x (target <= 0.25; CPU {mid['cpu_s'] / warm['cpu_s']:.2f}x), "
               f"re-encoding {100 * share:.1f} % of the session samples (target < 10 %)",

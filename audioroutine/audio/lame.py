@@ -1,6 +1,7 @@
-"""One LAME stream through ffmpeg: the encoder's arguments, a segment's encode, where a
-sample lands in its decode (LEAD), and the count and log of every encoder and decoder run
-(`Stats`; $AUDIOROUTINE_ENCODE_LOG for bench/)."""
+"""One LAME stream: a segment's encode (LAME in this process: lamelib.py), ffmpeg's arguments
+for the same encoder settings (bench/ compares against them), where a sample lands in its
+decode (LEAD), and the count and log of every encoder and decoder run (`Stats`;
+$AUDIOROUTINE_ENCODE_LOG for bench/)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..core.ffmpeg import ffmpeg_many, ffmpeg_through
+from . import lamelib
 from .mp3frames import DECODER_DELAY, ENCODER_DELAY
 
 LEAD = ENCODER_DELAY + DECODER_DELAY     # a sample's place in a LAME stream's decode, less its place in the input
@@ -45,15 +46,15 @@ def _mp3_out(bitrate: str) -> list[str]:
 
 
 def encoder_args(rate: int, bitrate: str) -> list[str]:
-    """ffmpeg's arguments up to the MP3 output: PCM from stdin, LAME CBR, no tag frame."""
+    """ffmpeg's arguments up to the MP3 output: PCM from stdin, its LAME at the same settings
+    (CBR, quality 3, no tag frame): the single-stream encode bench/ compares builds against."""
     return [*_pcm_in(rate), "-i", "pipe:0", "-map", "0:a", *_mp3_out(bitrate)]
 
 
 def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = None) -> bytes:
-    """int16 mono PCM as a bare CBR MP3 stream (LAME through ffmpeg, no tag frame)."""
+    """int16 mono PCM as a bare CBR MP3 stream (LAME in this process: lamelib.py, no tag frame)."""
     started = time.monotonic()
-    out = ffmpeg_through(encoder_args(rate, bitrate) + ["-f", "mp3", "pipe:1"], [pcm], lambda chunks: b"".join(chunks))
-    assert out is not None
+    out = lamelib.encode(pcm, rate, bitrate)
     if stats is not None:
         stats.add(encodes=1, encoded_samples=len(pcm) // 2)
     log_run("encode", len(pcm) // 2, started)
@@ -61,17 +62,9 @@ def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = No
 
 
 def encode_segments(pcms: list[bytes], rate: int, bitrate: str, stats: Stats | None = None) -> list[bytes]:
-    """Each of `pcms` as its own bare CBR MP3 stream, the same bytes as `encode_segment` gives
-    it, all in one ffmpeg run (a LAME stream per input: core.ffmpeg.ffmpeg_many)."""
-    if len(pcms) == 1 or os.name == "nt":      # Windows: no pass_fds, no select() on pipes
-        return [encode_segment(pcm, rate, bitrate, stats) for pcm in pcms]
-    started = time.monotonic()
-    out = ffmpeg_many(_pcm_in(rate), pcms, [*_mp3_out(bitrate), "-f", "mp3"])
-    if stats is not None:
-        stats.add(encodes=len(pcms), encoded_samples=sum(len(pcm) for pcm in pcms) // 2)
-    for pcm in pcms:
-        log_run("encode", len(pcm) // 2, started)
-    return out
+    """Each of `pcms` as its own bare CBR MP3 stream (`encode_segment`), one after the other
+    in this thread (the encoder threads run side by side: LAME lets go of the GIL)."""
+    return [encode_segment(pcm, rate, bitrate, stats) for pcm in pcms]
 
 
 def window(chunks: Iterator[bytes], skip: int, size: int, first: bytes) -> Iterator[bytes]:

@@ -19,8 +19,9 @@ from . import segments
 from .loudness import Model, choose_gain, level
 from .render import Mix
 
-# ffmpeg's libmp3lame scales every sample by 0.95 (measured: -0.446 dB at any level, pitch and
-# bitrate); loudness normalization makes up for it so the MP3 itself meets the target.
+# LAME scales every sample by 0.95 (measured: -0.446 dB at any level, pitch and bitrate, in
+# ffmpeg's libmp3lame and in lamelib's, -0.450); loudness normalization makes up for it so
+# the MP3 itself meets the target.
 ENCODER_GAIN_DB = -0.446
 # A rebuild keeps the session's previous gain while the model puts it this close to the
 # target (LU): a small edit then changes only the samples it touches (segments.py).
@@ -30,17 +31,13 @@ R = TypeVar("R")
 
 def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate: str = DEFAULT_BITRATE,
                decoded: Callable[[Iterator[bytes]], R] | None = None) -> R | None:
-    """Write int16 mono PCM arriving in `chunks` to `path` as CBR MP3, streaming it into the
-    encoder. The Xing/LAME header records encoder delay and padding, so decoders that
-    honour it return exactly the samples that went in. With `decoded`, the file is then
-    decoded as a player would, streaming, and that PCM handed to `decoded`, whose result is
-    returned. (ffmpeg 7.1+ can decode what it encodes in the same run, a loopback decoder:
-    measured, that run took longer than encoding and decoding one after the other once two
-    sessions encode side by side, which is how builds run.)"""
-    ffmpeg_through(["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a",
-                    "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-                    "-codec:a", "libmp3lame", "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "1",
-                    "-f", "mp3", "-y", str(path)], chunks)
+    """Write int16 mono PCM arriving in `chunks` to `path` as CBR MP3, one LAME stream (the
+    encoder of every session: lamelib.py) behind an Info/LAME tag frame that records delay
+    and padding, so decoders that honour it return exactly the samples that went in: a
+    whole-file encode, no segments, no peak check (tests and bench/ compare against it).
+    With `decoded`, the file is then decoded by ffmpeg as a player would, streaming, and
+    that PCM handed to `decoded`, whose result is returned."""
+    segments.encode_whole(chunks, path, sample_rate, bitrate)
     if decoded is None:
         return None
     return ffmpeg_through(["-i", str(path), "-f", "s16le", "-ac", "1", "-ar", str(sample_rate), "pipe:1"], (),

@@ -48,23 +48,23 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, cast
 
 import numpy as np
 
 from ..core.errors import BuildError
-from ..core.ffmpeg import ffmpeg_exe, ffmpeg_through, run_ffmpeg
+from ..core.ffmpeg import ffmpeg_exe, ffmpeg_through
 from ..model.loudness_settings import LoudnessSettings
+from . import lamelib
 from .lame import LEAD as LEAD  # defined there: still importable from here
 from .lame import LOG_VAR as LOG_VAR
 from .lame import Stats as Stats
 from .lame import encode_segment as encode_segment
-from .lame import encode_segments, encoder_args, log_run, window
+from .lame import encode_segments, log_run, window
 from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, block_size, peak_fix, stream_peak_fix
 from .mp3frames import (
     ENCODER_DELAY,
@@ -209,11 +209,10 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-@lru_cache(maxsize=4)
-def encoder_identity(exe: str) -> str:
-    """The encoder's version line (`ffmpeg version ...`): a different ffmpeg or LAME makes
-    different frames, so it is part of every segment's key."""
-    return run_ffmpeg(["-version"]).decode(errors="replace").splitlines()[0].strip()
+def encoder_identity(exe: str = "") -> str:
+    """The encoder's versions (lamelib.identity): a different LAME makes different frames, so
+    it is part of every segment's key. (`exe`: ignored; the encoder is no longer ffmpeg's.)"""
+    return lamelib.identity()
 
 
 def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | None, cache: Cache | None = None,
@@ -354,7 +353,7 @@ def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessS
         for _ in range(PEAK_PASSES if check else 1):
             started = time.monotonic()
             chunks = session.chunks() if fix is None else Envelope(fix, rate).apply(session.chunks())
-            ffmpeg_through(encoder_args(rate, bitrate) + ["-f", "mp3", "-y", str(name)], chunks)
+            _write_stream(chunks, name, rate, bitrate)
             stats.add(encodes=1, encoded_samples=session.total)
             log_run("encode", session.total, started)
             if not check:
@@ -370,6 +369,29 @@ def _encode_streamed(session: Mix, path: Path, bitrate: str, settings: LoudnessS
             fix = more if fix is None else fix * more
         _join(_file_frames(name), path, rate, session.total)
     return stats
+
+
+def encode_whole(chunks: Iterable[bytes], path: Path, rate: int, bitrate: str) -> None:
+    """`chunks` (int16 mono PCM) as one LAME stream joined behind the Info frame, as a segment
+    would be: a whole-file encode (no segments, no peak check) to compare the segments against."""
+    total = [0]
+
+    def counted() -> Iterator[bytes]:
+        for chunk in chunks:
+            total[0] += len(chunk) // 2
+            yield chunk
+
+    with tempfile.TemporaryDirectory(prefix="audioroutine-") as folder:
+        name = Path(folder) / "whole.mp3"
+        _write_stream(counted(), name, rate, bitrate)
+        _join(_file_frames(name), path, rate, total[0])
+
+
+def _write_stream(chunks: Iterable[bytes], name: Path, rate: int, bitrate: str) -> None:
+    """One LAME stream of `chunks`, bare frames, into the file `name`."""
+    with open(name, "wb") as out:
+        for data in lamelib.encode_chunks(chunks, rate, bitrate):
+            out.write(data)
 
 
 def _file_frames(name: Path, batch: int = 512) -> Iterator[Encoded]:

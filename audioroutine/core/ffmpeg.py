@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import selectors
 import shutil
 import subprocess
 import tempfile
@@ -89,71 +88,6 @@ def ffmpeg_through(args: list[str], chunks: Iterable[bytes], consume: Callable[[
             log.seek(0)
             raise _failed(log.read(), returncode)
         return outcome[0] if outcome else None
-
-
-def ffmpeg_many(head: list[str], inputs: list[bytes], tail: list[str], size: int = 1 << 16) -> list[bytes]:
-    """One ffmpeg run over independent streams: input i (`head` options, its bytes through a
-    pipe of its own) to output i (`-map i:a`, `tail` options, a pipe of its own); what each
-    output wrote, in order. Each output has its own encoder, so its bytes are those of a run
-    for that stream alone, for one process start instead of one per stream (about 18 ms of
-    CPU each: the static binary's start). Every pipe is written and read in this thread
-    (selectors), so no pipe left full can stall the run. Failing raises BuildError with
-    ffmpeg's last error line; an exception here (Ctrl-C included) stops ffmpeg first."""
-    ins, outs = [os.pipe() for _ in inputs], [os.pipe() for _ in inputs]
-    args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error"]
-    for read_end, _ in ins:
-        args += [*head, "-i", f"pipe:{read_end}"]
-    for i, (_, write_end) in enumerate(outs):
-        args += ["-map", f"{i}:a", *tail, f"pipe:{write_end}"]
-    theirs = [r for r, _ in ins] + [w for _, w in outs]
-    ours = [w for _, w in ins] + [r for r, _ in outs]
-    with tempfile.TemporaryFile() as log, selectors.DefaultSelector() as selector:
-        try:
-            proc = subprocess.Popen(args, pass_fds=theirs, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=log)
-        except BaseException:
-            for fd in ours:
-                os.close(fd)
-            raise
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        left = {w: memoryview(data) for (_, w), data in zip(ins, inputs)}
-        got: dict[int, list[bytes]] = {r: [] for r, _ in outs}
-        open_fds = set(ours)
-        try:
-            for fd in ours:
-                os.set_blocking(fd, False)
-                selector.register(fd, selectors.EVENT_WRITE if fd in left else selectors.EVENT_READ)
-            while selector.get_map():
-                for key, _ in selector.select():
-                    fd = key.fd
-                    if fd in left:
-                        try:
-                            left[fd] = left[fd][os.write(fd, left[fd][:size]):]
-                        except BrokenPipeError:      # ffmpeg stopped reading: its log says why
-                            left[fd] = left[fd][:0]
-                        done = not left[fd]
-                    else:
-                        chunk = os.read(fd, size)
-                        got[fd].append(chunk)
-                        done = not chunk
-                    if done:
-                        selector.unregister(fd)
-                        os.close(fd)
-                        open_fds.discard(fd)
-            returncode = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            for fd in open_fds:
-                os.close(fd)
-        if returncode != 0:
-            log.seek(0)
-            raise _failed(log.read(), returncode)
-        return [b"".join(got[r]) for r, _ in outs]
 
 
 def _failed(stderr: bytes, returncode: int) -> BuildError:

@@ -35,7 +35,7 @@ from ..output.prune import legacy_ours, source_of
 from ..output.tags import SessionTags
 from ..output.transcript import write_sidecars
 from ..speech.cache import PhraseCache
-from ..speech.clips import Speech, remember
+from ..speech.clips import Speech, remember, share_clips
 from .executors import Executor, Parallel, open_executor
 from .options import (
     OUTPUT_SUFFIXES,
@@ -91,7 +91,15 @@ def run_batch(routines: Sequence[Any], options: Sequence[BuildOptions], tracks: 
               parallel: Parallel) -> Outcome:
     """Compile, plan and run the batch (see the module docstring). Invalid input (a
     ScriptError) fails the whole batch, every error reported together; an engine, build or
-    file error fails its script alone with `isolate`, else the batch too."""
+    file error fails its script alone with `isolate`, else the batch too. Each phrase is
+    read from the cache once for the batch (`share_clips`)."""
+    with share_clips():
+        return _run_batch(routines, options, tracks, progress, isolate, parallel)
+
+
+def _run_batch(routines: Sequence[Any], options: Sequence[BuildOptions], tracks: list[Track],
+               progress: Callable[[Any, BuildOptions], Progress | None] | None, isolate: bool,
+               parallel: Parallel) -> Outcome:
     prepared = collect(lambda pair: compile_script(*pair), zip(routines, options))
     for folder in {opts.out_dir for opts in options}:
         remove_stale_temps(folder, lambda name: name.endswith(OUTPUT_SUFFIXES))

@@ -58,6 +58,11 @@ _memo_lock = threading.Lock()
 # found missing from the cache (until its length is known).
 _lengths: dict[tuple[str, int], int] | None = None
 MISSING = -1
+# While `share_clips()` is on (a build in this process): (cache location, cache key, session
+# rate) -> the trimmed clip every Speech of the build uses, read and verified once: a build
+# reads each phrase to lay out its timeline, then again for each session it makes.
+_shared: dict[tuple[str, str, int], bytes] | None = None
+_shared_bytes = [0]
 MAX_REMEMBERED = 500_000   # phrases; past this the memory starts again empty
 
 
@@ -76,6 +81,29 @@ def remember_lengths() -> Iterator[None]:
         yield
     finally:
         _lengths = outer
+
+
+@contextmanager
+def share_clips() -> Iterator[None]:
+    """For one build in this process: each phrase's clip is read from the cache and verified
+    once, then shared by every Speech of the build (up to MEMO_BYTES of clips; the rest are
+    read as before). Nested calls share the outer build's clips."""
+    global _shared
+    if _shared is not None:
+        yield
+        return
+    _shared, _shared_bytes[0] = {}, 0
+    try:
+        yield
+    finally:
+        _shared = None
+
+
+def _share(name: tuple[str, str, int], pcm: bytes) -> None:
+    shared = _shared
+    if shared is not None and _shared_bytes[0] + len(pcm) <= MEMO_BYTES:
+        shared[name] = pcm
+        _shared_bytes[0] += len(pcm)
 
 
 def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -213,7 +241,11 @@ class Speech:
             self.cache.put(self.key(text), clip)
             self.stats.synthesized += 1
             pcm = self._pcm[text] = self._trimmed(text, clip)
+            _share(self._shared_name(text), pcm)
         return pcm
+
+    def _shared_name(self, text: str) -> tuple[str, str, int]:
+        return (str(self.cache.root), self.key(text), self.sample_rate)
 
     def _trimmed(self, text: str, clip: Clip) -> bytes:
         """`clip` at the session rate, quiet edges trimmed (trim_quiet): once per process,
@@ -256,6 +288,12 @@ class Speech:
     def _from_cache(self, text: str) -> bytes | None:
         """From memory, else from a verified cache entry. A damaged entry is discarded
         with a warning naming the phrase; an outdated one is counted."""
+        shared = _shared
+        if text not in self._pcm and shared is not None:
+            found = shared.get(self._shared_name(text))
+            if found is not None:
+                self.stats.cached += 1
+                self._pcm[text] = found
         if text not in self._pcm:
             try:
                 clip = self.cache.load(self.key(text))
@@ -270,6 +308,7 @@ class Speech:
                 return None
             self.stats.cached += 1
             self._pcm[text] = self._trimmed(text, clip)
+            _share(self._shared_name(text), self._pcm[text])
         return self._pcm[text]
 
     def measure(self, text: str) -> int:

@@ -304,15 +304,36 @@ def test_other_rates_and_bitrates_decode_exactly_and_mutagen_agrees(tmp_path, ra
     assert round(MP3(str(path)).info.length * rate) == total
 
 
-def test_one_encoder_run_gives_each_stream_the_bytes_of_its_own_run():
-    """lame.encode_segments: several LAME streams in one ffmpeg run (pipes written and read
-    together: one input is larger than a pipe's buffer), each byte for byte its own run's."""
+def test_lame_in_the_process_gives_the_same_bytes_every_way(monkeypatch):
+    """lamelib: LAME through ctypes (GIL let go: encoder threads run side by side) gives, byte
+    for byte, what lameenc's own Encoder gives (the fallback where the library hides its C
+    functions), whole or fed in odd chunks, from one thread or four at once; a bitrate LAME
+    cannot take is one clear error."""
+    import threading
+
+    from audioroutine.audio import lamelib
+
     rng = np.random.default_rng(2)
     pcms = [(rng.standard_normal(n) * 3000).astype("<i2").tobytes() for n in (22050, 700, 300_000)]
     stats = lame.Stats()
-    assert lame.encode_segments(pcms, RATE, "64k", stats) == [encode_segment(pcm, RATE, "64k") for pcm in pcms]
+    made = lame.encode_segments(pcms, RATE, "64k", stats)
     assert (stats.encodes, stats.encoded_samples) == (3, sum(len(pcm) for pcm in pcms) // 2)
-    with pytest.raises(BuildError, match="ffmpeg failed"):
+    assert lamelib._library() is not None                    # the fast path is the one tested here
+    assert made == [lamelib.encode(pcm, RATE, "64k") for pcm in pcms]
+    cut = [pcms[2][:1001], pcms[2][1001:90_000], pcms[2][90_000:]]   # odd byte counts: samples split
+    assert b"".join(lamelib.encode_chunks(cut, RATE, "64k")) == made[2]
+    side_by_side: dict[int, bytes] = {}
+    threads = [threading.Thread(target=lambda i=i: side_by_side.__setitem__(i, lamelib.encode(pcms[i % 3], RATE,
+                                                                                                 "64k")))
+               for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [side_by_side[i] for i in range(4)] == [made[i % 3] for i in range(4)]
+    monkeypatch.setattr(lamelib, "_library", lambda: None)   # lameenc's Encoder instead
+    assert [lamelib.encode(pcm, RATE, "64k") for pcm in pcms] == made
+    with pytest.raises(BuildError, match="LAME cannot encode at bitrate 'abc'"):
         lame.encode_segments(pcms[:2], RATE, "abc")
 
 

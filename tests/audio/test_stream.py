@@ -197,11 +197,12 @@ def test_memory_does_not_grow_with_the_session(tmp_path):
     assert len(decode_mp3(tmp_path / "long.mp3", RATE).raw_data) == 2 * RATE * 60 * 24
 
 
-def test_ffmpeg_failing_mid_stream_is_one_clear_error(tmp_path):
+def test_an_encoder_refusing_is_one_clear_error(tmp_path):
     from audioroutine.core.errors import BuildError
 
-    with pytest.raises(BuildError, match="ffmpeg failed"):
+    with pytest.raises(BuildError, match="LAME cannot encode at bitrate 'nonsense'"):
         encode_mp3([noise(1.0)] * 3, tmp_path / "x.mp3", RATE, "nonsense")
+    assert not (tmp_path / "x.mp3").exists()
 
 
 def test_a_levelled_piece_is_analysed_once_then_read_from_the_cache(mini_script, tmp_path, monkeypatch):

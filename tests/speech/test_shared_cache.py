@@ -61,9 +61,10 @@ def test_the_cli_and_the_environment_take_a_url(mini_script, tmp_path, cache_roo
     fs, root = fsspec.core.url_to_fs(cache_root)
     found = fs.find(root)                                # every entry in the store, nothing else:
     segments = sum("/segments/" in f for f in found)     # each session's encoded segments
-    assert len(found) == 22 + segments + 2               # each phrase's clip and its levelled piece,
+    assert len(found) == 22 + segments + 2 + 2           # each phrase's clip and its levelled piece,
     assert sum("/phrases/" in f for f in found) == sum("/pieces/" in f for f in found) == 11
-    assert segments >= 2 and sum("/sessions/" in f for f in found) == 2   # and each session's gain
+    assert segments >= 2 and sum("/sessions/" in f for f in found) == 2   # each session's gain
+    assert sum("/covers/" in f for f in found) == 2      # and each level's cover (no trimmed clip: remote)
     monkeypatch.delenv("AUDIOROUTINE_CACHE_DIR")
     again = CliRunner(mix_stderr=False).invoke(cli, ["build", str(mini_script), "--out", str(tmp_path / "b"),
                                                      "--cache-dir", cache_root])
