@@ -9,7 +9,8 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from . import lamelib
 from .mp3frames import DECODER_DELAY, ENCODER_DELAY
@@ -34,6 +35,16 @@ class Stats:
         with self.lock:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
+
+    def merge(self, other: Stats) -> None:
+        """Add `other`'s counts (a Dask task's, segments.encode_misses)."""
+        self.add(**{f.name: getattr(other, f.name) for f in fields(other) if f.compare})
+
+    def __getstate__(self) -> dict[str, Any]:     # pickled without its lock (returned by a Dask task)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, lock=threading.Lock())
 
 
 def _pcm_in(rate: int) -> list[str]:

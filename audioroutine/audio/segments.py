@@ -36,6 +36,11 @@ in one ffmpeg run, a LAME stream each (lame.encode_segments: the same bytes as a
 one process start), and checked in one decoder run. The peak check of lossy coding
 (loudness.stream_true_peaks / peak_fix) decodes only the frames near blocks that could go
 over (peakcheck.py): only a segment that went over is encoded again.
+
+A batch's misses are encoded by `encode_misses` (PCM in, checked frames out: no cache, no
+session), on this process's encoder threads, or, for a session made in a Dask worker's task
+once it has missed DASK_MIN_MISSES_S seconds of audio, as a Dask task on any worker
+(segment_tasks.py): the same bytes either way.
 """
 
 from __future__ import annotations
@@ -48,18 +53,19 @@ import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 
 from ..core.errors import BuildError
 from ..core.ffmpeg import ffmpeg_exe, ffmpeg_through
 from ..model.loudness_settings import LoudnessSettings
-from . import lamelib
+from . import lamelib, segment_tasks
 from .lame import LEAD as LEAD  # defined there: still importable from here
 from .lame import LOG_VAR as LOG_VAR
 from .lame import Stats as Stats
@@ -88,6 +94,7 @@ LONG_GAP_S = 2.5                         # unless it ends before a silence this 
 SHORT_SEGMENT_S = 5                      # and lasts this long
 VERSION = 4                              # of the segment format: a change makes new cache entries
 MAGIC = b"ARSEG002"
+DASK_MIN_MISSES_S = 60                   # a session made in a Dask task: its misses become tasks from this much audio
 
 
 @dataclass(frozen=True)
@@ -220,7 +227,8 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     """Encode the (already levelled) `session` to `path`: segments taken a batch at a time
     (`batches`) on the encoder threads, each read from `cache` or encoded, checked for true
     peaks after coding when `settings` is given, joined in order into one gapless MP3
-    written as they come."""
+    written as they come. In a Dask worker's task, a long session's misses are encoded as
+    tasks on the cluster instead (segment_tasks.py, DASK_MIN_MISSES_S)."""
     stats = stats or Stats()
     if session.bed is not None:
         return _encode_streamed(session, path, bitrate, settings, stats)
@@ -258,9 +266,9 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
             i += 1
         return named.hexdigest()
 
-    def job(batch: list[Segment]) -> list[Encoded]:
-        """On an encoder thread: each segment of `batch` from the cache, the others encoded in
-        one encoder run, their peak checks in one decoder run, and a fix where one went over."""
+    def job(batch: list[Segment], run: Callable[..., Misses] = _here) -> list[Encoded]:
+        """On an encoder thread: each segment of `batch` from the cache, the others rendered
+        and encoded by `run` (encode_misses: here, or as a Dask task), and stored."""
         found: list[Encoded | None] = []
         misses: list[tuple[int, str, bytes]] = []
         for i, segment in enumerate(batch):
@@ -272,45 +280,79 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
                 misses.append((i, key, render(session, segment.head, segment.end)))
             found.append(hit)
         if misses:
-            streams = [split_frames(data) for data in
-                       encode_segments([pcm for _, _, pcm in misses], rate, bitrate, stats)]
-            if check:
-                assert settings is not None
-                peaks = decode_checks([Check(frames, pcm, rate, 0, settings)
-                                       for frames, (_, _, pcm) in zip(streams, misses)], stats)
-            for n, (frames, (i, key, pcm)) in enumerate(zip(streams, misses)):
-                segment = batch[i]
-                kept = (_encode_checked(pcm, own(segment), cuts_in(segment), rate, bitrate, settings, stats,
-                                        (frames, peaks[n])) if check else keep(frames, segment.keep))
-                made = found[i] = _encoded(kept)
+            owned = [batch[i] for i, _, _ in misses]
+            made, spent = run(sum(len(pcm) for _, _, pcm in misses) / 2 / rate, encode_misses,
+                              [pcm for _, _, pcm in misses], [own(s) for s in owned], [cuts_in(s) for s in owned],
+                              rate, bitrate, settings)
+            stats.merge(spent)
+            for (i, key, _), encoded in zip(misses, made):
+                found[i] = encoded
                 if cache is not None:
-                    cache.put_segment(key, _entry(made))
+                    cache.put_segment(key, _entry(encoded))
         return [_silence_then(silent_frames(int.from_bytes(f.data[:4], "big"), s.start // spf, s.silent // spf), f)
                 for s, f in zip(batch, cast(list[Encoded], found))]
 
-    pool = _executor()
     window = 2 * workers()
     futures: deque[Future[list[Encoded]]] = deque()
     ahead = iter(batches(segments, rate))
+    encoded = sum(s.end - s.head for s in segments) / rate
+    remote: AbstractContextManager[segment_tasks.Tasks | None] = (
+        segment_tasks.tasks(window, DASK_MIN_MISSES_S, _local) if encoded >= DASK_MIN_MISSES_S else nullcontext())
 
-    def results() -> Iterator[Encoded]:
+    def results(tasks: segment_tasks.Tasks | None) -> Iterator[Encoded]:
+        pool, run = (_executor(), _here) if tasks is None else (tasks.pool, tasks.run)
         for batch in ahead:
-            futures.append(pool.submit(job, batch))
+            futures.append(pool.submit(job, batch, run))
             if len(futures) >= window:
                 break
         while futures:
             made = futures.popleft().result()
             for batch in ahead:
-                futures.append(pool.submit(job, batch))
+                futures.append(pool.submit(job, batch, run))
                 break
             yield from made
 
-    try:
-        _join(results(), path, rate, session.total)
-    finally:
-        for future in futures:
-            future.cancel()
+    with remote as tasks:
+        try:
+            _join(results(tasks), path, rate, session.total)
+        finally:
+            for future in futures:
+                future.cancel()
     return stats
+
+
+Misses = tuple[list["Encoded"], Stats]
+
+
+def encode_misses(pcms: list[bytes], owns: list[Segment], cuts: list[list[int]], rate: int, bitrate: str,
+                  settings: LoudnessSettings | None) -> Misses:
+    """Segments not in the cache (`pcms`, each on its own grid: `owns`, with the places
+    `cuts` a segment could start inside it) encoded in one encoder run, their peak checks
+    in one decoder run when `settings` is enabled, and a fix where one went over; their kept
+    frames, with what that took. Pure (no cache, no session), so it runs the same on an
+    encoder thread or as a Dask task on another machine (segment_tasks.py)."""
+    stats = Stats()
+    check = settings is not None and settings.enabled
+    streams = [split_frames(data) for data in encode_segments(pcms, rate, bitrate, stats)]
+    if check:
+        assert settings is not None
+        peaks = decode_checks([Check(frames, pcm, rate, 0, settings) for frames, pcm in zip(streams, pcms)], stats)
+    made = []
+    for n, (frames, pcm, segment, inside) in enumerate(zip(streams, pcms, owns, cuts)):
+        kept = (_encode_checked(pcm, segment, inside, rate, bitrate, settings, stats, (frames, peaks[n]))
+                if check else keep(frames, segment.keep))
+        made.append(_encoded(kept))
+    return made, stats
+
+
+def _here(seconds: float, fn: Callable[..., Misses], *args: Any) -> Misses:
+    """Run `fn` on this thread (an encoder thread: a session made outside a Dask cluster)."""
+    return fn(*args)
+
+
+def _local(fn: Callable[..., Misses], *args: Any) -> Misses:
+    """Run `fn` on an encoder thread and wait (a Dask session's batch below DASK_MIN_MISSES_S)."""
+    return _executor().submit(fn, *args).result()
 
 
 def batches(segments: list[Segment], rate: int) -> list[list[Segment]]:
