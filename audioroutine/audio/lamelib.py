@@ -56,14 +56,18 @@ def _library() -> Any:
 
 @cache
 def identity() -> str:
-    """What names this encoder in a segment's cache key: the wheel's and the library's versions."""
-    from importlib.metadata import version
+    """What names this encoder in a segment's cache key: LAME's version and a digest of the
+    library file itself (any other build of it may make other frames; reading the wheel's
+    metadata would cost more than hashing the file)."""
+    import hashlib
 
-    import lameenc  # noqa: F401  (installed: its version is read from its metadata)
+    import lameenc
 
     lib = _library()
     library = lib.get_lame_version().decode() if lib is not None else "?"
-    return f"lameenc {version('lameenc')} LAME {library} q{QUALITY} cbr"
+    with open(lameenc.__file__, "rb") as file:
+        digest = hashlib.sha256(file.read()).hexdigest()[:16]
+    return f"lameenc {digest} LAME {library} q{QUALITY} cbr"
 
 
 class Stream:

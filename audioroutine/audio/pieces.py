@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import cast
 
 import numpy as np
 
-from ..speech.clips import Speech
+from ..speech.clips import Speech, share, shared
 from .loudness import Analysis, analyse, rotate_phase
 
 EDGE_FADE_MS = 5          # clip edges fade in/out to avoid clicks; lengths do not change
@@ -43,18 +44,25 @@ def speech_piece(speech: Speech, text: str, rotate: bool) -> tuple[bytes, Analys
     fade = rate * EDGE_FADE_MS // 1000
     if not rotate:
         return fade_edges(speech.clip(text), fade), None
-    source = hashlib.sha256(speech.clip(text)).digest()
+    clip = speech.clip(text)
+    memo = speech.shared_name(text, f"piece-v{VERSION}")   # the sessions of a build share it
+    kept = shared(memo)
+    if kept is not None:
+        return cast(tuple[bytes, Analysis], kept)
+    source = hashlib.sha256(clip).digest()
     name = f"{speech.key(text)}-{rate}-v{VERSION}"
     data = speech.cache.load_derived(name)
-    if data is not None:
-        found = _decode(data, source)
-        if found is not None:
-            return found
-        speech.cache.drop_derived(name)
-    pcm = fade_edges(clip_pcm(speech, text, rotate), fade)
-    analysis = analyse(pcm, rate)
-    speech.cache.put_derived(name, _encode(pcm, analysis, source))
-    return pcm, analysis
+    found = _decode(data, source) if data is not None else None
+    if found is None:
+        if data is not None:
+            speech.cache.drop_derived(name)
+        pcm = fade_edges(clip_pcm(speech, text, rotate), fade)
+        found = pcm, analyse(pcm, rate)
+        speech.cache.put_derived(name, _encode(*found, source))
+    for array in (found[1].power, found[1].peaks):
+        array.setflags(write=False)              # shared by every session of the build: read only
+    share(memo, found, 2 * len(found[0]))
+    return found
 
 
 def _encode(pcm: bytes, analysis: Analysis, source: bytes) -> bytes:

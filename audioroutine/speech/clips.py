@@ -8,6 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 from pydub import AudioSegment
@@ -60,8 +61,9 @@ _lengths: dict[tuple[str, int], int] | None = None
 MISSING = -1
 # While `share_clips()` is on (a build in this process): (cache location, cache key, session
 # rate) -> the trimmed clip every Speech of the build uses, read and verified once: a build
-# reads each phrase to lay out its timeline, then again for each session it makes.
-_shared: dict[tuple[str, str, int], bytes] | None = None
+# reads each phrase to lay out its timeline, then again for each session it makes; and what
+# is made from a clip for every session alike (pieces.py: `shared`, `share`).
+_shared: dict[tuple[Any, ...], Any] | None = None
 _shared_bytes = [0]
 MAX_REMEMBERED = 500_000   # phrases; past this the memory starts again empty
 
@@ -99,11 +101,23 @@ def share_clips() -> Iterator[None]:
         _shared = None
 
 
-def _share(name: tuple[str, str, int], pcm: bytes) -> None:
-    shared = _shared
-    if shared is not None and _shared_bytes[0] + len(pcm) <= MEMO_BYTES:
-        shared[name] = pcm
-        _shared_bytes[0] += len(pcm)
+def share(name: tuple[Any, ...], value: Any, size: int) -> None:
+    """Keep `value` (about `size` bytes) for the rest of the build, if `share_clips` is on
+    and MEMO_BYTES allow."""
+    found = _shared
+    if found is not None and _shared_bytes[0] + size <= MEMO_BYTES:
+        found[name] = value
+        _shared_bytes[0] += size
+
+
+def shared(name: tuple[Any, ...]) -> Any:
+    """What `share` kept under `name` in this build; None if nothing."""
+    found = _shared
+    return None if found is None else found.get(name)
+
+
+def _share(name: tuple[Any, ...], pcm: bytes) -> None:
+    share(name, pcm, len(pcm))
 
 
 def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -246,6 +260,10 @@ class Speech:
 
     def _shared_name(self, text: str) -> tuple[str, str, int]:
         return (str(self.cache.root), self.key(text), self.sample_rate)
+
+    def shared_name(self, text: str, kind: str) -> tuple[str, str, int, str]:
+        """A name for what is made from the phrase's clip, to `share` within a build."""
+        return (*self._shared_name(text), kind)
 
     def _trimmed(self, text: str, clip: Clip) -> bytes:
         """`clip` at the session rate, quiet edges trimmed (trim_quiet): once per process,

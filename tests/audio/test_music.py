@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from audioroutine import BuildOptions, build, load_script, plan
+from audioroutine.audio import segments
 from audioroutine.audio.loudness import parse_ebur128
-from audioroutine.audio.mp3 import decode_mp3, encode_mp3
+from audioroutine.audio.mp3 import decode_mp3
 from audioroutine.audio.music import HOLD_MS, LEAD_MS, RELEASE_MS, Bed, with_bed
 from audioroutine.audio.pads import bed_loops, forget
 from audioroutine.audio.render import Mix, mix
@@ -172,7 +173,7 @@ def test_the_measure_over_a_bed_catches_a_moved_cue_or_a_misaligned_bed(write_sc
 def _bed_alone(routine, tmp_path: Path, music: Music, level: str = "one", options: BuildOptions | None = None
                ) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """The bed of a session as it is mixed (same gain, same ducking), without the voice,
-    through the MP3 encoder; and the cues' spans."""
+    through the MP3 encoder of a session over a bed; and the cues' spans."""
     from audioroutine.audio.mp3 import ENCODER_GAIN_DB
     from audioroutine.model.loudness_settings import LoudnessSettings
 
@@ -185,7 +186,7 @@ def _bed_alone(routine, tmp_path: Path, music: Music, level: str = "one", option
     quiet = Mix({k: bytes(len(v)) for k, v in session.pieces.items()}, session.places, session.total, RATE, {},
                 session.bed)
     path = tmp_path / "bed.mp3"
-    encode_mp3(quiet.chunks(), path, RATE, "64k")
+    segments.encode(quiet, path, "64k", None)           # the encoder of a session over a bed
     cues = [(e.start, e.end) for e in timeline.events if e.kind == "speech"]
     return decoded(path), cues
 

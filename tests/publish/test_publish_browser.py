@@ -64,7 +64,7 @@ def test_player_page_in_chromium(tmp_path: Path) -> None:
         report: dict[str, Any] = {}
 
         # Exact duration: the page says it, and Chromium's decoder agrees.
-        until(page, "document.getElementById('player').readyState >= 1")
+        until(page, "document.getElementById('player')?.readyState >= 1")
         report["duration"] = page.evaluate("document.getElementById('player').duration")
         assert page.inner_text("#duration") == format_ms(int(exact * 1000))
         assert abs(report["duration"] - exact) < 1e-5, (report, exact)      # Chromium reports microseconds
@@ -124,7 +124,7 @@ def test_player_page_in_chromium(tmp_path: Path) -> None:
         page.goto(f"{base}index.html")                                   # the index page too
         page.click("text=Mini <script>alert('x')</script> — Progressed")
         assert page.url == f"{base}mini-progressed.html"
-        until(page, "document.getElementById('player').readyState >= 1")
+        until(page, "document.getElementById('player')?.readyState >= 1")
 
         shot = tmp_path / "player.png"
         shoot(page, f"{base}mini-beginner.html", shot, (start + end) // 2)

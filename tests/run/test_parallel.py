@@ -247,6 +247,11 @@ def test_piper_gives_the_same_bytes_in_this_process_and_in_a_pool(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_during_a_pooled_build_stops_the_workers_and_leaves_no_file(scripts, tmp_path):
+    for path in scripts:     # sessions long enough to be caught being made (a short one encodes in milliseconds)
+        text = path.read_text(encoding="utf-8")
+        for short in ("{reps: 2, hold: 2s}", "{reps: 3, hold: 3s}"):
+            text = text.replace(short, "{reps: 100, hold: 1s, sets: 3}")
+        path.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     env = {**os.environ, "AUDIOROUTINE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "audioroutine", "build", str(scripts[0].parent), "--out", str(out),

@@ -222,5 +222,5 @@ def test_two_processes_fill_and_read_one_s3_cache_at_once(write_script, tmp_path
     found = fs.find(root)
     names = sorted(p.rsplit("/", 1)[-1].removesuffix(".wav") for p in found if p.endswith(".wav"))
     assert len(names) == 11 and all(PhraseCache(cache_root).load(key) is not None for key in names)
-    extra = sum(p.endswith(".mp3") or p.endswith(".json") for p in found)       # segments, session gains
+    extra = sum(p.endswith((".mp3", ".json", ".png")) for p in found)   # segments, session gains, covers
     assert sum(p.endswith(".npz") for p in found) == 11 == len(found) - len(names) - extra   # each one's piece
