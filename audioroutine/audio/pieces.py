@@ -78,7 +78,7 @@ def _encode(pcm: bytes, analysis: Analysis, source: bytes) -> bytes:
 def _decode(data: bytes, source: bytes) -> tuple[bytes, Analysis] | None:
     """The entry's (PCM, analysis); None unless it verifies and was made from `source`."""
     head = len(MAGIC) + 32
-    if data[:len(MAGIC)] != MAGIC or hashlib.sha256(data[head:]).digest() != data[len(MAGIC):head]:
+    if data[:len(MAGIC)] != MAGIC or hashlib.sha256(memoryview(data)[head:]).digest() != data[len(MAGIC):head]:
         return None
     if data[head:head + 32] != source:
         return None

@@ -26,6 +26,7 @@ class Clip:
 
     pcm: bytes
     sample_rate: int
+    digest: bytes | None = field(default=None, compare=False, repr=False)   # sha256 of pcm, when known
 
     @property
     def samples(self) -> int:

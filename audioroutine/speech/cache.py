@@ -220,11 +220,12 @@ def read_entry(data: bytes, key: str) -> Clip:
             raise Damaged("format header altered")
         if not meta["frames"]:
             raise Damaged("no audio")
-        if hashlib.sha256(chunks[b"data"]).hexdigest() != meta.get("sha256"):
+        digest = hashlib.sha256(chunks[b"data"]).digest()
+        if digest.hex() != meta.get("sha256"):
             raise Damaged("audio checksum mismatch")
     except (ValueError, TypeError, AttributeError):
         raise Damaged("unreadable checksum record") from None
-    return Clip(pcm=chunks[b"data"], sample_rate=rate)
+    return Clip(pcm=chunks[b"data"], sample_rate=rate, digest=digest)
 
 
 def _is_entry_name(name: str) -> bool:

@@ -213,10 +213,14 @@ class Speech:
         self.stats = stats or SpeechStats()
         self._identity = engine.identity()
         self._pcm: dict[str, bytes] = {}
+        self._keys: dict[str, str] = {}      # text -> cache key (a JSON dump and a sha256 each)
         self._remembered: set[str] = set()   # phrases known by `remember_lengths`, counted once
 
     def key(self, text: str) -> str:
-        return phrase_key(self._identity, text)
+        key = self._keys.get(text)
+        if key is None:
+            key = self._keys[text] = phrase_key(self._identity, text)
+        return key
 
     def is_cached(self, text: str) -> bool:
         """True when the phrase is in memory or has a cache entry that verifies (then loaded),
@@ -268,7 +272,7 @@ class Speech:
     def _trimmed(self, text: str, clip: Clip) -> bytes:
         """`clip` at the session rate, quiet edges trimmed (trim_quiet): once per process,
         and kept in a folder cache beside the clip (`_stored_trim`)."""
-        source = hashlib.sha256(clip.pcm).digest()
+        source = clip.digest or hashlib.sha256(clip.pcm).digest()     # a cache entry's, checked when read
         key = (source, clip.sample_rate, self.sample_rate)
         with _memo_lock:
             pcm = _memo.get(key)
@@ -276,12 +280,7 @@ class Speech:
                 _memo.move_to_end(key)
                 return pcm
         pcm = self._stored_trim(text, source + clip.sample_rate.to_bytes(4, "big"), clip)
-        with _memo_lock:
-            if key not in _memo:
-                _memo[key] = pcm
-                _memo_bytes[0] += len(pcm)
-                while _memo_bytes[0] > MEMO_BYTES:
-                    _memo_bytes[0] -= len(_memo.popitem(last=False)[1])
+        _remember_trim(key, pcm)
         return pcm
 
     def _stored_trim(self, text: str, source: bytes, clip: Clip) -> bytes:
@@ -368,6 +367,16 @@ def _read_trim(data: bytes, source: bytes) -> bytes | None:
     head = len(TRIM_MAGIC) + 32
     if data[:len(TRIM_MAGIC)] != TRIM_MAGIC or data[head:head + len(source)] != source:
         return None
-    if hashlib.sha256(data[head:]).digest() != data[len(TRIM_MAGIC):head] or (len(data) - head) % 2:
+    if hashlib.sha256(memoryview(data)[head:]).digest() != data[len(TRIM_MAGIC):head] or (len(data) - head) % 2:
         return None
     return data[head + len(source):]
+
+
+def _remember_trim(key: tuple[bytes, int, int], pcm: bytes) -> None:
+    """Keep a trimmed clip in this process's memo (least recently used out past MEMO_BYTES)."""
+    with _memo_lock:
+        if key not in _memo:
+            _memo[key] = pcm
+            _memo_bytes[0] += len(pcm)
+            while _memo_bytes[0] > MEMO_BYTES:
+                _memo_bytes[0] -= len(_memo.popitem(last=False)[1])
