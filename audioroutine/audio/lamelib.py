@@ -32,11 +32,19 @@ def kbps(bitrate: str) -> int:
         raise BuildError(f"LAME cannot encode at bitrate {bitrate!r}: give kbit/s, such as 64k") from None
 
 
+def _lameenc() -> Any:
+    """The lameenc module; a clear error when it is not installed."""
+    try:
+        import lameenc
+    except ImportError:
+        raise BuildError("the MP3 encoder is missing: pip install lameenc (audioroutine depends on it)") from None
+    return lameenc
+
+
 @cache
 def _library() -> Any:
     """The LAME library's functions (ctypes), or None when they are not exported."""
-    import lameenc
-
+    lameenc = _lameenc()
     try:
         lib = ctypes.CDLL(lameenc.__file__)
         lib.lame_init.restype = ctypes.c_void_p
@@ -61,8 +69,7 @@ def identity() -> str:
     metadata would cost more than hashing the file)."""
     import hashlib
 
-    import lameenc
-
+    lameenc = _lameenc()
     lib = _library()
     library = lib.get_lame_version().decode() if lib is not None else "?"
     with open(lameenc.__file__, "rb") as file:
@@ -77,9 +84,7 @@ class Stream:
     def __init__(self, rate: int, bitrate: str) -> None:
         self.lib = _library()
         if self.lib is None:
-            import lameenc
-
-            self.encoder: Any = lameenc.Encoder()
+            self.encoder: Any = _lameenc().Encoder()
             self.encoder.set_bit_rate(kbps(bitrate))
             self.encoder.set_in_sample_rate(rate)
             self.encoder.set_out_sample_rate(rate)

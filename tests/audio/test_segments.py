@@ -6,6 +6,7 @@ and checked for peaks per segment."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -331,6 +332,10 @@ def test_lame_in_the_process_gives_the_same_bytes_every_way(monkeypatch):
     for thread in threads:
         thread.join()
     assert [side_by_side[i] for i in range(4)] == [made[i % 3] for i in range(4)]
+    monkeypatch.setitem(sys.modules, "lameenc", None)         # not installed: one clear error
+    with pytest.raises(BuildError, match="pip install lameenc"):
+        lamelib._lameenc()
+    monkeypatch.delitem(sys.modules, "lameenc")
     monkeypatch.setattr(lamelib, "_library", lambda: None)   # lameenc's Encoder instead
     assert [lamelib.encode(pcm, RATE, "64k") for pcm in pcms] == made
     with pytest.raises(BuildError, match="LAME cannot encode at bitrate 'abc'"):
