@@ -56,6 +56,11 @@ def commit_temp(tmp: Path, final: Path, stage: str | None = None, durable: bool 
     os.replace(tmp, final)
 
 
+def flush_to_disk(path: Path) -> None:
+    """Flush `path`'s data to disk (fsync)."""
+    _fsync(path)
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -29,7 +29,7 @@ from ..audio.render import mix
 from ..compile.timeline import Timeline
 from ..core.errors import AudioRoutineError
 from ..core.ffmpeg import configure_pydub
-from ..core.files import checkpoint
+from ..core.files import checkpoint, flush_to_disk
 from ..engines import Engine, VoiceOptions, get_engine
 from ..model.loudness_settings import LoudnessSettings
 from ..model.music_settings import Music
@@ -127,6 +127,7 @@ def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
     try:
         if dest is not None:
             _produce(job, dest)
+            flush_to_disk(dest)    # here, beside the other sessions, not in the commit that renames it
             return None
         fd, name = tempfile.mkstemp(prefix="audioroutine-", suffix=".mp3")
         os.close(fd)

@@ -250,7 +250,7 @@ def test_ctrl_c_during_a_pooled_build_stops_the_workers_and_leaves_no_file(scrip
     for path in scripts:     # sessions long enough to be caught being made (a short one encodes in milliseconds)
         text = path.read_text(encoding="utf-8")
         for short in ("{reps: 2, hold: 2s}", "{reps: 3, hold: 3s}"):
-            text = text.replace(short, "{reps: 100, hold: 1s, sets: 3}")
+            text = text.replace(short, "{reps: 100, hold: 1s, sets: 10}")
         path.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     env = {**os.environ, "AUDIOROUTINE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
