@@ -81,6 +81,7 @@ class StubClient:
         self.submitted: list[tuple[object, ...]] = []
         self.cancelled: list[Future[object]] = []
         self.hold = False                  # True: tasks never end
+        self.scattered: list[object] = []
 
     def submit(self, fn, *args, pure=True):
         assert pure is False
@@ -94,6 +95,11 @@ class StubClient:
         for future in futures:
             self.cancelled.append(future)
             future.cancel()
+
+    def scatter(self, data, hash=True):
+        assert hash is False and len(data) == 1
+        self.scattered.append(data[0])
+        return [data[0]]                   # what the task gets in its place (Dask: a future)
 
 
 def test_a_sessions_misses_go_to_the_cluster_once_they_reach_the_threshold_and_are_cancelled_on_close():
@@ -140,3 +146,14 @@ def test_a_long_session_on_two_workers_is_encoded_on_both_in_the_bytes_of_jobs_1
     sessions = [task for task in stream.data if str(task["key"]).startswith("make_session")]
     assert len(sessions) == 2 and len(encoded) >= 6           # 390 s and 610 s encoded: batches of 120 s at most
     assert len(workers) == 2 and {task["worker"] for task in encoded} == workers
+
+
+def test_a_large_batch_is_sent_ahead_of_its_task():
+    """A batch's PCM over SCATTER_BYTES is scattered first (Dask warns of graphs over 10 MB:
+    a 120 s batch at 48 kHz is 11.5 MB); a small one goes with its task."""
+    client = StubClient()
+    tasks = segment_tasks.Tasks(client, 2, 0, lambda fn, *args: fn(*args))
+    small, large = [b"x" * 1000], [b"y" * (segment_tasks.SCATTER_BYTES // 2 + 1)] * 2
+    assert tasks.run(10, len, small) == 1 and tasks.run(10, len, large) == 2
+    assert client.scattered == [large] and client.submitted == [(small,), (large,)]
+    tasks.close()
