@@ -254,8 +254,12 @@ def test_ctrl_c_during_a_pooled_build_stops_the_workers_and_leaves_no_file(scrip
         path.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     env = {**os.environ, "AUDIOROUTINE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    # As from a terminal: Ctrl-C not ignored, whatever a library loaded by an earlier test did to
+    # this process's SIGINT (an ignored signal is inherited through exec; the full slow run,
+    # not this test alone, had the build run to its end)
     proc = subprocess.Popen([sys.executable, "-m", "audioroutine", "build", str(scripts[0].parent), "--out", str(out),
-                             "--jobs", "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--jobs", "2"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any(p.name.endswith(".tmp") for p in out.iterdir())):   # a session being made
         assert proc.poll() is None and time.monotonic() < deadline, "the build ended before a session was made"
