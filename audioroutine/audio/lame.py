@@ -47,19 +47,12 @@ class Stats:
         self.__dict__.update(state, lock=threading.Lock())
 
 
-def _pcm_in(rate: int) -> list[str]:
-    return ["-f", "s16le", "-ar", str(rate), "-ac", "1"]
-
-
-def _mp3_out(bitrate: str) -> list[str]:
-    return ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-codec:a", "libmp3lame",
-            "-b:a", bitrate, "-id3v2_version", "0", "-write_xing", "0"]
-
-
 def encoder_args(rate: int, bitrate: str) -> list[str]:
     """ffmpeg's arguments up to the MP3 output: PCM from stdin, its LAME at the same settings
     (CBR, quality 3, no tag frame): the single-stream encode bench/ compares builds against."""
-    return [*_pcm_in(rate), "-i", "pipe:0", "-map", "0:a", *_mp3_out(bitrate)]
+    return ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0", "-map", "0:a", "-map_metadata", "-1",
+            "-fflags", "+bitexact", "-flags:a", "+bitexact", "-codec:a", "libmp3lame", "-b:a", bitrate,
+            "-id3v2_version", "0", "-write_xing", "0"]
 
 
 def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = None) -> bytes:
@@ -70,12 +63,6 @@ def encode_segment(pcm: bytes, rate: int, bitrate: str, stats: Stats | None = No
         stats.add(encodes=1, encoded_samples=len(pcm) // 2)
     log_run("encode", len(pcm) // 2, started)
     return out
-
-
-def encode_segments(pcms: list[bytes], rate: int, bitrate: str, stats: Stats | None = None) -> list[bytes]:
-    """Each of `pcms` as its own bare CBR MP3 stream (`encode_segment`), one after the other
-    in this thread (the encoder threads run side by side: LAME lets go of the GIL)."""
-    return [encode_segment(pcm, rate, bitrate, stats) for pcm in pcms]
 
 
 def window(chunks: Iterator[bytes], skip: int, size: int, first: bytes) -> Iterator[bytes]:

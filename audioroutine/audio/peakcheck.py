@@ -24,9 +24,9 @@ CODING_RISE_DB = 3.0
 NEAR_BLOCKS = 6
 RESERVOIR_BYTES = {True: 511, False: 255}    # main_data_begin's reach: MPEG-1, MPEG-2/2.5
 SILENT_LEAD = 2          # silent frames before a check's frames: the decoder's overlap and filterbank emptied
-CHECK_BATCH = 32         # segments encoded in one encoder run and checked in one decoder run at most,
+CHECK_BATCH = 32         # segments checked in one decoder run at most,
 CHECK_SECONDS = 120      # and this much audio (5 MB of PCM): what a batch holds does not grow with the session;
-                         # fewer process starts (about 20 ms of CPU each: seed, 62 runs a warm build -> 14)
+                         # fewer decoder starts (about 20 ms of CPU each: seed, a warm build 7)
 PIECE_BYTES = 1 << 16    # PCM analysed at a time (memory stays flat, whatever a segment's length)
 
 

@@ -11,6 +11,7 @@ from typing import cast
 
 import numpy as np
 
+from ..core.files import sealed, unsealed
 from ..speech.clips import Speech, share, shared
 from .loudness import Analysis, analyse, rotate_phase
 
@@ -71,16 +72,13 @@ def _encode(pcm: bytes, analysis: Analysis, source: bytes) -> bytes:
     (an npz entry took about as long to open as the rest of a phrase's read)."""
     arrays = [np.frombuffer(pcm, dtype="<i2"), np.asarray(analysis.power), np.asarray(analysis.peaks)]
     head = json.dumps([[a.dtype.str, len(a)] for a in arrays]).encode() + b"\n"
-    payload = source + head + b"".join(a.tobytes() for a in arrays)
-    return MAGIC + hashlib.sha256(payload).digest() + payload
+    return sealed(MAGIC, source + head + b"".join(a.tobytes() for a in arrays))
 
 
 def _decode(data: bytes, source: bytes) -> tuple[bytes, Analysis] | None:
     """The entry's (PCM, analysis); None unless it verifies and was made from `source`."""
-    head = len(MAGIC) + 32
-    if data[:len(MAGIC)] != MAGIC or hashlib.sha256(memoryview(data)[head:]).digest() != data[len(MAGIC):head]:
-        return None
-    if data[head:head + 32] != source:
+    head = len(MAGIC) + 32                     # the payload's offset in `data`
+    if unsealed(MAGIC, data) is None or data[head:head + 32] != source:
         return None
     at = data.find(b"\n", head + 32)
     try:

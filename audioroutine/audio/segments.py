@@ -25,15 +25,15 @@ encoding, and a length change upstream re-encodes only the frames that carry sou
 
 The cache key of a segment names its encoded samples without rendering them: their length,
 each piece's place in them and what it sounds like (render.Mix.digest: the piece's samples,
-the session's gain and limiter ceiling: loudness.Levelled), with the encoder (its version
-line, bitrate, rate), the true-peak ceiling and where it ends (frames kept); so a hit
+the session's gain and limiter ceiling: loudness.Levelled), with the encoder (its versions:
+lamelib.identity, bitrate, rate), the true-peak ceiling and where it ends (frames kept); so a hit
 levels and renders nothing. Nothing of where it sits in the session is in it: its peak
 check works on its own 10 ms grid, so an edit that moves what follows by whole frames
 (timeline.layout puts every cue after a pause between sentences on the frame grid) finds
 those segments in the cache. An entry holds the checked frames; a hit is neither encoded
 nor decoded again. Segments are taken in batches (`batches`): a batch's misses are encoded
-in one ffmpeg run, a LAME stream each (lame.encode_segments: the same bytes as a run each,
-one process start), and checked in one decoder run. The peak check of lossy coding
+one after the other on one encoder thread, a LAME stream each in this process (lamelib.py:
+the GIL let go, so the threads run side by side), and checked in one decoder run. The peak check of lossy coding
 (loudness.stream_true_peaks / peak_fix) decodes only the frames near blocks that could go
 over (peakcheck.py): only a segment that went over is encoded again.
 
@@ -63,14 +63,15 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from ..core.errors import BuildError
-from ..core.ffmpeg import ffmpeg_exe, ffmpeg_through
+from ..core.ffmpeg import ffmpeg_through
+from ..core.files import sealed, unsealed
 from ..model.loudness_settings import LoudnessSettings
 from . import lamelib, segment_tasks
 from .lame import LEAD as LEAD  # defined there: still importable from here
 from .lame import LOG_VAR as LOG_VAR
 from .lame import Stats as Stats
 from .lame import encode_segment as encode_segment
-from .lame import encode_segments, encoder_args, log_run, window
+from .lame import encoder_args, log_run, window
 from .loudness import PEAK_MARGIN_DB, PEAK_PASSES, Envelope, block_size, peak_fix, stream_peak_fix
 from .mp3frames import (
     ENCODER_DELAY,
@@ -221,12 +222,6 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def encoder_identity(exe: str = "") -> str:
-    """The encoder's versions (lamelib.identity): a different LAME makes different frames, so
-    it is part of every segment's key. (`exe`: ignored; the encoder is no longer ffmpeg's.)"""
-    return lamelib.identity()
-
-
 def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | None, cache: Cache | None = None,
            stats: Stats | None = None) -> Stats:
     """Encode the (already levelled) `session` to `path`: segments taken a batch at a time
@@ -240,7 +235,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     rate = session.sample_rate
     segments = plan(session)
     check = settings is not None and settings.enabled
-    identity = f"{VERSION}|{encoder_identity(ffmpeg_exe())}|{rate}|{bitrate}|" + (
+    identity = f"{VERSION}|{lamelib.identity()}|{rate}|{bitrate}|" + (   # another LAME: other frames
         f"peak {settings.true_peak}" if settings is not None and check else "no check")
     stats.add(segments=len(segments))
     cuts = [s.start for s in plan(session, 0)]
@@ -338,7 +333,7 @@ def encode_misses(pcms: list[bytes], owns: list[Segment], cuts: list[list[int]],
     encoder thread or as a Dask task on another machine (segment_tasks.py)."""
     stats = Stats()
     check = settings is not None and settings.enabled
-    streams = [split_frames(data) for data in encode_segments(pcms, rate, bitrate, stats)]
+    streams = [split_frames(encode_segment(pcm, rate, bitrate, stats)) for pcm in pcms]
     if check:
         assert settings is not None
         peaks = decode_checks([Check(frames, pcm, rate, 0, settings) for frames, pcm in zip(streams, pcms)], stats)
@@ -362,8 +357,8 @@ def _local(fn: Callable[..., Misses], *args: Any) -> Misses:
 
 def batches(segments: list[Segment], rate: int) -> list[list[Segment]]:
     """Consecutive segments in batches of at most CHECK_BATCH and CHECK_SECONDS of encoded
-    audio (a longer segment alone): a batch's misses are encoded in one encoder run and
-    checked in one decoder run, so its samples and frames are all a batch holds."""
+    audio (a longer segment alone): a batch's misses are encoded on one thread and checked
+    in one decoder run, so its samples and frames are all a batch holds."""
     out: list[list[Segment]] = []
     size = 0
     for segment in segments:
@@ -589,8 +584,7 @@ def _tag(first: bytes, frames: int, audio: int, toc: list[int], padding: int, cr
 
 def _entry(found: Encoded) -> bytes:
     """A cache entry: MAGIC, the sha256 of the rest, the frames' CRC-16 (2 bytes), the frames."""
-    body = found.crc.to_bytes(2, "big") + found.data
-    return MAGIC + hashlib.sha256(body).digest() + body
+    return sealed(MAGIC, found.crc.to_bytes(2, "big") + found.data)
 
 
 def _read_entry(cache: Cache, key: str) -> Encoded | None:
@@ -598,11 +592,10 @@ def _read_entry(cache: Cache, key: str) -> Encoded | None:
     data = cache.load_segment(key)
     if data is None:
         return None
-    head = len(MAGIC) + 32
-    body = data[head:]
-    if data[:len(MAGIC)] == MAGIC and hashlib.sha256(body).digest() == data[len(MAGIC):head] and len(body) > 2:
+    body = unsealed(MAGIC, data)
+    if body is not None and len(body) > 2:
         try:
-            return _encoded(split_frames(body[2:]), int.from_bytes(body[:2], "big"))
+            return _encoded(split_frames(bytes(body[2:])), int.from_bytes(body[:2], "big"))
         except ValueError:
             pass
     cache.drop_segment(key)

@@ -3,6 +3,7 @@ removing the temp files a killed build (SIGKILL, power cut) could not remove its
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -50,7 +51,7 @@ def atomic_path(final: Path, stage: str | None = None, durable: bool = True) -> 
 def commit_temp(tmp: Path, final: Path, stage: str | None = None, durable: bool = True) -> None:
     """Rename a complete temp file onto `final`, flushed to disk first (see `atomic_path`)."""
     if durable:
-        _fsync(tmp)
+        flush_to_disk(tmp)
     if stage:
         checkpoint(stage)
     os.replace(tmp, final)
@@ -58,15 +59,27 @@ def commit_temp(tmp: Path, final: Path, stage: str | None = None, durable: bool 
 
 def flush_to_disk(path: Path) -> None:
     """Flush `path`'s data to disk (fsync)."""
-    _fsync(path)
-
-
-def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sealed(magic: bytes, payload: bytes) -> bytes:
+    """`payload` behind `magic` and the payload's sha256: a cache entry (segment, piece,
+    trimmed clip, cover) that `unsealed` checks when it is read."""
+    return magic + hashlib.sha256(payload).digest() + payload
+
+
+def unsealed(magic: bytes, data: bytes) -> memoryview | None:
+    """The payload of a `sealed` entry (a view into `data`, hashed in place); None unless it
+    starts with `magic` and its checksum matches (a truncated or altered entry)."""
+    head = len(magic) + 32
+    payload = memoryview(data)[head:]
+    if data[:len(magic)] != magic or hashlib.sha256(payload).digest() != data[len(magic):head]:
+        return None
+    return payload
 
 
 def write_atomic(final: Path, data: bytes, stage: str | None = None, durable: bool = True) -> None:

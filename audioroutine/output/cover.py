@@ -14,6 +14,7 @@ from functools import lru_cache
 import PIL
 from PIL import Image, ImageDraw, ImageFont
 
+from ..core.files import sealed, unsealed
 from ..lang.fonts import font_path
 from ..model.cover_image import image_mime as image_mime  # defined there: still importable from here
 from ..model.cover_image import load_cover as load_cover
@@ -60,17 +61,14 @@ def cover_key(title: str, level: str, level_index: int = 0, footer: str | None =
 
 
 def cover_entry(png: bytes) -> bytes:
-    """A cached cover: MAGIC, the PNG's sha256, the PNG."""
-    return MAGIC + hashlib.sha256(png).digest() + png
+    """A cached cover: MAGIC, the PNG's sha256, the PNG (core.files.sealed)."""
+    return sealed(MAGIC, png)
 
 
 def read_cover_entry(data: bytes) -> bytes | None:
     """The PNG of a cached cover; None unless it verifies."""
-    head = len(MAGIC) + 32
-    png = data[head:]
-    if data[:len(MAGIC)] != MAGIC or hashlib.sha256(png).digest() != data[len(MAGIC):head] or not png:
-        return None
-    return png
+    png = unsealed(MAGIC, data)
+    return bytes(png) if png else None
 
 
 @lru_cache(maxsize=8)

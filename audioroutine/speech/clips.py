@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from pydub import AudioSegment
 
+from ..core.files import sealed, unsealed
 from ..engines import Clip, Engine
 from .cache import Damaged, Outdated, PhraseCache, phrase_key
 from .stats import SpeechStats as SpeechStats  # was defined here: still importable from here
@@ -116,10 +117,6 @@ def shared(name: tuple[Any, ...]) -> Any:
     """What `share` kept under `name` in this build; None if nothing."""
     found = _shared
     return None if found is None else found.get(name)
-
-
-def _share(name: tuple[Any, ...], pcm: bytes) -> None:
-    share(name, pcm, len(pcm))
 
 
 def envelope_db(samples: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -262,7 +259,7 @@ class Speech:
             self.cache.put(self.key(text), clip)
             self.stats.synthesized += 1
             pcm = self._pcm[text] = self._trimmed(text, clip)
-            _share(self._shared_name(text), pcm)
+            share(self._shared_name(text), pcm, len(pcm))
         return pcm
 
     def _shared_name(self, text: str) -> tuple[str, str, int]:
@@ -331,7 +328,7 @@ class Speech:
                 return None
             self.stats.cached += 1
             self._pcm[text] = trimmed if trimmed is not None else self._trimmed(text, clip)
-            _share(self._shared_name(text), self._pcm[text])
+            share(self._shared_name(text), self._pcm[text], len(self._pcm[text]))
         return self._pcm[text]
 
     def preload(self, texts: Iterable[str], threads: int = PRELOAD_THREADS) -> None:
@@ -385,18 +382,15 @@ class Speech:
 def _trim_entry(pcm: bytes, source: bytes) -> bytes:
     """A trimmed clip's entry: TRIM_MAGIC, the sha256 of the rest, the clip's digest and
     rate (`source`, 36 bytes), the trimmed samples."""
-    payload = source + pcm
-    return TRIM_MAGIC + hashlib.sha256(payload).digest() + payload
+    return sealed(TRIM_MAGIC, source + pcm)
 
 
 def _read_trim(data: bytes, source: bytes) -> bytes | None:
     """The trimmed samples of an entry; None unless it verifies and was made from `source`."""
-    head = len(TRIM_MAGIC) + 32
-    if data[:len(TRIM_MAGIC)] != TRIM_MAGIC or data[head:head + len(source)] != source:
+    payload = unsealed(TRIM_MAGIC, data)
+    if payload is None or payload[:len(source)] != source or len(payload) % 2:
         return None
-    if hashlib.sha256(memoryview(data)[head:]).digest() != data[len(TRIM_MAGIC):head] or (len(data) - head) % 2:
-        return None
-    return data[head + len(source):]
+    return bytes(payload[len(source):])
 
 
 def _remember_trim(key: tuple[bytes, int, int], pcm: bytes) -> None:
