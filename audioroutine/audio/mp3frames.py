@@ -87,14 +87,7 @@ def info_frame(first_header: int, frames: int, audio_bytes: int, toc_offsets: li
     mpeg1 = (first_header >> 19) & 3 == 3
     side = 17 if mpeg1 else 9                  # mono side information
     needed = 4 + side + 4 + 4 + 4 + 4 + 100 + 4 + 36
-    # The stream's header without padding or CRC; a higher bitrate if the tag does not fit.
-    header = (first_header & ~((1 << 9) | (0xF << 12))) | (1 << 16)
-    index = (first_header >> 12) & 15
-    while frame_length(header | (index << 12)) < needed:
-        index += 1
-        if index == 15:
-            raise ValueError("no bitrate gives the tag frame room")
-    header |= index << 12
+    header = _roomy_header(first_header, needed - 4 - side)    # a higher bitrate if the tag does not fit
     size = frame_length(header)
     total = size + audio_bytes
     toc = bytes(min(255, 256 * (size + offset) // total) if i else 0 for i, offset in enumerate(toc_offsets))
@@ -236,6 +229,49 @@ def main_data(frame: bytes) -> tuple[int, int, int]:
     granules = (size - 18, size - 18 - 59) if mpeg1 else (size - 9,)
     length = sum((bits >> (start - 12)) & 0xFFF for start in granules)
     return side + (17 if mpeg1 else 9), begin, -(-length // 8)
+
+
+def _roomy_header(first_header: int, payload: int) -> int:
+    """`first_header` (version, rate, mono) without padding or CRC, at the lowest bitrate whose
+    frame has `payload` bytes after the side information."""
+    mpeg1 = (first_header >> 19) & 3 == 3
+    header = (first_header & ~((1 << 9) | (0xF << 12))) | (1 << 16)
+    for index in range((first_header >> 12) & 15, 15):
+        if frame_length(header | (index << 12)) - 4 - (17 if mpeg1 else 9) >= payload:
+            return header | (index << 12)
+    raise ValueError(f"no bitrate gives a frame {payload} bytes of payload")
+
+
+def xing_frame(first_header: int, frames: int) -> bytes:
+    """A Xing tag frame giving the count of the `frames` frames after it (no LAME tag: no
+    encoder delay or padding), so that a decoder knows a bare stream's length without
+    guessing it from its size; it decodes to nothing."""
+    mpeg1 = (first_header >> 19) & 3 == 3
+    header = _roomy_header(first_header, 12)
+    frame = bytearray(frame_length(header))
+    frame[:4] = header.to_bytes(4, "big")
+    at = 4 + (17 if mpeg1 else 9)
+    frame[at:at + 12] = b"Xing" + struct.pack(">II", 1, frames)
+    return bytes(frame)
+
+
+def reservoir_frame(first_header: int, before: list[bytes], reach: int) -> bytes:
+    """A frame that decodes to silence (side information all zero: it reads no main data)
+    and ends with the last `reach` bytes of the payloads of the frames `before` (every
+    byte a frame after it can reach back to through main_data_begin): the frame that lets a
+    decoder start in the middle of a stream and decode the frame after it as in the whole."""
+    payloads: list[bytes] = []
+    for frame in reversed(before):
+        if sum(map(len, payloads)) >= reach:
+            break
+        payloads.insert(0, frame[main_data(frame)[0]:])
+    joined = b"".join(payloads)
+    data = joined[max(0, len(joined) - reach):]
+    header = _roomy_header(first_header, len(data))
+    made = bytearray(frame_length(header))
+    made[:4] = header.to_bytes(4, "big")
+    made[len(made) - len(data):] = data
+    return bytes(made)
 
 
 def splice(new: list[bytes], replaced: list[bytes], rest: list[bytes]) -> list[bytes] | None:

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..core.ffmpeg import ffmpeg_through
 from ..model.loudness_settings import LoudnessSettings
+from . import decoder
 from .lame import LEAD, Stats, encode_segment, log_run, window
 from .loudness import PEAK_MARGIN_DB, block_size, stream_true_peaks
-from .mp3frames import main_data, samples_per_frame, silent_frames, split_frames
+from .mp3frames import reservoir_frame, samples_per_frame, silent_frames, split_frames
 
 # Where the peak check decodes (measured on the seed routine, both levels, Piper and espeak,
 # bench/bench_segments.py): a 10 ms block of a decode never rose more than 1.70 dB over the
@@ -23,6 +23,9 @@ from .mp3frames import main_data, samples_per_frame, silent_frames, split_frames
 CODING_RISE_DB = 3.0
 NEAR_BLOCKS = 6
 RESERVOIR_BYTES = {True: 511, False: 255}    # main_data_begin's reach: MPEG-1, MPEG-2/2.5
+OVERLAP_FRAMES = 2       # frames decoded before a run for the decoder's overlap and filterbank
+PHASE_FRAMES = 8         # mpg123's synthesis window turns 18 of 16 steps a frame: a frame decodes to
+                         # the same samples (not 1 off) only at the same index modulo this
 SILENT_LEAD = 2          # silent frames before a check's frames: the decoder's overlap and filterbank emptied
 CHECK_BATCH = 32         # segments checked in one decoder run at most,
 CHECK_SECONDS = 120      # and this much audio (5 MB of PCM): what a batch holds does not grow with the session;
@@ -69,20 +72,40 @@ class Check:
         # one frame more either side: the true peak's interpolation reads past a block's edges.
         first = np.maximum(((near - NEAR_BLOCKS) * block - lead + LEAD) // spf - 1, 0)
         last = np.minimum(((near + NEAR_BLOCKS + 1) * block - lead + LEAD - 1) // spf + 1, len(frames) - 1)
-        self.warm = _warmup_frames(frames[0])
+        self.reach = RESERVOIR_BYTES[(int.from_bytes(frames[0][:4], 'big') >> 19) & 3 == 3]
         self.runs: list[list[int]] = []
         for a, b in zip(first.tolist(), last.tolist()):
-            if self.runs and a - self.warm <= self.runs[-1][1] + 1:
+            if self.runs and a - OVERLAP_FRAMES - 1 <= self.runs[-1][1] + 1:
                 self.runs[-1][1] = max(self.runs[-1][1], b)
             else:
                 self.runs.append([a, b])
 
-    def stream(self) -> list[bytes]:
-        """The frames to decode (none when no block is near the ceiling)."""
+    def stream(self, at: int = 0) -> list[bytes]:
+        """The frames to decode (none when no block is near the ceiling), the first of them
+        at index `at` of the decoder run: each run of frames (`_run`) after silent frames
+        that put its frame a at an index equal to a's own modulo PHASE_FRAMES."""
+        self.placed: list[int] = []
         if not self.runs:
             return []
-        silence = silent_frames(int.from_bytes(self.frames[0][:4], "big"), 0, SILENT_LEAD)
-        return silence + [frame for a, b in self.runs for frame in self.frames[max(0, a - self.warm):b + 1]]
+        header = int.from_bytes(self.frames[0][:4], "big")
+        out = silent_frames(header, 0, SILENT_LEAD)
+        for a, b in self.runs:
+            run = self._run(a, b)
+            warm = len(run) - (b + 1 - a)
+            out += silent_frames(header, 0, (a - at - len(out) - warm) % PHASE_FRAMES) + run
+            self.placed.append(len(out) - (b + 1 - a))
+        return out
+
+    def _run(self, a: int, b: int) -> list[bytes]:
+        """Frames a..b after their warm-up: OVERLAP_FRAMES frames for the decoder's overlap,
+        and before them, unless they start the stream, a frame holding the bytes of the bit
+        reservoir they reach back to (mp3frames.reservoir_frame): no decoder meets a frame
+        whose main data lies before what it was given."""
+        start = max(0, a - OVERLAP_FRAMES)
+        if not start:
+            return self.frames[:b + 1]
+        header = int.from_bytes(self.frames[0][:4], "big")
+        return [reservoir_frame(header, self.frames[:start], self.reach), *self.frames[start:b + 1]]
 
     def peaks(self, out: bytes) -> np.ndarray:
         """The peaks from `out`, the decode of `stream()`."""
@@ -91,12 +114,10 @@ class Check:
         spf = samples_per_frame(self.rate)
 
         def played() -> Iterator[bytes]:           # the stream's decode, zeros outside the runs
-            at, position = 2 * SILENT_LEAD * spf, 0
-            for a, b in self.runs:
-                at += 2 * (a - max(0, a - self.warm)) * spf
+            position = 0
+            for (a, b), at in zip(self.runs, self.placed):
                 yield from _pieces(bytes(2 * (a * spf - position)))
-                yield from _pieces(out[at:at + 2 * (b + 1 - a) * spf])
-                at += 2 * (b + 1 - a) * spf
+                yield from _pieces(out[2 * at * spf:2 * (at + b + 1 - a) * spf])
                 position = (b + 1) * spf
 
         found = stream_true_peaks(window(played(), 2 * LEAD, 2 * self.samples, bytes(2 * self.lead)), self.rate,
@@ -111,24 +132,25 @@ def _pieces(data: bytes) -> Iterator[bytes]:
 
 
 def decode_checks(checks: list[Check], stats: Stats | None = None) -> list[np.ndarray]:
-    """The peaks of each check, all decoded in one ffmpeg run (none when no block of any is
+    """The peaks of each check, all decoded in one decoder run (decoder.py; none when no block of any is
     near the ceiling). If the decoder returned other than a frame's samples per frame, each
     stream is decoded whole instead."""
-    streams = [check.stream() for check in checks]
+    streams, at = [], 0
+    for check in checks:
+        streams.append(check.stream(at))
+        at += len(streams[-1])
     frames = sum(len(stream) for stream in streams)
     if not frames:
         return [check.peaks(b"") for check in checks]
     rate = checks[0].rate
     spf = samples_per_frame(rate)
     started = time.monotonic()
-    out = ffmpeg_through(["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"],
-                         [b"".join(frame for stream in streams for frame in stream)], lambda chunks: b"".join(chunks))
-    assert out is not None
+    out = decoder.decode([frame for stream in streams for frame in stream], rate, b"".join)
     if stats is not None:
         stats.add(decodes=1)
     log_run("decode", frames * spf, started)
     if len(out) != 2 * frames * spf:           # a decoder that dropped a frame: decode each whole
-        return [decode_peaks(b"".join(c.frames), rate, c.lead, c.samples, c.settings, stats) for c in checks]
+        return [decode_peaks(c.frames, rate, c.lead, c.samples, c.settings, stats) for c in checks]
     found, at = [], 0
     for check, stream in zip(checks, streams):
         found.append(check.peaks(out[at:at + 2 * len(stream) * spf]))
@@ -142,18 +164,7 @@ def _widened(mask: np.ndarray) -> np.ndarray:
     return np.asarray(np.lib.stride_tricks.sliding_window_view(padded, 2 * NEAR_BLOCKS + 1).any(axis=1))
 
 
-def _warmup_frames(frame: bytes) -> int:
-    """Frames decoded before a run so that its first frame decodes as in the whole stream:
-    as many as the bit reservoir can reach back over (at this frame size), and two more
-    (the overlap of the frame before, and of the one before that, whose output feeds the
-    synthesis filterbank). Measured at 64 kbit/s, 22,050 Hz: 4 are needed, the rule gives 4."""
-    header = int.from_bytes(frame[:4], "big")
-    mpeg1 = (header >> 19) & 3 == 3
-    payload = len(frame) - main_data(frame)[0]
-    return -(-RESERVOIR_BYTES[mpeg1] // max(payload, 1)) + 2
-
-
-def decode_peaks(data: bytes, rate: int, lead: int, samples: int, settings: LoudnessSettings,
+def decode_peaks(frames: list[bytes], rate: int, lead: int, samples: int, settings: LoudnessSettings,
                  stats: Stats | None = None) -> np.ndarray:
     """True peaks per 10 ms block of a segment's own decode (its `samples` samples, after the
     stream's LEAD), on the session's grid: `lead` zeros first. All of it decoded."""
@@ -163,9 +174,7 @@ def decode_peaks(data: bytes, rate: int, lead: int, samples: int, settings: Loud
     def peaks(chunks: Iterator[bytes]) -> np.ndarray:
         return stream_true_peaks(window(chunks, 2 * LEAD, 2 * samples, bytes(2 * lead)), rate, threshold)
 
-    found = ffmpeg_through(["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"],
-                           [data], peaks)
-    assert found is not None
+    found = decoder.decode(frames, rate, peaks)
     if stats is not None:
         stats.add(decodes=1)
     log_run("decode", samples, started)

@@ -66,7 +66,7 @@ from ..core.errors import BuildError
 from ..core.ffmpeg import ffmpeg_through
 from ..core.files import sealed, unsealed
 from ..model.loudness_settings import LoudnessSettings
-from . import lamelib, segment_tasks
+from . import decoder, lamelib, segment_tasks
 from .lame import LEAD as LEAD  # defined there: still importable from here
 from .lame import LOG_VAR as LOG_VAR
 from .lame import Stats as Stats
@@ -236,7 +236,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
     segments = plan(session)
     check = settings is not None and settings.enabled
     identity = f"{VERSION}|{lamelib.identity()}|{rate}|{bitrate}|" + (   # another LAME: other frames
-        f"peak {settings.true_peak}" if settings is not None and check else "no check")
+        f"peak {settings.true_peak} {decoder.identity()}" if settings is not None and check else "no check")
     stats.add(segments=len(segments))
     cuts = [s.start for s in plan(session, 0)]
     spf = samples_per_frame(rate)

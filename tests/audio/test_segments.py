@@ -232,7 +232,7 @@ def test_the_check_decodes_only_near_loud_blocks_and_sees_there_what_a_whole_dec
     levelled = mix.with_pieces(pcm).pcm()
     data, peaks = peakcheck.encode_and_check(levelled, RATE, "64k", 37, settings)
     assert b"".join(data) == segments.encode_segment(levelled, RATE, "64k")
-    whole = peakcheck.decode_peaks(b"".join(data), RATE, 37, len(levelled) // 2, settings)
+    whole = peakcheck.decode_peaks(data, RATE, 37, len(levelled) // 2, settings)
     checked = peaks > 0
     assert 0 < checked.sum() < 0.8 * len(peaks)
     assert np.array_equal(peaks[checked], whole[checked])
@@ -256,7 +256,7 @@ def test_checks_decoded_in_one_run_see_what_each_sees_alone():
     for check, peaks in zip(checks, together):
         assert check.runs and peaks.max() > 0
         assert np.array_equal(peaks, peakcheck.decode_checks([check])[0])
-        whole = peakcheck.decode_peaks(b"".join(check.frames), RATE, check.lead, check.samples, settings)
+        whole = peakcheck.decode_peaks(check.frames, RATE, check.lead, check.samples, settings)
         assert np.array_equal(peaks[peaks > 0], whole[peaks > 0])
 
 
@@ -264,18 +264,18 @@ def test_a_decode_that_drops_frames_falls_back_to_decoding_it_all(monkeypatch):
     pcm = (np.frombuffer(session(20).pcm(), dtype="<i2") * 1.3).astype("<i2").tobytes()   # peaks near -2 dBFS
     settings = LoudnessSettings()
     data = segments.encode_segment(pcm, RATE, "64k")
-    real = peakcheck.ffmpeg_through
+    real = peakcheck.decoder.decode
     calls: list[int] = []
 
-    def short(args, chunks, consume=None, size=1 << 18):
-        out = real(args, chunks, consume, size)
+    def short(frames, rate, consume):
+        out = real(frames, rate, consume)
         calls.append(1)
         return out[:-2] if len(calls) == 1 else out
 
-    monkeypatch.setattr(peakcheck, "ffmpeg_through", short)
+    monkeypatch.setattr(peakcheck.decoder, "decode", short)
     peaks = peakcheck.check(split_frames(data), pcm, RATE, 0, settings)
     assert len(calls) == 2 and peaks.max() > 0
-    assert np.array_equal(peaks, peakcheck.decode_peaks(data, RATE, 0, len(pcm) // 2, settings))
+    assert np.array_equal(peaks, peakcheck.decode_peaks(split_frames(data), RATE, 0, len(pcm) // 2, settings))
 
 
 def test_a_damaged_segment_entry_is_dropped_and_encoded_again(tmp_path):
