@@ -98,8 +98,8 @@ GUARD_FRAMES = 2                         # frames of silence past LEAD on each s
 MIN_SEGMENT_S = 5
 LONG_GAP_S = 2.5
 SHORT_SEGMENT_S = 5
-VERSION = 4                              # of the segment format: a change makes new cache entries
-MAGIC = b"ARSEG002"
+VERSION = 5                              # of the segment format: a change makes new cache entries
+MAGIC = b"ARSEG003"                      # 3: the frames' sizes stored (read without parsing a frame)
 DASK_MIN_MISSES_S = 60                   # a session made in a Dask task: its misses become tasks from this much audio
 
 
@@ -583,20 +583,25 @@ def _tag(first: bytes, frames: int, audio: int, toc: list[int], padding: int, cr
 
 
 def _entry(found: Encoded) -> bytes:
-    """A cache entry: MAGIC, the sha256 of the rest, the frames' CRC-16 (2 bytes), the frames."""
-    return sealed(MAGIC, found.crc.to_bytes(2, "big") + found.data)
+    """A cache entry: MAGIC, the sha256 of the rest, the frames' CRC-16 (2 bytes), their
+    count (4 bytes) and sizes (2 bytes each, little-endian), the frames."""
+    sizes = np.asarray(found.sizes, dtype="<u2")
+    return sealed(MAGIC, found.crc.to_bytes(2, "big") + len(sizes).to_bytes(4, "big") + sizes.tobytes() + found.data)
 
 
 def _read_entry(cache: Cache, key: str) -> Encoded | None:
-    """An entry's frames if it verifies (checksum, whole frames); a damaged one is dropped."""
+    """An entry's frames if it verifies (checksum, sizes adding up); a damaged one is dropped."""
     data = cache.load_segment(key)
     if data is None:
         return None
     body = unsealed(MAGIC, data)
-    if body is not None and len(body) > 2:
-        try:
-            return _encoded(split_frames(bytes(body[2:])), int.from_bytes(body[:2], "big"))
-        except ValueError:
-            pass
+    if body is not None and len(body) > 6:
+        count = int.from_bytes(body[2:6], "big")
+        head = 6 + 2 * count
+        if 0 < count and head < len(body):
+            sizes = np.frombuffer(body, dtype="<u2", count=count, offset=6)
+            if int(sizes.sum()) == len(body) - head:
+                return Encoded(bytes(body[head:]), int.from_bytes(body[:2], "big"),
+                               array("I", sizes.astype(np.uint32).tobytes()))
     cache.drop_segment(key)
     return None

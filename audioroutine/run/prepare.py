@@ -91,7 +91,6 @@ def compile_script(routine: Routine, options: BuildOptions) -> Prepared:
         program = compile_level(routine, level, options.settings)
         speech = speech_for(routine, program, options, result.stats)
         output_path(routine, level, options.out_dir)   # a path outside out_dir fails before any work
-        speech.preload(program.texts())
         try:
             estimate, _ = estimated_timeline(program, speech, options.sample_rate)
         except ScriptError:   # an estimate that does not fit: the exact layout decides, after synthesis

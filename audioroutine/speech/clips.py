@@ -7,7 +7,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,7 +52,6 @@ log = logging.getLogger(__name__)
 # damaged or outdated one is found as before); trimming the same samples again is skipped
 # (by the samples' digest and rates; bounded, least recently used out).
 MEMO_BYTES = 64 << 20
-PRELOAD_THREADS = 2     # threads reading the cached phrases a build lays out (Speech.preload)
 _memo: OrderedDict[tuple[bytes, int, int], bytes] = OrderedDict()
 _memo_bytes = [0]
 _memo_lock = threading.Lock()
@@ -213,7 +211,6 @@ class Speech:
         self._identity = engine.identity()
         self._pcm: dict[str, bytes] = {}
         self._keys: dict[str, str] = {}      # text -> cache key (a JSON dump and a sha256 each)
-        self._preloaded: dict[str, tuple[Clip, bytes] | Damaged] = {}   # read by `preload`
         self._remembered: set[str] = set()   # phrases known by `remember_lengths`, counted once
 
     def key(self, text: str) -> str:
@@ -312,11 +309,8 @@ class Speech:
                 self.stats.cached += 1
                 self._pcm[text] = found
         if text not in self._pcm:
-            found = self._preloaded.pop(text, None)
             try:
-                if isinstance(found, Damaged):
-                    raise found
-                clip, trimmed = found if found is not None else (self.cache.load(self.key(text)), None)
+                clip = self.cache.load(self.key(text))
             except Outdated:
                 self.stats.outdated += 1
                 return None
@@ -327,30 +321,9 @@ class Speech:
             if clip is None:
                 return None
             self.stats.cached += 1
-            self._pcm[text] = trimmed if trimmed is not None else self._trimmed(text, clip)
+            self._pcm[text] = self._trimmed(text, clip)
             share(self._shared_name(text), self._pcm[text], len(self._pcm[text]))
         return self._pcm[text]
-
-    def preload(self, texts: Iterable[str], threads: int = PRELOAD_THREADS) -> None:
-        """Read the phrases among `texts` from a folder cache `threads` at a time (reading a
-        file and hashing it let go of the GIL), trimmed, for `_from_cache` to take as it
-        would have read them itself: a damaged or outdated entry is its to report."""
-        todo = [text for text in dict.fromkeys(texts) if text not in self._pcm and text not in self._preloaded
-                and (_shared is None or self._shared_name(text) not in _shared)]
-        if not self.cache.is_local or len(todo) < 2 * threads:
-            return
-
-        def read(text: str) -> None:
-            try:
-                clip = self.cache.load(self.key(text))
-            except Damaged as err:                 # Outdated too: raised again where it is reported
-                self._preloaded[text] = err
-                return
-            if clip is not None:
-                self._preloaded[text] = (clip, self._trimmed(text, clip))
-
-        with ThreadPoolExecutor(threads, thread_name_prefix="audioroutine-read") as pool:
-            list(pool.map(read, todo))
 
     def measure(self, text: str) -> int:
         samples = self._length(text)

@@ -73,29 +73,3 @@ def test_a_remote_cache_trims_in_the_process(fresh, tmp_path, monkeypatch):
     monkeypatch.setattr(PhraseCache, "is_local", property(lambda self: False))
     Speech(FakeEngine(VoiceOptions()), cache, RATE).clip(TEXT)
     assert _trim_entries(tmp_path / "c") == []
-
-
-def test_preloaded_phrases_are_what_reading_one_by_one_gives(fresh, tmp_path, caplog):
-    """Speech.preload reads a folder cache's phrases in threads; each is then taken as if read
-    there and then: the same samples and counts, and a damaged entry reported where it is
-    taken (one warning, synthesized again)."""
-    engine = FakeEngine(VoiceOptions())
-    texts = [f"Rep {n} of 9." for n in range(1, 9)]
-    first = Speech(engine, PhraseCache(tmp_path / "c"), RATE)
-    made = [first.clip(text) for text in texts]
-    again = Speech(engine, PhraseCache(tmp_path / "c"), RATE)
-    again.preload(texts)
-    assert set(again._preloaded) == set(texts)
-    assert [again.clip(text) for text in texts] == made
-    assert (again.stats.cached, again.stats.synthesized, again._preloaded) == (8, 0, {})
-    entry = PhraseCache(tmp_path / "c").path(again.key(texts[3]))
-    data = bytearray(entry.read_bytes())
-    data[-2] ^= 0x01
-    entry.write_bytes(bytes(data))
-    third = Speech(engine, PhraseCache(tmp_path / "c"), RATE)
-    third.preload(texts)
-    with caplog.at_level("WARNING"):
-        assert [third.clip(text) for text in texts] == made
-    assert (third.stats.cached, third.stats.discarded, third.stats.synthesized) == (7, 1, 1)
-    assert [r.message for r in caplog.records] == [
-        "discarded a damaged cache entry for 'Rep 4 of 9.' (audio checksum mismatch)"]
