@@ -19,7 +19,7 @@ from .mp3frames import reservoir_frame, samples_per_frame, silent_frames, split_
 # largest true peak of the PCM within NEAR_BLOCKS blocks of it (LAME's 0.95 scaling
 # included; the quantization noise of a loud block spreads over its frame's window). So
 # only the frames around blocks of the PCM within CODING_RISE_DB of the check's ceiling are
-# decoded (on the seed 33-40 % of the samples); every other block cannot go over.
+# decoded (on the seed 38-43 % of the samples, warm-up frames included); every other block cannot go over.
 CODING_RISE_DB = 3.0
 NEAR_BLOCKS = 6
 RESERVOIR_BYTES = {True: 511, False: 255}    # main_data_begin's reach: MPEG-1, MPEG-2/2.5
