@@ -24,8 +24,9 @@ CODING_RISE_DB = 3.0
 NEAR_BLOCKS = 6
 RESERVOIR_BYTES = {True: 511, False: 255}    # main_data_begin's reach: MPEG-1, MPEG-2/2.5
 OVERLAP_FRAMES = 2       # frames decoded before a run for the decoder's overlap and filterbank
-PHASE_FRAMES = 8         # mpg123's synthesis window turns 18 of 16 steps a frame: a frame decodes to
-                         # the same samples (not 1 off) only at the same index modulo this
+PHASE_FRAMES = 8         # mpg123's synthesis buffer is a ring of 16 steps and a frame moves it 18: a
+                         # frame decodes to the same samples (not 1 off) only at the same index modulo
+                         # 8 (the ring's period; 4 sufficed on the seed, 2 did not)
 SILENT_LEAD = 2          # silent frames before a check's frames: the decoder's overlap and filterbank emptied
 CHECK_BATCH = 32         # segments checked in one decoder run at most,
 CHECK_SECONDS = 120      # and this much audio (5 MB of PCM): what a batch holds does not grow with the session;
@@ -72,7 +73,8 @@ class Check:
         # one frame more either side: the true peak's interpolation reads past a block's edges.
         first = np.maximum(((near - NEAR_BLOCKS) * block - lead + LEAD) // spf - 1, 0)
         last = np.minimum(((near + NEAR_BLOCKS + 1) * block - lead + LEAD - 1) // spf + 1, len(frames) - 1)
-        self.reach = RESERVOIR_BYTES[(int.from_bytes(frames[0][:4], 'big') >> 19) & 3 == 3]
+        self.reach = RESERVOIR_BYTES[(int.from_bytes(frames[0][:4], "big") >> 19) & 3 == 3]
+        self.placed: list[int] = []         # where each run's first frame sits in the decode (`stream`)
         self.runs: list[list[int]] = []
         for a, b in zip(first.tolist(), last.tolist()):
             if self.runs and a - OVERLAP_FRAMES - 1 <= self.runs[-1][1] + 1:
@@ -84,7 +86,7 @@ class Check:
         """The frames to decode (none when no block is near the ceiling), the first of them
         at index `at` of the decoder run: each run of frames (`_run`) after silent frames
         that put its frame a at an index equal to a's own modulo PHASE_FRAMES."""
-        self.placed: list[int] = []
+        self.placed = []
         if not self.runs:
             return []
         header = int.from_bytes(self.frames[0][:4], "big")
