@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, BinaryIO, TypeVar
@@ -22,6 +23,7 @@ from ..core.ffmpeg import ffmpeg_through
 from .mp3frames import DECODER_DELAY, xing_frame
 
 R = TypeVar("R")
+_open_lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +59,7 @@ def decode(frames: Sequence[bytes], rate: int, consume: Callable[[Iterator[bytes
     # filterbank's delay, given back here as zeros.
     tagged = xing_frame(int.from_bytes(frames[0][:4], "big"), len(frames))
     try:
-        with _file(b"".join((tagged, *frames))) as file, found.SoundFile(file.fileno(), closefd=False) as decoded:
+        with _file(b"".join((tagged, *frames))) as file, _opened(found, file) as decoded:
             if decoded.samplerate != rate or decoded.channels != 1:
                 raise BuildError(f"the MP3 decoder read {decoded.channels} channel(s) at {decoded.samplerate} Hz "
                                  f"where {rate} Hz mono was encoded")
@@ -78,6 +80,13 @@ def _file(data: bytes) -> BinaryIO:
     file.write(data)
     file.seek(0)
     return file
+
+
+def _opened(found: Any, file: BinaryIO) -> Any:
+    """libsndfile's handle on `file`, opened one thread at a time (the first open sets up
+    mpg123, whose setup older releases did not guard); decoding runs in parallel."""
+    with _open_lock:
+        return found.SoundFile(file.fileno(), closefd=False)
 
 
 def _pieces(decoded: Any) -> Iterator[bytes]:
