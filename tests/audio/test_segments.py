@@ -21,6 +21,7 @@ from audioroutine.audio.mp3frames import crc16, crc16_combine, frames_crc, silen
 from audioroutine.audio.render import Mix
 from audioroutine.core.errors import BuildError
 from audioroutine.core.ffmpeg import ffmpeg_exe
+from audioroutine.core.files import sealed, unsealed
 
 RATE = 22050
 
@@ -285,6 +286,28 @@ def test_a_damaged_segment_entry_is_dropped_and_encoded_again(tmp_path):
     entry = bytearray(cache.entries[key])
     entry[-5] ^= 0x10                                   # one bit of one frame
     cache.entries[key] = bytes(entry)
+    stats = encode_normalized(session(60), tmp_path / "b.mp3", "64k", LoudnessSettings(), cache)
+    assert stats.encodes == 1 and stats.cached == stats.segments - 1
+    assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
+
+
+@pytest.mark.parametrize("change", ["sizes", "count", "old format"])
+def test_a_sealed_entry_whose_sizes_do_not_hold_its_frames_is_dropped(tmp_path, change):
+    """An entry that verifies but whose frame sizes do not add up to its frames (or one in
+    the format before sizes were stored) is dropped and encoded again: the same file."""
+    cache = DictCache()
+    encode_normalized(session(60), tmp_path / "a.mp3", "64k", LoudnessSettings(), cache)
+    key = next(k for k in cache.entries if k.startswith("s"))
+    body = bytearray(unsealed(segments.MAGIC, cache.entries[key]))
+    count = int.from_bytes(body[2:6], "big")
+    if change == "sizes":
+        body[6] ^= 0x01                                 # the first frame one byte off
+        cache.entries[key] = sealed(segments.MAGIC, bytes(body))
+    elif change == "count":
+        body[2:6] = (count + 1).to_bytes(4, "big")
+        cache.entries[key] = sealed(segments.MAGIC, bytes(body))
+    else:                                               # format 2: CRC, then the frames
+        cache.entries[key] = sealed(b"ARSEG002", bytes(body[:2] + body[6 + 2 * count:]))
     stats = encode_normalized(session(60), tmp_path / "b.mp3", "64k", LoudnessSettings(), cache)
     assert stats.encodes == 1 and stats.cached == stats.segments - 1
     assert (tmp_path / "a.mp3").read_bytes() == (tmp_path / "b.mp3").read_bytes()
