@@ -123,6 +123,8 @@ class Levelled(Mapping[K, bytes]):
     def __init__(self, pieces: Mapping[K, bytes], model: Model[K], gain: float, ceiling: float) -> None:
         self._pieces, self._model, self._gain, self._ceiling = pieces, model, gain, ceiling
         self._peaks = dict(zip(model.keys, (analysis.peaks for analysis in model.analyses)))
+        self._names = {key: analysis.name for key, analysis in zip(model.keys, model.analyses)
+                       if analysis.name is not None}
         self._made: dict[K, bytes] = {}
         self._digests: dict[K, bytes] = {}
 
@@ -146,11 +148,14 @@ class Levelled(Mapping[K, bytes]):
 
     def digest(self, key: K) -> bytes:
         """sha256 of what the levelled piece is made from: its samples (its peaks come from
-        them), the gain, the ceiling, the block and LEVEL_VERSION."""
+        them), the gain, the ceiling, the block and LEVEL_VERSION. The samples are named by
+        their analysis's `name` where it has one (a phrase's piece: the digest its cache
+        entry was checked against), else hashed here."""
         found = self._digests.get(key)
         if found is None:
             named = hashlib.sha256(f"{LEVEL_VERSION}|{self._gain!r}|{self._ceiling!r}|{self._model.block}|".encode())
-            named.update(self._pieces[key])          # not joined first: no copy of the piece
+            name = self._names.get(key)
+            named.update(b"entry|" + name if name is not None else self._pieces[key])  # no copy of the piece
             found = self._digests[key] = named.digest()
         return found
 
@@ -176,6 +181,7 @@ class Analysis:
 
     power: np.ndarray
     peaks: np.ndarray
+    name: bytes | None = None    # sha256 naming the piece's samples (its phrase-cache entry's), when known
 
 
 def analyse(pcm: bytes, sample_rate: int) -> Analysis:

@@ -58,8 +58,10 @@ def speech_piece(speech: Speech, text: str, rotate: bool) -> tuple[bytes, Analys
         if data is not None:
             speech.cache.drop_derived(name)
         pcm = fade_edges(clip_pcm(speech, text, rotate), fade)
-        found = pcm, analyse(pcm, rate)
-        speech.cache.put_derived(name, _encode(*found, source))
+        entry = _encode(pcm, analyse(pcm, rate), source)
+        found = _decode(entry, source)            # named by its entry's digest, as when read back
+        assert found is not None
+        speech.cache.put_derived(name, entry)
     for array in (found[1].power, found[1].peaks):
         array.setflags(write=False)              # shared by every session of the build: read only
     share(memo, found, 2 * len(found[0]))
@@ -93,4 +95,4 @@ def _decode(data: bytes, source: bytes) -> tuple[bytes, Analysis] | None:
         return None
     if at != len(data) or pcm.dtype != np.dtype("<i2") or not len(peaks) <= len(power):
         return None
-    return pcm.tobytes(), Analysis(power.copy(), peaks.copy())
+    return pcm.tobytes(), Analysis(power.copy(), peaks.copy(), bytes(data[len(MAGIC):head]))
