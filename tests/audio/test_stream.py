@@ -220,10 +220,13 @@ def test_a_levelled_piece_is_analysed_once_then_read_from_the_cache(mini_script,
     mp3s = {s.path: s.path.read_bytes() for s in first.sessions}
     entries = sorted((tmp_path / "cache" / "pieces").rglob("*-v[0-9]*.npz"))    # not the trimmed clips (-t...)
     assert len(made) == len(entries) > 0
+    segment_entries = set((tmp_path / "cache" / "segments").rglob("*.*"))
     made.clear()
     build(routine, options)
     assert made == []
     assert {p: p.read_bytes() for p in mp3s} == mp3s
+    # A piece read back is named as when it was made (its entry's digest): every segment found.
+    assert set((tmp_path / "cache" / "segments").rglob("*.*")) == segment_entries
     damaged = bytearray(entries[0].read_bytes())
     damaged[-100] ^= 0x01
     entries[0].write_bytes(bytes(damaged))
