@@ -261,11 +261,13 @@ def reservoir_frame(first_header: int, before: list[bytes], reach: int) -> bytes
     byte a frame after it can reach back to through main_data_begin): the frame that lets a
     decoder start in the middle of a stream and decode the frame after it as in the whole."""
     payloads: list[bytes] = []
+    held = 0
     for frame in reversed(before):
-        if sum(map(len, payloads)) >= reach:
+        if held >= reach:
             break
-        payloads.insert(0, frame[main_data(frame)[0]:])
-    joined = b"".join(payloads)
+        payloads.append(frame[main_data(frame)[0]:])
+        held += len(payloads[-1])
+    joined = b"".join(reversed(payloads))
     data = joined[max(0, len(joined) - reach):]
     header = _roomy_header(first_header, len(data))
     made = bytearray(frame_length(header))

@@ -29,8 +29,9 @@ PHASE_FRAMES = 8         # mpg123's synthesis buffer is a ring of 16 steps and a
                          # 8 (the ring's period; 4 sufficed on the seed, 2 did not)
 SILENT_LEAD = 2          # silent frames before a check's frames: the decoder's overlap and filterbank emptied
 CHECK_BATCH = 32         # segments checked in one decoder run at most,
-CHECK_SECONDS = 120      # and this much audio (5 MB of PCM): what a batch holds does not grow with the session;
-                         # fewer decoder starts (about 20 ms of CPU each: seed, a warm build 7)
+CHECK_SECONDS = 120      # and this much audio (5 MB of PCM): what a batch holds does not grow with the session
+                         # (smaller batches were no faster on the seed: a decoder run in the process starts in
+                         # well under a millisecond)
 PIECE_BYTES = 1 << 16    # PCM analysed at a time (memory stays flat, whatever a segment's length)
 
 
@@ -73,7 +74,8 @@ class Check:
         # one frame more either side: the true peak's interpolation reads past a block's edges.
         first = np.maximum(((near - NEAR_BLOCKS) * block - lead + LEAD) // spf - 1, 0)
         last = np.minimum(((near + NEAR_BLOCKS + 1) * block - lead + LEAD - 1) // spf + 1, len(frames) - 1)
-        self.reach = RESERVOIR_BYTES[(int.from_bytes(frames[0][:4], "big") >> 19) & 3 == 3]
+        self.header = int.from_bytes(frames[0][:4], "big")
+        self.reach = RESERVOIR_BYTES[(self.header >> 19) & 3 == 3]
         self.placed: list[int] = []         # where each run's first frame sits in the decode (`stream`)
         self.runs: list[list[int]] = []
         for a, b in zip(first.tolist(), last.tolist()):
@@ -89,12 +91,11 @@ class Check:
         self.placed = []
         if not self.runs:
             return []
-        header = int.from_bytes(self.frames[0][:4], "big")
-        out = silent_frames(header, 0, SILENT_LEAD)
+        out = silent_frames(self.header, 0, SILENT_LEAD)
         for a, b in self.runs:
             run = self._run(a, b)
             warm = len(run) - (b + 1 - a)
-            out += silent_frames(header, 0, (a - at - len(out) - warm) % PHASE_FRAMES) + run
+            out += silent_frames(self.header, 0, (a - at - len(out) - warm) % PHASE_FRAMES) + run
             self.placed.append(len(out) - (b + 1 - a))
         return out
 
@@ -106,8 +107,7 @@ class Check:
         start = max(0, a - OVERLAP_FRAMES)
         if not start:
             return self.frames[:b + 1]
-        header = int.from_bytes(self.frames[0][:4], "big")
-        return [reservoir_frame(header, self.frames[:start], self.reach), *self.frames[start:b + 1]]
+        return [reservoir_frame(self.header, self.frames[:start], self.reach), *self.frames[start:b + 1]]
 
     def peaks(self, out: bytes) -> np.ndarray:
         """The peaks from `out`, the decode of `stream()`."""
@@ -137,11 +137,10 @@ def decode_checks(checks: list[Check], stats: Stats | None = None) -> list[np.nd
     """The peaks of each check, all decoded in one decoder run (decoder.py; none when no block of any is
     near the ceiling). If the decoder returned other than a frame's samples per frame, each
     stream is decoded whole instead."""
-    streams, at = [], 0
+    streams, frames = [], 0
     for check in checks:
-        streams.append(check.stream(at))
-        at += len(streams[-1])
-    frames = sum(len(stream) for stream in streams)
+        streams.append(check.stream(frames))
+        frames += len(streams[-1])
     if not frames:
         return [check.peaks(b"") for check in checks]
     rate = checks[0].rate

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from typing import cast
 
 import numpy as np
@@ -58,9 +59,9 @@ def speech_piece(speech: Speech, text: str, rotate: bool) -> tuple[bytes, Analys
         if data is not None:
             speech.cache.drop_derived(name)
         pcm = fade_edges(clip_pcm(speech, text, rotate), fade)
-        entry = _encode(pcm, analyse(pcm, rate), source)
-        found = _decode(entry, source)            # named by its entry's digest, as when read back
-        assert found is not None
+        analysis = analyse(pcm, rate)
+        entry = _encode(pcm, analysis, source)
+        found = pcm, replace(analysis, name=_entry_digest(entry))    # named as when read back
         speech.cache.put_derived(name, entry)
     for array in (found[1].power, found[1].peaks):
         array.setflags(write=False)              # shared by every session of the build: read only
@@ -95,4 +96,10 @@ def _decode(data: bytes, source: bytes) -> tuple[bytes, Analysis] | None:
         return None
     if at != len(data) or pcm.dtype != np.dtype("<i2") or not len(peaks) <= len(power):
         return None
-    return pcm.tobytes(), Analysis(power.copy(), peaks.copy(), bytes(data[len(MAGIC):head]))
+    return pcm.tobytes(), Analysis(power.copy(), peaks.copy(), _entry_digest(data))
+
+
+def _entry_digest(data: bytes) -> bytes:
+    """The sha256 a sealed entry carries (of its payload: the piece's samples, analysis and
+    source), which names the piece in segment keys (loudness.Levelled.digest)."""
+    return bytes(data[len(MAGIC):len(MAGIC) + 32])

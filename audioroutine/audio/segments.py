@@ -25,7 +25,8 @@ encoding, and a length change upstream re-encodes only the frames that carry sou
 
 The cache key of a segment names its encoded samples without rendering them: their length,
 each piece's place in them and what it sounds like (render.Mix.digest: the piece's samples,
-the session's gain and limiter ceiling: loudness.Levelled), with the encoder (its versions:
+or for a phrase the digest its cache entry is checked against, the session's gain and
+limiter ceiling: loudness.Levelled), with the encoder (its versions:
 lamelib.identity, bitrate, rate), the true-peak ceiling and where it ends (frames kept); so a hit
 levels and renders nothing. Nothing of where it sits in the session is in it: its peak
 check works on its own 10 ms grid, so an edit that moves what follows by whole frames
