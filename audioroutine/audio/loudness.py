@@ -115,6 +115,13 @@ def level(pieces: Mapping[K, bytes], places: Sequence[tuple[int, K]], sample_rat
     return Levelled(pieces, model, 10 ** (gain_db / 20), model.ceiling(settings, later_gain_db))
 
 
+def piece_bytes(pieces: Mapping[K, bytes], key: K) -> int:
+    """Bytes in `key`'s piece, without making it where `pieces` can say (a `size` method:
+    render.Pieces, Levelled)."""
+    size = getattr(pieces, "size", None)
+    return int(size(key)) if size is not None else len(pieces[key])
+
+
 class Levelled(Mapping[K, bytes]):
     """The pieces `level` returns: each levelled (the session's gain, its own limiter) when it
     is first read, so a segment found in the MP3 cache levels none of its pieces; and what
@@ -144,7 +151,7 @@ class Levelled(Mapping[K, bytes]):
 
     def size(self, key: K) -> int:
         """Bytes in `key`'s piece, levelled or not (the same)."""
-        return len(self._pieces[key])
+        return piece_bytes(self._pieces, key)
 
     def digest(self, key: K) -> bytes:
         """sha256 of what the levelled piece is made from: its samples (its peaks come from

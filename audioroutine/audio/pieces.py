@@ -5,20 +5,22 @@ a phrase it has seen; an entry is used only if it verifies and was made from thi
 
 from __future__ import annotations
 
-import hashlib
 import json
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import cast
 
 import numpy as np
 
-from ..core.files import sealed, unsealed
+from ..core.errors import BuildError
+from ..core.files import Parted, sealed_in_two
 from ..speech.clips import Speech, share, shared
 from .loudness import Analysis, analyse, rotate_phase
 
 EDGE_FADE_MS = 5          # clip edges fade in/out to avoid clicks; lengths do not change
-VERSION = 1               # of the rotation, fades and analysis: a change makes new entries
-MAGIC = b"ARPIECE2"                  # 2: raw arrays behind a JSON line (1: npz)
+VERSION = 2               # of the rotation, fades, analysis and entry: a change makes new entries
+MAGIC = b"ARPIECE3"       # 3: the analysis in a head checked apart from the samples (2: one seal; 1: npz)
 
 
 def fade_edges(pcm: bytes, n: int) -> bytes:
@@ -33,73 +35,103 @@ def fade_edges(pcm: bytes, n: int) -> bytes:
     return np.round(samples).astype("<i2").tobytes()
 
 
-def clip_pcm(speech: Speech, text: str, rotate: bool) -> bytes:
-    """One phrase as it sounds in the session, before the edge fades."""
-    pcm = speech.clip(text)
-    return rotate_phase(pcm, speech.sample_rate) if rotate else pcm
+class SpeechPiece:
+    """One phrase as a session plays it: its length and loudness analysis at once, its
+    samples when first played (`pcm`): read from its cache entry and checked then, so a
+    segment found in the MP3 cache reads none of its phrases' samples."""
+
+    __slots__ = ("samples", "analysis", "_pcm", "_make", "_lock")
+
+    def __init__(self, samples: int, analysis: Analysis | None, pcm: bytes | None = None,
+                 make: Callable[[], bytes] | None = None) -> None:
+        self.samples, self.analysis, self._pcm, self._make = samples, analysis, pcm, make
+        self._lock = threading.Lock()          # the sessions of a build share it
+
+    def pcm(self) -> bytes:
+        with self._lock:
+            if self._pcm is None:
+                assert self._make is not None
+                self._pcm, self._make = self._make(), None
+            return self._pcm
 
 
-def speech_piece(speech: Speech, text: str, rotate: bool) -> tuple[bytes, Analysis | None]:
-    """(PCM, analysis) of one phrase as the session plays it; the analysis only when
-    `rotate` (the session is levelled), from the cache when it holds this clip's."""
+def speech_piece(speech: Speech, text: str, rotate: bool) -> SpeechPiece:
+    """One phrase as the session plays it; with its analysis only when `rotate` (the
+    session is levelled), from the cache when it holds this clip's."""
     rate = speech.sample_rate
-    fade = rate * EDGE_FADE_MS // 1000
     if not rotate:
-        return fade_edges(speech.clip(text), fade), None
-    clip = speech.clip(text)
+        fade = rate * EDGE_FADE_MS // 1000
+        return SpeechPiece(speech.trimmed(text).samples, None, make=lambda: fade_edges(speech.clip(text), fade))
     memo = speech.shared_name(text, f"piece-v{VERSION}")   # the sessions of a build share it
     kept = shared(memo)
     if kept is not None:
-        return cast(tuple[bytes, Analysis], kept)
-    source = hashlib.sha256(clip).digest()
+        return cast(SpeechPiece, kept)
+    source = speech.trimmed(text).digest
     name = f"{speech.key(text)}-{rate}-v{VERSION}"
     data = speech.cache.load_derived(name)
-    found = _decode(data, source) if data is not None else None
-    if found is None:
+    entry = Parted.read(MAGIC, data) if data is not None else None
+    analysis = _analysis(entry, source) if entry is not None else None
+    if entry is None or analysis is None or entry.body_size % 2:
         if data is not None:
             speech.cache.drop_derived(name)
-        pcm = fade_edges(clip_pcm(speech, text, rotate), fade)
-        analysis = analyse(pcm, rate)
-        entry = _encode(pcm, analysis, source)
-        found = pcm, replace(analysis, name=_entry_digest(entry))    # named as when read back
-        speech.cache.put_derived(name, entry)
-    for array in (found[1].power, found[1].peaks):
-        array.setflags(write=False)              # shared by every session of the build: read only
-    share(memo, found, 2 * len(found[0]))
-    return found
+        pcm, analysis, data = _made(speech, text, source)
+        speech.cache.put_derived(name, data)
+        piece = SpeechPiece(len(pcm) // 2, analysis, pcm=pcm)
+    else:
+        read = entry
+        piece = SpeechPiece(entry.body_size // 2, analysis,
+                            make=lambda: read.body() or _made_again(speech, text, source, analysis))
+    share(memo, piece, 2 * piece.samples)
+    return piece
+
+
+def _made(speech: Speech, text: str, source: bytes) -> tuple[bytes, Analysis, bytes]:
+    """(PCM, analysis named by its entry, the entry) of the phrase as the session plays it:
+    its trimmed clip phase-rotated, edge-faded and analysed."""
+    rate = speech.sample_rate
+    pcm = fade_edges(rotate_phase(speech.clip(text), rate), rate * EDGE_FADE_MS // 1000)
+    analysis = analyse(pcm, rate)
+    for array in (analysis.power, analysis.peaks):
+        array.setflags(write=False)            # shared by every session of the build: read only
+    entry = _encode(pcm, analysis, source)
+    return pcm, replace(analysis, name=cast(Parted, Parted.read(MAGIC, entry)).seal), entry
+
+
+def _made_again(speech: Speech, text: str, source: bytes, analysis: Analysis) -> bytes:
+    """The samples of a piece whose entry was damaged after its head was read: made again
+    and stored; they must be what the head named."""
+    pcm, again, data = _made(speech, text, source)
+    if again.name != analysis.name:
+        raise BuildError(f"the phrase {text!r} no longer makes the piece its cache entry named: "
+                         f"remove the cache's 'pieces' folder ({speech.cache.root}) and build again")
+    speech.cache.put_derived(f"{speech.key(text)}-{speech.sample_rate}-v{VERSION}", data)
+    return pcm
 
 
 def _encode(pcm: bytes, analysis: Analysis, source: bytes) -> bytes:
-    """MAGIC, the sha256 of the rest, then the clip's sha256 (`source`), a JSON line naming
-    each array's dtype and length, and the arrays' bytes: read back without a copy or a zip
-    (an npz entry took about as long to open as the rest of a phrase's read)."""
-    arrays = [np.frombuffer(pcm, dtype="<i2"), np.asarray(analysis.power), np.asarray(analysis.peaks)]
-    head = json.dumps([[a.dtype.str, len(a)] for a in arrays]).encode() + b"\n"
-    return sealed(MAGIC, source + head + b"".join(a.tobytes() for a in arrays))
+    """The entry (files.sealed_in_two): a head of the trimmed clip's sha256 (`source`), a
+    JSON line naming each analysis array's dtype and length, and the arrays' bytes; the
+    piece's samples behind it, checked only when played."""
+    arrays = [np.asarray(analysis.power), np.asarray(analysis.peaks)]
+    layout = json.dumps([[a.dtype.str, len(a)] for a in arrays]).encode() + b"\n"
+    return sealed_in_two(MAGIC, source + layout + b"".join(a.tobytes() for a in arrays), pcm)
 
 
-def _decode(data: bytes, source: bytes) -> tuple[bytes, Analysis] | None:
-    """The entry's (PCM, analysis); None unless it verifies and was made from `source`."""
-    head = len(MAGIC) + 32                     # the payload's offset in `data`
-    if unsealed(MAGIC, data) is None or data[head:head + 32] != source:
+def _analysis(entry: Parted, source: bytes) -> Analysis | None:
+    """The analysis in an entry's head, named by the entry's seal; None unless it was made
+    from `source` and its layout adds up."""
+    head = bytes(entry.head)
+    at = head.find(b"\n", 32)
+    if head[:32] != source or at < 0:
         return None
-    at = data.find(b"\n", head + 32)
     try:
-        layout = json.loads(data[head + 32:at])
         arrays, at = [], at + 1
-        for dtype, count in layout:
-            size = np.dtype(dtype).itemsize * int(count)
-            arrays.append(np.frombuffer(data, dtype=dtype, count=int(count), offset=at))
-            at += size
-        pcm, power, peaks = arrays
+        for dtype, count in json.loads(head[32:at]):
+            arrays.append(np.frombuffer(head, dtype=dtype, count=int(count), offset=at))   # read only
+            at += np.dtype(dtype).itemsize * int(count)
+        power, peaks = arrays
     except (ValueError, TypeError):
         return None
-    if at != len(data) or pcm.dtype != np.dtype("<i2") or not len(peaks) <= len(power):
+    if at != len(head) or not len(peaks) <= len(power):
         return None
-    return pcm.tobytes(), Analysis(power.copy(), peaks.copy(), _entry_digest(data))
-
-
-def _entry_digest(data: bytes) -> bytes:
-    """The sha256 a sealed entry carries (of its payload: the piece's samples, analysis and
-    source), which names the piece in segment keys (loudness.Levelled.digest)."""
-    return bytes(data[len(MAGIC):len(MAGIC) + 32])
+    return Analysis(power, peaks, entry.seal)

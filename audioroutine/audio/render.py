@@ -8,14 +8,14 @@ speech.trim_quiet) with only the edge fades (pieces.EDGE_FADE_MS)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..compile.timeline import Timeline
 from ..core.errors import BuildError
 from ..speech.clips import Speech
-from .loudness import Analysis, Levelled
+from .loudness import Analysis, Levelled, piece_bytes
 from .pieces import speech_piece
 from .tones import synthesize
 
@@ -42,9 +42,8 @@ class Mix:
     _digests: dict[Piece, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def length(self, piece: Piece) -> int:
-        """Samples in `piece`, without levelling it (loudness.Levelled)."""
-        pieces = self.pieces
-        return (pieces.size(piece) if isinstance(pieces, Levelled) else len(pieces[piece])) // 2
+        """Samples in `piece`, without reading or levelling it (Pieces, loudness.Levelled)."""
+        return piece_bytes(self.pieces, piece) // 2
 
     def digest(self, piece: Piece) -> bytes:
         """sha256 naming what `piece` sounds like, without levelling it (Levelled.digest;
@@ -93,6 +92,40 @@ class Mix:
         return Mix(pieces, self.places, self.total, self.sample_rate, self.analyses, self.bed)
 
 
+class Pieces(Mapping[Piece, bytes]):
+    """A session's pieces, each made (a phrase's: read from its cache entry and checked,
+    pieces.SpeechPiece) when first played, so a segment found in the MP3 cache reads none of
+    its pieces; `size` says how long each is without making it."""
+
+    def __init__(self) -> None:
+        self._sizes: dict[Piece, int] = {}
+        self._made: dict[Piece, bytes] = {}
+        self._makers: dict[Piece, Callable[[], bytes]] = {}
+
+    def add(self, piece: Piece, samples: int, pcm: bytes | Callable[[], bytes]) -> None:
+        self._sizes[piece] = 2 * samples
+        if isinstance(pcm, bytes):
+            self._made[piece] = pcm
+        else:
+            self._makers[piece] = pcm
+
+    def __getitem__(self, piece: Piece) -> bytes:
+        made = self._made.get(piece)
+        if made is None:          # two threads may both ask: the maker makes it once (SpeechPiece)
+            made = self._made[piece] = self._makers[piece]()
+        return made
+
+    def __iter__(self) -> Iterator[Piece]:
+        return iter(self._sizes)
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def size(self, piece: Piece) -> int:
+        """Bytes in `piece`."""
+        return self._sizes[piece]
+
+
 def _silence(buffer: bytearray, size: int) -> Iterator[bytes]:
     """Append `size` zero bytes to `buffer`, handing on full chunks as they fill."""
     while size > 0:
@@ -109,7 +142,7 @@ def mix(timeline: Timeline, speech: Speech, rotate: bool = True) -> Mix:
     when the session is to be loudness-levelled: `rotate`; see pieces.py) and faded once,
     every sound made once. Raises if a piece's length is not the timeline's."""
     rate = timeline.sample_rate
-    pieces: dict[Piece, bytes] = {}
+    pieces = Pieces()
     analyses: dict[Piece, Analysis] = {}
     places: list[tuple[int, Piece]] = []
     for event in timeline.events:
@@ -117,14 +150,17 @@ def mix(timeline: Timeline, speech: Speech, rotate: bool = True) -> Mix:
             continue
         piece: Piece = (event.kind, event.text, event.length)
         if piece not in pieces:
+            data: bytes | Callable[[], bytes]
             if event.kind == "speech":
-                data, analysis = speech_piece(speech, event.text, rotate)
-                if analysis is not None:
-                    analyses[piece] = analysis
+                found = speech_piece(speech, event.text, rotate)
+                if found.analysis is not None:
+                    analyses[piece] = found.analysis
+                samples, data = found.samples, found.pcm
             else:
                 data = synthesize(event.text, rate, event.length)
-            if len(data) != 2 * event.length:
-                raise BuildError(f"internal: '{event.text}' is {len(data) // 2} samples, timeline says {event.length}")
-            pieces[piece] = data
+                samples = len(data) // 2
+            if samples != event.length:
+                raise BuildError(f"internal: '{event.text}' is {samples} samples, timeline says {event.length}")
+            pieces.add(piece, samples, data)
         places.append((event.start, piece))
     return Mix(pieces, places, timeline.total, rate, analyses)

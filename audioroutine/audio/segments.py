@@ -167,9 +167,9 @@ def render(session: Mix, start: int, end: int) -> bytes:
     i = max(0, bisect_right(starts, start) - 1)
     while i < len(session.places) and session.places[i][0] < end:
         at, piece = session.places[i]
-        data = session.pieces[piece]
-        a, b = max(at, start), min(at + len(data) // 2, end)
+        a, b = max(at, start), min(at + session.length(piece), end)
         if a < b:
+            data = session.pieces[piece]
             out[2 * (a - start):2 * (b - start)] = data[2 * (a - at):2 * (b - at)]
         i += 1
     return bytes(out)

@@ -82,6 +82,55 @@ def unsealed(magic: bytes, data: bytes) -> memoryview | None:
     return payload
 
 
+def sealed_in_two(magic: bytes, head: bytes, body: bytes) -> bytes:
+    """An entry whose small `head` is checked on its own when it is read (`Parted`) and whose
+    `body` (samples) only when it is used: `magic`, the sha256 of the front, then the front
+    (the head's length, the head, the body's length and sha256) and the body."""
+    front = len(head).to_bytes(4, "big") + head + len(body).to_bytes(8, "big") + hashlib.sha256(body).digest()
+    return magic + hashlib.sha256(front).digest() + front + body
+
+
+class Parted:
+    """A `sealed_in_two` entry whose front checked: `head`, and `seal` (the front's sha256,
+    which names all of the entry: the head and the body's digest). `body()` checks the body
+    when it is first asked for."""
+
+    __slots__ = ("head", "seal", "_body", "_digest")
+
+    def __init__(self, head: memoryview, seal: bytes, body: memoryview, digest: bytes) -> None:
+        self.head, self.seal, self._body, self._digest = head, seal, body, digest
+
+    @property
+    def body_size(self) -> int:
+        return len(self._body)
+
+    @property
+    def body_digest(self) -> bytes:
+        """The sha256 the body must have (`body` checks it)."""
+        return self._digest
+
+    def body(self) -> bytes | None:
+        """The body's bytes; None when they are not what the front says (a damaged entry)."""
+        body = self._body
+        return bytes(body) if hashlib.sha256(body).digest() == self._digest else None
+
+    @classmethod
+    def read(cls, magic: bytes, data: bytes) -> Parted | None:
+        """The entry in `data`; None unless it starts with `magic`, its front checks and the
+        body has the length the front says (a truncated or altered entry)."""
+        at = len(magic) + 32
+        if len(data) < at + 4 or data[:len(magic)] != magic:
+            return None
+        size = int.from_bytes(data[at:at + 4], "big")
+        end = at + 4 + size + 40
+        view = memoryview(data)
+        if end > len(data) or hashlib.sha256(view[at:end]).digest() != data[len(magic):at]:
+            return None
+        if int.from_bytes(data[end - 40:end - 32], "big") != len(data) - end:
+            return None
+        return cls(view[at + 4:at + 4 + size], bytes(data[len(magic):at]), view[end:], bytes(data[end - 32:end]))
+
+
 def write_atomic(final: Path, data: bytes, stage: str | None = None, durable: bool = True) -> None:
     """`data` to `final` through a temp file (`atomic_path`). `durable=False` skips the flush
     to disk, for files that are checked when read (cache entries: a power cut can lose one,

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from pydub import AudioSegment
 
-from ..core.files import sealed, unsealed
+from ..core.errors import BuildError
+from ..core.files import Parted, sealed_in_two
 from ..engines import Clip, Engine
 from .cache import Damaged, Outdated, PhraseCache, phrase_key
 from .stats import SpeechStats as SpeechStats  # was defined here: still importable from here
@@ -41,8 +42,8 @@ FADE_IN_MS = 16
 FADE_OUT_MS = 24
 TRIM = (ENVELOPE_MS, RELATIVE_DB, FLOOR_DB, LOOKBACK_MS, HANGOVER_MS, CUT_MS, LOUD_DB, FADE_IN_MS, FADE_OUT_MS)
 TRIM_VERSION = 1    # of trim_quiet's code: a change makes new trimmed entries, as a change of TRIM does
-TRIM_ID = hashlib.sha256(repr((TRIM_VERSION, TRIM)).encode()).hexdigest()[:8]
-TRIM_MAGIC = b"ARTRIM01"
+TRIM_MAGIC = b"ARTRIM02"   # 2: a head (the clip's digest and rate) checked apart from the samples
+TRIM_ID = hashlib.sha256(repr((TRIM_VERSION, TRIM, TRIM_MAGIC)).encode()).hexdigest()[:8]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ log = logging.getLogger(__name__)
 # damaged or outdated one is found as before); trimming the same samples again is skipped
 # (by the samples' digest and rates; bounded, least recently used out).
 MEMO_BYTES = 64 << 20
-_memo: OrderedDict[tuple[bytes, int, int], bytes] = OrderedDict()
+_memo: OrderedDict[tuple[bytes, int, int], Trimmed] = OrderedDict()
 _memo_bytes = [0]
 _memo_lock = threading.Lock()
 # While `remember_lengths()` is on: (cache key, session rate) → samples of every phrase this
@@ -188,6 +189,34 @@ def trim_quiet(pcm: bytes, sample_rate: int) -> bytes:
     return smooth_cuts(samples[span[0]:span[1]], sample_rate).astype("<i2").tobytes()
 
 
+class Trimmed:
+    """A phrase's clip at the session rate, quiet edges trimmed (trim_quiet): its length and
+    its samples' sha256 known at once; samples read from a cache entry are checked when first
+    used (`pcm`). A layout needs only the length, a levelled piece's cache entry only the
+    digest (pieces.py), so an edit reads and hashes the samples of just the phrases it plays
+    into segments it encodes."""
+
+    __slots__ = ("samples", "digest", "_pcm", "_entry")
+
+    def __init__(self, samples: int, digest: bytes, pcm: bytes | None = None, entry: Parted | None = None) -> None:
+        self.samples, self.digest, self._pcm, self._entry = samples, digest, pcm, entry
+
+    @classmethod
+    def of(cls, pcm: bytes) -> Trimmed:
+        return cls(len(pcm) // 2, hashlib.sha256(pcm).digest(), pcm)
+
+    def pcm(self) -> bytes | None:
+        """The samples; None when those of its cache entry do not check (`Speech.clip` then
+        trims the clip again)."""
+        if self._pcm is None and self._entry is not None:
+            self._pcm = self._entry.body()
+        return self._pcm
+
+    def repaired(self, pcm: bytes) -> None:
+        """Its samples made again, the same as its entry's head said (`Speech.clip`)."""
+        self._pcm, self._entry = pcm, None
+
+
 def remember(key: str, sample_rate: int, samples: int) -> None:
     """Remember a phrase's length measured elsewhere (by a worker), or MISSING, while
     `remember_lengths` is on (at most MAX_REMEMBERED phrases)."""
@@ -209,7 +238,7 @@ class Speech:
         self.sample_rate = sample_rate
         self.stats = stats or SpeechStats()
         self._identity = engine.identity()
-        self._pcm: dict[str, bytes] = {}
+        self._found: dict[str, Trimmed] = {}
         self._keys: dict[str, str] = {}      # text -> cache key (a JSON dump and a sha256 each)
         self._remembered: set[str] = set()   # phrases known by `remember_lengths`, counted once
 
@@ -223,7 +252,7 @@ class Speech:
         """True when the phrase is in memory or has a cache entry that verifies (then loaded),
         or its length is remembered (`remember_lengths`: False when remembered missing)."""
         lengths = _lengths
-        if lengths is None or text in self._pcm:
+        if lengths is None or text in self._found:
             return self._from_cache(text) is not None
         if lengths.get((self.key(text), self.sample_rate)) == MISSING:
             return False
@@ -237,7 +266,7 @@ class Speech:
     def _length(self, text: str) -> int | None:
         """The phrase's length remembered by `remember_lengths` (counted as cached once)."""
         lengths = _lengths
-        if lengths is None or text in self._pcm:
+        if lengths is None or text in self._found:
             return None
         samples = lengths.get((self.key(text), self.sample_rate))
         if samples == MISSING:
@@ -250,13 +279,38 @@ class Speech:
     def clip(self, text: str) -> bytes:
         """The phrase as int16 mono PCM at the session rate, quiet edges trimmed: from
         memory, else the cache, else the engine (which then fills the cache)."""
-        pcm = self._from_cache(text)
-        if pcm is None:
-            clip = self.engine.synthesize(text)
-            self.cache.put(self.key(text), clip)
-            self.stats.synthesized += 1
-            pcm = self._pcm[text] = self._trimmed(text, clip)
-            share(self._shared_name(text), pcm, len(pcm))
+        found = self.trimmed(text)
+        pcm = found.pcm()
+        return pcm if pcm is not None else self._trim_again(text, found)
+
+    def trimmed(self, text: str) -> Trimmed:
+        """The phrase's `Trimmed` clip (its samples checked only when used): from memory,
+        else the cache, else the engine (which then fills the cache)."""
+        found = self._from_cache(text)
+        if found is None:
+            found = self._found[text] = self._trimmed(text, self._synthesize(text))
+            share(self._shared_name(text), found, 2 * found.samples)
+        return found
+
+    def _synthesize(self, text: str) -> Clip:
+        clip = self.engine.synthesize(text)
+        self.cache.put(self.key(text), clip)
+        self.stats.synthesized += 1
+        return clip
+
+    def _trim_again(self, text: str, found: Trimmed) -> bytes:
+        """The samples of a trimmed clip whose cache entry was damaged after its head was
+        read: trimmed again from the phrase's clip (synthesized again if that is gone too),
+        stored again; they must be what the head said."""
+        clip = self.cache.get(self.key(text)) or self._synthesize(text)
+        source = (clip.digest or hashlib.sha256(clip.pcm).digest()) + clip.sample_rate.to_bytes(4, "big")
+        pcm = trim_quiet(self._to_session_rate(clip), self.sample_rate)
+        if hashlib.sha256(pcm).digest() != found.digest:
+            raise BuildError(f"the phrase {text!r} no longer trims to the samples its cache entry named: "
+                             f"remove the cache's 'pieces' folder ({self.cache.root}) and build again")
+        if self.cache.is_local:
+            self.cache.put_derived(self._trim_name(text), _trim_entry(pcm, source))
+        found.repaired(pcm)
         return pcm
 
     def _shared_name(self, text: str) -> tuple[str, str, int]:
@@ -266,29 +320,32 @@ class Speech:
         """A name for what is made from the phrase's clip, to `share` within a build."""
         return (*self._shared_name(text), kind)
 
-    def _trimmed(self, text: str, clip: Clip) -> bytes:
+    def _trimmed(self, text: str, clip: Clip) -> Trimmed:
         """`clip` at the session rate, quiet edges trimmed (trim_quiet): once per process,
         and kept in a folder cache beside the clip (`_stored_trim`)."""
         source = clip.digest or hashlib.sha256(clip.pcm).digest()     # a cache entry's, checked when read
         key = (source, clip.sample_rate, self.sample_rate)
         with _memo_lock:
-            pcm = _memo.get(key)
-            if pcm is not None:
+            found = _memo.get(key)
+            if found is not None:
                 _memo.move_to_end(key)
-                return pcm
-        pcm = self._stored_trim(text, source + clip.sample_rate.to_bytes(4, "big"), clip)
-        _remember_trim(key, pcm)
-        return pcm
+                return found
+        found = self._stored_trim(text, source + clip.sample_rate.to_bytes(4, "big"), clip)
+        _remember_trim(key, found)
+        return found
 
-    def _stored_trim(self, text: str, source: bytes, clip: Clip) -> bytes:
+    def _trim_name(self, text: str) -> str:
+        return f"{self.key(text)}-{self.sample_rate}-t{TRIM_ID}"
+
+    def _stored_trim(self, text: str, source: bytes, clip: Clip) -> Trimmed:
         """The trimmed clip from its entry in a folder cache when that entry verifies and was
         made from this very clip (`source`: its samples' digest and rate), else trimmed now
         and stored: trimming is most of reading a phrase (about 5 ms of a Piper phrase's
         CPU), an entry's read and check well under 1 ms. A remote cache (S3, HTTP) trims
         here: a request per phrase would cost more than the trim."""
         if not self.cache.is_local:
-            return trim_quiet(self._to_session_rate(clip), self.sample_rate)
-        name = f"{self.key(text)}-{self.sample_rate}-t{TRIM_ID}"
+            return Trimmed.of(trim_quiet(self._to_session_rate(clip), self.sample_rate))
+        name = self._trim_name(text)
         data = self.cache.load_derived(name)
         if data is not None:
             found = _read_trim(data, source)
@@ -297,18 +354,18 @@ class Speech:
             self.cache.drop_derived(name)
         pcm = trim_quiet(self._to_session_rate(clip), self.sample_rate)
         self.cache.put_derived(name, _trim_entry(pcm, source))
-        return pcm
+        return Trimmed.of(pcm)
 
-    def _from_cache(self, text: str) -> bytes | None:
+    def _from_cache(self, text: str) -> Trimmed | None:
         """From memory, else from a verified cache entry. A damaged entry is discarded
         with a warning naming the phrase; an outdated one is counted."""
         shared = _shared
-        if text not in self._pcm and shared is not None:
+        if text not in self._found and shared is not None:
             found = shared.get(self._shared_name(text))
             if found is not None:
                 self.stats.cached += 1
-                self._pcm[text] = found
-        if text not in self._pcm:
+                self._found[text] = found
+        if text not in self._found:
             try:
                 clip = self.cache.load(self.key(text))
             except Outdated:
@@ -321,14 +378,14 @@ class Speech:
             if clip is None:
                 return None
             self.stats.cached += 1
-            self._pcm[text] = self._trimmed(text, clip)
-            share(self._shared_name(text), self._pcm[text], len(self._pcm[text]))
-        return self._pcm[text]
+            found = self._found[text] = self._trimmed(text, clip)
+            share(self._shared_name(text), found, 2 * found.samples)
+        return self._found[text]
 
     def measure(self, text: str) -> int:
         samples = self._length(text)
         if samples is None:
-            samples = len(self.clip(text)) // 2
+            samples = self.trimmed(text).samples
             remember(self.key(text), self.sample_rate, samples)
         return samples
 
@@ -341,7 +398,7 @@ class Speech:
     def prepare(self, texts: Iterable[str], progress: Callable[[str], None] | None = None) -> None:
         """Make sure every phrase is available, calling `progress` once per phrase."""
         for text in texts:
-            self.clip(text)
+            self.trimmed(text)
             if progress:
                 progress(text)
 
@@ -353,25 +410,26 @@ class Speech:
 
 
 def _trim_entry(pcm: bytes, source: bytes) -> bytes:
-    """A trimmed clip's entry: TRIM_MAGIC, the sha256 of the rest, the clip's digest and
-    rate (`source`, 36 bytes), the trimmed samples."""
-    return sealed(TRIM_MAGIC, source + pcm)
+    """A trimmed clip's entry (files.sealed_in_two): TRIM_MAGIC, a head holding the clip's
+    digest and rate (`source`, 36 bytes), the trimmed samples."""
+    return sealed_in_two(TRIM_MAGIC, source, pcm)
 
 
-def _read_trim(data: bytes, source: bytes) -> bytes | None:
-    """The trimmed samples of an entry; None unless it verifies and was made from `source`."""
-    payload = unsealed(TRIM_MAGIC, data)
-    if payload is None or payload[:len(source)] != source or len(payload) % 2:
+def _read_trim(data: bytes, source: bytes) -> Trimmed | None:
+    """The trimmed clip of an entry, its samples checked when used; None unless its head
+    checks and says it was made from `source`."""
+    entry = Parted.read(TRIM_MAGIC, data)
+    if entry is None or entry.head != source or entry.body_size % 2:
         return None
-    return bytes(payload[len(source):])
+    return Trimmed(entry.body_size // 2, entry.body_digest, entry=entry)
 
 
-def _remember_trim(key: tuple[bytes, int, int], pcm: bytes) -> None:
+def _remember_trim(key: tuple[bytes, int, int], found: Trimmed) -> None:
     """Keep a trimmed clip in this process's memo (least recently used out past MEMO_BYTES)."""
     with _memo_lock:
         if key not in _memo:
-            _memo[key] = pcm
-            _memo_bytes[0] += len(pcm)
+            _memo[key] = found
+            _memo_bytes[0] += 2 * found.samples
             while _memo_bytes[0] > MEMO_BYTES:
-                _memo_bytes[0] -= len(_memo.popitem(last=False)[1])
+                _memo_bytes[0] -= 2 * _memo.popitem(last=False)[1].samples
 

@@ -4,6 +4,7 @@ peaks are checked by a decoder in the same ffmpeg run."""
 
 from __future__ import annotations
 
+import shutil
 import tracemalloc
 
 import numpy as np
@@ -206,8 +207,9 @@ def test_an_encoder_refusing_is_one_clear_error(tmp_path):
 
 
 def test_a_levelled_piece_is_analysed_once_then_read_from_the_cache(mini_script, tmp_path, monkeypatch):
-    """A rebuild neither rotates nor analyses a phrase it has seen; a damaged piece entry,
-    or one made from another clip, is made again; the MP3 is the same bytes every time."""
+    """A rebuild neither rotates nor analyses a phrase it has seen; a piece entry made from
+    another clip is made again as it is read, one whose samples are damaged as they are
+    played; the MP3 is the same bytes every time."""
     import audioroutine.audio.pieces as pieces
     from audioroutine.run.pipeline import BuildOptions, build
 
@@ -228,10 +230,15 @@ def test_a_levelled_piece_is_analysed_once_then_read_from_the_cache(mini_script,
     # A piece read back is named as when it was made (its entry's digest): every segment found.
     assert set((tmp_path / "cache" / "segments").rglob("*.*")) == segment_entries
     damaged = bytearray(entries[0].read_bytes())
-    damaged[-100] ^= 0x01
+    damaged[-100] ^= 0x01                                 # in its samples, behind the head
     entries[0].write_bytes(bytes(damaged))
     other = entries[1].read_bytes()
     entries[2].write_bytes(other)                         # a verifying entry, of another phrase's clip
     build(routine, options)
-    assert len(made) == 2
+    assert len(made) == 1                                 # the other clip's: found as its head is read
+    assert {p: p.read_bytes() for p in mp3s} == mp3s
+    assert entries[0].read_bytes() == bytes(damaged)      # samples no segment needed are not read
+    shutil.rmtree(tmp_path / "cache" / "segments")        # every segment encoded: every piece played
+    build(routine, options)
+    assert len(made) == 2 and entries[0].read_bytes() != bytes(damaged)   # found as it is played, made again
     assert {p: p.read_bytes() for p in mp3s} == mp3s
