@@ -73,3 +73,57 @@ def test_a_remote_cache_trims_in_the_process(fresh, tmp_path, monkeypatch):
     monkeypatch.setattr(PhraseCache, "is_local", property(lambda self: False))
     Speech(FakeEngine(VoiceOptions()), cache, RATE).clip(TEXT)
     assert _trim_entries(tmp_path / "c") == []
+
+
+def test_every_bit_flip_and_cut_of_a_two_part_entry_is_caught():
+    """files.sealed_in_two (trimmed clips, pieces): a flip or cut anywhere in the front makes
+    the entry unreadable; one in the body is caught when the body is asked for."""
+    from audioroutine.core.files import Parted, sealed_in_two
+
+    head, body = b"clip digest and rate" * 2, bytes(range(256)) * 3
+    data = sealed_in_two(b"ARTEST01", head, body)
+    whole = Parted.read(b"ARTEST01", data)
+    assert whole is not None and bytes(whole.head) == head and whole.body() == body
+    front = len(data) - len(body)
+    for bit in range(8 * len(data)):
+        flipped = bytearray(data)
+        flipped[bit // 8] ^= 1 << bit % 8
+        found = Parted.read(b"ARTEST01", bytes(flipped))
+        if bit // 8 < front:
+            assert found is None, bit
+        else:
+            assert found is not None and bytes(found.head) == head and found.body() is None, bit
+    for size in range(len(data)):
+        assert Parted.read(b"ARTEST01", data[:size]) is None, size
+    assert Parted.read(b"ARTEST01", data + b"\0") is None
+
+
+def test_a_trimmed_entry_with_damaged_samples_gives_its_length_then_is_made_again_when_played(
+        fresh, tmp_path, monkeypatch):
+    FakeEngine.calls.clear()
+    engine = FakeEngine(VoiceOptions())
+    first = Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip(TEXT)
+    (entry,) = _trim_entries(tmp_path / "c")
+    data = bytearray(entry.read_bytes())
+    data[-2] ^= 0x01
+    entry.write_bytes(bytes(data))
+    monkeypatch.setattr(clips, "_memo", clips.OrderedDict())
+    speech = Speech(engine, PhraseCache(tmp_path / "c"), RATE)
+    assert speech.measure(TEXT) == len(first) // 2 and entry.read_bytes() == bytes(data)   # the head alone
+    assert speech.clip(TEXT) == first and entry.read_bytes() != bytes(data)               # found, made again
+    assert FakeEngine.calls.count(TEXT) == 1                                                # never synthesized again
+
+
+def test_a_trim_that_no_longer_matches_its_head_is_a_clear_error(fresh, tmp_path, monkeypatch):
+    from audioroutine.core.errors import BuildError
+
+    engine = FakeEngine(VoiceOptions())
+    Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip(TEXT)
+    (entry,) = _trim_entries(tmp_path / "c")
+    data = bytearray(entry.read_bytes())
+    data[-2] ^= 0x01
+    entry.write_bytes(bytes(data))
+    monkeypatch.setattr(clips, "_memo", clips.OrderedDict())
+    monkeypatch.setattr(clips, "trim_quiet", lambda pcm, rate: pcm)      # trimming changed, its id did not
+    with pytest.raises(BuildError, match="remove the cache's 'pieces' folder"):
+        Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip(TEXT)
