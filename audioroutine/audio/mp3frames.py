@@ -13,9 +13,12 @@ the end (mutagen: frames x samples per frame - delay - padding)."""
 
 from __future__ import annotations
 
+import math
 import re
 import struct
+from array import array
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 
@@ -194,24 +197,31 @@ def _frame_step(head: bytes, length: int) -> tuple[list[int], list[int], int]:
     """The CRC carried over `head` and `length - 4` zero bytes, as tables: a CRC is linear in
     the CRC it starts from, so crc -> low[crc & 0xFF] ^ high[crc >> 8] ^ const."""
     const = shift(crc16(head), length - 4)
-    low = [shift(crc16(head, b), length - 4) ^ const for b in range(256)]
-    high = [shift(crc16(head, b << 8), length - 4) ^ const for b in range(256)]
-    return low, high, const
+    return (*_byte_tables([shift(crc16(head, 1 << bit), length - 4) ^ const for bit in range(16)]), const)
+
+
+def _byte_tables(images: list[int]) -> tuple[list[int], list[int]]:
+    """A linear map of a CRC given by the image of each of its 16 bits, as tables of its
+    low and high byte: crc -> low[crc & 0xFF] ^ high[crc >> 8]."""
+    low, high = [0] * 256, [0] * 256
+    for byte in range(1, 256):
+        bit, rest = (byte & -byte).bit_length() - 1, byte & (byte - 1)     # its lowest bit set, and the rest
+        low[byte], high[byte] = low[rest] ^ images[bit], high[rest] ^ images[bit + 8]
+    return low, high
 
 
 @lru_cache(maxsize=64)
 def _shift_tables(power: int) -> tuple[list[int], list[int]]:
     """Tables carrying a CRC's low and high byte over 2**power zero bytes."""
-    if power == 0:
-        one = [(value >> 8) ^ _TABLE[value & 0xFF] for value in range(1 << 16)]
-        return [one[b] for b in range(256)], [one[b << 8] for b in range(256)]
+    if power == 0:    # one zero byte: crc -> (crc >> 8) ^ _TABLE[crc & 0xFF]
+        return [_TABLE[b] for b in range(256)], [b ^ _TABLE[0] for b in range(256)]
     low, high = _shift_tables(power - 1)
 
     def twice(value: int) -> int:
         value = low[value & 0xFF] ^ high[value >> 8]
         return low[value & 0xFF] ^ high[value >> 8]
 
-    return [twice(b) for b in range(256)], [twice(b << 8) for b in range(256)]
+    return _byte_tables([twice(1 << bit) for bit in range(16)])
 
 
 def main_data(frame: bytes) -> tuple[int, int, int]:
@@ -315,6 +325,63 @@ def splice(new: list[bytes], replaced: list[bytes], rest: list[bytes]) -> list[b
     return patched + rest
 
 
+MAX_PERIOD = 1024    # frames: past this, a run of silent frames is made frame by frame
+
+
+def silent_run(header: int, first: int, count: int) -> tuple[list[bytes], array[int], int]:
+    """The bytes (in parts), frame sizes and CRC-16 (from 0) of `silent_frames(header, first,
+    count)`, made from one padding period (49 frames at 22,050 Hz and 64 kbit/s: the frames'
+    lengths repeat with it, `_period`): the rest of the period `first` falls in, whole
+    periods (one bytes object, repeated in the parts) and the start of one more, the CRC
+    combined from theirs (`crc16_combine`)."""
+    period = _padding_period(header)
+    phase = first % period
+    if period > MAX_PERIOD or count < period - phase:           # a few frames: one by one
+        frames = silent_frames(header, first, count)
+        return [b"".join(frames)], array("I", map(len, frames)), frames_crc(frames)
+    one, sizes, starts, head_crcs, tail_crcs, (low, high, const) = _period(header)
+    whole, rest = divmod(count - (period - phase), period)
+    crc = tail_crcs[phase]                                       # frames phase.. of the period
+    for _ in range(whole):
+        crc = low[crc & 0xFF] ^ high[crc >> 8] ^ const
+    crc = crc16_combine(crc, head_crcs[rest], starts[rest])      # frames ..rest of one more
+    return ([one[starts[phase]:], *[one] * whole, one[:starts[rest]]],
+            sizes[phase:] + sizes * whole + sizes[:rest], crc)
+
+
+def _padding_period(header: int) -> int:
+    """Frames after which the padding of `silent_frames` repeats."""
+    rate, slots = _slots(header)
+    return rate // math.gcd(slots, rate)
+
+
+def _slots(header: int) -> tuple[int, int]:
+    """(sample rate, bytes per frame times the rate) of frames starting with `header`."""
+    mpeg1 = (header >> 19) & 3 == 3
+    version, rate_index = (header >> 19) & 3, (header >> 10) & 3
+    return _RATES[version][rate_index], (144 if mpeg1 else 72) * _BITRATES[mpeg1][(header >> 12) & 15] * 1000
+
+
+@lru_cache(maxsize=16)
+def _period(header: int) -> tuple[bytes, array[int], list[int], list[int], list[int],
+                                  tuple[list[int], list[int], int]]:
+    """One padding period of silent frames from a period's start: its bytes, frame sizes,
+    where each frame starts, the CRC (from 0) of its first k frames and of its frames from
+    k on, and its CRC as an affine map of the CRC it starts from (crc -> low[crc & 0xFF] ^
+    high[crc >> 8] ^ const, the tables made from the image of each bit)."""
+    frames = silent_frames(header, 0, _padding_period(header))
+    one = b"".join(frames)
+    starts = [0, *accumulate(map(len, frames))]
+    head_crcs, tail_crcs = [0], [0]
+    for frame in frames:
+        head_crcs.append(frames_crc([frame], head_crcs[-1]))
+    for k in range(len(frames) - 1, -1, -1):
+        tail_crcs.insert(0, crc16_combine(frames_crc([frames[k]]), tail_crcs[0], starts[-1] - starts[k + 1]))
+    const = head_crcs[-1]
+    low, high = _byte_tables([frames_crc(frames, 1 << bit) ^ const for bit in range(16)])
+    return one, array("I", map(len, frames)), starts, head_crcs, tail_crcs, (low, high, const)
+
+
 def silent_frames(header: int, first: int, count: int) -> list[bytes]:
     """`count` frames that decode to digital silence, to stand as frames `first`.. of a
     stream whose frames start with `header`: side information all zero (no main data, no
@@ -322,10 +389,7 @@ def silent_frames(header: int, first: int, count: int) -> list[bytes]:
     keeps zeros for the next frame's overlap. Padded like a CBR stream (the padding bit on
     as the byte count per frame runs ahead, by the frame's place in the stream), so the
     stream keeps its bitrate."""
-    mpeg1 = (header >> 19) & 3 == 3
-    version, rate_index = (header >> 19) & 3, (header >> 10) & 3
-    rate = _RATES[version][rate_index]
-    slots = (144 if mpeg1 else 72) * _BITRATES[mpeg1][(header >> 12) & 15] * 1000
+    rate, slots = _slots(header)
     plain = (header & ~(1 << 9)) | (1 << 16)          # no padding, no CRC
     frames = {padded: bytearray(frame_length(plain | (padded << 9))) for padded in (0, 1)}
     for padded, frame in frames.items():

@@ -68,12 +68,11 @@ def speech_piece(speech: Speech, text: str, rotate: bool) -> SpeechPiece:
         return cast(SpeechPiece, kept)
     source = speech.trimmed(text).digest
     name = f"{speech.key(text)}-{rate}-v{VERSION}"
-    data = speech.cache.load_derived(name)
-    entry = Parted.read(MAGIC, data) if data is not None else None
+    entry = speech.cache.load_derived_front(name, MAGIC)
     analysis = _analysis(entry, source) if entry is not None else None
     if entry is None or analysis is None or entry.body_size % 2:
-        if data is not None:
-            speech.cache.drop_derived(name)
+        if entry is not None:
+            speech.cache.drop_derived(name)   # made from another clip
         pcm, analysis, data = _made(speech, text, source)
         speech.cache.put_derived(name, data)
         piece = SpeechPiece(len(pcm) // 2, analysis, pcm=pcm)

@@ -79,11 +79,10 @@ from .mp3frames import (
     crc16,
     crc16_combine,
     frame_length,
-    frames_crc,
     info_frame,
     lame_version,
     samples_per_frame,
-    silent_frames,
+    silent_run,
     splice,
     split_frames,
 )
@@ -290,7 +289,7 @@ def encode(session: Mix, path: Path, bitrate: str, settings: LoudnessSettings | 
                 found[i] = encoded
                 if cache is not None:
                     cache.put_segment(key, _entry(encoded))
-        return [_silence_then(silent_frames(int.from_bytes(f.data[:4], "big"), s.start // spf, s.silent // spf), f)
+        return [_silence_then(int.from_bytes(f.data[:4], "big"), s.start // spf, s.silent // spf, f)
                 for s, f in zip(batch, cast(list[Encoded], found))]
 
     window = 2 * workers()
@@ -523,11 +522,18 @@ def keep(frames: list[bytes], count: int | None) -> list[bytes]:
 @dataclass(frozen=True)
 class Encoded:
     """A segment's kept frames, their CRC-16 and the size of each (worked out where the
-    segment was encoded, on an encoder thread, not where they are joined)."""
+    segment was encoded, on an encoder thread, not where they are joined); `lead`: silent
+    frames written before them (`_silence_then`), in parts, some of them one part repeated,
+    never joined into one buffer."""
 
     data: bytes
     crc: int
     sizes: array[int]
+    lead: tuple[bytes, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.lead)) + len(self.data)
 
 
 def _encoded(frames: list[bytes], crc: int | None = None) -> Encoded:
@@ -535,15 +541,14 @@ def _encoded(frames: list[bytes], crc: int | None = None) -> Encoded:
     return Encoded(data, crc16(data) if crc is None else crc, array("I", map(len, frames)))
 
 
-def _silence_then(silence: list[bytes], found: Encoded) -> Encoded:
-    """`silence` (silent frames: a header, then zeros) before `found`, the CRC carried over
-    the zeros without reading them."""
-    if not silence:
+def _silence_then(header: int, first: int, count: int, found: Encoded) -> Encoded:
+    """`count` silent frames (mp3frames.silent_run: a header, then zeros), frames `first`..
+    of a stream whose frames start with `header`, before `found`."""
+    if not count:
         return found
-    crc = frames_crc(silence)
-    sizes = array("I", map(len, silence))
+    parts, sizes, crc = silent_run(header, first, count)
     sizes.extend(found.sizes)
-    return Encoded(b"".join(silence) + found.data, crc16_combine(crc, found.crc, len(found.data)), sizes)
+    return Encoded(found.data, crc16_combine(crc, found.crc, len(found.data)), sizes, (*parts, *found.lead))
 
 
 def _join(results: Iterator[Encoded], path: Path, rate: int, total: int) -> None:
@@ -557,12 +562,14 @@ def _join(results: Iterator[Encoded], path: Path, rate: int, total: int) -> None
         placeholder = 0
         for segment in results:
             if first is None:
-                first = segment.data
+                first = b"".join(segment.lead) + segment.data
                 placeholder = len(_tag(first, 0, 0, [0] * 100, 0, 0))
                 out.write(bytes(placeholder))
+            out.writelines(segment.lead)
             out.write(segment.data)
-            crc = crc16_combine(crc, segment.crc, len(segment.data))
-            audio += len(segment.data)
+            size = segment.size
+            crc = crc16_combine(crc, segment.crc, size)
+            audio += size
             sizes.extend(segment.sizes)
         if first is None:
             raise BuildError("internal: a session with no segment")

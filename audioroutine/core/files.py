@@ -93,42 +93,55 @@ def sealed_in_two(magic: bytes, head: bytes, body: bytes) -> bytes:
 class Parted:
     """A `sealed_in_two` entry whose front checked: `head`, and `seal` (the front's sha256,
     which names all of the entry: the head and the body's digest). `body()` checks the body
-    when it is first asked for."""
+    when it is first asked for; an entry read for its front alone (`front`) reads the whole
+    entry again then, which must carry the same seal."""
 
-    __slots__ = ("head", "seal", "_body", "_digest")
+    __slots__ = ("magic", "head", "seal", "body_size", "body_digest", "_body")
 
-    def __init__(self, head: memoryview, seal: bytes, body: memoryview, digest: bytes) -> None:
-        self.head, self.seal, self._body, self._digest = head, seal, body, digest
-
-    @property
-    def body_size(self) -> int:
-        return len(self._body)
-
-    @property
-    def body_digest(self) -> bytes:
-        """The sha256 the body must have (`body` checks it)."""
-        return self._digest
+    def __init__(self, magic: bytes, head: memoryview, seal: bytes, body_size: int, body_digest: bytes,
+                 body: memoryview | Callable[[], bytes | None]) -> None:
+        self.magic, self.head, self.seal, self.body_size, self.body_digest = magic, head, seal, body_size, body_digest
+        self._body = body
 
     def body(self) -> bytes | None:
         """The body's bytes; None when they are not what the front says (a damaged entry)."""
         body = self._body
-        return bytes(body) if hashlib.sha256(body).digest() == self._digest else None
+        if callable(body):
+            again = Parted.read(self.magic, body() or b"")
+            if again is None or again.seal != self.seal:
+                return None
+            body = again._body
+        assert not callable(body)
+        return bytes(body) if hashlib.sha256(body).digest() == self.body_digest else None
+
+    @staticmethod
+    def front_size(magic: bytes, data: bytes) -> int:
+        """Bytes from the start of an entry to the end of its front, from its first bytes."""
+        at = len(magic) + 32
+        return at + 4 + int.from_bytes(data[at:at + 4], "big") + 40 if len(data) >= at + 4 else at + 4
 
     @classmethod
     def read(cls, magic: bytes, data: bytes) -> Parted | None:
         """The entry in `data`; None unless it starts with `magic`, its front checks and the
         body has the length the front says (a truncated or altered entry)."""
-        at = len(magic) + 32
-        if len(data) < at + 4 or data[:len(magic)] != magic:
+        found = cls.front(magic, data, lambda: None)
+        if found is None or len(data) - cls.front_size(magic, data) != found.body_size:
             return None
-        size = int.from_bytes(data[at:at + 4], "big")
-        end = at + 4 + size + 40
+        found._body = memoryview(data)[cls.front_size(magic, data):]
+        return found
+
+    @classmethod
+    def front(cls, magic: bytes, data: bytes, whole: Callable[[], bytes | None]) -> Parted | None:
+        """The entry whose first bytes are `data` (at least `front_size`), its body read by
+        `whole()` (all of the entry) when asked for; None unless the front checks."""
+        at, end = len(magic) + 32, cls.front_size(magic, data)
+        if end > len(data) or data[:len(magic)] != magic:
+            return None
         view = memoryview(data)
-        if end > len(data) or hashlib.sha256(view[at:end]).digest() != data[len(magic):at]:
+        if hashlib.sha256(view[at:end]).digest() != data[len(magic):at]:
             return None
-        if int.from_bytes(data[end - 40:end - 32], "big") != len(data) - end:
-            return None
-        return cls(view[at + 4:at + 4 + size], bytes(data[len(magic):at]), view[end:], bytes(data[end - 32:end]))
+        seal, body_size = bytes(data[len(magic):at]), int.from_bytes(data[end - 40:end - 32], "big")
+        return cls(magic, view[at + 4:end - 40], seal, body_size, bytes(data[end - 32:end]), whole)
 
 
 def write_atomic(final: Path, data: bytes, stage: str | None = None, durable: bool = True) -> None:

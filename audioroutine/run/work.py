@@ -30,6 +30,7 @@ from ..compile.timeline import Timeline
 from ..core.errors import AudioRoutineError
 from ..core.ffmpeg import configure_pydub
 from ..core.files import checkpoint, flush_to_disk
+from ..core.guard import hash_ahead
 from ..engines import Engine, VoiceOptions, get_engine
 from ..model.loudness_settings import LoudnessSettings
 from ..model.music_settings import Music
@@ -128,6 +129,7 @@ def make_session(job: SessionJob, dest: Path | None) -> bytes | None:
         if dest is not None:
             _produce(job, dest)
             flush_to_disk(dest)    # here, beside the other sessions, not in the commit that renames it
+            hash_ahead(dest)       # likewise its digest, which the commit records
             return None
         fd, name = tempfile.mkstemp(prefix="audioroutine-", suffix=".mp3")
         os.close(fd)

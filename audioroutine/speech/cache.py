@@ -32,7 +32,7 @@ from typing import Any
 
 import platformdirs
 
-from ..core.files import StrPath
+from ..core.files import Parted, StrPath
 from ..engines import Clip
 from .stores import CacheLocation, FolderStore, cache_location, open_store
 
@@ -44,6 +44,7 @@ DERIVED_NAME = re.compile(r"^[0-9a-f]{64}-[0-9]+-(v[0-9]+|t[0-9a-f]{8})\.npz$")
 SEGMENT_NAME = re.compile(r"^[0-9a-f]{64}\.mp3$")
 NOTE_NAME = re.compile(r"^[0-9a-f]{64}\.json$")
 COVER_NAME = re.compile(r"^[0-9a-f]{64}\.png$")
+FRONT_BYTES = 16 << 10   # what is read of a derived entry for its front (a piece's holds its analysis)
 
 
 class Damaged(Exception):
@@ -136,6 +137,26 @@ class PhraseCache:
     def load_derived(self, name: str) -> bytes | None:
         """An entry derived from a phrase (pieces.py verifies it); None when there is none."""
         return self._read(self.derived_name(name))
+
+    def load_derived_front(self, name: str, magic: bytes) -> Parted | None:
+        """A two-part entry derived from a phrase (files.sealed_in_two: a trimmed clip, a
+        piece) read for its front alone, its body read and checked when asked for; None when
+        there is none, or its front does not check (then it is removed)."""
+        where = self.derived_name(name)
+        try:
+            data = self.store.read_head(where, FRONT_BYTES)
+        except (IsADirectoryError, NotADirectoryError):
+            data = b""
+        if data is None:
+            return None
+        if Parted.front_size(magic, data) > len(data) == FRONT_BYTES:   # a long front: the whole entry
+            data = self._read(where) or b""
+            found = Parted.read(magic, data)
+        else:
+            found = Parted.front(magic, data, lambda: self._read(where))
+        if found is None:
+            self.drop_derived(name)
+        return found
 
     def put_derived(self, name: str, data: bytes) -> None:
         self.store.write(self.derived_name(name), data)

@@ -346,12 +346,11 @@ class Speech:
         if not self.cache.is_local:
             return Trimmed.of(trim_quiet(self._to_session_rate(clip), self.sample_rate))
         name = self._trim_name(text)
-        data = self.cache.load_derived(name)
-        if data is not None:
-            found = _read_trim(data, source)
-            if found is not None:
-                return found
-            self.cache.drop_derived(name)
+        entry = self.cache.load_derived_front(name, TRIM_MAGIC)
+        if entry is not None and entry.head == source and entry.body_size % 2 == 0:
+            return Trimmed(entry.body_size // 2, entry.body_digest, entry=entry)
+        if entry is not None:
+            self.cache.drop_derived(name)   # made from another clip
         pcm = trim_quiet(self._to_session_rate(clip), self.sample_rate)
         self.cache.put_derived(name, _trim_entry(pcm, source))
         return Trimmed.of(pcm)
@@ -413,15 +412,6 @@ def _trim_entry(pcm: bytes, source: bytes) -> bytes:
     """A trimmed clip's entry (files.sealed_in_two): TRIM_MAGIC, a head holding the clip's
     digest and rate (`source`, 36 bytes), the trimmed samples."""
     return sealed_in_two(TRIM_MAGIC, source, pcm)
-
-
-def _read_trim(data: bytes, source: bytes) -> Trimmed | None:
-    """The trimmed clip of an entry, its samples checked when used; None unless its head
-    checks and says it was made from `source`."""
-    entry = Parted.read(TRIM_MAGIC, data)
-    if entry is None or entry.head != source or entry.body_size % 2:
-        return None
-    return Trimmed(entry.body_size // 2, entry.body_digest, entry=entry)
 
 
 def _remember_trim(key: tuple[bytes, int, int], found: Trimmed) -> None:

@@ -17,7 +17,7 @@ from audioroutine.audio import lame, loudness, peakcheck, segments
 from audioroutine.audio.lame import encode_segment
 from audioroutine.audio.loudness import LoudnessSettings, Model, choose_gain, integrated
 from audioroutine.audio.mp3 import ENCODER_GAIN_DB, decode_mp3, encode_mp3, encode_normalized
-from audioroutine.audio.mp3frames import crc16, crc16_combine, frames_crc, silent_frames, split_frames
+from audioroutine.audio.mp3frames import crc16, crc16_combine, frames_crc, silent_frames, silent_run, split_frames
 from audioroutine.audio.render import Mix
 from audioroutine.core.errors import BuildError
 from audioroutine.core.ffmpeg import ffmpeg_exe
@@ -202,6 +202,20 @@ def test_silent_frames_crc_steps_equal_the_crc_of_their_bytes():
         frames = silent_frames(header, first, count)
         for start in (0, 12345):
             assert frames_crc(frames, start) == crc16(b"".join(frames), start)
+
+
+@pytest.mark.parametrize("bitrate", ["64k", "56k", "32k"])
+def test_a_run_of_silent_frames_made_a_period_at_a_time_is_the_frames_one_by_one(bitrate):
+    """mp3frames.silent_run (bytes, sizes, CRC) against silent_frames, across whole padding
+    periods, parts of one and every phase."""
+    header = int.from_bytes(encode_segment(bytes(8000), RATE, bitrate)[:4], "big")
+    for first in (0, 1, 48, 49, 1000):
+        for count in (0, 1, 48, 49, 98, 99, 1000):
+            frames = silent_frames(header, first, count)
+            parts, sizes, crc = silent_run(header, first, count)
+            data = b"".join(parts)
+            assert data == b"".join(frames) and list(sizes) == [len(f) for f in frames], (first, count)
+            assert crc == crc16(data), (first, count)
 
 
 def test_a_joined_file_is_whole_frames_behind_one_tag(tmp_path):

@@ -88,11 +88,14 @@ def test_every_bit_flip_and_cut_of_a_two_part_entry_is_caught():
     for bit in range(8 * len(data)):
         flipped = bytearray(data)
         flipped[bit // 8] ^= 1 << bit % 8
-        found = Parted.read(b"ARTEST01", bytes(flipped))
+        damaged = bytes(flipped)
+        found = Parted.read(b"ARTEST01", damaged)
+        ahead = Parted.front(b"ARTEST01", damaged[:front], lambda d=damaged: d)   # read for its front
         if bit // 8 < front:
-            assert found is None, bit
+            assert found is None and ahead is None, bit
         else:
             assert found is not None and bytes(found.head) == head and found.body() is None, bit
+            assert ahead is not None and ahead.seal == whole.seal and ahead.body() is None, bit
     for size in range(len(data)):
         assert Parted.read(b"ARTEST01", data[:size]) is None, size
     assert Parted.read(b"ARTEST01", data + b"\0") is None
@@ -127,3 +130,43 @@ def test_a_trim_that_no_longer_matches_its_head_is_a_clear_error(fresh, tmp_path
     monkeypatch.setattr(clips, "trim_quiet", lambda pcm, rate: pcm)      # trimming changed, its id did not
     with pytest.raises(BuildError, match="remove the cache's 'pieces' folder"):
         Speech(engine, PhraseCache(tmp_path / "c"), RATE).clip(TEXT)
+
+
+def test_a_front_read_alone_takes_its_body_only_from_the_same_entry(tmp_path):
+    """PhraseCache.load_derived_front: the front of an entry is read alone (a long front:
+    the whole entry); when the body is asked for, the entry is read again, and one replaced
+    in between by another entry, even a sound one, gives no body."""
+    from audioroutine.core.files import sealed_in_two
+    from audioroutine.speech.cache import FRONT_BYTES
+
+    cache = PhraseCache(tmp_path / "c")
+    short = sealed_in_two(b"ARTEST01", b"h" * 40, b"a" * 50_000)
+    long = sealed_in_two(b"ARTEST01", b"h" * (FRONT_BYTES + 10), b"b" * 50_000)
+    for data, body in ((short, b"a" * 50_000), (long, b"b" * 50_000)):
+        cache.put_derived("one", data)
+        found = cache.load_derived_front("one", b"ARTEST01")
+        assert found is not None and found.body() == body
+    cache.put_derived("one", short)
+    found = cache.load_derived_front("one", b"ARTEST01")
+    cache.put_derived("one", sealed_in_two(b"ARTEST01", b"h" * 40, b"c" * 50_000))   # another build's
+    assert found is not None and found.body() is None
+    cache.put_derived("one", short[:len(short) - 50_000 + 10])                       # its body cut short
+    assert cache.load_derived_front("one", b"ARTEST01").body() is None
+    cache.put_derived("one", short[:60])                                             # its front cut short
+    assert cache.load_derived_front("one", b"ARTEST01") is None
+    assert not (tmp_path / "c" / cache.derived_name("one")).exists()                 # removed
+    assert cache.load_derived_front("none", b"ARTEST01") is None
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70_000, (1 << 20) + 3])
+def test_a_folder_store_reads_an_entry_or_its_head_exactly(tmp_path, size):
+    from audioroutine.speech.stores import FolderStore
+
+    store, data = FolderStore(tmp_path), np.random.default_rng(size).bytes(size)
+    store.write("a/b.bin", data)
+    assert store.read("a/b.bin") == data
+    for head in (0, 1, 100, size, size + 5):
+        assert store.read_head("a/b.bin", head) == data[:head]
+    assert store.read("a/none.bin") is None and store.read_head("a/none.bin", 10) is None
+    with pytest.raises(IsADirectoryError):
+        store.read("a")
