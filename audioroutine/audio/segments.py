@@ -526,7 +526,7 @@ class Encoded:
     frames written before them (`_silence_then`), in parts, some of them one part repeated,
     never joined into one buffer."""
 
-    data: bytes
+    data: bytes | memoryview     # a view into the cache entry it was read from
     crc: int
     sizes: array[int]
     lead: tuple[bytes, ...] = ()
@@ -562,7 +562,7 @@ def _join(results: Iterator[Encoded], path: Path, rate: int, total: int) -> None
         placeholder = 0
         for segment in results:
             if first is None:
-                first = b"".join(segment.lead) + segment.data
+                first = b"".join((*segment.lead, segment.data))
                 placeholder = len(_tag(first, 0, 0, [0] * 100, 0, 0))
                 out.write(bytes(placeholder))
             out.writelines(segment.lead)
@@ -609,7 +609,7 @@ def _read_entry(cache: Cache, key: str) -> Encoded | None:
         if 0 < count and head < len(body):
             sizes = np.frombuffer(body, dtype="<u2", count=count, offset=6)
             if int(sizes.sum()) == len(body) - head:
-                return Encoded(bytes(body[head:]), int.from_bytes(body[:2], "big"),
+                return Encoded(body[head:], int.from_bytes(body[:2], "big"),
                                array("I", sizes.astype(np.uint32).tobytes()))
     cache.drop_segment(key)
     return None
