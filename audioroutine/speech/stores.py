@@ -144,7 +144,7 @@ class FsspecStore:
     def read_head(self, name: str, size: int) -> bytes | None:
         fs, path = self._open(name)
         try:
-            data = fs.cat_file(path) if size < 0 else fs.cat_file(path, start=0, end=size)
+            data = fs.cat_file(path) if size < 0 else self._ranged(fs, path, size)
         except IsADirectoryError:   # the cache removes the folder: not a store failure
             raise
         except FileNotFoundError:
@@ -152,6 +152,20 @@ class FsspecStore:
         except Exception as err:
             raise self._error("cannot read", err) from err
         return bytes(data)
+
+    @staticmethod
+    def _ranged(fs: Any, path: str, size: int) -> bytes:
+        """The first `size` bytes in one ranged GET; an object too short for any range (S3
+        answers "not satisfiable" for an empty object, or a range of nothing) is read whole."""
+        if not size:
+            fs.info(path)               # FileNotFoundError when there is none
+            return b""
+        try:
+            return bytes(fs.cat_file(path, start=0, end=size))
+        except (FileNotFoundError, IsADirectoryError):
+            raise
+        except OSError:
+            return bytes(fs.cat_file(path))[:size]
 
     def write(self, name: str, data: bytes) -> None:
         fs, path = self._open(name)
