@@ -72,6 +72,7 @@ class FolderStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._prefix = os.path.join(root, "")     # names joined as strings: a Path per read cost more than the read
 
     def read(self, name: str) -> bytes | None:
         return self.read_head(name, -1)
@@ -80,7 +81,7 @@ class FolderStore:
         """(`size` -1: all of it.) Plain reads into one bytes object of the file's size: a
         buffered `read_bytes` cost a third more, and an entry is often read for its head."""
         try:
-            fd = os.open(self.root / name, os.O_RDONLY)
+            fd = os.open(self._prefix + name, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
