@@ -67,7 +67,7 @@ def speech_piece(speech: Speech, text: str, rotate: bool) -> SpeechPiece:
     if kept is not None:
         return cast(SpeechPiece, kept)
     source = speech.trimmed(text).digest
-    name = f"{speech.key(text)}-{rate}-v{VERSION}"
+    name = _entry_name(speech, text)
     entry = speech.cache.load_derived_front(name, MAGIC)
     analysis = _analysis(entry, source) if entry is not None else None
     if entry is None or analysis is None or entry.body_size % 2:
@@ -78,10 +78,20 @@ def speech_piece(speech: Speech, text: str, rotate: bool) -> SpeechPiece:
         piece = SpeechPiece(len(pcm) // 2, analysis, pcm=pcm)
     else:
         read = entry
-        piece = SpeechPiece(entry.body_size // 2, analysis,
-                            make=lambda: read.body() or _made_again(speech, text, source, analysis))
+        piece = SpeechPiece(entry.body_size // 2, analysis, make=lambda: _played(read, speech, text, source, analysis))
     share(memo, piece, 2 * piece.samples)
     return piece
+
+
+def _entry_name(speech: Speech, text: str) -> str:
+    return f"{speech.key(text)}-{speech.sample_rate}-v{VERSION}"
+
+
+def _played(entry: Parted, speech: Speech, text: str, source: bytes, analysis: Analysis) -> bytes:
+    """The samples of a piece read for its front (`entry`), read and checked now; made
+    again if they are not what the front says."""
+    pcm = entry.body()
+    return pcm if pcm is not None else _made_again(speech, text, source, analysis)
 
 
 def _made(speech: Speech, text: str, source: bytes) -> tuple[bytes, Analysis, bytes]:
@@ -103,7 +113,7 @@ def _made_again(speech: Speech, text: str, source: bytes, analysis: Analysis) ->
     if again.name != analysis.name:
         raise BuildError(f"the phrase {text!r} no longer makes the piece its cache entry named: "
                          f"remove the cache's 'pieces' folder ({speech.cache.root}) and build again")
-    speech.cache.put_derived(f"{speech.key(text)}-{speech.sample_rate}-v{VERSION}", data)
+    speech.cache.put_derived(_entry_name(speech, text), data)
     return pcm
 
 

@@ -67,8 +67,8 @@ def flush_to_disk(path: Path) -> None:
 
 
 def sealed(magic: bytes, payload: bytes) -> bytes:
-    """`payload` behind `magic` and the payload's sha256: a cache entry (segment, piece,
-    trimmed clip, cover) that `unsealed` checks when it is read."""
+    """`payload` behind `magic` and the payload's sha256: a cache entry (segment, cover)
+    that `unsealed` checks when it is read (a piece and a trimmed clip: `sealed_in_two`)."""
     return magic + hashlib.sha256(payload).digest() + payload
 
 

@@ -134,10 +134,6 @@ class PhraseCache:
         except (IsADirectoryError, NotADirectoryError):
             return None
 
-    def load_derived(self, name: str) -> bytes | None:
-        """An entry derived from a phrase (pieces.py verifies it); None when there is none."""
-        return self._read(self.derived_name(name))
-
     def load_derived_front(self, name: str, magic: bytes) -> Parted | None:
         """A two-part entry derived from a phrase (files.sealed_in_two: a trimmed clip, a
         piece) read for its front alone, its body read and checked when asked for; None when
