@@ -88,7 +88,7 @@ def info_frame(first_header: int, frames: int, audio_bytes: int, toc_offsets: li
     all, the first of which starts with `first_header`. `toc_offsets`: byte offset (within
     the audio) of the frame at each percent 0..99 of the frames."""
     mpeg1 = (first_header >> 19) & 3 == 3
-    side = 17 if mpeg1 else 9                  # mono side information
+    side = _side_bytes(first_header)
     needed = 4 + side + 4 + 4 + 4 + 4 + 100 + 4 + 36
     header = _roomy_header(first_header, needed - 4 - side)    # a higher bitrate if the tag does not fit
     size = frame_length(header)
@@ -233,21 +233,25 @@ def main_data(frame: bytes) -> tuple[int, int, int]:
     if (header >> 6) & 3 != 3:
         raise ValueError("not a mono frame")
     side = 4 + (0 if header >> 16 & 1 else 2)
-    bits = int.from_bytes(frame[side:side + (17 if mpeg1 else 9)], "big")
+    bits = int.from_bytes(frame[side:side + _side_bytes(header)], "big")
     size = 136 if mpeg1 else 72
     begin = bits >> (size - (9 if mpeg1 else 8))
     granules = (size - 18, size - 18 - 59) if mpeg1 else (size - 9,)
     length = sum((bits >> (start - 12)) & 0xFFF for start in granules)
-    return side + (17 if mpeg1 else 9), begin, -(-length // 8)
+    return side + _side_bytes(header), begin, -(-length // 8)
+
+
+def _side_bytes(header: int) -> int:
+    """Bytes of side information in a mono frame starting with `header`: 17 for MPEG-1, 9 below."""
+    return 17 if (header >> 19) & 3 == 3 else 9
 
 
 def _roomy_header(first_header: int, payload: int) -> int:
     """`first_header` (version, rate, mono) without padding or CRC, at the lowest bitrate whose
     frame has `payload` bytes after the side information."""
-    mpeg1 = (first_header >> 19) & 3 == 3
     header = (first_header & ~((1 << 9) | (0xF << 12))) | (1 << 16)
     for index in range((first_header >> 12) & 15, 15):
-        if frame_length(header | (index << 12)) - 4 - (17 if mpeg1 else 9) >= payload:
+        if frame_length(header | (index << 12)) - 4 - _side_bytes(header) >= payload:
             return header | (index << 12)
     raise ValueError(f"no bitrate gives a frame {payload} bytes of payload")
 
@@ -256,11 +260,10 @@ def xing_frame(first_header: int, frames: int) -> bytes:
     """A Xing tag frame giving the count of the `frames` frames after it (no LAME tag: no
     encoder delay or padding), so that a decoder knows a bare stream's length without
     guessing it from its size; it decodes to nothing."""
-    mpeg1 = (first_header >> 19) & 3 == 3
     header = _roomy_header(first_header, 12)
     frame = bytearray(frame_length(header))
     frame[:4] = header.to_bytes(4, "big")
-    at = 4 + (17 if mpeg1 else 9)
+    at = 4 + _side_bytes(header)
     frame[at:at + 12] = b"Xing" + struct.pack(">II", 1, frames)
     return bytes(frame)
 

@@ -99,21 +99,17 @@ class Pieces(Mapping[Piece, bytes]):
 
     def __init__(self) -> None:
         self._sizes: dict[Piece, int] = {}
-        self._made: dict[Piece, bytes] = {}
-        self._makers: dict[Piece, Callable[[], bytes]] = {}
+        self._pcm: dict[Piece, bytes | Callable[[], bytes]] = {}
 
     def add(self, piece: Piece, samples: int, pcm: bytes | Callable[[], bytes]) -> None:
+        """`pcm`: the samples, or what gives them (made once however often and from whichever
+        thread it is asked: SpeechPiece.pcm)."""
         self._sizes[piece] = 2 * samples
-        if isinstance(pcm, bytes):
-            self._made[piece] = pcm
-        else:
-            self._makers[piece] = pcm
+        self._pcm[piece] = pcm
 
     def __getitem__(self, piece: Piece) -> bytes:
-        made = self._made.get(piece)
-        if made is None:          # two threads may both ask: the maker makes it once (SpeechPiece)
-            made = self._made[piece] = self._makers[piece]()
-        return made
+        pcm = self._pcm[piece]
+        return pcm if isinstance(pcm, bytes) else pcm()
 
     def __iter__(self) -> Iterator[Piece]:
         return iter(self._sizes)

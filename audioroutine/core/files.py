@@ -124,10 +124,10 @@ class Parted:
     def read(cls, magic: bytes, data: bytes) -> Parted | None:
         """The entry in `data`; None unless it starts with `magic`, its front checks and the
         body has the length the front says (a truncated or altered entry)."""
-        found = cls.front(magic, data, lambda: None)
-        if found is None or len(data) - cls.front_size(magic, data) != found.body_size:
+        found, end = cls.front(magic, data, lambda: None), cls.front_size(magic, data)
+        if found is None or len(data) - end != found.body_size:
             return None
-        found._body = memoryview(data)[cls.front_size(magic, data):]
+        found._body = memoryview(data)[end:]
         return found
 
     @classmethod

@@ -85,17 +85,19 @@ class FolderStore:
         except FileNotFoundError:
             return None
         try:
-            want = os.fstat(fd).st_size if size < 0 else size
-            data = os.read(fd, want + (size < 0))      # one more: a file that grew is read on
-            if len(data) == want or not data:
-                return data
-            parts = [data]
-            while size < 0 or sum(map(len, parts)) < size:
-                more = os.read(fd, 1 << 20 if size < 0 else size - sum(map(len, parts)))
+            whole = size < 0
+            want = os.fstat(fd).st_size + 1 if whole else size    # whole: a byte more, so one read sees the end
+            parts: list[bytes] = []
+            got = 0
+            while got < want:
+                more = os.read(fd, want - got)
                 if not more:
                     break
                 parts.append(more)
-            return b"".join(parts)
+                got += len(more)
+                if whole and got == want:                          # it grew since: read on
+                    want += 1 << 20
+            return parts[0] if len(parts) == 1 else b"".join(parts)
         finally:
             os.close(fd)
 
