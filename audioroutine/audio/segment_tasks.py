@@ -7,8 +7,9 @@ A worker runs one task at a time (executors.Dask: single-threaded workers), so t
 task secedes from the worker's pool while it waits (`distributed.worker_client`): else two
 workers, each waiting on tasks queued behind the other's session, would wait forever. The
 tasks are pure (segments.encode_misses: PCM in, frames out): one lost with its worker is run
-again elsewhere. Dask distributed is an optional extra, imported only when this process
-already runs it (a worker has imported it; a local build has not).
+again elsewhere, and one whose scattered batch was lost with its worker is encoded here.
+Dask distributed is an optional extra, imported only when this process already runs it (a
+worker has imported it; a local build has not).
 """
 
 from __future__ import annotations
@@ -49,13 +50,19 @@ class Tasks:
                 if self.missed >= self.least else None
             if future is not None:
                 self.futures.add(future)
-        if future is None:
-            return self.local(fn, *args)     # type: ignore[no-any-return]
-        try:
-            return future.result()           # type: ignore[no-any-return]
-        finally:
-            with self.lock:
-                self.futures.discard(future)
+        if future is not None:
+            try:
+                return future.result()       # type: ignore[no-any-return]
+            except CancelledError:
+                with self.lock:
+                    if self.closed:          # cancelled by close: the session stopped
+                        raise
+                # Cancelled by the scheduler: the batch was scattered to a worker that died
+                # before the task read it ("lost dependencies"), which nothing can recompute.
+            finally:
+                with self.lock:
+                    self.futures.discard(future)
+        return self.local(fn, *args)         # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Drop the tasks still pending or running (the session failed or was stopped) and the

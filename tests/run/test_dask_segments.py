@@ -157,3 +157,37 @@ def test_a_large_batch_is_sent_ahead_of_its_task():
     assert tasks.run(10, len, small) == 1 and tasks.run(10, len, large) == 2
     assert client.scattered == [large] and client.submitted == [(small,), (large,)]
     tasks.close()
+
+
+def test_a_batch_whose_scattered_pcm_is_lost_with_its_worker_is_encoded_here():
+    """A real two-worker cluster: the worker holding a scattered batch dies before the batch's
+    task runs, so the scheduler cancels the task ("lost dependencies": scattered data cannot
+    be made again). The session encodes that batch itself and goes on; a cancel by close()
+    still stops it."""
+    distributed = pytest.importorskip("distributed")
+    with _sockets(), distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                              protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            class Losing:
+                """The client, but the worker holding a scattered batch closes before its task is submitted."""
+                lost: list[str] = []
+
+                def __getattr__(self, name: str) -> object:
+                    return getattr(client, name)
+
+                def submit(self, fn, *args, pure=True):
+                    held, = client.who_has([args[0]]).values()
+                    worker = next(w for w in cluster.workers.values() if w.address in held)
+                    client.sync(worker.close)
+                    self.lost.append(worker.address)
+                    return client.submit(fn, *args, pure=pure)
+
+            here: list[int] = []
+            tasks = segment_tasks.Tasks(Losing(), 2, 0, lambda fn, *args: here.append(1) or fn(*args))
+            large = [b"y" * (segment_tasks.SCATTER_BYTES + 1)]
+            try:
+                assert tasks.run(10, len, large) == 1
+            finally:
+                tasks.close()
+            assert here == [1] and len(Losing.lost) == 1
+            assert Losing.lost[0] not in client.scheduler_info()["workers"]   # the worker really is gone
