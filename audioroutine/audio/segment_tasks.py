@@ -57,8 +57,9 @@ class Tasks:
                 with self.lock:
                     if self.closed:          # cancelled by close: the session stopped
                         raise
-                # Cancelled by the scheduler: the batch was scattered to a worker that died
-                # before the task read it ("lost dependencies"), which nothing can recompute.
+                # Cancelled by the scheduler: the worker holding the scattered batch died
+                # before the task had read it ("lost dependencies" when it died before the
+                # submit, "already forgotten" after), and scattered data cannot be made again.
             finally:
                 with self.lock:
                     self.futures.discard(future)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import threading
+import time
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
@@ -159,18 +160,25 @@ def test_a_large_batch_is_sent_ahead_of_its_task():
     tasks.close()
 
 
-def test_a_batch_whose_scattered_pcm_is_lost_with_its_worker_is_encoded_here():
-    """A real two-worker cluster: the worker holding a scattered batch dies before the batch's
-    task runs, so the scheduler cancels the task ("lost dependencies": scattered data cannot
-    be made again). The session encodes that batch itself and goes on; a cancel by close()
-    still stops it."""
+def _slow_len(data: list[bytes]) -> int:
+    time.sleep(0.5)                        # long enough for its worker to close while it runs
+    return len(data)
+
+
+@pytest.mark.parametrize("when", ["before its task is submitted", "while its task runs"])
+def test_a_batch_whose_scattered_pcm_is_lost_with_its_worker_is_encoded_here(when):
+    """A real two-worker cluster: the worker holding a scattered batch closes before the
+    batch's task is submitted, or while the task runs there. The scheduler cancels the task
+    (scattered data cannot be made again: "lost dependencies", "already forgotten"); the
+    session encodes that batch itself and goes on."""
     distributed = pytest.importorskip("distributed")
     with _sockets(), distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                               protocol="tcp", host="127.0.0.1", dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
+            lost: list[str] = []
+
             class Losing:
-                """The client, but the worker holding a scattered batch closes before its task is submitted."""
-                lost: list[str] = []
+                """The client, but the worker holding a scattered batch closes."""
 
                 def __getattr__(self, name: str) -> object:
                     return getattr(client, name)
@@ -178,16 +186,22 @@ def test_a_batch_whose_scattered_pcm_is_lost_with_its_worker_is_encoded_here():
                 def submit(self, fn, *args, pure=True):
                     held, = client.who_has([args[0]]).values()
                     worker = next(w for w in cluster.workers.values() if w.address in held)
+                    lost.append(worker.address)
+                    if when == "before its task is submitted":
+                        client.sync(worker.close)
+                        return client.submit(fn, *args, pure=pure)
+                    future = client.submit(fn, *args, pure=pure, workers=[worker.address])
+                    while not worker.state.executing:
+                        time.sleep(0.01)
                     client.sync(worker.close)
-                    self.lost.append(worker.address)
-                    return client.submit(fn, *args, pure=pure)
+                    return future
 
             here: list[int] = []
             tasks = segment_tasks.Tasks(Losing(), 2, 0, lambda fn, *args: here.append(1) or fn(*args))
             large = [b"y" * (segment_tasks.SCATTER_BYTES + 1)]
             try:
-                assert tasks.run(10, len, large) == 1
+                assert tasks.run(10, _slow_len, large) == 1
             finally:
                 tasks.close()
-            assert here == [1] and len(Losing.lost) == 1
-            assert Losing.lost[0] not in client.scheduler_info()["workers"]   # the worker really is gone
+            assert here == [1] and len(lost) == 1
+            assert lost[0] not in client.scheduler_info()["workers"]   # the worker really is gone
