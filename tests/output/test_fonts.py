@@ -52,7 +52,7 @@ def test_a_cover_with_every_special_letter_is_drawn_in_the_shipped_font() -> Non
     data = generate_cover(f"Oberer Rücken {title}", "Semaine 3", 1, "Fisioterapia del Río")
     with Image.open(io.BytesIO(data)) as image:
         assert image.size == (1400, 1400)
-        assert len(set(image.convert("RGB").getdata())) > 4     # drawn letters, anti-aliased
+        assert len(image.convert("RGB").getcolors(1 << 24) or ()) > 4   # drawn letters, anti-aliased
 
 
 def test_a_handout_prints_every_special_letter() -> None:
