@@ -52,6 +52,13 @@ def format_ms(ms: int) -> str:
     return f"{minutes}:{rest // 1000:02d}.{rest % 1000:03d}"
 
 
+def format_clock(ms: int) -> str:
+    """Milliseconds as a player shows them (rounded down): m:ss under an hour, else h:mm:ss.
+    What patients read on pages and handouts; publish/static/player.js writes the same."""
+    seconds = ms // 1000
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else format_hms(ms)
+
+
 def format_hms(ms: int) -> str:
     """Milliseconds as h:mm:ss (rounded down) for long spans."""
     seconds = ms // 1000

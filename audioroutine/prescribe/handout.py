@@ -25,7 +25,7 @@ from ..compile.compiler import compile_level, level_title
 from ..compile.timeline import Say
 from ..core.guard import write_file
 from ..lang.fonts import font_path, font_version, package_version
-from ..model.durations import format_hms
+from ..model.durations import format_clock
 from ..model.script import Dosage, Routine
 from ..model.settings import Settings
 
@@ -128,7 +128,7 @@ def qr_png(url: str) -> bytes:
 
 def _facts(handout: Handout) -> list[tuple[str, str]]:
     t = lang.labels_for(handout.language).label
-    facts = [(t("length"), format_hms(int(handout.seconds * 1000)))]
+    facts = [(t("length"), format_clock(int(handout.seconds * 1000)))]
     if handout.frequency:
         facts.append((t("how_often"), handout.frequency))
     if handout.reference:

@@ -8,13 +8,12 @@ from importlib import resources
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from .. import __version__, lang
-from ..model.durations import format_ms
+from ..model.durations import format_clock
 from .site import Folder, Session
 
 _env = Environment(loader=PackageLoader("audioroutine.publish", "templates"), autoescape=True,
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-_env.filters["clock"] = lambda ms: format_ms(int(ms))
-_env.filters["minutes"] = lambda ms: f"{int(ms) // 60000}:{int(ms) // 1000 % 60:02d}"
+_env.filters["clock"] = lambda ms: format_clock(int(ms))
 
 ASSETS = {name: resources.files("audioroutine.publish").joinpath("static", name).read_bytes()
           for name in ("player.css", "player.js")}

@@ -7,7 +7,7 @@ import pytest
 from audioroutine.cli.voices import example_script
 from audioroutine.compile.compiler import compile_level
 from audioroutine.core.errors import ScriptError
-from audioroutine.model.durations import parse_duration_ms
+from audioroutine.model.durations import format_clock, parse_duration_ms
 from audioroutine.model.script import load_script, parse_script
 
 from ..conftest import MINIMAL, SEED
@@ -107,6 +107,14 @@ def test_custom_levels_and_level_rates():
 ])
 def test_durations(value, ms):
     assert parse_duration_ms(value) == ms
+
+
+@pytest.mark.parametrize("ms, shown", [
+    (0, "0:00"), (999, "0:00"), (59_999, "0:59"), (60_000, "1:00"), (152_309, "2:32"),
+    (3_599_999, "59:59"), (3_600_000, "1:00:00"), (4_503_000, "1:15:03"), (10_800_000, "3:00:00"),
+])
+def test_durations_are_shown_as_a_player_shows_them(ms, shown):
+    assert format_clock(ms) == shown
 
 
 @pytest.mark.parametrize("value", ["-1s", -2, "3x", "abc", True, None, "5mx"])

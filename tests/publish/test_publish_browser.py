@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from audioroutine import BuildOptions, build, load_script
-from audioroutine.model.durations import format_ms
+from audioroutine.model.durations import format_clock
 from audioroutine.output.tags import read_tags
 from audioroutine.publish import publish
 from tools.screenshot import PHONE, browser_page, chromium, serve, shoot, until
@@ -63,10 +63,12 @@ def test_player_page_in_chromium(tmp_path: Path) -> None:
         page.goto(f"{base}mini-beginner.html")
         report: dict[str, Any] = {}
 
-        # Exact duration: the page says it, and Chromium's decoder agrees.
+        # Exact duration: the page holds it (and says it as a player does), and Chromium's
+        # decoder agrees.
         until(page, "document.getElementById('player')?.readyState >= 1")
         report["duration"] = page.evaluate("document.getElementById('player').duration")
-        assert page.inner_text("#duration") == format_ms(int(exact * 1000))
+        assert page.get_attribute("#duration", "data-ms") == str(int(exact * 1000))
+        assert page.inner_text("#duration") == format_clock(int(exact * 1000))
         assert abs(report["duration"] - exact) < 1e-5, (report, exact)      # Chromium reports microseconds
 
         # It plays: the playhead moves.

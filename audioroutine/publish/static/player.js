@@ -12,10 +12,12 @@
   var currentCue = null;
   var currentChapter = null;
 
+  // As the page's times (model/durations.format_clock): m:ss, h:mm:ss from an hour.
   function clock(ms) {
     var s = Math.floor(ms / 1000);
-    var m = Math.floor(s / 60);
-    return m + ':' + String(s % 60).padStart(2, '0');
+    var ss = ':' + String(s % 60).padStart(2, '0');
+    if (s < 3600) { return Math.floor(s / 60) + ss; }
+    return Math.floor(s / 3600) + ':' + String(Math.floor(s / 60) % 60).padStart(2, '0') + ss;
   }
 
   // Whole milliseconds, like the .vtt and the chapters: no float noise at a cue's edge.
