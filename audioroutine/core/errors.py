@@ -132,7 +132,12 @@ def collect(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
 
 
 def raise_all(errors: Sequence[AudioRoutineError]) -> None:
-    """Raise the one error, or all of them as a ManyErrors; nothing when there are none."""
+    """Raise the one error, or all of them as a ManyErrors; nothing when there are none. An
+    error said twice (every file below one symlinked folder) is said once."""
+    said: dict[str, AudioRoutineError] = {}
+    for err in errors:
+        said.setdefault(str(err), err)
+    errors = list(said.values())
     if len(errors) == 1:
         raise errors[0]
     if errors:

@@ -41,6 +41,7 @@ from typing import Any
 
 from . import lock
 from .errors import WriteRefused as WriteRefused  # defined there: still importable from here
+from .errors import collect
 from .files import commit_temp, temp_path
 from .reader import read_record
 
@@ -335,6 +336,12 @@ class Guard:
             raise WriteRefused(path, f"was not written by audioroutine (no record of it in {self.record_path.name})",
                                "move or rename it, or choose another folder")
 
+    def check_all(self, items: Iterable[tuple[Path, Legacy | None]]) -> None:
+        """`check` every (path, legacy) a run will write, before it does any work: every
+        refusal raised together (one WriteRefused, or a ManyErrors), so nothing is written
+        by a run that would stop at a file of the user's."""
+        collect(lambda item: self.check(*item), items)
+
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, path: Path, data: bytes, *, sources: Iterable[str] = (), legacy: Legacy | None = None,
@@ -343,11 +350,7 @@ class Guard:
         An identical file is recorded only when it may be written (it is then the tool's)."""
         with self._mutex:
             self.confine(path)
-            try:
-                same = os.lstat(path).st_size == len(data) and path.read_bytes() == data
-            except (FileNotFoundError, NotADirectoryError):
-                same = False
-            if same:
+            if holds(path, data):
                 try:
                     self.adopt(path, sources=sources, legacy=legacy)
                 except WriteRefused:
@@ -457,6 +460,15 @@ class Guard:
     def recorded(self) -> list[tuple[Path, dict[str, Any]]]:
         """Every recorded file with its entry, by name."""
         return [(self.root / Path(*PurePosixPath(name).parts), entry) for name, entry in sorted(self.files.items())]
+
+
+def holds(path: Path, data: bytes) -> bool:
+    """`path` holds exactly `data`: `Guard.write` leaves it as it is (recorded when it may be
+    written; the user's file with the tool's bytes is not claimed, and not refused)."""
+    try:
+        return os.lstat(path).st_size == len(data) and path.read_bytes() == data
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 def _safely(legacy: Legacy, path: Path) -> bool:

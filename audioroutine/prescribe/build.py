@@ -22,17 +22,20 @@ from typing import Any
 from urllib.parse import quote
 
 from ..core.errors import AudioRoutineError, ScriptError
-from ..core.guard import open_guard, write_file
+from ..core.guard import Legacy, open_guard, write_file
 from ..core.redact import redact
 from ..core.urls import public_url
 from ..model.names import inside
 from ..model.script import Routine
+from ..output.playlist import playlist_path
+from ..output.prune import legacy_ours
 from ..run.executors import NoWorkerError, Parallel, close_shared, shared_executor
-from ..run.pipeline import BatchPlan, BuildOptions, BuildResult, build_batch, chosen_levels, dry_run, plan
+from ..run.options import output_path
+from ..run.pipeline import BatchPlan, BuildOptions, BuildResult, build_batch, build_files, chosen_levels, dry_run, plan
 from ..run.prepare import check_length
 from ..speech.cache import PhraseCache
 from ..speech.clips import remember_lengths
-from .handout import TICK_WEEKS, handout_for, write_handout
+from .handout import TICK_WEEKS, handout_for, handout_paths, legacy_handout, write_handout
 from .prescription import Patient, Prescriptions, RowError
 
 
@@ -106,7 +109,8 @@ def build_folder(routine: Routine, options: BuildOptions, base_url: str | None =
     it is open)."""
     if base_url:
         public_url(base_url)   # before any work
-    with open_guard(options.out_dir):
+    with open_guard(options.out_dir) as guard:
+        guard.check_all(folder_files(routine, options, handouts))
         programme = build_batch([routine], [options], parallel=parallel)
         result = programme.results[0]
         out = FolderResult(options.out_dir, result, programme.playlist, reference=reference)
@@ -118,6 +122,15 @@ def build_folder(routine: Routine, options: BuildOptions, base_url: str | None =
                                       clinician, date, weeks)
                 out.handouts += write_handout(session.path, handout)
     return out
+
+
+def folder_files(routine: Routine, options: BuildOptions, handouts: bool) -> list[tuple[Path, Legacy]]:
+    """Every file `build_folder` writes (the build's, then each session's handout), with the
+    test that accepts one an earlier version wrote (core/guard.py)."""
+    files = build_files([routine], [options], playlist_path([routine], options.out_dir))
+    sessions = [output_path(routine, level, options.out_dir) for level in chosen_levels(routine, options)]
+    built: list[tuple[Path, Legacy]] = [(path, legacy_ours) for path in files]
+    return built + [(path, legacy_handout) for mp3 in (sessions if handouts else []) for path in handout_paths(mp3)]
 
 
 def patient_options(patient: Patient, options: BuildOptions) -> BuildOptions:
@@ -213,7 +226,9 @@ def build_prescriptions(prescriptions: Prescriptions, options: BuildOptions, bas
             PhraseCache(options.cache_dir).remove_stale_temps()
         cancel = True
         try:
-            with open_guard(options.out_dir):   # one lock and one record for every patient's folder
+            with open_guard(options.out_dir) as guard:   # one lock and one record for every patient's folder
+                guard.check_all(item for patient in prescriptions.patients   # every refusal, before any work
+                                for item in folder_files(patient.routine, patient_options(patient, options), handouts))
                 folders = _build_patients(prescriptions, options, base_url, handouts, parallel, rows, done)
             cancel = False
         finally:

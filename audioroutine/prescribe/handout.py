@@ -324,12 +324,17 @@ def fingerprint(handout: Handout) -> str:
     return hashlib.sha256(f"{handout!r}|{font_version()}|{package_version('fpdf2')}|{CSS}".encode()).hexdigest()[:16]
 
 
+def handout_paths(mp3: Path) -> tuple[Path, Path]:
+    """The handout of the session `mp3`: its PDF and its HTML, beside it."""
+    return mp3.with_suffix(".pdf"), mp3.with_suffix(".html")
+
+
 def write_handout(mp3: Path, handout: Handout) -> list[Path]:
     """`<session>.pdf` and `<session>.html` beside the MP3; the paths written (unchanged ones
     are not). The HTML carries the fingerprint of both, so an unchanged handout costs no PDF
     rendering (most of a no-op rebuild otherwise)."""
     page = html_text(handout).replace("<!doctype html>", f"<!doctype html>\n<!-- handout {fingerprint(handout)} -->", 1)
-    pdf, html_path = mp3.with_suffix(".pdf"), mp3.with_suffix(".html")
+    pdf, html_path = handout_paths(mp3)
     if pdf.is_file() and html_path.is_file() and html_path.read_bytes() == page.encode("utf-8"):
         return []
     written = []

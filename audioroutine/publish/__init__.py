@@ -13,12 +13,15 @@ symlink, unchanged since publish wrote it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from ..core.errors import ScriptError
-from ..core.guard import SITE_RECORD_NAME, Guard, open_guard
+from ..core.errors import ScriptError, collect
+from ..core.guard import SITE_RECORD_NAME, Guard, WriteRefused, holds, open_guard
 from ..core.urls import public_url
 from .feed import chapters_json, make_feed
 from .pages import ASSETS, render_index, render_session
@@ -82,28 +85,31 @@ def _publish(folders: list[Folder], base: str, site_dir: Path, guard: Guard, lis
         target = site_dir / folder.rel
         assets = "../" * folder.depth + "assets/"
         for session in folder.sessions:
-            result.copy(session.mp3, target / f"{session.stem}.mp3")
+            result.add(target / f"{session.stem}.mp3", session.mp3.read_bytes)
             if session.vtt:
-                result.copy(session.vtt, target / f"{session.stem}.vtt")
+                result.add(target / f"{session.stem}.vtt", session.vtt.read_bytes)
             if session.cover and session.cover_name:
-                result.write(target / session.cover_name, session.cover)
-            result.write(target / f"{session.stem}.chapters.json", chapters_json(session).encode())
-            result.write(target / f"{session.stem}.qr.png", qr_png(url(f"{session.stem}.html")))
-            result.write(target / f"{session.stem}.html",
-                         render_session(folder, session, assets, url(f"{session.stem}.html")).encode())
+                result.add(target / session.cover_name, partial(bytes, session.cover))
+            result.add(target / f"{session.stem}.chapters.json", partial(_encoded, chapters_json, session))
+            result.add(target / f"{session.stem}.qr.png", partial(qr_png, url(f"{session.stem}.html")))
+            result.add(target / f"{session.stem}.html", partial(_encoded, render_session, folder, session, assets,
+                                                                url(f"{session.stem}.html")))
             done.pages.append(url(f"{session.stem}.html"))
         if folder.sessions:
-            result.write(target / "feed.xml", make_feed(folder, url, listed, owner_email))
+            result.add(target / "feed.xml", partial(make_feed, folder, url, listed, owner_email))
             done.feeds.append(url("feed.xml"))
-        result.write(target / "index.qr.png", qr_png(url("index.html")))
-        result.write(target / "index.html", render_index(folder, assets, url("index.html"),
-                                                         url("feed.xml") if folder.sessions else None,
-                                                         list_folders).encode())
+        result.add(target / "index.qr.png", partial(qr_png, url("index.html")))
+        result.add(target / "index.html", partial(_encoded, render_index, folder, assets, url("index.html"),
+                                                  url("feed.xml") if folder.sessions else None, list_folders))
     for name, data in ASSETS.items():
-        result.write(site_dir / "assets" / name, data)
-    result.finish()
+        result.add(site_dir / "assets" / name, partial(bytes, data))
+    result.write_all()
     done.written, done.unchanged, done.removed = result.written, result.unchanged, result.removed
     return done
+
+
+def _encoded(render: Callable[..., str], *args: Any) -> bytes:
+    return render(*args).encode()
 
 
 def _is_site_record(data: object) -> bool:
@@ -112,25 +118,32 @@ def _is_site_record(data: object) -> bool:
 
 
 class _Writer:
-    """Writes only what changed, through the site's guard, and removes what an earlier
-    publish wrote that is no longer part of the site."""
+    """The site's files, each made when written: every one checked by the site's guard before
+    the first is written (a file of the user's in the way stops the publish before it writes
+    anything, with every such file named), then written where changed; what an earlier
+    publish wrote that is no longer part of the site is removed."""
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
+        self.files: list[tuple[Path, Callable[[], bytes]]] = []
         self.written: list[Path] = []
         self.unchanged: list[Path] = []
         self.removed: list[Path] = []
 
-    def write(self, path: Path, data: bytes) -> None:
-        if self.guard.write(path, data):
-            self.written.append(path)
-        else:
-            self.unchanged.append(path)
+    def add(self, path: Path, make: Callable[[], bytes]) -> None:
+        self.files.append((path, make))
 
-    def copy(self, source: Path, path: Path) -> None:
-        self.write(path, source.read_bytes())
+    def _check(self, path: Path, make: Callable[[], bytes]) -> None:
+        try:
+            self.guard.check(path)
+        except WriteRefused:
+            if not holds(path, make()):   # the user's file with the site's bytes is left as it is
+                raise
 
-    def finish(self) -> None:
+    def write_all(self) -> None:
+        collect(lambda file: self._check(*file), self.files)
+        for path, make in self.files:
+            (self.written if self.guard.write(path, make()) else self.unchanged).append(path)
         ours = {p.absolute() for p in self.written + self.unchanged}
         for path, _ in self.guard.recorded():
             if path.absolute() not in ours and self.guard.remove(path):

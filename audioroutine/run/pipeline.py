@@ -22,9 +22,9 @@ from ..audio.mp3 import encode_normalized
 from ..audio.render import Mix
 from ..compile.compiler import build_timeline, compile_level, phrases_for
 from ..compile.timeline import Program, Timeline
-from ..core.errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, raise_all
+from ..core.errors import AudioRoutineError, BuildError, ManyErrors, ScriptError, collect, raise_all
 from ..core.ffmpeg import configure_pydub
-from ..core.guard import Guard, WriteRefused, guarded_path, open_guard, peek
+from ..core.guard import Guard, guarded_path, open_guard, peek
 from ..engines import Clip
 from ..model.bitrates import DEFAULT_BITRATE
 from ..model.loudness_settings import LoudnessSettings
@@ -106,23 +106,20 @@ def guarded(routines: Sequence[Routine], options: Sequence[BuildOptions],
         guards = {}
         for folder in dict.fromkeys(opts.out_dir for opts in options):
             guards[folder] = stack.enter_context(open_guard(folder))
-        refused: list[AudioRoutineError] = []
-
-        def check(path: Path) -> None:
-            try:
-                if path.parent in guards:
-                    guards[path.parent].check(path, legacy_ours)
-            except WriteRefused as err:
-                refused.append(err)
-        for routine, opts in zip(routines, options):
-            for level in chosen_levels(routine, opts):
-                mp3 = output_path(routine, level, opts.out_dir)
-                for path in (mp3, *(sidecar_paths(mp3) if opts.sidecars else ())):
-                    check(path)
-        if playlist is not None:
-            check(playlist)
-        raise_all(refused)
+        collect(lambda path: guards[path.parent].check(path, legacy_ours),
+                [path for path in build_files(routines, options, playlist) if path.parent in guards])
         yield
+
+
+def build_files(routines: Sequence[Routine], options: Sequence[BuildOptions], playlist: Path | None) -> list[Path]:
+    """Every file a build of `routines[i]` with `options[i]` writes: each chosen level's MP3
+    and sidecars, and the playlist."""
+    files = []
+    for routine, opts in zip(routines, options):
+        for level in chosen_levels(routine, opts):
+            mp3 = output_path(routine, level, opts.out_dir)
+            files += [mp3, *(sidecar_paths(mp3) if opts.sidecars else ())]
+    return files + ([playlist] if playlist is not None else [])
 
 
 def build_batch(

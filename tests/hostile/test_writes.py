@@ -115,6 +115,8 @@ def check(world: World, before: dict[str, str], result, code: int, targets: list
             continue
         assert rel not in world.user, f"a file of the user's changed or went away: {rel}"
         assert any(rel == top or rel.startswith(top + "/") for top in allowed), f"written outside the target: {rel}"
+        if code == 2 and rel.split("/")[0] not in ("cache", "home"):   # refused: before any work
+            assert Path(rel).name.startswith(".audioroutine"), f"written by a run that was refused: {rel}"
     for rel in world.user:
         assert after.get(rel) == before.get(rel), rel
 
@@ -406,6 +408,19 @@ def test_publish_a_users_file_with_a_site_name_is_not_overwritten(world, built, 
                         "move or rename it, or choose another folder"))
 
 
+def test_publish_leaves_a_users_file_that_holds_the_sites_bytes(world, built):
+    """A site copied without its record (an upload tool that skips dotfiles): the files that
+    are as publish would write them are left, not refused and not claimed."""
+    assert publish(built, world.root / "first").exit_code == 0
+    site = world.root / "site"
+    copied = world.mine(site / "index.html", (world.root / "first" / "index.html").read_bytes())
+    before = snapshot(world.root)
+    check(world, before, publish(built, site), 0, [site])
+    record = json.loads((site / ".audioroutine-site.json").read_text())
+    assert "index.html" not in record["files"] and "mini-beginner.html" in record["files"], record
+    assert copied.read_bytes() == (world.root / "first" / "index.html").read_bytes()
+
+
 def test_publish_an_edited_page_is_the_users(world, built):
     site = world.root / "site"
     assert publish(built, site).exit_code == 0
@@ -495,14 +510,23 @@ def test_prescribe_a_users_file_in_a_patient_folder(world, clinic, name):
     check(world, before, result, 2, [out], refused(mine, NOT_OURS))
 
 
+def test_prescribe_names_every_users_file_of_every_patient_before_any_work(world, clinic):
+    (clinic / "patients.csv").write_text("ref,script,level\nP-0001,knee.yaml,beginner\nP-0002,knee.yaml,beginner\n")
+    out = world.root / "out"
+    mine = [world.mine(out / "P-0002" / "knee-beginner.pdf"), world.mine(out / "P-0001" / "knee.m3u8")]
+    before = snapshot(world.root)
+    result = cli_run("prescribe", clinic / "patients.csv", "--out", out)
+    check(world, before, result, 2, [out])   # nothing written: not even the first patient's sessions
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert sorted(errors) == sorted(refused(path, NOT_OURS) for path in mine)
+
+
 def test_prescribe_a_patient_folder_is_a_symlink(world, clinic):
     out = world.root / "out"
     link = world.link(out / "P-0001", world.victim)
     before = snapshot(world.root)
     result = cli_run("prescribe", clinic / "patients.csv", "--out", out)
-    check(world, before, result, 2, [out],
-          refused(link, "is a symlink, and audioroutine never writes through one; remove the link, or choose "
-                        "another folder"))
+    check(world, before, result, 2, [out], refused(link, LINK))
 
 
 def test_prescribe_out_is_a_symlink(world, clinic):
