@@ -10,7 +10,8 @@ A `Guard` is one folder, the *root*, held for one run:
 - **Only over what the tool wrote.** The root holds a *record* (`.audioroutine-files.json`,
   or `.audioroutine-site.json` for a published site): for each file the tool wrote, its
   path below the root, sha256, size and mtime, and the inputs it was made from (`sources`,
-  for `--prune`). A file may be overwritten or removed only when it is recorded and
+  for `--prune`); a site's record, served with the site, keeps each path as a digest
+  (`hidden_name`). A file may be overwritten or removed only when it is recorded and
   unchanged: same size and mtime, or else the same sha256. Anything else at that path is
   the user's: a `WriteRefused` (exit 2) naming it and what to do. Files written before the
   record existed are accepted for *overwriting* when the surface's `legacy` test says they
@@ -50,6 +51,7 @@ log = logging.getLogger("audioroutine.guard")
 RECORD_NAME = ".audioroutine-files.json"   # what build, programme, prescribe and say wrote
 SITE_RECORD_NAME = ".audioroutine-site.json"   # what publish wrote into a site
 FORMAT = 2                 # the record's format (1: publish's old list of names without digests)
+HIDDEN_FORMAT = 3          # a site's record: each name kept as a digest (`hidden_name`)
 MAX_RECORD_BYTES = 50_000_000
 
 Legacy = Callable[[Path], bool]   # True: an unrecorded file the tool wrote before the record existed
@@ -59,7 +61,7 @@ def _is_record(data: Any) -> bool:
     """A record in this format (files by name), or publish's list of names from before it."""
     if not isinstance(data, dict):
         return False
-    if data.get("format") == FORMAT:
+    if data.get("format") in (FORMAT, HIDDEN_FORMAT):
         return isinstance(data.get("files"), dict)
     files = data.get("files")
     return "format" not in data and isinstance(files, list) and all(isinstance(name, str) for name in files)
@@ -111,6 +113,14 @@ def _valid_rel(name: object) -> bool:
     return not PurePosixPath(name).is_absolute() and all(p not in ("..", ".", "") for p in parts)
 
 
+def hidden_name(name: str) -> str:
+    """How a site's record names a file: a site is served as it is, record included, so the
+    record must not list its folders (a patient's folder is reached only by its own address,
+    and a name that cannot be guessed must stay unguessed). The digest tells only whether a
+    name already known is there, which asking the server for it tells as well."""
+    return hashlib.sha256(f"audioroutine-site\0{name}".encode()).hexdigest()
+
+
 def _valid_entry(entry: object) -> bool:
     if not isinstance(entry, dict):
         return False
@@ -127,7 +137,8 @@ class Guard:
     def __init__(self, root: Path, record: str = RECORD_NAME) -> None:
         self.root = Path(os.path.abspath(root))
         self.record_name = record
-        self.files: dict[str, dict[str, Any]] = {}
+        self.hides_names = record == SITE_RECORD_NAME   # saved as HIDDEN_FORMAT
+        self.files: dict[str, dict[str, Any]] = {}      # by name, whichever format it was read from
         self.old_names: set[str] = set()    # publish's format-1 record: names without digests
         self.changed = False                # the record must be saved
         self.touched = False                # a file was written or removed
@@ -202,15 +213,35 @@ class Guard:
         if data.get("format") == FORMAT and isinstance(data.get("files"), dict):
             self.files = {name: dict(entry) for name, entry in data["files"].items()
                           if _valid_rel(name) and _valid_entry(entry)}
+            self.changed = self.hides_names   # a site's record from before HIDDEN_FORMAT: saved hidden
+        elif data.get("format") == HIDDEN_FORMAT and isinstance(data.get("files"), dict):
+            # names found again among the files there: a recorded file that is gone has
+            # nothing left to overwrite or remove
+            found = self._hidden_names()
+            self.files = {found[key]: dict(entry) for key, entry in data["files"].items()
+                          if key in found and _valid_entry(entry)}
         elif "format" not in data and isinstance(data.get("files"), list):   # publish before the record
             self.old_names = {name for name in data["files"] if _valid_rel(name)}
+
+    def _hidden_names(self) -> dict[str, str]:
+        """`hidden_name` of every file below the root (not through a symlinked folder)."""
+        found = {}
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                rel = PurePosixPath(Path(os.path.relpath(os.path.join(folder, name), self.root))).as_posix()
+                found[hidden_name(rel)] = rel
+        return found
 
     def save(self) -> None:
         with self._mutex:
             # compact: the record is saved before every rename, and a prescription run's holds
             # thousands of files (indented JSON took 4x as long: 57 ms for 6,000 files)
-            data = json.dumps({"format": FORMAT, "files": dict(sorted(self.files.items()))}, separators=(",", ":"),
-                              ensure_ascii=False) + "\n"
+            if self.hides_names:
+                record = {"format": HIDDEN_FORMAT,
+                          "files": dict(sorted((hidden_name(name), entry) for name, entry in self.files.items()))}
+            else:
+                record = {"format": FORMAT, "files": dict(sorted(self.files.items()))}
+            data = json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
             path = self.record_path
             self.confine(path)
             tmp = temp_path(path)

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from audioroutine.cli import cli
+from audioroutine.core.guard import SITE_RECORD_NAME, peek
 
 from ..conftest import MINIMAL
 
@@ -416,8 +417,8 @@ def test_publish_leaves_a_users_file_that_holds_the_sites_bytes(world, built):
     copied = world.mine(site / "index.html", (world.root / "first" / "index.html").read_bytes())
     before = snapshot(world.root)
     check(world, before, publish(built, site), 0, [site])
-    record = json.loads((site / ".audioroutine-site.json").read_text())
-    assert "index.html" not in record["files"] and "mini-beginner.html" in record["files"], record
+    record = peek(site, SITE_RECORD_NAME).files
+    assert "index.html" not in record and "mini-beginner.html" in record, record
     assert copied.read_bytes() == (world.root / "first" / "index.html").read_bytes()
 
 

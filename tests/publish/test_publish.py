@@ -19,6 +19,7 @@ from PIL import Image
 
 from audioroutine import BuildOptions, build, load_script
 from audioroutine.cli import cli
+from audioroutine.core.guard import SITE_RECORD_NAME, WriteRefused, peek
 from audioroutine.output.tags import read_tags
 from audioroutine.publish import publish
 from audioroutine.publish.site import parse_vtt
@@ -231,6 +232,50 @@ def test_files_of_a_removed_session_are_removed(tmp_path: Path) -> None:
     assert sorted(p.name for p in result.removed) == sorted(
         f"mini-progressed.{ext}" for ext in ("mp3", "vtt", "html", "chapters.json", "qr.png", "cover.png"))
     assert (tmp_path / "site" / "notes.txt").exists()                 # not ours: left alone
+
+
+def test_the_site_record_names_no_folder_and_no_file(tmp_path: Path) -> None:
+    """The record is served with the site: it must not list the patients' folders (reached
+    only by their own addresses). It still lets the next publish remove what it wrote."""
+    out = tmp_path / "out"
+    secret = "ana-7f3k9q2xw"                                # a folder name that cannot be guessed
+    built(tmp_path, MINIMAL, f"out/{secret}")
+    built(tmp_path, MINIMAL.replace("id: mini", "id: neck").replace("title: Mini", "title: Neck"), "out/ben")
+    site = tmp_path / "site"
+    first = publish(out, BASE, site)
+    record = (site / ".audioroutine-site.json").read_text(encoding="utf-8")
+    names = {p.relative_to(site).as_posix() for p in site.rglob("*")} - {".audioroutine-site.json"}
+    assert len(first.written) > 20 and secret in " ".join(names)
+    for part in {part for name in names for part in name.split("/")}:
+        assert part not in record, part
+    assert json.loads(record)["format"] == 3
+    shutil.rmtree(out / secret)                              # the patient's sessions are gone
+    (site / secret / "notes.txt").write_text("the clinic's own file")
+    result = publish(out, BASE, site)
+    assert sorted(p.relative_to(site).as_posix() for p in result.removed) == sorted(
+        name for name in names if name.startswith(f"{secret}/"))
+    assert sorted(p.name for p in (site / secret).iterdir()) == ["notes.txt"]
+
+
+def test_a_site_record_that_lists_names_is_read_and_saved_without_them(tmp_path: Path) -> None:
+    out = built(tmp_path)
+    site = tmp_path / "site"
+    publish(out, BASE, site)
+    guard = peek(site, SITE_RECORD_NAME)
+    plain = {"format": 2, "files": guard.files}                # as publish wrote it before
+    (site / ".audioroutine-site.json").write_text(json.dumps(plain), encoding="utf-8")
+    (site / "mini-beginner.html").write_text("edited by the clinic", encoding="utf-8")
+    for path in out.glob("mini-progressed.*"):
+        path.unlink()
+    with pytest.raises(WriteRefused, match="mini-beginner.html: was changed since"):
+        publish(out, BASE, site)                              # the names were read: the edit is the user's
+    (site / "mini-beginner.html").unlink()
+    result = publish(out, BASE, site)
+    assert {p.name for p in result.removed} >= {"mini-progressed.mp3", "mini-progressed.html"}
+    record = (site / ".audioroutine-site.json").read_text(encoding="utf-8")
+    assert json.loads(record)["format"] == 3 and "mini" not in record
+    assert set(peek(site, SITE_RECORD_NAME).files) == {p.relative_to(site).as_posix() for p in site.rglob("*")
+                                                       if p.is_file() and not p.name.startswith(".")}
 
 
 def test_cli_publish(tmp_path: Path) -> None:
