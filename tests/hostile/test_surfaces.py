@@ -253,6 +253,8 @@ def test_hostile_surface(c: Case, root: Path, monkeypatch: pytest.MonkeyPatch) -
     changed = {path for path, stamp in snapshot(root).items() if before.get(path) != stamp}
     allowed = ("home/", *(f"{folder}/" for folder in (*c.writes, "cache")))
     assert {path for path in changed if not path.startswith(allowed)} == set()
+    if c.code == 2:   # bad input: refused before any work, nothing of it written anywhere
+        assert {path for path in changed if not path.startswith(("home/", "cache/"))} == set(), changed
     if not c.writes:
         assert not (root / "out").exists() and not (root / "site").exists()
 
