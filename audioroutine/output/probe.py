@@ -92,7 +92,7 @@ def mp3_rate(path: Path) -> int:
     if not path.is_file():
         raise InspectError(f"{path}: no such file")
     try:
-        info = MP3(str(path)).info
+        info = MP3(str(path), known_frames={}).info   # the frames' header: the tag's frames skipped
     except (HeaderNotFoundError, MutagenError, OSError):
         info = None
     if info is None:

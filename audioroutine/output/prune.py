@@ -24,13 +24,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..core.guard import Guard
-from .tags import read_tags
+from .tags import read_provenance
 
 
 def has_provenance(mp3: Path) -> bool:
     """True when `mp3` carries audioroutine's build provenance."""
     try:
-        provenance = read_tags(mp3).get("provenance")
+        provenance = read_provenance(mp3)
     except Exception:   # not an MP3 mutagen can read: not ours
         return False
     return isinstance(provenance, dict) and str(provenance.get("tool", "")).startswith("audioroutine ")

@@ -32,6 +32,7 @@ from mutagen.id3 import (
     USLT,
     CTOCFlags,
     Encoding,
+    Frames,
     ID3NoHeaderError,
     PictureType,
 )
@@ -171,11 +172,26 @@ def _provenance(id3: ID3) -> Any:
     return json.loads(str(frame.text[0])) if frame else None
 
 
+_NO_LYRICS = {name: frame for name, frame in Frames.items() if name not in ("USLT", "SYLT")}
+
+
+def load_tags(path: Path, lyrics: bool = True) -> ID3 | None:
+    """The MP3's ID3 tag (None without one). Without `lyrics` the transcript frames are
+    skipped unparsed: decoding the synced lyrics was two thirds of reading a session's tag."""
+    try:
+        return ID3(str(path), known_frames=None if lyrics else _NO_LYRICS)
+    except ID3NoHeaderError:
+        return None
+
+
 def read_tags(path: Path) -> dict[str, Any]:
     """Tags as plain data (for `inspect`, tests and up-to-date checks)."""
-    try:
-        id3 = ID3(str(path))
-    except ID3NoHeaderError:
+    return tags_of(load_tags(path))
+
+
+def tags_of(id3: ID3 | None) -> dict[str, Any]:
+    """`read_tags` of a tag already read (`load_tags`)."""
+    if id3 is None:
         return {}
 
     def text(frame_id: str) -> str | None:

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mutagen.id3 import ID3, ID3NoHeaderError
+from mutagen.id3 import ID3
 
 from .. import lang
 from ..audio.mp3 import decode_mp3
 from ..core.errors import AudioRoutineError
 from ..core.reader import control_problem, read_text
 from ..output.probe import InspectError, mp3_rate
-from ..output.tags import read_tags
+from ..output.tags import load_tags, tags_of
 
 MAX_TAG_CHARS = 20_000   # a tag's text on a page (a comment holds every safety note and the disclaimer)
 
@@ -166,11 +166,12 @@ def read_session(path: Path) -> Session:
         rate = mp3_rate(path)
     except InspectError as err:
         raise PublishError(str(err)) from None
-    tags = read_tags(path)
+    id3 = load_tags(path, lyrics=False)   # read once; the transcript comes from the .vtt
+    tags = tags_of(id3)
     _check_texts(path, tags)
     samples = exact_samples(path, rate, tags.get("provenance"))
     stat = path.stat()
-    cover, mime = _cover(path)
+    cover, mime = _cover(id3)
     vtt = path.with_suffix(".vtt")
     return Session(
         mp3=path, title=tags.get("title") or path.stem, artist=tags.get("artist") or "",
@@ -213,11 +214,8 @@ def exact_samples(path: Path, rate: int, provenance: dict[str, object] | None) -
         raise PublishError(f"{path}: cannot decode ({err})") from None
 
 
-def _cover(path: Path) -> tuple[bytes | None, str]:
-    try:
-        pictures = ID3(str(path)).getall("APIC")
-    except ID3NoHeaderError:
-        return None, "image/png"
+def _cover(id3: ID3 | None) -> tuple[bytes | None, str]:
+    pictures = id3.getall("APIC") if id3 is not None else []
     if not pictures or pictures[0].mime not in ("image/png", "image/jpeg"):
         return None, "image/png"
     return bytes(pictures[0].data), str(pictures[0].mime)

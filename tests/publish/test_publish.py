@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 import zxingcpp
 from click.testing import CliRunner
+from mutagen.id3 import ID3
 from PIL import Image
 
 from audioroutine import BuildOptions, build, load_script
@@ -276,6 +277,21 @@ def test_a_site_record_that_lists_names_is_read_and_saved_without_them(tmp_path:
     assert json.loads(record)["format"] == 3 and "mini" not in record
     assert set(peek(site, SITE_RECORD_NAME).files) == {p.relative_to(site).as_posix() for p in site.rglob("*")
                                                        if p.is_file() and not p.name.startswith(".")}
+
+
+def test_an_mp3_without_a_tag_is_published_from_its_decode(tmp_path: Path) -> None:
+    out = built(tmp_path)
+    for path in out.glob("mini-progressed.*"):
+        path.unlink()
+    mp3 = out / "mini-beginner.mp3"
+    ID3(str(mp3)).delete(str(mp3))                              # no tag: no title, cover or provenance
+    result = publish(out, BASE, tmp_path / "site")
+    (session,) = result.sessions
+    assert session.title == "mini-beginner" and session.cover is None and session.chapters == []
+    assert session.samples == decoded_samples(mp3)
+    page = (tmp_path / "site" / "mini-beginner.html").read_text(encoding="utf-8")
+    assert f'data-duration-ms="{session.samples * 1000 // 22050}"' in page
+    assert not list((tmp_path / "site").glob("*.cover.png"))
 
 
 def test_cli_publish(tmp_path: Path) -> None:
