@@ -71,6 +71,15 @@ def test_player_page_in_chromium(tmp_path: Path) -> None:
         assert page.inner_text("#duration") == format_clock(int(exact * 1000))
         assert abs(report["duration"] - exact) < 1e-5, (report, exact)      # Chromium reports microseconds
 
+        # The playhead's time is written as the page's times are (player.js's clock is
+        # durations.format_clock), an hour and more included: a stand-in currentTime.
+        for ms in (59_999, 3_599_999, 3_600_000, 4_503_200):
+            shown = page.evaluate("""ms => { const a = document.getElementById('player');
+                Object.defineProperty(a, 'currentTime', {get: () => ms / 1000, configurable: true});
+                a.dispatchEvent(new Event('timeupdate')); delete a.currentTime;
+                return document.getElementById('position').textContent; }""", ms)
+            assert shown == format_clock(ms), (ms, shown)
+
         # It plays: the playhead moves.
         page.evaluate("document.getElementById('player').play(), null")
         report["played_to"] = until(page, "(a => a.currentTime > 0.2 && a.currentTime)(document.getElementById('player'))")
