@@ -228,7 +228,7 @@ class Guard:
         found = {}
         for folder, _, names in os.walk(self.root):
             for name in names:
-                rel = PurePosixPath(Path(os.path.relpath(os.path.join(folder, name), self.root))).as_posix()
+                rel = self.rel(Path(folder, name))
                 found[hidden_name(rel)] = rel
         return found
 

@@ -30,7 +30,6 @@ from ..model.script import Routine
 from ..output.playlist import playlist_path
 from ..output.prune import legacy_ours
 from ..run.executors import NoWorkerError, Parallel, close_shared, shared_executor
-from ..run.options import output_path
 from ..run.pipeline import BatchPlan, BuildOptions, BuildResult, build_batch, build_files, chosen_levels, dry_run, plan
 from ..run.prepare import check_length
 from ..speech.cache import PhraseCache
@@ -127,10 +126,10 @@ def build_folder(routine: Routine, options: BuildOptions, base_url: str | None =
 def folder_files(routine: Routine, options: BuildOptions, handouts: bool) -> list[tuple[Path, Legacy]]:
     """Every file `build_folder` writes (the build's, then each session's handout), with the
     test that accepts one an earlier version wrote (core/guard.py)."""
-    files = build_files([routine], [options], playlist_path([routine], options.out_dir))
-    sessions = [output_path(routine, level, options.out_dir) for level in chosen_levels(routine, options)]
-    built: list[tuple[Path, Legacy]] = [(path, legacy_ours) for path in files]
-    return built + [(path, legacy_handout) for mp3 in (sessions if handouts else []) for path in handout_paths(mp3)]
+    files: list[tuple[Path, Legacy]] = [
+        (path, legacy_ours) for path in build_files([routine], [options], playlist_path([routine], options.out_dir))]
+    sessions = [path for path, _ in files if path.suffix == ".mp3"] if handouts else []
+    return files + [(path, legacy_handout) for mp3 in sessions for path in handout_paths(mp3)]
 
 
 def patient_options(patient: Patient, options: BuildOptions) -> BuildOptions:
